@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+# torch==2.13.0 is installed first when the environment has no torch, because a looser torch
+# requirement with no torch present pulls several GB of CUDA packages.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.onebit-installed
+DEMO_DIR ?= runs/demo
+
+.PHONY: demo test lint bench-accuracy clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/onebit train binarynet-mlp --data mnist5k --out $(DEMO_DIR) --no-progress
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench-accuracy: $(STAMP)
+	$(BIN)/python benchmarks/mlp_accuracy.py
+
+clean:
+	rm -rf $(VENV) runs build dist

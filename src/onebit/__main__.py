@@ -1,0 +1,5 @@
+"""``python -m onebit`` runs the command line."""
+
+from onebit.cli import main
+
+main()

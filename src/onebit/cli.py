@@ -1,0 +1,193 @@
+"""The ``onebit`` command line. Each subcommand is a thin call into the library."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from onebit._registry import OnebitError
+
+app = typer.Typer(
+    name="onebit",
+    help="Binary neural networks: train, summarize and (soon) pack and run them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(command: F) -> F:
+    """Turn an OnebitError (or a missing file) into one line on stderr and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (OnebitError, FileNotFoundError) as error:
+            errors.print(f"[bold red]error:[/] {error}", highlight=False)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            errors.print("interrupted; the last finished epoch's checkpoint is kept")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _model_kwargs(**kwargs: Any) -> dict[str, Any]:
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
+@app.command()
+@reports_errors
+def train(
+    model: Annotated[str, typer.Argument(help="Model name (see `onebit models`).")],
+    data: Annotated[str, typer.Option(help="Dataset name (see `onebit datasets`).")] = "mnist5k",
+    data_path: Annotated[
+        Path | None, typer.Option(help="Directory of a file-based dataset.")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    batch_size: Annotated[int, typer.Option(min=2)] = 100,
+    optimizer: Annotated[str, typer.Option(help="adam, adamw, adamax or sgd.")] = "adam",
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 0.01,
+    weight_decay: Annotated[float, typer.Option(min=0.0)] = 0.0,
+    schedule: Annotated[
+        str, typer.Option(help="constant, cosine, exponential or step (per step).")
+    ] = "cosine",
+    seed: int = 0,
+    augment_shift: Annotated[
+        int, typer.Option(min=0, help="Shift training images by up to N pixels (augmentation).")
+    ] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default runs/MODEL-DATA).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the run directory's checkpoint.")
+    ] = False,
+    hidden: Annotated[int | None, typer.Option(min=1, help="Units per hidden layer.")] = None,
+    depth: Annotated[int | None, typer.Option(min=1, help="Hidden layers.")] = None,
+    dropout: Annotated[float | None, typer.Option(min=0.0, max=0.99)] = None,
+    input_quantizer: Annotated[str | None, typer.Option(help="Activation quantizer.")] = None,
+    weight_quantizer: Annotated[str | None, typer.Option(help="Weight quantizer.")] = None,
+    clip_weights: Annotated[bool, typer.Option(help="Clip latent weights each step.")] = True,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    threads: Annotated[int | None, typer.Option(min=1, help="Torch threads per process.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train MODEL on a dataset; writes checkpoint, metrics and curves to the run directory.
+
+    Runs data-parallel under `torchrun --nproc_per_node=N -m onebit train ...`.
+    """
+    from onebit.summary import summarize
+    from onebit.train import TrainConfig, fit
+
+    config = TrainConfig(
+        model=model,
+        data=data,
+        data_path=None if data_path is None else str(data_path),
+        model_kwargs=_model_kwargs(
+            hidden=hidden,
+            depth=depth,
+            dropout=dropout,
+            input_quantizer=input_quantizer,
+            weight_quantizer=weight_quantizer,
+        ),
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        lr=lr,
+        weight_decay=weight_decay,
+        schedule=schedule,
+        seed=seed,
+        augment_shift=augment_shift,
+        clip_weights=clip_weights,
+        out_dir=str(out or Path("runs") / f"{model}-{data}"),
+        resume=resume,
+        device=device,
+        threads=threads,
+        progress=progress,
+    )
+    result = fit(config)
+    if not result.is_main:
+        return
+    final = result.final
+    size = summarize(result.model)
+    console.print(
+        f"[bold]{model}[/] on {data}: test accuracy [bold green]{final['test_accuracy']:.2%}[/] "
+        f"after {final['epoch']} epochs, {result.seconds_per_epoch:.2f} s/epoch\n"
+        f"model size: {size.packed_bytes / 1e6:.3f} MB with 1-bit weights packed vs "
+        f"{size.float32_bytes / 1e6:.3f} MB float32 ({size.compression:.1f}x smaller)\n"
+        f"run directory: {result.out_dir}",
+        highlight=False,
+    )
+
+
+@app.command()
+@reports_errors
+def summary(
+    model: Annotated[str, typer.Argument(help="Model name (see `onebit models`).")],
+    data: Annotated[
+        str | None, typer.Option(help="Take input shape and class count from this dataset.")
+    ] = None,
+    data_path: Annotated[
+        Path | None, typer.Option(help="Directory of a file-based dataset.")
+    ] = None,
+    hidden: Annotated[int | None, typer.Option(min=1)] = None,
+    depth: Annotated[int | None, typer.Option(min=1)] = None,
+) -> None:
+    """Per-layer parameters, bits, packed vs float32 memory and binary vs float MACs."""
+    from onebit import data as datasets
+    from onebit import models
+    from onebit.summary import print_summary
+
+    kwargs = _model_kwargs(hidden=hidden, depth=depth)
+    if data is not None:
+        splits = datasets.load(data, data_path)
+        kwargs.update(input_shape=splits.input_shape, num_classes=splits.num_classes)
+    print_summary(models.create(model, **kwargs), title=model)
+
+
+@app.command(name="models")
+@reports_errors
+def list_models(
+    pattern: Annotated[str, typer.Argument(help="Shell-style filter, e.g. '*mlp'.")] = "*",
+) -> None:
+    """List the registered models."""
+    from onebit import models
+
+    table = Table("model", "description", header_style="bold")
+    for name in models.list(pattern):
+        doc = (models.MODELS.builder(name).__doc__ or "").strip().splitlines()
+        table.add_row(name, doc[0] if doc else "")
+    console.print(table)
+
+
+@app.command()
+@reports_errors
+def datasets() -> None:
+    """List the datasets: bundled ones, and loaders for your own files."""
+    from onebit import data
+
+    table = Table("dataset", "needs --data-path", "description", header_style="bold")
+    for name, description, needs_path in data.describe():
+        table.add_row(name, "yes" if needs_path else "no", description)
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of ``python -m onebit``."""
+    app(prog_name="onebit")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

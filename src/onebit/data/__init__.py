@@ -1,0 +1,96 @@
+"""Real datasets as NumPy train and test splits, with no torch import (the runtime reuses them).
+
+``load(name, path)`` builds a registered dataset: the bundled ``mnist5k`` and ``digits`` need no
+path; ``mnist``, ``cifar10`` and ``folder`` read the files under ``path``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+from typing import Any
+
+from onebit._registry import OnebitError, Registry
+from onebit.data.bundled import digits, mnist5k
+from onebit.data.cifar import load_cifar10
+from onebit.data.folder import load_image_folder
+from onebit.data.mnist_idx import load_mnist_idx, read_idx
+from onebit.data.splits import DataSplits, permutation_split
+
+__all__ = [
+    "DATASETS",
+    "DataSplits",
+    "describe",
+    "digits",
+    "list",
+    "load",
+    "load_cifar10",
+    "load_image_folder",
+    "load_mnist_idx",
+    "mnist5k",
+    "permutation_split",
+    "read_idx",
+]
+
+DATASETS: Registry[DataSplits] = Registry("dataset")
+"""Dataset loaders by name; a loader whose first parameter has no default reads a path."""
+
+DATASETS.register("mnist5k")(mnist5k)
+DATASETS.register("digits")(digits)
+DATASETS.register("mnist")(load_mnist_idx)
+DATASETS.register("cifar10")(load_cifar10)
+DATASETS.register("folder")(load_image_folder)
+
+
+def load(name: str, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> DataSplits:
+    """Load the dataset registered as ``name``.
+
+    Args:
+        name: a name from :func:`list`.
+        path: the file or directory a file-based dataset reads; None for a bundled one.
+        **kwargs: further arguments of the loader, e.g. ``image_size`` for ``folder``.
+
+    Raises:
+        OnebitError: for an unknown name (suggesting the nearest), a path given to a bundled
+            dataset or missing for a file-based one, a path that does not exist, an argument the
+            loader does not take, or files that cannot be read.
+    """
+    loader = DATASETS.builder(name)
+    args: tuple[Any, ...] = ()
+    if _needs_path(loader):
+        if path is None:
+            raise OnebitError(f"dataset {name!r} reads files: give a path ({_summary(loader)})")
+        if not Path(path).exists():
+            raise OnebitError(f"path {path} for dataset {name!r} does not exist")
+        args = (path,)
+    elif path is not None:
+        raise OnebitError(f"dataset {name!r} is bundled and takes no path, got {path}")
+    try:
+        inspect.signature(loader).bind(*args, **kwargs)
+    except TypeError as err:
+        raise OnebitError(f"dataset {name!r}: {err}") from None
+    return loader(*args, **kwargs)
+
+
+def list(pattern: str = "*") -> list[str]:  # shadows the builtin in this module only
+    """Names of the registered datasets matching a shell-style wildcard, sorted."""
+    return DATASETS.list(pattern)
+
+
+def describe() -> list[tuple[str, str, bool]]:
+    """(name, one-line description, needs_path) for each registered dataset, sorted by name."""
+    return [
+        (name, _summary(DATASETS.builder(name)), _needs_path(DATASETS.builder(name)))
+        for name in DATASETS
+    ]
+
+
+def _needs_path(loader: Any) -> bool:
+    first = next(iter(inspect.signature(loader).parameters.values()), None)
+    return first is not None and first.default is inspect.Parameter.empty
+
+
+def _summary(loader: Any) -> str:
+    doc = inspect.getdoc(loader) or ""
+    return doc.splitlines()[0] if doc else loader.__name__

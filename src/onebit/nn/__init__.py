@@ -1,0 +1,25 @@
+"""Binary and quantized layers, and the block pieces of BNNs."""
+
+from onebit.nn.activation import LearnableBias, RPReLU, RSign
+from onebit.nn.base import (
+    QuantizedLayer,
+    binary_parameters,
+    clip_latent_weights,
+    quantized_layers,
+    register_weight_clip,
+)
+from onebit.nn.conv import QuantConv2d
+from onebit.nn.linear import QuantLinear
+
+__all__ = [
+    "LearnableBias",
+    "QuantConv2d",
+    "QuantLinear",
+    "QuantizedLayer",
+    "RPReLU",
+    "RSign",
+    "binary_parameters",
+    "clip_latent_weights",
+    "quantized_layers",
+    "register_weight_clip",
+]

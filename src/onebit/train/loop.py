@@ -1,0 +1,311 @@
+"""The training loop: one call trains a registry model on a registry dataset.
+
+What a run does, epoch by epoch: shuffle with a generator seeded by ``(seed, epoch)`` (so an epoch's
+order never depends on what ran before it), step the optimizer and the per-step schedule, clip the
+latent weights, evaluate on the test split, then write the checkpoint (atomically) and the metrics.
+A run resumed from its checkpoint restores model, optimizer, schedule and random state and ends
+with the same weights as a run that never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from onebit import data as datasets
+from onebit import models
+from onebit._registry import OnebitError
+from onebit.nn import clip_latent_weights
+from onebit.optim import create_optimizer, create_schedule
+from onebit.train.augment import random_shift
+from onebit.train.checkpoint import load_checkpoint, save_checkpoint
+from onebit.train.distributed import DistributedContext, unwrap
+from onebit.train.metrics import MetricsLog
+from onebit.train.progress import TrainingProgress
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+EpochCallback = Callable[[int, dict[str, float], nn.Module], None]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; the CLI's flags map onto these fields.
+
+    Attributes:
+        model: registry name of the model.
+        data: registry name of the dataset.
+        data_path: directory of a file-based dataset (mnist IDX, cifar10, folder).
+        model_kwargs: extra model arguments (``hidden``, ``depth``, ``dropout``...).
+        epochs: passes over the training split.
+        batch_size: samples per optimizer step, summed over all processes.
+        optimizer: registry name of the optimizer.
+        lr: peak learning rate.
+        weight_decay: L2 / decoupled decay, as the optimizer defines it.
+        schedule: registry name of the per-step learning-rate schedule.
+        seed: seeds initialization, shuffling, augmentation, dropout and stochastic quantizers.
+        augment_shift: translate training images by up to this many pixels (0: off).
+        clip_weights: clip latent weights after each step (each layer's ``weight_clip``).
+        out_dir: where the checkpoint, metrics and plot go; None writes nothing.
+        resume: continue from ``out_dir``'s checkpoint when there is one.
+        device: "cpu", "cuda" or "auto".
+        threads: torch intra-op threads; None keeps torch's default (split between processes).
+        progress: show progress bars and per-epoch lines.
+    """
+
+    model: str = "binarynet-mlp"
+    data: str = "mnist5k"
+    data_path: str | None = None
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 100
+    optimizer: str = "adam"
+    lr: float = 0.01
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    seed: int = 0
+    augment_shift: int = 0
+    clip_weights: bool = True
+    out_dir: str | None = None
+    resume: bool = False
+    device: str = "auto"
+    threads: int | None = None
+    progress: bool = True
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise OnebitError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 2:
+            raise OnebitError(f"batch size must be at least 2 (BatchNorm), got {self.batch_size}")
+        if self.augment_shift < 0:
+            raise OnebitError(f"augment_shift must be non-negative, got {self.augment_shift}")
+        if self.threads is not None and self.threads < 1:
+            raise OnebitError(f"threads must be at least 1, got {self.threads}")
+        if self.resume and self.out_dir is None:
+            raise OnebitError("--resume needs an output directory to resume from")
+
+
+@dataclass
+class TrainResult:
+    """What a run produced."""
+
+    model: nn.Module
+    history: list[dict[str, float]]
+    out_dir: Path | None
+    is_main: bool = True
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.history[-1]
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return float(np.mean([row["epoch_seconds"] for row in self.history]))
+
+
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000
+) -> tuple[float, int, int]:
+    """Summed cross-entropy, correct count and sample count of ``model`` in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            logits = model(x[start : start + batch_size])
+            target = y[start : start + batch_size]
+            loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
+            correct += int((logits.argmax(1) == target).sum())
+    model.train(was_training)
+    return loss_sum, correct, len(x)
+
+
+def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.randperm(n, generator=generator)
+
+
+def _batches(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+    batches = list(order.split(batch_size))
+    if batches and len(batches[-1]) < 2:  # BatchNorm cannot train on one sample
+        batches.pop()
+    return batches
+
+
+def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def fit(
+    config: TrainConfig,
+    splits: datasets.DataSplits | None = None,
+    callbacks: Sequence[EpochCallback] = (),
+) -> TrainResult:
+    """Train ``config.model`` on ``config.data`` and return the model and its per-epoch metrics.
+
+    Args:
+        config: the run.
+        splits: data to use instead of loading ``config.data`` (e.g. a subset in tests).
+        callbacks: called on every process as ``callback(epoch, metrics, model)`` after each
+            epoch, once the checkpoint is written (``model`` is the unwrapped module).
+    """
+    config.validate()
+    context = DistributedContext.from_env(config.device)
+    try:
+        return _fit(config, splits, callbacks, context)
+    finally:
+        context.close()
+
+
+def _fit(
+    config: TrainConfig,
+    splits: datasets.DataSplits | None,
+    callbacks: Sequence[EpochCallback],
+    context: DistributedContext,
+) -> TrainResult:
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    elif context.enabled:
+        torch.set_num_threads(max(1, torch.get_num_threads() // context.world_size))
+    if config.batch_size % context.world_size:
+        raise OnebitError(
+            f"batch size {config.batch_size} must divide evenly over {context.world_size} processes"
+        )
+    local_batch = config.batch_size // context.world_size
+
+    if splits is None:
+        splits = datasets.load(config.data, config.data_path)
+    device = context.device
+    x_train = torch.from_numpy(splits.x_train).to(device)
+    y_train = torch.from_numpy(splits.y_train).to(device)
+    x_test = torch.from_numpy(splits.x_test).to(device)
+    y_test = torch.from_numpy(splits.y_test).to(device)
+
+    torch.manual_seed(config.seed)
+    model = models.create(
+        config.model,
+        input_shape=splits.input_shape,
+        num_classes=splits.num_classes,
+        **config.model_kwargs,
+    ).to(device)
+    optimizer = create_optimizer(
+        config.optimizer, model.parameters(), config.lr, config.weight_decay
+    )
+    steps_per_epoch = len(_batches(context.shard(torch.arange(len(x_train))), local_batch))
+    if steps_per_epoch == 0:
+        raise OnebitError(f"the training split ({len(x_train)} samples) is too small to train on")
+    schedule = create_schedule(config.schedule, optimizer, config.epochs * steps_per_epoch)
+
+    out_dir = Path(config.out_dir) if config.out_dir is not None else None
+    checkpoint_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
+    log = MetricsLog(out_dir)
+    start_epoch = 0
+    if config.resume and checkpoint_path is not None and checkpoint_path.exists():
+        state = load_checkpoint(checkpoint_path)
+        if state["model_config"] != model.onebit_config:
+            raise OnebitError(
+                f"{checkpoint_path} holds a different model ({state['model_config']}); "
+                f"this run builds {model.onebit_config}"
+            )
+        model.load_state_dict(state["model_state"])
+        optimizer.load_state_dict(state["optimizer_state"])
+        schedule.load_state_dict(state["schedule_state"])
+        _set_rng_state(state["rng_state"], device)
+        log.history = [dict(row) for row in state["history"]]
+        start_epoch = int(state["epoch"])
+
+    trained = context.wrap(model)
+    progress = TrainingProgress(enabled=config.progress and context.is_main)
+    with progress:
+        for epoch in range(start_epoch, config.epochs):
+            order = context.shard(_epoch_order(len(x_train), config.seed, epoch).to(device))
+            batches = _batches(order, local_batch)
+            progress.start_epoch(epoch, config.epochs, len(batches))
+            trained.train()
+            loss_sum, correct, seen = 0.0, 0, 0
+            started = time.perf_counter()
+            for batch in batches:
+                logits = trained(random_shift(x_train[batch], config.augment_shift))
+                loss = F.cross_entropy(logits, y_train[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                if config.clip_weights:
+                    clip_latent_weights(model)
+                loss_sum += loss.item() * len(batch)
+                correct += int((logits.argmax(1) == y_train[batch]).sum())
+                seen += len(batch)
+                progress.advance(loss_sum / seen, correct / seen)
+            epoch_seconds = time.perf_counter() - started
+            if not math.isfinite(loss_sum):
+                raise OnebitError(f"training diverged at epoch {epoch + 1} (loss is {loss_sum})")
+
+            test_part = torch.arange(context.rank, len(x_test), context.world_size)
+            test_loss, test_correct, test_seen = evaluate(
+                model, x_test[test_part], y_test[test_part]
+            )
+            totals = context.all_reduce_sum(
+                [loss_sum, correct, seen, test_loss, test_correct, test_seen, epoch_seconds]
+            )
+            metrics = {
+                "epoch": epoch + 1,
+                "train_loss": totals[0] / totals[2],
+                "train_accuracy": totals[1] / totals[2],
+                "test_loss": totals[3] / totals[5],
+                "test_accuracy": totals[4] / totals[5],
+                "lr": schedule.get_last_lr()[0],
+                "epoch_seconds": totals[6] / context.world_size,
+            }
+            log.append(metrics)
+            progress.end_epoch(metrics)
+            if context.is_main and checkpoint_path is not None:
+                save_checkpoint(
+                    checkpoint_path,
+                    {
+                        "model_config": model.onebit_config,
+                        "model_state": model.state_dict(),
+                        "optimizer_state": optimizer.state_dict(),
+                        "schedule_state": schedule.state_dict(),
+                        "rng_state": _rng_state(device),
+                        "epoch": epoch + 1,
+                        "history": log.history,
+                        "train_config": _plain_config(config),
+                    },
+                )
+                log.write()
+            context.barrier()
+            for callback in callbacks:
+                callback(epoch + 1, metrics, model)
+
+    if context.is_main and out_dir is not None:
+        log.plot()
+    return TrainResult(unwrap(trained).eval(), log.history, out_dir, context.is_main)
+
+
+def _plain_config(config: TrainConfig) -> dict[str, Any]:
+    plain = asdict(config)
+    plain["model_kwargs"] = {
+        k: v
+        for k, v in plain["model_kwargs"].items()
+        if isinstance(v, int | float | str | bool | None)
+    }
+    return plain

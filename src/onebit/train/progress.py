@@ -1,0 +1,71 @@
+"""Progress bars and per-epoch lines for training, drawn with rich."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class TrainingProgress:
+    """One bar per epoch with running loss and accuracy, and a summary line when it ends.
+
+    Disabled, it draws nothing (other ranks of a distributed run, or ``progress=False``).
+    """
+
+    def __init__(self, enabled: bool = True, console: Console | None = None) -> None:
+        self.enabled = enabled
+        self.console = console or Console(stderr=True, soft_wrap=True)
+        self._progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[accuracy]:.2%}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+            disable=not enabled,
+        )
+        self._task = None
+
+    def __enter__(self) -> TrainingProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._progress.__exit__(exc_type, exc, traceback)
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        self._task = self._progress.add_task(
+            "train", total=steps, epoch=f"{epoch + 1}/{epochs}", loss=0.0, accuracy=0.0
+        )
+
+    def advance(self, loss: float, accuracy: float) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, advance=1, loss=loss, accuracy=accuracy)
+
+    def end_epoch(self, metrics: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        self.console.print(
+            f"epoch {metrics['epoch']:>3}  "
+            f"train loss {metrics['train_loss']:.4f} acc {metrics['train_accuracy']:.2%}  "
+            f"test loss {metrics['test_loss']:.4f} acc {metrics['test_accuracy']:.2%}  "
+            f"lr {metrics['lr']:.2e}  {metrics['epoch_seconds']:.2f}s"
+        )
