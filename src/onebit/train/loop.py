@@ -200,12 +200,12 @@ def _fit(
     y_test = torch.from_numpy(splits.y_test).to(device)
 
     torch.manual_seed(config.seed)
-    model = models.create(
-        config.model,
-        input_shape=splits.input_shape,
-        num_classes=splits.num_classes,
+    model_kwargs = {
+        "input_shape": splits.input_shape,
+        "num_classes": splits.num_classes,
         **config.model_kwargs,
-    ).to(device)
+    }
+    model = models.create(config.model, **model_kwargs).to(device)
     optimizer = create_optimizer(
         config.optimizer, model.parameters(), config.lr, config.weight_decay
     )
