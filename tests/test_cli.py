@@ -108,3 +108,62 @@ def test_bad_flag_values_are_refused_by_the_parser():
     result = run("train", "binarynet-mlp", "--epochs", "0")
     assert result.exit_code == 2
     assert "epochs" in result.stderr
+
+
+def test_convert_then_run_a_trained_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    trained = run(
+        "train",
+        "binarynet-mlp",
+        "--data",
+        "digits",
+        "--epochs",
+        "2",
+        "--hidden",
+        "64",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--device",
+        "cpu",
+    )
+    assert trained.exit_code == 0, trained.output
+    program = tmp_path / "model.onebit"
+    converted = run("convert", str(out / "checkpoint.pt"), "-o", str(program))
+    assert converted.exit_code == 0, converted.output
+    assert program.is_file() and "x smaller" in converted.stdout
+    ran = run("run", str(program), "--data", "digits", "--threads", "1")
+    assert ran.exit_code == 0, ran.output
+    reported = float(ran.stdout.split("accuracy ")[1].split("%")[0])
+    trained_accuracy = float(trained.stdout.split("test accuracy ")[1].split("%")[0])
+    assert reported == trained_accuracy  # the packed program predicts what the model predicts
+    assert "batch-1 latency" in ran.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("convert", "/no/such.pt", "-o", "x.onebit"), "checkpoint not found"),
+        (("run", "/no/such.onebit"), "program file not found"),
+        (("bench", "gpu"), "unknown benchmark"),
+    ],
+)
+def test_engine_commands_report_bad_paths_in_one_line(args, message):
+    result = run(*args)
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_run_refuses_data_of_another_shape(tmp_path):
+    import torch
+
+    from onebit import models
+    from onebit.convert import convert
+
+    path = tmp_path / "m.onebit"
+    convert(
+        models.create("binarynet-mlp", hidden=16, depth=1).eval(), torch.zeros(1, 1, 28, 28)
+    ).save(path)
+    result = run("run", str(path), "--data", "digits")
+    assert result.exit_code == 2 and "takes inputs of shape (1, 28, 28)" in result.stderr

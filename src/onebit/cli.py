@@ -184,6 +184,103 @@ def datasets() -> None:
     console.print(table)
 
 
+@app.command()
+@reports_errors
+def convert(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint written by `onebit train`.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The .onebit file to write.")],
+) -> None:
+    """Convert a trained checkpoint into a packed .onebit program."""
+    import io
+
+    import torch
+
+    from onebit.convert import convert as convert_model
+    from onebit.train import load_checkpoint, model_from_checkpoint
+
+    model = model_from_checkpoint(checkpoint)
+    config = load_checkpoint(checkpoint)["model_config"]
+    metadata = {
+        "model_config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
+    }
+    program = convert_model(model, torch.zeros(1, *model.input_shape), metadata=metadata)
+    program.save(output)
+    state = io.BytesIO()
+    torch.save(model.state_dict(), state)
+    size, float_size = output.stat().st_size, state.getbuffer().nbytes
+    console.print(
+        f"wrote {output}: {size / 1e6:.3f} MB vs {float_size / 1e6:.3f} MB float32 state dict "
+        f"({float_size / size:.1f}x smaller); {len(program.ops)} ops: "
+        + ", ".join(op.type for op in program.ops),
+        highlight=False,
+    )
+
+
+@app.command()
+@reports_errors
+def run(
+    program_path: Annotated[Path, typer.Argument(help="A .onebit program.")],
+    data: Annotated[str, typer.Option(help="Dataset whose test split to run.")] = "mnist5k",
+    data_path: Annotated[
+        Path | None, typer.Option(help="Directory of a file-based dataset.")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="Kernel threads.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+) -> None:
+    """Run a packed program on a dataset's test split: accuracy and latency (no torch needed)."""
+    import time
+
+    from onebit import data as datasets
+    from onebit import runtime
+    from onebit.bench.timing import median_seconds
+
+    if threads is not None and runtime.BACKEND != "reference":
+        from onebit.runtime import _native
+
+        _native.set_num_threads(threads)
+    program = runtime.load(program_path)
+    splits = datasets.load(data, data_path)
+    if splits.input_shape != program.input_shape:
+        raise OnebitError(
+            f"{program_path} takes inputs of shape {program.input_shape}, but {data} has "
+            f"{splits.input_shape}"
+        )
+    started = time.perf_counter()
+    predicted = program.predict(splits.x_test, batch_size)
+    seconds = time.perf_counter() - started
+    accuracy = float((predicted == splits.y_test).mean())
+    one = splits.x_test[:1]
+    latency = median_seconds(lambda: program(one), repeat=50, min_seconds=0.01)
+    console.print(
+        f"{program_path} on {data} test split ({len(predicted)} images): accuracy "
+        f"[bold green]{accuracy:.2%}[/]; batch-1 latency {latency * 1e3:.3f} ms; "
+        f"{len(predicted) / seconds:,.0f} images/s at batch {batch_size} "
+        f"(kernels: {runtime.BACKEND})",
+        highlight=False,
+    )
+
+
+@app.command()
+@reports_errors
+def bench(
+    what: Annotated[str, typer.Argument(help="mlp (more come with the kernels).")] = "mlp",
+    checkpoint: Annotated[Path | None, typer.Option(help="Trained checkpoint for 'mlp'.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Save the results as JSON here.")] = None,
+) -> None:
+    """Time the packed engine against PyTorch fp32 on the same shapes, in the same run."""
+    from onebit.bench.timing import save_results
+
+    if what != "mlp":
+        raise OnebitError(f"unknown benchmark {what!r}; known: mlp")
+    from onebit.bench.mlp import benchmark_mlp, print_mlp
+
+    result = benchmark_mlp(None if checkpoint is None else str(checkpoint))
+    print_mlp(result, console)
+    if out is not None:
+        save_results(out, {"mlp": result})
+        console.print(f"saved {out}")
+
+
 def main() -> None:
     """Entry point of ``python -m onebit``."""
     app(prog_name="onebit")

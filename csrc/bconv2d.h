@@ -1,0 +1,231 @@
+// Binary 2-D convolution (cross-correlation, like torch's conv2d) on packed NHWC words.
+//
+// Layout: x is (N, H, W, words) with words = words_for(cin) per pixel (types.h's bit convention,
+// unused high bits 0); w is (Cout, KH, KW, words); the result is (N, Ho, Wo, Cout) in NHWC, as
+// int32 accumulators or through an output transform (output_transform.h) applied per tile.
+//
+// Algorithm: im2col on packed words, then bgemm. Output pixel p = (n, oh, ow) is row p of a
+// (N * Ho * Wo, KH * KW * words) matrix whose row is the KH x KW window of pixels, each pixel's
+// words in place; a weight row (Cout, KH * KW * words) has the same order, so bgemm's row-major
+// (pixels, Cout) output IS the NHWC map. The unused high bits of every pixel's last word are 0 in
+// both operands and cancel in the XOR, so k = KH * KW * cin. A 1x1 stride-1 unpadded convolution
+// skips im2col: the input is the matrix.
+//
+// Padding: a padded pixel is all-zero words, i.e. +1 ("one-padding", pad_value = 1), which is
+// purely binary. Zero padding (pad_value = 0) wants the padded pixel to contribute 0 instead of
+// sum_c (+1) * w[co, kh, kw, c]; so the one-padded result is corrected by subtracting, for each
+// padded tap (kh, kw) of an output position, tap_sum[co, kh, kw] = sum_c w[co, kh, kw, c] =
+// cin - 2 * popcount(w[co, kh, kw, :]). Only border outputs have padded taps.
+//
+// Work split: tasks are tiles of output pixels x blocks of output channels (whole words, so the
+// bit transform writes whole words). A task builds its im2col rows in a thread-local buffer (L1 /
+// L2 sized), runs the bgemm kernel of the chosen SIMD path on them, corrects zero padding, then
+// hands the int32 tile to the epilogue: the int32 map is written in place; the float and bit
+// transforms read a thread-local tile, so the int32 map is never materialized.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "bgemm.h"
+#include "output_transform.h"
+#include "threads.h"
+#include "types.h"
+
+namespace onebit {
+
+struct Conv2dGeometry {
+  std::int64_t n = 0, h = 0, w = 0, cin = 0, words = 0;  // input (N, H, W, words_for(cin))
+  std::int64_t cout = 0, kh = 0, kw = 0;                  // weights (Cout, KH, KW, words)
+  std::int64_t sh = 1, sw = 1, ph = 0, pw = 0;            // stride, symmetric padding
+  bool zero_padding = false;                              // pad_value 0 (else one-padding)
+
+  std::int64_t ho() const { return (h + 2 * ph - kh) / sh + 1; }
+  std::int64_t wo() const { return (w + 2 * pw - kw) / sw + 1; }
+  std::int64_t pixels() const { return n * ho() * wo(); }
+  std::int64_t patch_words() const { return kh * kw * words; }
+  std::int64_t k() const { return kh * kw * cin; }
+  // The input rows are the bgemm matrix as they are.
+  bool direct() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+};
+
+// tap_sums[(kh * KW + kw) * Cout + co] = sum over the input channels of the +-1 weights of that tap
+// (tap-major, so a border pixel subtracts one contiguous row per padded tap).
+inline std::vector<std::int32_t> weight_tap_sums(const word_t* w, const Conv2dGeometry& g) {
+  const std::int64_t taps = g.kh * g.kw;
+  std::vector<std::int32_t> sums(static_cast<std::size_t>(taps * g.cout));
+  for (std::int64_t co = 0; co < g.cout; ++co) {
+    for (std::int64_t t = 0; t < taps; ++t) {
+      const word_t* row = w + (co * taps + t) * g.words;
+      std::int64_t ones = 0;
+      for (std::int64_t i = 0; i < g.words; ++i) ones += __builtin_popcountll(row[i]);
+      sums[t * g.cout + co] = static_cast<std::int32_t>(g.cin - 2 * ones);
+    }
+  }
+  return sums;
+}
+
+// im2col rows of the output pixels [p0, p1) into dst ((p1 - p0) x patch_words). Within a kernel
+// row the taps are consecutive input pixels (for any stride), so each kernel row is one copy of
+// the in-bounds run plus zero words for the taps that fall on padding.
+inline void im2col_rows(const word_t* x, const Conv2dGeometry& g, std::int64_t p0, std::int64_t p1,
+                        word_t* dst) {
+  const std::int64_t ho = g.ho(), wo = g.wo();
+  const std::int64_t row_words = g.kw * g.words;
+  for (std::int64_t p = p0; p < p1; ++p) {
+    const std::int64_t n = p / (ho * wo);
+    const std::int64_t oh = p / wo % ho;
+    const std::int64_t ow = p % wo;
+    const std::int64_t iw0 = ow * g.sw - g.pw;
+    const std::int64_t j0 = std::max<std::int64_t>(0, -iw0);              // first tap in bounds
+    const std::int64_t j1 = std::min<std::int64_t>(g.kw, g.w - iw0);      // one past the last
+    for (std::int64_t i = 0; i < g.kh; ++i, dst += row_words) {
+      const std::int64_t ih = oh * g.sh - g.ph + i;
+      if (ih < 0 || ih >= g.h || j1 <= j0) {
+        std::memset(dst, 0, static_cast<std::size_t>(row_words) * sizeof(word_t));
+        continue;
+      }
+      const word_t* src = x + ((n * g.h + ih) * g.w + iw0 + j0) * g.words;
+      std::memset(dst, 0, static_cast<std::size_t>(j0 * g.words) * sizeof(word_t));
+      std::memcpy(dst + j0 * g.words, src, static_cast<std::size_t>((j1 - j0) * g.words) *
+                                               sizeof(word_t));
+      std::memset(dst + j1 * g.words, 0,
+                  static_cast<std::size_t>((g.kw - j1) * g.words) * sizeof(word_t));
+    }
+  }
+}
+
+// Zero-padding correction of output pixels [p0, p1), channels [c0, c1), in out (row stride
+// `stride`, row 0 = pixel p0): subtract the tap sums of every tap that falls on padding.
+inline void subtract_padded_taps(const Conv2dGeometry& g, const std::int32_t* tap_sums,
+                                 std::int64_t p0, std::int64_t p1, std::int64_t c0,
+                                 std::int64_t c1, std::int32_t* out, std::int64_t stride) {
+  const std::int64_t ho = g.ho(), wo = g.wo();
+  for (std::int64_t p = p0; p < p1; ++p) {
+    const std::int64_t oh = p / wo % ho;
+    const std::int64_t ow = p % wo;
+    const std::int64_t ih0 = oh * g.sh - g.ph, iw0 = ow * g.sw - g.pw;
+    if (ih0 >= 0 && ih0 + g.kh <= g.h && iw0 >= 0 && iw0 + g.kw <= g.w) continue;  // interior
+    std::int32_t* o = out + (p - p0) * stride;
+    for (std::int64_t i = 0; i < g.kh; ++i) {
+      const bool row_padded = ih0 + i < 0 || ih0 + i >= g.h;
+      for (std::int64_t j = 0; j < g.kw; ++j) {
+        if (!row_padded && iw0 + j >= 0 && iw0 + j < g.w) continue;
+        const std::int32_t* s = tap_sums + (i * g.kw + j) * g.cout;
+        for (std::int64_t c = c0; c < c1; ++c) o[c] -= s[c];
+      }
+    }
+  }
+}
+
+// Epilogues: what a task does with its int32 tile (rows = pixels [p0, p1), channels [c0, c1)).
+// Int32Output writes the map directly (the tile IS the output); the others transform it.
+struct Int32Output {
+  std::int32_t* out;  // (pixels, Cout)
+  static constexpr bool kInPlace = true;
+};
+
+struct FloatOutput {
+  const float* scale;
+  const float* bias;
+  float* out;  // (pixels, Cout)
+  static constexpr bool kInPlace = false;
+  void operator()(const std::int32_t* tile, std::int64_t stride, std::int64_t p0, std::int64_t rows,
+                  std::int64_t c0, std::int64_t c1, std::int64_t cout) const {
+    output_float_rows(tile, stride, rows, c0, c1, scale, bias, out + p0 * cout, cout);
+  }
+};
+
+struct BitsOutput {
+  const BitThresholds* thresholds;
+  word_t* out;  // (pixels, words_for(Cout))
+  static constexpr bool kInPlace = false;
+  void operator()(const std::int32_t* tile, std::int64_t stride, std::int64_t p0, std::int64_t rows,
+                  std::int64_t c0, std::int64_t c1, std::int64_t cout) const {
+    const std::int64_t out_words = words_for(cout);
+    output_bits_rows(tile, stride, rows, c0, c1, *thresholds, out + p0 * out_words, out_words);
+  }
+};
+
+// A thread-local scratch buffer that keeps its memory between calls (the pool's threads persist).
+template <typename T, int Slot>
+T* scratch(std::int64_t count) {
+  thread_local std::vector<T> buffer;
+  if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
+  return buffer.data();
+}
+
+// Im2col rows per task: about kTileBytes of patch words, a multiple of the kernels' row tiles.
+inline constexpr std::int64_t kTileBytes = 48 * 1024;
+inline constexpr std::int64_t kRowQuantum = 12;  // a multiple of every path's rows per tile (4, 2)
+
+// The convolution into `epilogue` on up to `threads` threads (threads >= 1) with the bgemm kernel
+// of `path`. Arguments must already be checked (bindings.cpp does).
+template <typename Epilogue>
+void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath path, int threads,
+             const Epilogue& epilogue) {
+  const std::int64_t pixels = g.pixels();
+  if (pixels == 0 || g.cout == 0) return;
+  const kernels::BgemmKernel kernel = bgemm_kernel(path);
+  const std::int64_t patch = g.patch_words();
+  std::vector<std::int32_t> tap_sums;
+  if (g.zero_padding && (g.ph > 0 || g.pw > 0)) tap_sums = weight_tap_sums(w, g);
+
+  // Row tiles: sized for cache, then split further until every thread has work.
+  const std::int64_t cap = std::max(kRowQuantum, kTileBytes / (patch * std::int64_t{8}) /
+                                                     kRowQuantum * kRowQuantum);
+  std::int64_t row_tiles = (pixels + cap - 1) / cap;
+  // Channel blocks (whole words): only when row tiles alone cannot feed the threads.
+  const std::int64_t word_blocks = words_for(g.cout);
+  std::int64_t col_blocks = 1;
+  if (threads > 1 && row_tiles < threads) {
+    const std::int64_t quanta = (pixels + kRowQuantum - 1) / kRowQuantum;
+    row_tiles = std::min<std::int64_t>(threads, quanta);
+    if (row_tiles < threads) col_blocks = std::min<std::int64_t>(word_blocks, threads / row_tiles);
+  } else if (threads > 1 && row_tiles % threads != 0) {
+    row_tiles = (row_tiles + threads - 1) / threads * threads;  // equal shares
+  }
+  const std::int64_t rows_per_tile =
+      ((pixels + row_tiles - 1) / row_tiles + kRowQuantum - 1) / kRowQuantum * kRowQuantum;
+  row_tiles = (pixels + rows_per_tile - 1) / rows_per_tile;
+  const std::int64_t tasks = row_tiles * col_blocks;
+
+  auto task = [&](std::int64_t t) {
+    const std::int64_t rt = t / col_blocks, cb = t % col_blocks;
+    const std::int64_t p0 = rt * rows_per_tile;
+    const std::int64_t p1 = std::min(pixels, p0 + rows_per_tile);
+    const std::int64_t c0 = std::min(g.cout, word_blocks * cb / col_blocks * kWordBits);
+    const std::int64_t c1 = std::min(g.cout, word_blocks * (cb + 1) / col_blocks * kWordBits);
+    if (p1 <= p0 || c1 <= c0) return;
+    const std::int64_t rows = p1 - p0;
+
+    const word_t* a;
+    if (g.direct()) {
+      a = x + p0 * g.words;
+    } else {
+      word_t* cols = scratch<word_t, 0>(rows * patch);
+      im2col_rows(x, g, p0, p1, cols);
+      a = cols;
+    }
+    std::int32_t* tile;
+    std::int64_t stride = g.cout;
+    if constexpr (Epilogue::kInPlace) {
+      tile = epilogue.out + p0 * g.cout;
+    } else {
+      tile = scratch<std::int32_t, 1>(rows * g.cout);
+    }
+    const BgemmProblem problem{a, w, tile, rows, g.cout, patch, g.k()};
+    kernel(problem, 0, rows, c0, c1);
+    if (!tap_sums.empty()) subtract_padded_taps(g, tap_sums.data(), p0, p1, c0, c1, tile, stride);
+    if constexpr (!Epilogue::kInPlace) epilogue(tile, stride, p0, rows, c0, c1, g.cout);
+  };
+  if (tasks == 1 || threads <= 1) {
+    for (std::int64_t t = 0; t < tasks; ++t) task(t);
+  } else {
+    parallel_for(tasks, task, static_cast<int>(std::min<std::int64_t>(threads, tasks)));
+  }
+}
+
+}  // namespace onebit

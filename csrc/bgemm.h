@@ -1,0 +1,103 @@
+// Binary GEMM on packed rows: out[i, j] = k - 2 * popcount(a[i] XOR b[j]) summed over the words.
+//
+// Layout: a is (m, words) and b is (n, words) row-major packed rows (bit convention in types.h; the
+// rows of b are the output channels / weights); out is (m, n) row-major int32. Padding bits are 0
+// in both operands, so they cancel in the XOR; k is the true channel count, 0 < k <= 64 * words.
+// Accumulation is exact: 64-bit lanes inside a K block, int32 partial sums between blocks (any
+// k <= INT32_MAX).
+//
+// The portable kernel (bgemm_scalar.h via bgemm_portable.cpp) is the baseline; SIMD siblings sit in
+// bgemm_popcnt.cpp, bgemm_avx2.cpp and bgemm_avx512.cpp, each compiled with its own target flags.
+// This header picks one at run time (cpu_features.h) and splits the output over the thread pool.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
+#include "bgemm_kernels.h"
+#include "cpu_features.h"
+#include "threads.h"
+#include "types.h"
+
+namespace onebit {
+
+using kernels::BgemmProblem;
+
+inline kernels::BgemmKernel bgemm_kernel(SimdPath path) {
+  switch (path) {
+#if defined(ONEBIT_X86)
+    case SimdPath::avx512_vpopcntdq: return kernels::bgemm_avx512_vpopcntdq;
+    case SimdPath::avx2: return kernels::bgemm_avx2;
+    case SimdPath::popcnt: return kernels::bgemm_popcnt;
+#endif
+    default: return kernels::bgemm_portable;
+  }
+}
+
+inline kernels::PeakLoop peak_loop(SimdPath path) {
+  switch (path) {
+#if defined(ONEBIT_X86)
+    case SimdPath::avx512_vpopcntdq: return kernels::peak_avx512_vpopcntdq;
+    case SimdPath::avx2: return kernels::peak_avx2;
+    case SimdPath::popcnt: return kernels::peak_popcnt;
+#endif
+    default: return kernels::peak_portable;
+  }
+}
+
+// Below this many word pairs (m * n * words) per thread, extra threads cost more than they save.
+inline constexpr std::int64_t kMinWordPairsPerThread = std::int64_t{1} << 16;
+// Row granularity of a task: a multiple of every path's register tile (4 x 6, 2 x 3, 2 x 4).
+inline constexpr std::int64_t kTaskRows = 24;
+
+// Computes p.out with the kernel of `path` on up to `threads` threads (threads >= 1).
+inline void bgemm(const BgemmProblem& p, SimdPath path, int threads) {
+  if (p.m == 0 || p.n == 0) return;
+  const kernels::BgemmKernel kernel = bgemm_kernel(path);
+  const std::int64_t work = p.m * p.n * p.words;
+  const std::int64_t useful = std::max<std::int64_t>(1, work / kMinWordPairsPerThread);
+  // Split the larger output dimension into equal runs of whole tiles, one task per thread.
+  const bool split_n = p.n >= p.m;
+  const std::int64_t extent = split_n ? p.n : p.m;
+  const std::int64_t units = (extent + kTaskRows - 1) / kTaskRows;
+  const std::int64_t tasks = std::min<std::int64_t>({threads, useful, units});
+  if (tasks <= 1) return kernel(p, 0, p.m, 0, p.n);
+  parallel_for(
+      tasks,
+      [&](std::int64_t t) {
+        const std::int64_t begin = std::min(extent, units * t / tasks * kTaskRows);
+        const std::int64_t end = std::min(extent, units * (t + 1) / tasks * kTaskRows);
+        if (split_n) {
+          kernel(p, 0, p.m, begin, end);
+        } else {
+          kernel(p, begin, end, 0, p.n);
+        }
+      },
+      static_cast<int>(tasks));
+}
+
+// Bit-MACs per second of one core running the register-resident xor+popcount+add loop of `path`
+// (no loads or stores): the ceiling bgemm's inner loop is measured against.
+inline double xor_popcount_peak(SimdPath path, double seconds) {
+  using Clock = std::chrono::steady_clock;
+  const kernels::PeakLoop loop = peak_loop(path);
+  std::uint64_t sink = 0;
+  std::int64_t iters = 1 << 12;
+  loop(iters, &sink);  // warm-up (clock ramp, page-in)
+  double best = 0.0;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+  do {
+    const auto start = Clock::now();
+    const std::int64_t macs = loop(iters, &sink);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    if (elapsed < 1e-3) {
+      iters *= 2;
+      continue;
+    }
+    best = std::max(best, static_cast<double>(macs) / elapsed);
+  } while (Clock::now() < deadline || best == 0.0);
+  return best + static_cast<double>(sink & 1) * 0.0;
+}
+
+}  // namespace onebit

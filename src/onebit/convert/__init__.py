@@ -1,0 +1,76 @@
+"""Convert a trained PyTorch model into a packed program for the torch-free runtime.
+
+``convert(model, example_input)`` traces the model with ``torch.fx``, lowers every layer to the
+runtime's NHWC ops, folds batch norm into integer thresholds and packs binary weights 64 to a
+word. A layer it cannot convert is named in a :class:`ConversionError`. This is the only part of
+the engine that imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from onebit.convert.lower import ConversionError, Lowering, trace
+from onebit.convert.passes import Rewriter
+from onebit.runtime.program import Program
+
+__all__ = ["ConversionError", "convert"]
+
+
+def convert(
+    model: nn.Module, example_input: torch.Tensor, metadata: dict[str, Any] | None = None
+) -> Program:
+    """Convert ``model`` (evaluated in eval mode) into a :class:`~onebit.runtime.Program`.
+
+    Args:
+        model: a trained model built from onebit's layers and torch.nn layers.
+        example_input: a batch of the model's input, e.g. ``torch.zeros(1, 1, 28, 28)``; only its
+            shape matters.
+        metadata: JSON-safe facts to keep in the program (the model's config, class names...).
+    """
+    if not isinstance(example_input, torch.Tensor) or example_input.ndim < 2:
+        raise ConversionError("example_input must be a batch tensor, e.g. torch.zeros(1, C, H, W)")
+    was_training = model.training
+    model.eval()
+    try:
+        lowering = Lowering(trace(model, example_input.float()))
+        lowering.run()
+        rewriter = Rewriter(lowering)
+        rewriter.prune()
+        rewriter.fold_affines()
+        rewriter.fuse_signs()
+        rewriter.finalize()
+    finally:
+        model.train(was_training)
+    graph, tensors = _serialize(lowering, metadata or {})
+    return Program(graph, tensors)
+
+
+def _serialize(lowering: Lowering, metadata: dict[str, Any]):
+    tensors = {}
+    ops = []
+    for node in lowering.nodes:
+        roles = {}
+        for role, array in node.arrays.items():
+            name = f"{node.output}.{role}"
+            tensors[name] = array
+            roles[role] = name
+        ops.append(
+            {
+                "type": node.type,
+                "inputs": node.inputs,
+                "output": node.output,
+                "attrs": node.attrs,
+                "tensors": roles,
+            }
+        )
+    graph = {
+        "input": {"name": lowering.input.name, "shape": list(lowering.input.torch_shape)},
+        "output": lowering.output.name,
+        "ops": ops,
+        "metadata": metadata,
+    }
+    return graph, tensors

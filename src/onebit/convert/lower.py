@@ -1,0 +1,490 @@
+"""Lowering a traced PyTorch model to the packed program's ops.
+
+The model is traced with ``torch.fx`` (quantized layers, quantizers and torch.nn layers kept
+whole), shapes are propagated with the example input, and each graph node becomes one op of
+``onebit.runtime.ops`` in NHWC layout. Three rewrites then make it binary end to end:
+
+1. an affine map (batch norm, learnable shift) right after a layer folds into that layer's
+   epilogue;
+2. a sign right after a binary layer becomes that layer's bit-packed output through integer
+   thresholds (``thresholds.py``), and after a float layer a packed ``sign`` epilogue;
+3. a float max-pool followed by a sign becomes a sign followed by a binary max-pool (the sign is
+   monotone, so ``sign(max(y)) = max(sign(y))``), and the sign then fuses as in 2.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+from onebit import quantizers as q
+from onebit._registry import OnebitError
+from onebit.nn import LearnableBias, QuantConv2d, QuantizedLayer, QuantLinear, RPReLU, RSign
+from onebit.runtime.reference import bitpack
+
+SIGN_QUANTIZERS = (q.SteSign, q.ApproxSign, q.SwishSign, q.StochasticSign)
+
+
+class ConversionError(OnebitError):
+    """A model (or a layer of it) that the packed engine cannot run."""
+
+
+class _Tracer(fx.Tracer):
+    def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
+        if isinstance(module, QuantizedLayer | q.Quantizer | LearnableBias):
+            return True
+        if isinstance(module, RSign | RPReLU):
+            return False
+        return super().is_leaf_module(module, qualified_name)
+
+
+@dataclass
+class Value:
+    """A value of the program: float32 or packed bits, with its per-sample shapes."""
+
+    name: str
+    kind: str  # "float" or "bits"
+    shape: tuple[int, ...]  # runtime layout: (H, W, C) or (F,)
+    torch_shape: tuple[int, ...]  # the model's layout: (C, H, W) or (F,)
+    flat_from: tuple[int, ...] | None = None  # (C, H, W) of the map this vector flattens
+
+    @property
+    def channels(self) -> int:
+        return self.shape[-1]
+
+
+@dataclass
+class Node:
+    """One op being built; ``scale``/``bias``/``chain`` describe its foldable epilogue."""
+
+    type: str
+    inputs: list[str]
+    output: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    accumulator: str | None = None  # "int" (binary layer), "float" (float layer) or None
+    scale: np.ndarray | None = None  # float64 per channel, applied after the accumulator
+    bias: np.ndarray | None = None
+    chain: list[Callable[[torch.Tensor], torch.Tensor]] = field(default_factory=list)
+    k: int = 0
+
+
+def trace(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
+    """Trace ``model`` (in eval mode) and record every node's output shape."""
+    try:
+        graph = _Tracer().trace(model)
+    except Exception as error:
+        raise ConversionError(f"torch.fx cannot trace the model: {error}") from None
+    module = fx.GraphModule(model, graph)
+    with torch.no_grad():
+        ShapeProp(module).propagate(example)
+    return module
+
+
+class Lowering:
+    """Turns a traced module into a list of :class:`Node` and the values between them."""
+
+    def __init__(self, module: fx.GraphModule) -> None:
+        self.module = module
+        self.nodes: list[Node] = []
+        self.values: dict[str, Value] = {}
+        self._by_fx: dict[str, Value] = {}
+        self.input: Value | None = None
+        self.output: Value | None = None
+        self._flattened: dict[str, Value] = {}  # flat value -> the map it flattens
+
+    # -- values ------------------------------------------------------------------------------
+    def new_value(self, kind: str, shape: tuple[int, ...], torch_shape: tuple[int, ...]) -> Value:
+        value = Value(f"v{len(self.values)}", kind, tuple(shape), tuple(torch_shape))
+        self.values[value.name] = value
+        return value
+
+    def emit(self, node_type: str, inputs: list[Value], output: Value, **fields: Any) -> Node:
+        node = Node(node_type, [v.name for v in inputs], output.name, **fields)
+        self.nodes.append(node)
+        return node
+
+    def float_like(self, value: Value, shape=None, torch_shape=None) -> Value:
+        return self.new_value(
+            "float",
+            value.shape if shape is None else shape,
+            value.torch_shape if torch_shape is None else torch_shape,
+        )
+
+    def as_bits(self, value: Value) -> Value:
+        """The packed signs of ``value``. A flattened map is signed before the flatten, so each
+        pixel keeps its own words and the sign can fuse into the layer that made the map."""
+        if value.kind == "bits":
+            return value
+        source = self._flattened.get(value.name)
+        if source is not None:
+            return self._flatten_value(self.as_bits(source))
+        out = self.new_value("bits", value.shape, value.torch_shape)
+        self.emit("sign_pack", [value], out)
+        return out
+
+    def as_float(self, value: Value, where: str) -> Value:
+        if value.kind != "float":
+            raise ConversionError(f"{where} needs a float input but gets packed bits")
+        return value
+
+    # -- the walk ----------------------------------------------------------------------------
+    def run(self) -> None:
+        for node in self.module.graph.nodes:
+            if node.op == "placeholder":
+                self._input(node)
+            elif node.op == "output":
+                self.output = self._arg(node.args[0], "the model output")
+            elif node.op == "call_module":
+                self._module(node, self.module.get_submodule(node.target))
+            elif node.op == "call_function":
+                self._function(node)
+            elif node.op == "call_method":
+                self._method(node)
+            else:
+                raise ConversionError(f"unsupported graph node {node.op} {node.target}")
+        if self.output is None or self.output.kind != "float":
+            raise ConversionError("the model's output must be a float tensor")
+
+    def _arg(self, arg: Any, where: str) -> Value:
+        if isinstance(arg, fx.Node) and arg.name in self._by_fx:
+            return self._by_fx[arg.name]
+        raise ConversionError(f"{where}: unsupported argument {arg!r}")
+
+    def _shape(self, node: fx.Node) -> tuple[int, ...]:
+        meta = node.meta.get("tensor_meta")
+        if meta is None or not hasattr(meta, "shape"):
+            raise ConversionError(f"node {node.name} does not produce one tensor")
+        return tuple(meta.shape[1:])
+
+    def _bind(self, node: fx.Node, value: Value) -> None:
+        self._by_fx[node.name] = value
+
+    def _input(self, node: fx.Node) -> None:
+        torch_shape = self._shape(node)
+        value = self.new_value("float", torch_shape, torch_shape)
+        self.input = value
+        if len(torch_shape) == 3:
+            c, h, w = torch_shape
+            out = self.new_value("float", (h, w, c), torch_shape)
+            self.emit("nchw_to_nhwc", [value], out)
+            value = out
+        elif len(torch_shape) != 1:
+            raise ConversionError(f"inputs must be (C, H, W) images or (F,) vectors: {torch_shape}")
+        self._bind(node, value)
+
+    # -- modules -----------------------------------------------------------------------------
+    def _module(self, node: fx.Node, module: nn.Module) -> None:
+        where = f"layer {node.target!r} ({type(module).__name__})"
+        x = self._arg(node.args[0], where)
+        out_shape = self._shape(node)
+        if isinstance(module, QuantLinear | nn.Linear):
+            value = self._linear(x, module, where)
+        elif isinstance(module, QuantConv2d | nn.Conv2d):
+            value = self._conv(x, module, out_shape, where)
+        elif isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
+            value = self._batch_norm(x, module, where)
+        elif isinstance(module, LearnableBias):
+            bias = module.bias.detach().double().numpy()
+            value = self._affine(x, np.ones_like(bias), bias, module, where)
+        elif isinstance(module, q.Quantizer):
+            value = self._quantizer(x, module, where)
+        elif isinstance(module, nn.Dropout | nn.Identity):
+            value = x
+        elif isinstance(module, nn.Flatten):
+            value = self._flatten(x, module.start_dim, module.end_dim, where)
+        elif isinstance(module, nn.ReLU):
+            value = self.float_like(self.as_float(x, where))
+            self.emit("relu", [x], value)
+        elif isinstance(module, nn.Hardtanh):
+            value = self.float_like(self.as_float(x, where))
+            self.emit("hardtanh", [x], value, attrs={"min": module.min_val, "max": module.max_val})
+        elif isinstance(module, nn.PReLU):
+            value = self.float_like(self.as_float(x, where))
+            slope = module.weight.detach().float().numpy()
+            self.emit("prelu", [x], value, arrays={"slope": slope})
+        elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
+            value = self._pool(x, module, out_shape, where)
+        elif isinstance(module, nn.AdaptiveAvgPool2d):
+            if out_shape[1:] != (1, 1):
+                raise ConversionError(f"{where}: only output size 1 is supported")
+            value = self.new_value("float", (x.channels,), out_shape)
+            self.emit("global_avgpool", [self.as_float(x, where)], value)
+        else:
+            raise ConversionError(f"{where} cannot be converted to the packed engine")
+        self._bind(node, value)
+
+    def _weight(self, layer: nn.Module, where: str) -> tuple[str, torch.Tensor, np.ndarray]:
+        """("binary" | "float", weight values, per-channel scale)."""
+        weight = layer.weight.detach()
+        scale = torch.ones(weight.shape[0], dtype=torch.float64)
+        quantizer = getattr(layer, "weight_quantizer", None)
+        if quantizer is None or isinstance(quantizer, q.Identity):
+            mode = "float"
+        elif isinstance(quantizer, SIGN_QUANTIZERS):
+            mode = "binary"
+        elif isinstance(quantizer, q.MagnitudeAwareSign):
+            mode = "binary"
+            scale = scale * weight.double().abs().mean(dim=tuple(range(1, weight.ndim)))
+        else:
+            raise ConversionError(f"{where}: weight quantizer {quantizer.name!r} is not 1-bit")
+        if getattr(layer, "alpha_scaling", False):
+            scale = scale * layer.alpha().detach().double().flatten()
+        values = torch.where(weight >= 0, 1.0, -1.0) if mode == "binary" else weight.float()
+        return mode, values, scale.numpy()
+
+    def _input_quantized(self, layer: nn.Module, x: Value, where: str) -> Value:
+        quantizer = getattr(layer, "input_quantizer", None)
+        if quantizer is None or isinstance(quantizer, q.Identity):
+            return self.as_float(x, where)
+        if isinstance(quantizer, SIGN_QUANTIZERS):
+            return self.as_bits(x)
+        raise ConversionError(f"{where}: input quantizer {quantizer.name!r} is not 1-bit")
+
+    def _layer_chain(self, layer: nn.Module, scale: np.ndarray):
+        """The float map acc -> layer output, with the layer's own float32 scale and bias."""
+        if (
+            isinstance(layer, QuantizedLayer)
+            and layer.alpha_scaling
+            and np.all(scale == layer.alpha().detach().double().flatten().numpy())
+        ):
+            alpha = layer.alpha().detach().flatten()
+        elif np.all(scale == 1.0):
+            alpha = None
+        else:
+            alpha = torch.from_numpy(scale).float()
+        bias = None if layer.bias is None else layer.bias.detach()
+
+        def chain(t: torch.Tensor) -> torch.Tensor:
+            if alpha is not None:
+                t = t * alpha
+            return t if bias is None else t + bias
+
+        return chain
+
+    def _linear(self, x: Value, layer: nn.Linear, where: str) -> Value:
+        x = self._input_quantized(layer, x, where)
+        if len(x.shape) != 1:
+            raise ConversionError(f"{where}: a linear layer needs a flattened input")
+        mode, weight, scale = self._weight(layer, where)
+        bias = (
+            np.zeros(layer.out_features)
+            if layer.bias is None
+            else layer.bias.detach().double().numpy()
+        )
+        weight = self._columns_as_runtime(weight, x)
+        out = self.new_value("float", (layer.out_features,), (layer.out_features,))
+        chain = [self._layer_chain(layer, scale)]
+        if x.kind == "bits":
+            if mode != "binary":
+                raise ConversionError(f"{where}: binary inputs need binary weights")
+            packed = bitpack(weight.numpy()).reshape(layer.out_features, -1)
+            self.emit(
+                "binary_dense",
+                [x],
+                out,
+                attrs={"k": layer.in_features},
+                arrays={"weight": packed},
+                accumulator="int",
+                scale=scale,
+                bias=bias,
+                chain=chain,
+                k=layer.in_features,
+            )
+        else:
+            attrs = {"in_features": layer.in_features, "out_features": layer.out_features}
+            arrays = self._float_op_weights(mode, weight, layer.out_features)
+            self.emit(
+                "dense",
+                [x],
+                out,
+                attrs=attrs,
+                arrays=arrays,
+                accumulator="float",
+                scale=scale,
+                bias=bias,
+                chain=chain,
+            )
+        return out
+
+    def _columns_as_runtime(self, weight: torch.Tensor, x: Value) -> torch.Tensor:
+        """Reorder a linear weight's columns from torch's (C, H, W) flatten to ours (H, W, C);
+        for a packed input, each pixel keeps its own words: (Cout, H, W, C)."""
+        if x.flat_from is None:
+            return weight
+        c, h, w = x.flat_from
+        grid = weight.reshape(weight.shape[0], c, h, w).permute(0, 2, 3, 1)
+        return grid if x.kind == "bits" else grid.reshape(weight.shape[0], -1)
+
+    def _float_op_weights(self, mode: str, weight: torch.Tensor, cout: int) -> dict:
+        if mode == "binary":
+            return {"weight_bits": bitpack(weight.numpy()).reshape(cout, *weight.shape[1:-1], -1)}
+        return {"weight": np.ascontiguousarray(weight.numpy(), dtype=np.float32)}
+
+    def _conv(self, x: Value, layer: nn.Conv2d, out_shape, where: str) -> Value:
+        if layer.groups != 1 or layer.dilation != (1, 1):
+            raise ConversionError(f"{where}: only groups=1, dilation=1 convolutions are supported")
+        pads = layer._reversed_padding_repeated_twice
+        if pads[0] != pads[1] or pads[2] != pads[3]:
+            raise ConversionError(f"{where}: asymmetric padding is not supported")
+        if layer.padding_mode != "zeros" and any(pads):
+            raise ConversionError(f"{where}: padding_mode {layer.padding_mode!r} unsupported")
+        padding = [pads[2], pads[0]]
+        pad_value = float(getattr(layer, "pad_value", 0.0))
+        x = self._input_quantized(layer, x, where)
+        if len(x.shape) != 3:
+            raise ConversionError(f"{where}: a convolution needs an image input")
+        mode, weight, scale = self._weight(layer, where)
+        weight = weight.permute(0, 2, 3, 1)  # (Cout, KH, KW, Cin)
+        cout, h, w = out_shape
+        bias = np.zeros(cout) if layer.bias is None else layer.bias.detach().double().numpy()
+        out = self.new_value("float", (h, w, cout), out_shape)
+        chain = [self._layer_chain(layer, scale)]
+        common = {"stride": list(layer.stride), "padding": padding, "pad_value": pad_value}
+        if x.kind == "bits":
+            if mode != "binary":
+                raise ConversionError(f"{where}: binary inputs need binary weights")
+            k = layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+            self.emit(
+                "binary_conv2d",
+                [x],
+                out,
+                attrs={"cin": layer.in_channels, **common},
+                arrays={"weight": bitpack(weight.numpy())},
+                accumulator="int",
+                scale=scale,
+                bias=bias,
+                chain=chain,
+                k=k,
+            )
+        else:
+            attrs = {
+                "cin": layer.in_channels,
+                "cout": cout,
+                "kernel": list(layer.kernel_size),
+                **common,
+            }
+            self.emit(
+                "conv2d",
+                [x],
+                out,
+                attrs=attrs,
+                arrays=self._float_op_weights(mode, weight, cout),
+                accumulator="float",
+                scale=scale,
+                bias=bias,
+                chain=chain,
+            )
+        return out
+
+    def _batch_norm(self, x: Value, bn: nn.modules.batchnorm._BatchNorm, where: str) -> Value:
+        if not bn.track_running_stats or bn.running_mean is None:
+            raise ConversionError(f"{where}: batch norm without running statistics")
+        inv_std = 1.0 / torch.sqrt(bn.running_var.double() + bn.eps)
+        gamma = bn.weight.detach().double() if bn.affine else torch.ones_like(inv_std)
+        beta = bn.bias.detach().double() if bn.affine else torch.zeros_like(inv_std)
+        s = (gamma * inv_std).numpy()
+        t = (beta - bn.running_mean.double() * gamma * inv_std).numpy()
+        return self._affine(x, s, t, bn, where)
+
+    def _affine(self, x: Value, s: np.ndarray, t: np.ndarray, module: nn.Module, where: str):
+        x = self.as_float(x, where)
+        out = self.float_like(x)
+        if isinstance(module, nn.BatchNorm2d):
+            chain = lambda v: module(v[:, :, None, None])[:, :, 0, 0]  # noqa: E731
+        else:
+            chain = module
+        self.emit(
+            "affine", [x], out, attrs={"channels": x.channels}, scale=s, bias=t, chain=[chain]
+        )
+        return out
+
+    def _quantizer(self, x: Value, quantizer: q.Quantizer, where: str) -> Value:
+        if isinstance(quantizer, q.Identity):
+            return x
+        if isinstance(quantizer, SIGN_QUANTIZERS):
+            return self.as_bits(x)
+        raise ConversionError(f"{where}: quantizer {quantizer.name!r} is not 1-bit")
+
+    def _flatten(self, x: Value, start: int, end: int, where: str) -> Value:
+        if start != 1 or end != -1:
+            raise ConversionError(f"{where}: only flatten(start_dim=1) is supported")
+        if len(x.shape) == 1:
+            return x
+        return self._flatten_value(x)
+
+    def _flatten_value(self, x: Value) -> Value:
+        size = int(np.prod(x.torch_shape))
+        out = self.new_value(x.kind, (size,), (size,))
+        out.flat_from = x.torch_shape
+        self._flattened[out.name] = x
+        self.emit("flatten", [x], out)
+        return out
+
+    def _pool(self, x: Value, module: nn.Module, out_shape, where: str) -> Value:
+        kernel, stride, padding = (
+            _pair(getattr(module, n)) for n in ("kernel_size", "stride", "padding")
+        )
+        if isinstance(module, nn.MaxPool2d) and (
+            module.dilation not in (1, (1, 1)) or module.ceil_mode
+        ):
+            raise ConversionError(f"{where}: dilation and ceil_mode are not supported")
+        if isinstance(module, nn.AvgPool2d) and (
+            module.ceil_mode or not module.count_include_pad or module.divisor_override
+        ):
+            raise ConversionError(f"{where}: only the default average pool is supported")
+        c, h, w = out_shape
+        kind = "avgpool2d" if isinstance(module, nn.AvgPool2d) else "maxpool2d"
+        if kind == "maxpool2d" and x.kind == "bits":
+            kind = "binary_maxpool2d"
+        elif x.kind == "bits":
+            raise ConversionError(f"{where}: average pooling needs a float input")
+        out = self.new_value(x.kind, (h, w, c), out_shape)
+        self.emit(kind, [x], out, attrs={"kernel": kernel, "stride": stride, "padding": padding})
+        return out
+
+    # -- functions and methods ---------------------------------------------------------------
+    def _function(self, node: fx.Node) -> None:
+        where = f"operation {node.name!r} ({getattr(node.target, '__name__', node.target)})"
+        if node.target in (operator.add, torch.add) and len(node.args) == 2 and not node.kwargs:
+            a, b = (self.as_float(self._arg(arg, where), where) for arg in node.args)
+            out = self.float_like(a)
+            self.emit("add", [a, b], out)
+        elif node.target is torch.flatten:
+            start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+            value = self._arg(node.args[0], where)
+            out = self._flatten(value, start, -1, where)
+        elif node.target in (F.relu, torch.relu):
+            value = self.as_float(self._arg(node.args[0], where), where)
+            out = self.float_like(value)
+            self.emit("relu", [value], out)
+        else:
+            raise ConversionError(f"{where} cannot be converted to the packed engine")
+        self._bind(node, out)
+
+    def _method(self, node: fx.Node) -> None:
+        where = f"method {node.target!r} in {node.name!r}"
+        if node.target == "flatten":
+            start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+            out = self._flatten(self._arg(node.args[0], where), start, -1, where)
+        elif node.target == "relu":
+            value = self.as_float(self._arg(node.args[0], where), where)
+            out = self.float_like(value)
+            self.emit("relu", [value], out)
+        else:
+            raise ConversionError(f"{where} cannot be converted to the packed engine")
+        self._bind(node, out)
+
+
+def _pair(value: Any) -> list[int]:
+    if value is None:
+        raise ConversionError("pooling without a stride is not supported")
+    return [int(value), int(value)] if isinstance(value, int) else [int(v) for v in value]

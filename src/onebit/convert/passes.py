@@ -1,0 +1,129 @@
+"""Rewrites of the lowered node list that make a program binary end to end (see ``lower.py``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from onebit.convert.lower import Lowering, Node
+from onebit.convert.thresholds import fold_thresholds
+
+
+def _compose(chain: list[Callable[[torch.Tensor], torch.Tensor]]):
+    def composed(t: torch.Tensor) -> torch.Tensor:
+        for step in chain:
+            t = step(t)
+        return t
+
+    return composed
+
+
+class Rewriter:
+    """Applies the folding rewrites to a :class:`Lowering`'s nodes in place."""
+
+    def __init__(self, lowering: Lowering) -> None:
+        self.lowering = lowering
+        self.nodes = lowering.nodes
+        self.output = lowering.output.name
+
+    def _uses(self) -> Counter[str]:
+        uses = Counter(name for node in self.nodes for name in node.inputs)
+        uses[self.output] += 1
+        return uses
+
+    def _producer(self, name: str) -> Node | None:
+        return next((node for node in self.nodes if node.output == name), None)
+
+    def _sole_use(self, name: str) -> bool:
+        return self._uses()[name] == 1 and name != self.output
+
+    def fold_affines(self) -> None:
+        """An affine map right after a layer becomes part of that layer's epilogue."""
+        for node in list(self.nodes):
+            if node.type != "affine":
+                continue
+            producer = self._producer(node.inputs[0])
+            if (
+                producer is None
+                or producer.accumulator is None
+                or "epilogue" in producer.attrs
+                or not self._sole_use(producer.output)
+            ):
+                continue
+            producer.scale = producer.scale * node.scale
+            producer.bias = producer.bias * node.scale + node.bias
+            producer.chain = producer.chain + node.chain
+            producer.output = node.output
+            self.nodes.remove(node)
+
+    def fuse_signs(self) -> None:
+        """A sign after a layer becomes its packed output; after a max-pool it moves before it."""
+        for node in list(self.nodes):
+            if node.type == "sign_pack" and node in self.nodes:
+                self._fuse_sign(node)
+
+    def _fuse_sign(self, sign: Node) -> None:
+        source = sign.inputs[0]
+        producer = self._producer(source)
+        if producer is None or not self._sole_use(source):
+            return
+        if producer.accumulator == "int" and "epilogue" not in producer.attrs:
+            threshold, flip = fold_thresholds(
+                _compose(producer.chain), producer.scale, producer.bias, producer.k
+            )
+            producer.attrs["epilogue"] = "bits"
+            producer.arrays.update(threshold=threshold, flip=flip)
+        elif producer.accumulator == "float" and "epilogue" not in producer.attrs:
+            producer.attrs["epilogue"] = "sign"
+            producer.arrays.update(_float_affine(producer))
+        elif producer.type == "maxpool2d" and self._sole_use(producer.inputs[0]):
+            # y -> maxpool -> m -> sign -> s   becomes   y -> sign -> s' -> binary maxpool -> s
+            y = self.lowering.values[producer.inputs[0]]
+            moved = self.lowering.new_value("bits", y.shape, y.torch_shape)
+            final = sign.output
+            sign.inputs, sign.output = [y.name], moved.name
+            producer.type, producer.inputs, producer.output = (
+                "binary_maxpool2d",
+                [moved.name],
+                final,
+            )
+            self.nodes.remove(sign)
+            self.nodes.insert(self.nodes.index(producer), sign)
+            self._fuse_sign(sign)
+            return
+        else:
+            return
+        producer.output = sign.output
+        self.nodes.remove(sign)
+
+    def finalize(self) -> None:
+        """Give every layer not fused into bits its float epilogue; drop unused nodes."""
+        for node in self.nodes:
+            if node.accumulator == "int" and "epilogue" not in node.attrs:
+                node.attrs["epilogue"] = "float"
+                node.arrays.update(_float_affine(node))
+            elif node.accumulator == "float" and "epilogue" not in node.attrs:
+                trivial = np.all(node.scale == 1.0) and np.all(node.bias == 0.0)
+                node.attrs["epilogue"] = "none" if trivial else "affine"
+                if not trivial:
+                    node.arrays.update(_float_affine(node))
+            elif node.type == "affine":
+                node.arrays.update(_float_affine(node))
+        self.prune()
+
+    def prune(self) -> None:
+        """Drop nodes whose output nothing reads (e.g. a float flatten replaced by a packed one)."""
+        while True:
+            uses = self._uses()
+            dead = [node for node in self.nodes if uses[node.output] == 0]
+            if not dead:
+                return
+            for node in dead:
+                self.nodes.remove(node)
+
+
+def _float_affine(node: Node) -> dict[str, np.ndarray]:
+    return {"scale": node.scale.astype(np.float32), "bias": node.bias.astype(np.float32)}

@@ -1,0 +1,37 @@
+"""The packed kernels the runtime calls: the native extension's where it is built, else NumPy's.
+
+The native module (``onebit._native``, C++ with run-time SIMD dispatch) and the references in
+``reference.py`` take the same arguments in the same order and return the same arrays bit for bit,
+so which one runs changes speed, never results. ``BACKEND`` says which is in use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from onebit.runtime import reference
+
+try:
+    from onebit.runtime import _native as _native_module
+except ImportError:  # a build without the extension (e.g. no compiler at install time)
+    _native_module = None
+
+_NAMES = ("bitpack", "unpack", "bgemm", "bconv2d", "output_float", "output_bits", "bmaxpool2d")
+
+
+def _pick(name: str) -> Callable[..., Any]:
+    native = getattr(_native_module, name, None) if _native_module is not None else None
+    return native if native is not None else getattr(reference, name)
+
+
+bitpack = _pick("bitpack")
+unpack = _pick("unpack")
+bgemm = _pick("bgemm")
+bconv2d = _pick("bconv2d")
+output_float = _pick("output_float")
+output_bits = _pick("output_bits")
+bmaxpool2d = _pick("bmaxpool2d")
+
+NATIVE = {name: _pick(name) is not getattr(reference, name) for name in _NAMES}
+BACKEND = "native" if all(NATIVE.values()) else "reference" if not any(NATIVE.values()) else "mixed"

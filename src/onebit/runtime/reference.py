@@ -1,0 +1,307 @@
+"""Plain NumPy references of the packed kernels: the definition each native kernel must equal.
+
+Bit convention (the same as ``onebit.quantizers.sign``): the value +1 is stored as bit 0 and -1 as
+bit 1, where a float or int8 input maps to +1 when ``x >= 0`` and to -1 otherwise. A row of ``C``
+channels (the last axis) is packed into ``ceil(C / 64)`` little-endian 64-bit words: channel ``c``
+is bit ``c % 64`` of word ``c // 64``. The unused high bits of the last word are 0 (that is, +1);
+since both operands of a binary product pad the same way, padding bits cancel in the XOR.
+
+These functions favour clarity over speed; tests compare the native kernels with them exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+WORD_BITS = 64
+"""Channels per packed word."""
+
+WORD_DTYPE = np.dtype("<u8")
+
+
+def words_for(channels: int) -> int:
+    """Packed words that hold ``channels`` bits."""
+    return -(-channels // WORD_BITS)
+
+
+def bitpack(x: np.ndarray) -> np.ndarray:
+    """Pack the signs of ``x`` (float or int8, shape ``(..., C)``) into ``(..., ceil(C/64))`` words.
+
+    NaN packs as -1 (it is not ``>= 0``).
+    """
+    x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError("bitpack needs at least one axis (the channel axis is the last)")
+    channels = x.shape[-1]
+    bits = ~(x >= 0)
+    padded = words_for(channels) * WORD_BITS
+    if padded != channels:
+        pad = [(0, 0)] * (x.ndim - 1) + [(0, padded - channels)]
+        bits = np.pad(bits, pad, constant_values=False)
+    packed = np.packbits(bits, axis=-1, bitorder="little")
+    return np.ascontiguousarray(packed).view(WORD_DTYPE)
+
+
+def unpack(words: np.ndarray, channels: int) -> np.ndarray:
+    """The ``±1.0`` float32 values of ``(..., ceil(C/64))`` words, shape ``(..., channels)``."""
+    words = np.ascontiguousarray(words, dtype=WORD_DTYPE)
+    if words.shape[-1] != words_for(channels):
+        raise ValueError(
+            f"{words.shape[-1]} words cannot hold exactly {channels} channels "
+            f"({words_for(channels)} needed)"
+        )
+    bits = np.unpackbits(words.view(np.uint8), axis=-1, bitorder="little")[..., :channels]
+    return (1.0 - 2.0 * bits).astype(np.float32)
+
+
+def bgemm(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    """Binary matrix product of packed rows: ``out[m, n] = k - 2 * popcount(a[m] XOR b[n])``.
+
+    Equals ``unpack(a, k) @ unpack(b, k).T`` exactly, as int32.
+
+    Args:
+        a: ``(M, words)`` packed rows.
+        b: ``(N, words)`` packed rows (the weights, one output per row).
+        k: the true number of channels (at most ``64 * words``).
+    """
+    a = np.asarray(a, dtype=WORD_DTYPE)
+    b = np.asarray(b, dtype=WORD_DTYPE)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"bgemm needs (M, W) and (N, W) words, got {a.shape} and {b.shape}")
+    if not 0 < k <= a.shape[1] * WORD_BITS:
+        raise ValueError(f"k={k} does not fit in {a.shape[1]} words")
+    out = np.empty((a.shape[0], b.shape[0]), dtype=np.int32)
+    rows_per_chunk = max(1, 2**22 // max(1, b.shape[0] * b.shape[1]))
+    for start in range(0, a.shape[0], rows_per_chunk):
+        chunk = a[start : start + rows_per_chunk]
+        differing = np.bitwise_count(chunk[:, None, :] ^ b[None, :, :]).sum(axis=-1, dtype=np.int64)
+        out[start : start + rows_per_chunk] = k - 2 * differing
+    return out
+
+
+def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _conv_shapes(
+    x: np.ndarray,
+    w: np.ndarray,
+    cin: int,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    pad_value: float,
+) -> tuple[int, int]:
+    """Check the arguments of ``bconv2d`` and return the output size ``(Ho, Wo)``."""
+    if x.ndim != 4:
+        raise ValueError(f"x must be (N, H, W, words) packed NHWC, got shape {x.shape}")
+    if w.ndim != 4:
+        raise ValueError(f"w must be (Cout, KH, KW, words) packed weights, got shape {w.shape}")
+    if cin <= 0 or words_for(cin) != x.shape[3] or words_for(cin) != w.shape[3]:
+        raise ValueError(
+            f"cin={cin} needs {words_for(cin) if cin > 0 else '?'} words per pixel; "
+            f"x has {x.shape[3]} and w has {w.shape[3]}"
+        )
+    if min(stride) < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if min(padding) < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    if pad_value not in (0.0, 1.0):
+        raise ValueError(
+            f"pad_value must be 1.0 (one-padding) or 0.0 (zero padding), got {pad_value}"
+        )
+    kh, kw = w.shape[1:3]
+    ho = (x.shape[1] + 2 * padding[0] - kh) // stride[0] + 1
+    wo = (x.shape[2] + 2 * padding[1] - kw) // stride[1] + 1
+    if kh < 1 or kw < 1 or ho < 1 or wo < 1:
+        raise ValueError(
+            f"kernel {kh}x{kw} does not fit the padded {x.shape[1]}x{x.shape[2]} input "
+            f"(padding {padding})"
+        )
+    return ho, wo
+
+
+def weight_tap_sums(w: np.ndarray, cin: int) -> np.ndarray:
+    """Per ``(cout, kh, kw)`` the sum of the ``±1`` weights over the input channels, int32."""
+    w = np.asarray(w, dtype=WORD_DTYPE)
+    return (cin - 2 * np.bitwise_count(w).sum(axis=-1, dtype=np.int64)).astype(np.int32)
+
+
+def bconv2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    cin: int,
+    stride: int | tuple[int, int] = (1, 1),
+    padding: int | tuple[int, int] = (0, 0),
+    pad_value: float = 1.0,
+) -> np.ndarray:
+    """Binary 2-D convolution (cross-correlation, like ``torch.nn.functional.conv2d``), int32 NHWC.
+
+    Equals ``conv2d`` of the unpacked ``±1`` input and weights exactly. The algorithm is im2col on
+    packed words followed by ``bgemm``: each output pixel's patch is the ``KH * KW * words`` words
+    under the kernel; the unused high bits of every pixel's last word are 0 in both operands, so
+    they cancel and ``k = KH * KW * cin``.
+
+    Padding: with ``pad_value=1.0`` the padded pixels are +1 (all-zero words), purely binary. With
+    ``pad_value=0.0`` they contribute 0 instead of ``+1 * w``: the one-padded result minus, for each
+    padded tap of the output position, the channel sum of that tap's weights.
+
+    Args:
+        x: ``(N, H, W, words_for(cin))`` packed input.
+        w: ``(Cout, KH, KW, words_for(cin))`` packed weights.
+        cin: the true number of input channels.
+        stride: ``(sh, sw)`` or one int.
+        padding: symmetric ``(ph, pw)`` or one int.
+        pad_value: 1.0 (one-padding) or 0.0 (zero padding).
+
+    Returns:
+        ``(N, Ho, Wo, Cout)`` int32.
+    """
+    x = np.asarray(x, dtype=WORD_DTYPE)
+    w = np.asarray(w, dtype=WORD_DTYPE)
+    stride = _pair(stride, "stride")
+    padding = _pair(padding, "padding")
+    ho, wo = _conv_shapes(x, w, cin, stride, padding, pad_value)
+    n, cout, kh, kw = x.shape[0], w.shape[0], w.shape[1], w.shape[2]
+    (sh, sw), (ph, pw) = stride, padding
+
+    padded = np.pad(x, [(0, 0), (ph, ph), (pw, pw), (0, 0)])  # all-zero words: +1
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
+    windows = windows[:, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]  # (N,Ho,Wo,Wc,KH,KW)
+    cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, -1)  # patch order (kh, kw, c)
+    out = bgemm(cols, w.reshape(cout, -1), kh * kw * cin).reshape(n, ho, wo, cout)
+
+    if pad_value == 0.0 and (ph or pw):
+        is_pad = np.pad(
+            np.zeros(x.shape[1:3], dtype=np.int32), [(ph, ph), (pw, pw)], constant_values=1
+        )
+        taps = np.lib.stride_tricks.sliding_window_view(is_pad, (kh, kw))
+        taps = taps[: (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]  # (Ho, Wo, KH, KW)
+        correction = np.einsum("hwij,oij->hwo", taps, weight_tap_sums(w, cin), dtype=np.int64)
+        out -= correction.astype(np.int32)[None]
+    return out
+
+
+def output_float(acc: np.ndarray, scale: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``acc * scale + bias`` per channel (the last axis), in float32.
+
+    Computed as ``float(acc) * scale + bias`` with two float32 roundings (the product, then the
+    sum), no fused multiply-add.
+
+    Args:
+        acc: ``(..., C)`` int32 accumulators.
+        scale: ``(C,)`` float32.
+        bias: ``(C,)`` float32.
+    """
+    acc, scale, bias = _check_epilogue(acc, scale, bias, np.float32, "scale", "bias")
+    return acc.astype(np.float32) * scale + bias
+
+
+def output_bits(acc: np.ndarray, threshold: np.ndarray, flip: np.ndarray) -> np.ndarray:
+    """Threshold int32 accumulators into packed words ``(..., words_for(C))``.
+
+    The output is -1 (bit 1) where ``acc < threshold[c]`` if ``flip[c] == 0``, and where
+    ``acc > threshold[c]`` if ``flip[c] == 1``; +1 (bit 0) elsewhere. ``sign(scale * acc + bias)``
+    (with sign(0) = +1) is ``threshold = ceil(-bias / scale), flip = 0`` for ``scale > 0`` and
+    ``threshold = floor(-bias / scale), flip = 1`` for ``scale < 0``; INT32_MIN and INT32_MAX
+    thresholds make constant channels.
+
+    Args:
+        acc: ``(..., C)`` int32 accumulators.
+        threshold: ``(C,)`` int32.
+        flip: ``(C,)`` uint8, 0 or 1.
+    """
+    acc, threshold, flip = _check_epilogue(acc, threshold, flip, np.int32, "threshold", "flip")
+    if np.any(flip > 1):
+        raise ValueError(f"flip must hold 0 or 1, got {flip.max()}")
+    negative = np.where(flip.astype(bool), acc > threshold, acc < threshold)
+    return bitpack(np.where(negative, np.int8(-1), np.int8(1)))
+
+
+def _check_epilogue(acc, first, second, dtype, first_name: str, second_name: str):
+    acc = np.asarray(acc)
+    first = np.asarray(first)
+    second = np.asarray(second)
+    # wrong dtype: TypeError, wrong shape or value: ValueError (as the native module)
+    if acc.dtype != np.int32:
+        raise TypeError(f"acc must be int32 accumulators, got {acc.dtype}")
+    if acc.ndim < 1:
+        raise ValueError(f"acc must have at least one axis (..., C), got shape {acc.shape}")
+    channels = acc.shape[-1]
+    second_dtype = np.uint8 if second_name == "flip" else dtype
+    for name, value, want in ((first_name, first, dtype), (second_name, second, second_dtype)):
+        if value.dtype != want:
+            raise TypeError(f"{name} must be {np.dtype(want)}, got {value.dtype}")
+        if value.shape != (channels,):
+            raise ValueError(f"{name} must have shape ({channels},), got {value.shape}")
+    return acc, first, second
+
+
+def bconv2d_float(
+    x: np.ndarray,
+    w: np.ndarray,
+    cin: int,
+    scale: np.ndarray,
+    bias: np.ndarray,
+    stride: int | tuple[int, int] = (1, 1),
+    padding: int | tuple[int, int] = (0, 0),
+    pad_value: float = 1.0,
+) -> np.ndarray:
+    """``output_float(bconv2d(x, w, cin, ...), scale, bias)``: float32 NHWC."""
+    return output_float(bconv2d(x, w, cin, stride, padding, pad_value), scale, bias)
+
+
+def bconv2d_bits(
+    x: np.ndarray,
+    w: np.ndarray,
+    cin: int,
+    threshold: np.ndarray,
+    flip: np.ndarray,
+    stride: int | tuple[int, int] = (1, 1),
+    padding: int | tuple[int, int] = (0, 0),
+    pad_value: float = 1.0,
+) -> np.ndarray:
+    """``output_bits(bconv2d(x, w, cin, ...), threshold, flip)``: packed NHWC words."""
+    return output_bits(bconv2d(x, w, cin, stride, padding, pad_value), threshold, flip)
+
+
+def bmaxpool2d(
+    x: np.ndarray,
+    kernel: int | tuple[int, int] = (2, 2),
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = (0, 0),
+) -> np.ndarray:
+    """Max-pool of packed ``±1`` NHWC words: the max is +1 (bit 0) if any value is +1, so the
+    output bit is the AND of the window's bits. Padded positions never win (they are ignored).
+
+    Output size as ``torch.nn.functional.max_pool2d`` (floor mode); like torch, padding may be at
+    most half the kernel, so every window holds at least one real pixel.
+
+    Args:
+        x: ``(N, H, W, words)`` packed input.
+        kernel: ``(kh, kw)`` or one int.
+        stride: ``(sh, sw)``, one int, or None for the kernel size.
+        padding: symmetric ``(ph, pw)`` or one int.
+    """
+    x = np.asarray(x, dtype=WORD_DTYPE)
+    kernel = _pair(kernel, "kernel")
+    stride = kernel if stride is None else _pair(stride, "stride")
+    padding = _pair(padding, "padding")
+    if x.ndim != 4:
+        raise ValueError(f"x must be (N, H, W, words) packed NHWC, got shape {x.shape}")
+    if min(kernel) < 1 or min(stride) < 1:
+        raise ValueError(f"kernel and stride must be >= 1, got {kernel} and {stride}")
+    if min(padding) < 0 or 2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]:
+        raise ValueError(f"padding must be between 0 and half the kernel {kernel}, got {padding}")
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    ho = (x.shape[1] + 2 * ph - kh) // sh + 1
+    wo = (x.shape[2] + 2 * pw - kw) // sw + 1
+    if ho < 1 or wo < 1:
+        raise ValueError(f"kernel {kernel} does not fit the padded {x.shape[1]}x{x.shape[2]} input")
+    ones = np.iinfo(WORD_DTYPE).max  # all bits set: the identity of AND
+    padded = np.pad(x, [(0, 0), (ph, ph), (pw, pw), (0, 0)], constant_values=ones)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
+    windows = windows[:, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]
+    return np.bitwise_and.reduce(windows.reshape(*windows.shape[:4], -1), axis=-1)

@@ -1,0 +1,167 @@
+"""Converted programs agree with the PyTorch model in eval mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from conftest import SmallConvBNN, settle_batch_norm
+from onebit import models
+from onebit.convert import ConversionError, convert
+from onebit.nn import QuantConv2d, QuantLinear
+from onebit.train import TrainConfig, fit
+
+
+def agree(model: nn.Module, program, x: torch.Tensor, atol: float = 1e-4) -> None:
+    with torch.no_grad():
+        expected = model(x).numpy()
+    got = program(x.numpy())
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got.argmax(axis=1), expected.argmax(axis=1))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=atol)
+
+
+def test_trained_binary_mlp_agrees_on_every_mnist5k_test_image(tmp_path):
+    from onebit.data import load
+
+    data = load("mnist5k")
+    config = TrainConfig(
+        model="binarynet-mlp",
+        data="mnist5k",
+        model_kwargs={"hidden": 256},
+        epochs=2,
+        seed=1,
+        device="cpu",
+        progress=False,
+    )
+    model = fit(config, data).model
+    program = convert(model, torch.zeros(1, 1, 28, 28))
+    assert [op.type for op in program.ops] == [
+        "nchw_to_nhwc",
+        "flatten",
+        "dense",
+        "binary_dense",
+        "binary_dense",
+        "binary_dense",
+    ]
+    # hidden layers emit packed bits (batch norm + sign folded into thresholds)
+    assert [op.attrs.get("epilogue") for op in program.ops[2:]] == ["sign", "bits", "bits", "float"]
+    agree(model, program, torch.from_numpy(data.x_test))
+
+
+@pytest.mark.parametrize("seed", range(4), ids=lambda s: f"seed{s}")
+def test_conv_bnn_with_both_paddings_stride_pool_and_residual_agrees(seed):
+    torch.manual_seed(seed)
+    model = settle_batch_norm(SmallConvBNN(), (1, 16, 16), seed)
+    program = convert(model, torch.zeros(1, 1, 16, 16))
+    types = [op.type for op in program.ops]
+    assert "binary_maxpool2d" in types and "add" in types and types.count("binary_conv2d") == 3
+    pads = {op.attrs["pad_value"] for op in program.ops if op.type == "binary_conv2d"}
+    assert pads == {0.0, 1.0}
+    agree(model, program, torch.randn(128, 1, 16, 16, generator=torch.Generator().manual_seed(9)))
+
+
+def test_negative_batch_norm_scales_flip_the_comparison():
+    torch.manual_seed(3)
+    model = settle_batch_norm(models.create("binarynet-mlp", hidden=64, depth=2), (1, 28, 28))
+    with torch.no_grad():
+        model[2].weight[::2] *= -1  # half of the first hidden layer's scales negative
+        model[4].weight[1::3] *= -1
+    program = convert(model, torch.zeros(1, 1, 28, 28))
+    flips = program.ops[3].epilogue.flip
+    assert flips.any() and not flips.all()
+    agree(model, program, torch.rand(300, 1, 28, 28))
+
+
+@pytest.mark.parametrize(
+    "layer_kwargs",
+    [
+        {"weight_quantizer": "magnitude_aware_sign", "input_quantizer": "ste_sign"},
+        {"weight_quantizer": "ste_sign", "input_quantizer": "approx_sign", "alpha_scaling": True},
+        {"weight_quantizer": "swish_sign", "input_quantizer": "ste_sign", "bias": True},
+    ],
+    ids=["magnitude-aware", "alpha-scaling", "bias"],
+)
+def test_scaled_and_biased_binary_layers_agree(layer_kwargs):
+    torch.manual_seed(5)
+    kwargs = {"bias": False, **layer_kwargs}
+    model = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(64, 96),
+        nn.BatchNorm1d(96),
+        QuantLinear(96, 80, **kwargs),
+        nn.BatchNorm1d(80),
+        QuantLinear(80, 10, **kwargs),
+    )
+    model = settle_batch_norm(model, (1, 8, 8))
+    program = convert(model, torch.zeros(1, 1, 8, 8))
+    agree(model, program, torch.randn(200, 1, 8, 8), atol=1e-3)
+
+
+def test_float_layers_relu_and_average_pool_agree():
+    torch.manual_seed(2)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(8, 8, 1),
+        nn.PReLU(8),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 5),
+        nn.Hardtanh(-0.5, 0.5),
+    )
+    model = settle_batch_norm(model, (3, 12, 12))
+    program = convert(model, torch.zeros(1, 3, 12, 12))
+    agree(model, program, torch.randn(16, 3, 12, 12))
+
+
+def test_converting_leaves_the_training_mode_alone():
+    model = models.create("binarynet-mlp", hidden=16, depth=1).train()
+    convert(model, torch.zeros(1, 1, 28, 28))
+    assert model.training
+
+
+class WithTanh(nn.Module):
+    def forward(self, x):
+        return torch.tanh(x)
+
+
+@pytest.mark.parametrize(
+    ("model", "shape", "message"),
+    [
+        (nn.Sequential(nn.Conv2d(4, 4, 3, groups=2)), (4, 6, 6), "'0' .*groups=1"),
+        (
+            nn.Sequential(nn.Flatten(), QuantLinear(16, 4, weight_quantizer="dorefa")),
+            (1, 4, 4),
+            "'1' .*'dorefa' is not 1-bit",
+        ),
+        (
+            nn.Sequential(
+                QuantConv2d(
+                    2,
+                    2,
+                    3,
+                    input_quantizer={"name": "dorefa", "k_bit": 2},
+                    weight_quantizer="ste_sign",
+                )
+            ),
+            (2, 5, 5),
+            "input quantizer",
+        ),
+        (nn.Sequential(nn.Conv2d(2, 2, 3), nn.Sigmoid()), (2, 5, 5), "'1' \\(Sigmoid\\)"),
+        (WithTanh(), (4,), "operation 'tanh' \\(tanh\\) cannot be converted"),
+    ],
+    ids=["grouped-conv", "dorefa-weights", "dorefa-inputs", "sigmoid", "tanh"],
+)
+def test_unconvertible_layers_are_named(model, shape, message):
+    with pytest.raises(ConversionError, match=message):
+        convert(model.eval(), torch.zeros(2, *shape))
+
+
+def test_example_input_must_be_a_batch():
+    with pytest.raises(ConversionError, match="batch"):
+        convert(models.create("float-mlp", hidden=8, depth=1), torch.zeros(28))

@@ -1,0 +1,333 @@
+"""Binary convolution: the NumPy reference against torch's conv2d on ±1 data (exact integers), and
+the native kernel against both, over every SIMD path this machine has and 1 and 2 threads."""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from onebit.runtime import reference
+
+try:  # the extension module itself: these kernels are not yet re-exported by runtime/_native.py
+    from onebit import _native
+except ImportError:  # the extension is not built
+    _native = None
+
+NATIVE_MISSING = pytest.mark.skipif(_native is None, reason="onebit._native is not built")
+SIMD_PATHS = list(_native.simd_paths()) if _native is not None else []
+
+
+def _native_params(name: str) -> list:
+    """One ``pytest.param`` per (SIMD path, thread count) of the native ``name``."""
+    if _native is None:
+        return [pytest.param(None, id="native", marks=NATIVE_MISSING)]
+    kernel = getattr(_native, name)
+    return [
+        pytest.param(functools.partial(kernel, threads=threads, simd=simd), id=f"{simd}-t{threads}")
+        for simd in SIMD_PATHS
+        for threads in (1, 2)
+    ]
+
+
+NATIVE = _native_params("bconv2d")
+IMPLS = [pytest.param(reference.bconv2d, id="reference"), *NATIVE]
+
+
+class Case(NamedTuple):
+    n: int
+    cin: int
+    cout: int
+    h: int
+    w: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    pad_value: float
+
+    def __str__(self) -> str:
+        return (
+            f"n{self.n}-c{self.cin}to{self.cout}-{self.h}x{self.w}-k{self.kernel[0]}x{self.kernel[1]}"
+            f"-s{self.stride[0]}{self.stride[1]}-p{self.padding[0]}{self.padding[1]}"
+            f"-{'one' if self.pad_value == 1.0 else 'zero'}"
+        )
+
+    def fits(self) -> bool:
+        return (
+            self.h + 2 * self.padding[0] >= self.kernel[0]
+            and self.w + 2 * self.padding[1] >= self.kernel[1]
+        )
+
+
+def _cases() -> list[Case]:
+    cases = []
+    # channel counts around the word width (both the input words and the output channels)
+    for i, cin in enumerate((1, 7, 31, 32, 33, 63, 64, 65, 127)):
+        cout = (5, 64, 65)[i % 3]
+        cases.append(Case(1, cin, cout, 5, 5, (3, 3), (1, 1), (1, 1), (1.0, 0.0)[i % 2]))
+    # odd spatial sizes x kernel 1/3 x stride 1/2 x padding 0/1 x each pad value
+    for h, w in ((1, 1), (3, 3), (5, 7), (9, 9)):
+        for k, s, p in ((1, 1, 0), (1, 2, 0), (3, 1, 0), (3, 1, 1), (3, 2, 0), (3, 2, 1)):
+            for pad_value in (1.0, 0.0) if p else (1.0,):
+                case = Case(3 if h == 5 else 1, 33, 17, h, w, (k, k), (s, s), (p, p), pad_value)
+                if case.fits():
+                    cases.append(case)
+    cases += [
+        Case(1, 65, 9, 9, 7, (5, 5), (1, 1), (2, 2), 0.0),  # 5x5
+        Case(3, 65, 9, 9, 7, (5, 5), (2, 2), (2, 2), 1.0),
+        Case(1, 513, 9, 3, 3, (1, 1), (1, 1), (0, 0), 1.0),  # many words
+        Case(1, 513, 70, 5, 5, (3, 3), (1, 1), (1, 1), 0.0),
+        Case(2, 20, 11, 7, 6, (1, 3), (1, 2), (0, 1), 0.0),  # uneven kernel, stride, padding
+        Case(1, 20, 11, 6, 7, (3, 1), (2, 1), (1, 0), 0.0),
+        Case(1, 3, 4, 4, 4, (3, 3), (1, 1), (2, 2), 0.0),  # padding wider than usual
+        Case(1, 2048, 3, 3, 3, (3, 3), (1, 1), (0, 0), 1.0),  # large k = 18432
+        Case(1, 40, 200, 3, 3, (3, 3), (1, 1), (0, 0), 1.0),  # one pixel: threads split Cout
+        Case(1, 40, 200, 3, 3, (3, 3), (1, 1), (1, 1), 0.0),
+    ]
+    return cases
+
+
+CASES = _cases()
+
+
+def _pm1(gen: torch.Generator, *shape: int) -> torch.Tensor:
+    """Random ±1 float64 values."""
+    return torch.randint(0, 2, shape, generator=gen, dtype=torch.float64) * 2 - 1
+
+
+def _pack_nchw(t: torch.Tensor) -> np.ndarray:
+    """Pack an NCHW (or OIHW) ±1 tensor as NHWC (OHWI) words."""
+    return reference.bitpack(t.permute(0, 2, 3, 1).contiguous().numpy())
+
+
+def torch_bconv2d(x: torch.Tensor, w: torch.Tensor, case: Case) -> np.ndarray:
+    """The float conv2d of ±1 data with one- or zero-padding, as int32 NHWC."""
+    ph, pw = case.padding
+    if case.pad_value == 1.0:
+        out = F.conv2d(F.pad(x, (pw, pw, ph, ph), value=1.0), w, stride=case.stride)
+    else:
+        out = F.conv2d(x, w, stride=case.stride, padding=case.padding)
+    return out.permute(0, 2, 3, 1).round().to(torch.int32).numpy()
+
+
+def _data(case: Case, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    x = _pm1(gen, case.n, case.cin, case.h, case.w)
+    w = _pm1(gen, case.cout, case.cin, *case.kernel)
+    return x, w
+
+
+def _call(impl, xp, wp, case: Case):
+    return impl(xp, wp, case.cin, case.stride, case.padding, case.pad_value)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("seed", [0], ids=lambda s: f"seed{s}")
+def test_bconv2d_equals_torch_conv2d(impl, case: Case, seed: int) -> None:
+    """Level 1 (reference) and 2 (native): the exact float convolution of the ±1 values."""
+    x, w = _data(case, seed)
+    expected = torch_bconv2d(x, w, case)
+    got = _call(impl, _pack_nchw(x), _pack_nchw(w), case)
+    assert got.dtype == np.int32
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+def _epilogue_args(cout: int, seed: int):
+    rng = np.random.default_rng(seed)
+    scale = (rng.standard_normal(cout) * 3).astype(np.float32)
+    bias = (rng.standard_normal(cout) * 50).astype(np.float32)
+    threshold = rng.integers(-6, 7, size=cout, dtype=np.int32)
+    threshold[rng.random(cout) < 0.1] = np.iinfo(np.int32).min
+    threshold[rng.random(cout) < 0.1] = np.iinfo(np.int32).max
+    flip = rng.integers(0, 2, size=cout, dtype=np.uint8)
+    return scale, bias, threshold, flip
+
+
+@pytest.mark.parametrize("impl", _native_params("bconv2d_float"))
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("seed", [0], ids=lambda s: f"seed{s}")
+def test_fused_float_equals_unfused(impl, case: Case, seed: int) -> None:
+    """``bconv2d_float`` is ``output_float(bconv2d(...))`` bit for bit."""
+    x, w = _data(case, seed)
+    scale, bias, _, _ = _epilogue_args(case.cout, seed)
+    expected = reference.output_float(torch_bconv2d(x, w, case), scale, bias)
+    got = impl(
+        _pack_nchw(x),
+        _pack_nchw(w),
+        case.cin,
+        scale,
+        bias,
+        case.stride,
+        case.padding,
+        case.pad_value,
+    )
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.parametrize("impl", _native_params("bconv2d_bits"))
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("seed", [0], ids=lambda s: f"seed{s}")
+def test_fused_bits_equals_unfused(impl, case: Case, seed: int) -> None:
+    """``bconv2d_bits`` is ``output_bits(bconv2d(...))`` bit for bit."""
+    x, w = _data(case, seed)
+    _, _, threshold, flip = _epilogue_args(case.cout, seed)
+    expected = reference.output_bits(torch_bconv2d(x, w, case), threshold, flip)
+    got = impl(
+        _pack_nchw(x),
+        _pack_nchw(w),
+        case.cin,
+        threshold,
+        flip,
+        case.stride,
+        case.padding,
+        case.pad_value,
+    )
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_fused_references_compose() -> None:
+    case = Case(2, 33, 70, 5, 4, (3, 3), (2, 1), (1, 1), 0.0)
+    x, w = _data(case, 0)
+    xp, wp = _pack_nchw(x), _pack_nchw(w)
+    scale, bias, threshold, flip = _epilogue_args(case.cout, 0)
+    acc = torch_bconv2d(x, w, case)
+    args = (case.stride, case.padding, case.pad_value)
+    np.testing.assert_array_equal(
+        reference.bconv2d_float(xp, wp, case.cin, scale, bias, *args),
+        reference.output_float(acc, scale, bias),
+    )
+    np.testing.assert_array_equal(
+        reference.bconv2d_bits(xp, wp, case.cin, threshold, flip, *args),
+        reference.output_bits(acc, threshold, flip),
+    )
+
+
+@NATIVE_MISSING
+def test_fused_bad_epilogue_arguments() -> None:
+    x = np.zeros((1, 5, 5, 1), dtype=np.uint64)
+    w = np.zeros((4, 3, 3, 1), dtype=np.uint64)
+    ones = np.ones(4, np.float32)
+    with pytest.raises(ValueError, match="scale"):
+        _native.bconv2d_float(x, w, 10, np.ones(3, np.float32), ones)
+    with pytest.raises(TypeError, match="bias"):
+        _native.bconv2d_float(x, w, 10, ones, np.ones(4, np.float64))
+    with pytest.raises(ValueError, match="flip"):
+        _native.bconv2d_bits(x, w, 10, np.zeros(4, np.int32), np.full(4, 3, np.uint8))
+    with pytest.raises(TypeError, match="threshold"):
+        _native.bconv2d_bits(x, w, 10, ones, np.zeros(4, np.uint8))
+
+
+@NATIVE_MISSING
+@pytest.mark.parametrize("seed", range(3), ids=lambda s: f"seed{s}")
+def test_default_threads_and_simd(seed: int) -> None:
+    case = Case(2, 70, 33, 9, 8, (3, 3), (1, 1), (1, 1), 0.0)
+    x, w = _data(case, seed)
+    xp, wp = _pack_nchw(x), _pack_nchw(w)
+    np.testing.assert_array_equal(_call(_native.bconv2d, xp, wp, case), torch_bconv2d(x, w, case))
+    # ints for stride and padding, like the reference
+    np.testing.assert_array_equal(
+        _native.bconv2d(xp, wp, case.cin, 1, 1, 0.0), reference.bconv2d(xp, wp, case.cin, 1, 1, 0.0)
+    )
+
+
+@st.composite
+def _random_case(draw) -> Case:
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    ph, pw = draw(st.integers(0, kh)), draw(st.integers(0, kw))
+    return Case(
+        n=draw(st.integers(1, 2)),
+        cin=draw(st.integers(1, 140)),
+        cout=draw(st.integers(1, 70)),
+        h=draw(st.integers(max(1, kh - 2 * ph), 8)),
+        w=draw(st.integers(max(1, kw - 2 * pw), 8)),
+        kernel=(kh, kw),
+        stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        padding=(ph, pw),
+        pad_value=draw(st.sampled_from([1.0, 0.0])),
+    )
+
+
+@NATIVE_MISSING
+@settings(max_examples=40, deadline=None)
+@given(case=_random_case(), seed=st.integers(0, 2**16), threads=st.integers(0, 2))
+def test_native_equals_reference_random_shapes(case: Case, seed: int, threads: int) -> None:
+    x, w = _data(case, seed)
+    xp, wp = _pack_nchw(x), _pack_nchw(w)
+    expected = _call(reference.bconv2d, xp, wp, case)
+    for simd in SIMD_PATHS:
+        got = _call(functools.partial(_native.bconv2d, threads=threads, simd=simd), xp, wp, case)
+        np.testing.assert_array_equal(got, expected, err_msg=f"{case} simd={simd}")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("seed", [0, 1], ids=lambda s: f"seed{s}")
+def test_zero_padding_changes_only_the_border(impl, seed: int) -> None:
+    """Zero padding differs from one-padding exactly where a tap falls on padding."""
+    gen = torch.Generator().manual_seed(seed)
+    cin, k, p = 7, 3, 1
+    x = _pm1(gen, 2, cin, 6, 5)
+    # every tap's channel sum is positive (at most 3 of the 7 weights are -1), so every padded tap
+    # makes one-padding strictly larger than zero padding
+    w = torch.ones(4, cin, k, k, dtype=torch.float64)
+    flips = torch.rand(4, cin, k, k, generator=gen, dtype=torch.float64).argsort(dim=1) < 3
+    w[flips] = -1.0
+    xp, wp = _pack_nchw(x), _pack_nchw(w)
+    one = impl(xp, wp, cin, (1, 1), (p, p), 1.0)
+    zero = impl(xp, wp, cin, (1, 1), (p, p), 0.0)
+    interior = (slice(None), slice(p, -p), slice(p, -p))
+    np.testing.assert_array_equal(one[interior], zero[interior])
+    border = np.ones(one.shape[1:3], dtype=bool)
+    border[p:-p, p:-p] = False
+    assert np.all(one[:, border] > zero[:, border])
+    np.testing.assert_array_equal(
+        zero, torch_bconv2d(x, w, Case(2, cin, 4, 6, 5, (k, k), (1, 1), (p, p), 0.0))
+    )
+
+
+def _bad_inputs():
+    x = np.zeros((1, 5, 5, 2), dtype=np.uint64)
+    w = np.zeros((4, 3, 3, 2), dtype=np.uint64)
+    return [
+        pytest.param(x[0], w, 100, {}, "x", id="x-ndim"),
+        pytest.param(x, w[0], 100, {}, "w", id="w-ndim"),
+        pytest.param(x, w, 200, {}, "cin", id="cin-words"),
+        pytest.param(x, w, 0, {}, "cin", id="cin-zero"),
+        pytest.param(x, w, 100, {"stride": (0, 1)}, "stride", id="stride-zero"),
+        pytest.param(x, w, 100, {"padding": (-1, 0)}, "padding", id="padding-negative"),
+        pytest.param(x, w, 100, {"pad_value": 0.5}, "pad_value", id="pad-value"),
+        pytest.param(
+            np.zeros((1, 2, 2, 2), np.uint64), w, 100, {}, "kernel", id="kernel-too-large"
+        ),
+    ]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize(("x", "w", "cin", "kwargs", "match"), _bad_inputs())
+def test_bad_arguments_raise_value_error(impl, x, w, cin, kwargs, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        impl(x, w, cin, **kwargs)
+
+
+@NATIVE_MISSING
+def test_native_refuses_wrong_dtype_and_layout() -> None:
+    x = np.zeros((1, 5, 5, 2), dtype=np.uint64)
+    w = np.zeros((4, 3, 3, 2), dtype=np.uint64)
+    with pytest.raises(TypeError, match="x"):
+        _native.bconv2d(x.astype(np.int64), w, 100)
+    with pytest.raises(TypeError, match="w"):
+        _native.bconv2d(x, w.astype(np.float32), 100)
+    with pytest.raises(ValueError, match="x"):
+        _native.bconv2d(np.zeros((1, 5, 5, 4), dtype=np.uint64)[..., ::2], w, 100)
+    with pytest.raises(ValueError, match="simd"):
+        _native.bconv2d(x, w, 100, simd="no-such-path")
+    with pytest.raises(ValueError, match="threads"):
+        _native.bconv2d(x, w, 100, threads=-1)
