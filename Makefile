@@ -14,7 +14,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+# The editable install also builds the C++ extension (onebit._native, CMakeLists.txt + csrc/), so a
+# change to either reinstalls; pip fetches scikit-build-core and nanobind into its build env.
+$(STAMP): $(BIN)/python pyproject.toml CMakeLists.txt $(wildcard csrc/*)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)

@@ -187,7 +187,7 @@ def print_table(report: dict) -> None:
             f"{r['binary_gmacs']:.0f}",
             f"{100 * r['fraction_of_peak']:.0f}%",
         )
-    Console().print(table)
+    Console(width=170).print(table)
     by_shape: dict[tuple[int, int, int], dict[int, float]] = {}
     for r in report["results"]:
         by_shape.setdefault((r["m"], r["k"], r["n"]), {})[r["threads"]] = r["bgemm_s"]

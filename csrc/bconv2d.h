@@ -17,6 +17,10 @@
 // padded tap (kh, kw) of an output position, tap_sum[co, kh, kw] = sum_c w[co, kh, kw, c] =
 // cin - 2 * popcount(w[co, kh, kw, :]). Only border outputs have padded taps.
 //
+// GEMM kernel: on the "avx512_vpopcntdq" path, bconv2d_avx512.cpp's kernel vectorized along the
+// output channels (each task packs weight panels into its own buffer; see that file for why); on
+// the other paths, bgemm's kernel of that path.
+//
 // Work split: tasks are tiles of output pixels x blocks of output channels (whole words, so the
 // bit transform writes whole words). A task builds its im2col rows in a thread-local buffer (L1 /
 // L2 sized), runs the bgemm kernel of the chosen SIMD path on them, corrects zero padding, then
@@ -35,6 +39,18 @@
 #include "types.h"
 
 namespace onebit {
+
+#if defined(ONEBIT_X86)
+namespace kernels {
+// bconv2d_avx512.cpp: out[i * ldo + c] = k - 2 * sum_w popcount(a[i * words + w] ^ b[c * words + w])
+// for i in [0, m), c in [c0, c1) (c0 a multiple of 8); panel: kPanelChannels * words scratch words.
+inline constexpr std::int64_t kPanelChannels = 32;
+void bconv_gemm_avx512_vpopcntdq(const word_t* a, std::int64_t m, std::int64_t words,
+                                 const word_t* b, std::int64_t k, std::int32_t* out,
+                                 std::int64_t ldo, std::int64_t c0, std::int64_t c1,
+                                 word_t* panel);
+}  // namespace kernels
+#endif
 
 struct Conv2dGeometry {
   std::int64_t n = 0, h = 0, w = 0, cin = 0, words = 0;  // input (N, H, W, words_for(cin))
@@ -160,6 +176,10 @@ T* scratch(std::int64_t count) {
 // Im2col rows per task: about kTileBytes of patch words, a multiple of the kernels' row tiles.
 inline constexpr std::int64_t kTileBytes = 48 * 1024;
 inline constexpr std::int64_t kRowQuantum = 12;  // a multiple of every path's rows per tile (4, 2)
+// Word pairs (pixels x Cout x patch words) below which a second thread costs more than it saves:
+// waking a pool worker and being woken back took about 20 us each way on the 2-core VM this was
+// tuned on, about 500K word pairs of the AVX-512 kernel (a 1x1 256->256 14x14 conv is 200K).
+inline constexpr std::int64_t kMinWordPairsPerConvThread = std::int64_t{1} << 19;
 
 // The convolution into `epilogue` on up to `threads` threads (threads >= 1) with the bgemm kernel
 // of `path`. Arguments must already be checked (bindings.cpp does).
@@ -170,6 +190,14 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
   if (pixels == 0 || g.cout == 0) return;
   const kernels::BgemmKernel kernel = bgemm_kernel(path);
   const std::int64_t patch = g.patch_words();
+#if defined(ONEBIT_X86)
+  const bool channel_vectors = path == SimdPath::avx512_vpopcntdq;
+#else
+  const bool channel_vectors = false;
+#endif
+  const std::int64_t work = pixels * g.cout * patch;
+  threads = static_cast<int>(
+      std::min<std::int64_t>(threads, std::max<std::int64_t>(1, work / kMinWordPairsPerConvThread)));
   std::vector<std::int32_t> tap_sums;
   if (g.zero_padding && (g.ph > 0 || g.pw > 0)) tap_sums = weight_tap_sums(w, g);
 
@@ -216,8 +244,16 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
     } else {
       tile = scratch<std::int32_t, 1>(rows * g.cout);
     }
-    const BgemmProblem problem{a, w, tile, rows, g.cout, patch, g.k()};
-    kernel(problem, 0, rows, c0, c1);
+#if defined(ONEBIT_X86)
+    if (channel_vectors) {
+      word_t* panel = scratch<word_t, 2>(kernels::kPanelChannels * patch);
+      kernels::bconv_gemm_avx512_vpopcntdq(a, rows, patch, w, g.k(), tile, stride, c0, c1, panel);
+    } else
+#endif
+    {
+      const BgemmProblem problem{a, w, tile, rows, g.cout, patch, g.k()};
+      kernel(problem, 0, rows, c0, c1);
+    }
     if (!tap_sums.empty()) subtract_padded_taps(g, tap_sums.data(), p0, p1, c0, c1, tile, stride);
     if constexpr (!Epilogue::kInPlace) epilogue(tile, stride, p0, rows, c0, c1, g.cout);
   };

@@ -47,9 +47,13 @@ inline kernels::PeakLoop peak_loop(SimdPath path) {
 }
 
 // Below this many word pairs (m * n * words) per thread, extra threads cost more than they save.
-inline constexpr std::int64_t kMinWordPairsPerThread = std::int64_t{1} << 16;
+inline constexpr std::int64_t kMinWordPairsPerThread = std::int64_t{1} << 17;
 // Row granularity of a task: a multiple of every path's register tile (4 x 6, 2 x 3, 2 x 4).
 inline constexpr std::int64_t kTaskRows = 24;
+
+// Tasks per thread. One long run of tiles each measured best (4 per thread: 5% slower at
+// 64 x 4096 x 4096 on 2 cores); a worker that wakes late lets the caller take its task instead.
+inline constexpr std::int64_t kTasksPerThread = 1;
 
 // Computes p.out with the kernel of `path` on up to `threads` threads (threads >= 1).
 inline void bgemm(const BgemmProblem& p, SimdPath path, int threads) {
@@ -57,12 +61,15 @@ inline void bgemm(const BgemmProblem& p, SimdPath path, int threads) {
   const kernels::BgemmKernel kernel = bgemm_kernel(path);
   const std::int64_t work = p.m * p.n * p.words;
   const std::int64_t useful = std::max<std::int64_t>(1, work / kMinWordPairsPerThread);
-  // Split the larger output dimension into equal runs of whole tiles, one task per thread.
-  const bool split_n = p.n >= p.m;
+  const std::int64_t n_threads = std::min<std::int64_t>(threads, useful);
+  // Split the output into runs of whole tiles along M when it is the larger side (each thread then
+  // keeps all of b in its own L2; measured 1.9x on 2 cores at 1024 x 4096 x 1024, against 1.4x
+  // when splitting N), else along N.
+  const bool split_n = p.n > p.m;
   const std::int64_t extent = split_n ? p.n : p.m;
   const std::int64_t units = (extent + kTaskRows - 1) / kTaskRows;
-  const std::int64_t tasks = std::min<std::int64_t>({threads, useful, units});
-  if (tasks <= 1) return kernel(p, 0, p.m, 0, p.n);
+  const std::int64_t tasks = std::min<std::int64_t>(n_threads * kTasksPerThread, units);
+  if (n_threads <= 1 || tasks <= 1) return kernel(p, 0, p.m, 0, p.n);
   parallel_for(
       tasks,
       [&](std::int64_t t) {
@@ -74,7 +81,7 @@ inline void bgemm(const BgemmProblem& p, SimdPath path, int threads) {
           kernel(p, begin, end, 0, p.n);
         }
       },
-      static_cast<int>(tasks));
+      static_cast<int>(n_threads));
 }
 
 // Bit-MACs per second of one core running the register-resident xor+popcount+add loop of `path`

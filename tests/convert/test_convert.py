@@ -165,3 +165,11 @@ def test_unconvertible_layers_are_named(model, shape, message):
 def test_example_input_must_be_a_batch():
     with pytest.raises(ConversionError, match="batch"):
         convert(models.create("float-mlp", hidden=8, depth=1), torch.zeros(28))
+
+
+def test_onebit_convert_is_callable_at_the_top_level():
+    import onebit
+
+    model = models.create("binarynet-mlp", hidden=8, depth=1).eval()
+    program = onebit.convert(model, torch.zeros(1, 1, 28, 28))
+    agree(model, program, torch.rand(4, 1, 28, 28))

@@ -226,6 +226,39 @@ def test_fused_bad_epilogue_arguments() -> None:
         _native.bconv2d_bits(x, w, 10, ones, np.zeros(4, np.uint8))
 
 
+def _random_words(rng: np.random.Generator, shape: tuple[int, ...], channels: int) -> np.ndarray:
+    """Random packed words (channels a multiple of 64: no unused bits)."""
+    assert channels % reference.WORD_BITS == 0
+    words = reference.words_for(channels)
+    return rng.integers(0, 2**64, size=(*shape, words), dtype=np.uint64)
+
+
+@NATIVE_MISSING
+@pytest.mark.parametrize("simd", SIMD_PATHS)
+@pytest.mark.parametrize(
+    ("n", "size", "cin", "cout"),
+    [
+        pytest.param(1, 56, 64, 64, id="rows-split-56x56"),
+        pytest.param(1, 2, 1024, 2048, id="channel-split-2x2"),
+    ],
+)
+def test_native_multithreaded_splits(simd: str, n: int, size: int, cin: int, cout: int) -> None:
+    """Shapes large enough to use 2 threads (small ones run on one): row tiles, channel blocks."""
+    rng = np.random.default_rng(0)
+    x = _random_words(rng, (n, size, size), cin)
+    w = _random_words(rng, (cout, 3, 3), cin)
+    scale, bias, threshold, flip = _epilogue_args(cout, 0)
+    args = ((1, 1), (1, 1), 0.0)
+    acc = reference.bconv2d(x, w, cin, *args)
+    native = functools.partial(_native.bconv2d, threads=2, simd=simd)
+    np.testing.assert_array_equal(native(x, w, cin, *args), acc)
+    bits = _native.bconv2d_bits(x, w, cin, threshold, flip, *args, threads=2, simd=simd)
+    np.testing.assert_array_equal(bits, reference.output_bits(acc, threshold, flip))
+    floats = _native.bconv2d_float(x, w, cin, scale, bias, *args, threads=2, simd=simd)
+    expected = reference.output_float(acc, scale, bias)
+    np.testing.assert_array_equal(floats.view(np.uint32), expected.view(np.uint32))
+
+
 @NATIVE_MISSING
 @pytest.mark.parametrize("seed", range(3), ids=lambda s: f"seed{s}")
 def test_default_threads_and_simd(seed: int) -> None:

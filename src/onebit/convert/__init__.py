@@ -8,6 +8,8 @@ the engine that imports torch.
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 import torch
@@ -74,3 +76,14 @@ def _serialize(lowering: Lowering, metadata: dict[str, Any]):
         "metadata": metadata,
     }
     return graph, tensors
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``onebit.convert(model, x)`` call :func:`convert` while ``onebit.convert`` stays the
+    package that holds the converter's modules."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Program:
+        return convert(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -17,7 +17,17 @@ try:
 except ImportError:  # a build without the extension (e.g. no compiler at install time)
     _native_module = None
 
-_NAMES = ("bitpack", "unpack", "bgemm", "bconv2d", "output_float", "output_bits", "bmaxpool2d")
+_NAMES = (
+    "bitpack",
+    "unpack",
+    "bgemm",
+    "bconv2d",
+    "bconv2d_float",
+    "bconv2d_bits",
+    "output_float",
+    "output_bits",
+    "bmaxpool2d",
+)
 
 
 def _pick(name: str) -> Callable[..., Any]:
@@ -29,6 +39,8 @@ bitpack = _pick("bitpack")
 unpack = _pick("unpack")
 bgemm = _pick("bgemm")
 bconv2d = _pick("bconv2d")
+bconv2d_float = _pick("bconv2d_float")
+bconv2d_bits = _pick("bconv2d_bits")
 output_float = _pick("output_float")
 output_bits = _pick("output_bits")
 bmaxpool2d = _pick("bmaxpool2d")

@@ -243,15 +243,18 @@ class BinaryConv2d(Op):
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         _check_map(self, x, words_for(self.cin), WORD_DTYPE)
-        acc = kernels.bconv2d(
-            np.ascontiguousarray(x),
-            self.weight,
-            self.cin,
-            self.stride,
-            self.padding,
-            self.pad_value,
-        )
-        return self.epilogue(acc)
+        x = np.ascontiguousarray(x)
+        geometry = (self.stride, self.padding, self.pad_value)
+        epilogue = self.epilogue
+        if epilogue.kind == "bits":  # fused: no int32 map is materialized
+            return kernels.bconv2d_bits(
+                x, self.weight, self.cin, epilogue.threshold, epilogue.flip, *geometry
+            )
+        if epilogue.kind == "float":
+            return kernels.bconv2d_float(
+                x, self.weight, self.cin, epilogue.scale, epilogue.bias, *geometry
+            )
+        return kernels.bconv2d(x, self.weight, self.cin, *geometry)
 
 
 # -- float layers ----------------------------------------------------------------------------
