@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/onebit train binarynet-mlp --data mnist5k --epochs 30 --augment-shift 2 --out $(DEMO_DIR)
 	$(BIN)/onebit convert $(DEMO_DIR)/checkpoint.pt -o $(DEMO_DIR)/model.onebit
 	$(BIN)/onebit run $(DEMO_DIR)/model.onebit --data mnist5k
+	$(BIN)/onebit bench mlp --checkpoint $(DEMO_DIR)/checkpoint.pt
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -173,3 +173,27 @@ def test_onebit_convert_is_callable_at_the_top_level():
     model = models.create("binarynet-mlp", hidden=8, depth=1).eval()
     program = onebit.convert(model, torch.zeros(1, 1, 28, 28))
     agree(model, program, torch.rand(4, 1, 28, 28))
+
+
+class FunctionalBlock(nn.Module):
+    """Residual add, relu and flatten written as torch functions and tensor methods."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = QuantConv2d(
+            4, 4, 3, padding=1, input_quantizer="ste_sign", weight_quantizer="ste_sign", bias=False
+        )
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4 * 5 * 5, 3)
+
+    def forward(self, x):
+        y = torch.relu(torch.add(self.bn(self.conv(x)), x))
+        y = y.add(x).relu()
+        return self.fc(torch.flatten(y, 1)) + self.fc(y.flatten(1))
+
+
+def test_functions_and_tensor_methods_convert():
+    torch.manual_seed(4)
+    model = settle_batch_norm(FunctionalBlock(), (4, 5, 5))
+    program = convert(model, torch.zeros(1, 4, 5, 5))
+    agree(model, program, torch.randn(10, 4, 5, 5))

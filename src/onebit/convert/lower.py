@@ -37,6 +37,16 @@ class ConversionError(OnebitError):
     """A model (or a layer of it) that the packed engine cannot run."""
 
 
+# torch functions the lowering understands, by the name their tensor-method twins have
+_TENSOR_FUNCTIONS: dict[Any, str] = {
+    operator.add: "add",
+    torch.add: "add",
+    torch.flatten: "flatten",
+    F.relu: "relu",
+    torch.relu: "relu",
+}
+
+
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
         if isinstance(module, QuantizedLayer | q.Quantizer | LearnableBias):
@@ -202,8 +212,7 @@ class Lowering:
         elif isinstance(module, nn.Flatten):
             value = self._flatten(x, module.start_dim, module.end_dim, where)
         elif isinstance(module, nn.ReLU):
-            value = self.float_like(self.as_float(x, where))
-            self.emit("relu", [x], value)
+            value = self._relu(x, where)
         elif isinstance(module, nn.Hardtanh):
             value = self.float_like(self.as_float(x, where))
             self.emit("hardtanh", [x], value, attrs={"min": module.min_val, "max": module.max_val})
@@ -452,36 +461,33 @@ class Lowering:
         return out
 
     # -- functions and methods ---------------------------------------------------------------
+
     def _function(self, node: fx.Node) -> None:
-        where = f"operation {node.name!r} ({getattr(node.target, '__name__', node.target)})"
-        if node.target in (operator.add, torch.add) and len(node.args) == 2 and not node.kwargs:
+        name = getattr(node.target, "__name__", str(node.target))
+        self._call(node, _TENSOR_FUNCTIONS.get(node.target), f"operation {node.name!r} ({name})")
+
+    def _method(self, node: fx.Node) -> None:
+        self._call(node, node.target, f"method {node.target!r} in {node.name!r}")
+
+    def _call(self, node: fx.Node, name: str | None, where: str) -> None:
+        """A tensor function or method, ``torch.add(a, b)`` and ``a.add(b)`` alike."""
+        if name == "add" and len(node.args) == 2 and not node.kwargs:
             a, b = (self.as_float(self._arg(arg, where), where) for arg in node.args)
             out = self.float_like(a)
             self.emit("add", [a, b], out)
-        elif node.target is torch.flatten:
+        elif name == "flatten":
             start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
-            value = self._arg(node.args[0], where)
-            out = self._flatten(value, start, -1, where)
-        elif node.target in (F.relu, torch.relu):
-            value = self.as_float(self._arg(node.args[0], where), where)
-            out = self.float_like(value)
-            self.emit("relu", [value], out)
+            out = self._flatten(self._arg(node.args[0], where), start, -1, where)
+        elif name == "relu":
+            out = self._relu(self._arg(node.args[0], where), where)
         else:
             raise ConversionError(f"{where} cannot be converted to the packed engine")
         self._bind(node, out)
 
-    def _method(self, node: fx.Node) -> None:
-        where = f"method {node.target!r} in {node.name!r}"
-        if node.target == "flatten":
-            start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
-            out = self._flatten(self._arg(node.args[0], where), start, -1, where)
-        elif node.target == "relu":
-            value = self.as_float(self._arg(node.args[0], where), where)
-            out = self.float_like(value)
-            self.emit("relu", [value], out)
-        else:
-            raise ConversionError(f"{where} cannot be converted to the packed engine")
-        self._bind(node, out)
+    def _relu(self, x: Value, where: str) -> Value:
+        out = self.float_like(self.as_float(x, where))
+        self.emit("relu", [x], out)
+        return out
 
 
 def _pair(value: Any) -> list[int]:
