@@ -22,6 +22,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(soft_wrap=True)
+if not console.is_terminal:  # logs and pipes: room for the tables instead of 80 columns
+    console.width = 132
 errors = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -260,25 +262,42 @@ def run(
     )
 
 
+BENCHMARKS = ("mlp", "bgemm", "bconv2d")
+
+
 @app.command()
 @reports_errors
 def bench(
-    what: Annotated[str, typer.Argument(help="mlp (more come with the kernels).")] = "mlp",
+    what: Annotated[str, typer.Argument(help="mlp, bgemm, bconv2d or all.")] = "all",
     checkpoint: Annotated[Path | None, typer.Option(help="Trained checkpoint for 'mlp'.")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the results as JSON here.")] = None,
 ) -> None:
     """Time the packed engine against PyTorch fp32 on the same shapes, in the same run."""
     from onebit.bench.timing import save_results
 
-    if what != "mlp":
-        raise OnebitError(f"unknown benchmark {what!r}; known: mlp")
-    from onebit.bench.mlp import benchmark_mlp, print_mlp
+    chosen = BENCHMARKS if what == "all" else (what,)
+    if any(name not in BENCHMARKS for name in chosen):
+        raise OnebitError(f"unknown benchmark {what!r}; known: {', '.join(BENCHMARKS)}, all")
+    results = {}
+    for name in chosen:
+        if name == "mlp":
+            from onebit.bench.mlp import benchmark_mlp, print_mlp
 
-    result = benchmark_mlp(None if checkpoint is None else str(checkpoint))
-    print_mlp(result, console)
+            results[name] = benchmark_mlp(None if checkpoint is None else str(checkpoint))
+            print_mlp(results[name], console)
+        elif name == "bgemm":
+            from onebit.bench.bgemm import benchmark_bgemm, print_bgemm
+
+            results[name] = benchmark_bgemm()
+            print_bgemm(results[name], console)
+        else:
+            from onebit.bench.bconv2d import benchmark_bconv2d, print_bconv2d
+
+            results[name] = benchmark_bconv2d()
+            print_bconv2d(results[name], console)
     if out is not None:
-        save_results(out, {"mlp": result})
-        console.print(f"saved {out}")
+        save_results(out, results)
+        console.print(f"saved {out}", highlight=False)
 
 
 def main() -> None:

@@ -23,8 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from onebit.bench.bgemm import machine_summary
-from onebit.bench.timing import median_seconds
+from onebit.bench.timing import machine_summary, median_seconds
 from onebit.runtime import _native
 
 # (name, batch, cin, cout, size, kernel, threads to time)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from onebit.bench.timing import median_seconds
+from onebit.bench.timing import machine_summary, median_seconds
 from onebit.runtime import _native
 
 SHAPES: tuple[tuple[int, int, int], ...] = ((64, 4096, 4096), (1024, 4096, 1024))
@@ -216,13 +216,3 @@ def markdown_bgemm(result: dict[str, Any], machine: dict[str, Any], command: str
     lines += ["| " + " | ".join(_cells(row)) + " |" for row in result["results"]]
     lines += ["", *result["notes"]] if result["notes"] else []
     return "\n".join(lines) + "\n"
-
-
-def machine_summary(machine: dict[str, Any]) -> str:
-    """One sentence from :func:`onebit.bench.timing.machine_info`, for Markdown reports."""
-    # Belongs in timing.py beside machine_info; kept here until that file's owner takes it.
-    return (
-        f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, SIMD "
-        f"{machine.get('simd')}, torch {machine.get('torch')}, NumPy {machine.get('numpy')}, "
-        f"Python {machine.get('python')}, commit {machine.get('commit')}."
-    )

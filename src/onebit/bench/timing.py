@@ -84,6 +84,15 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def machine_summary(machine: dict[str, Any]) -> str:
+    """One sentence from :func:`onebit.bench.timing.machine_info`, for Markdown reports."""
+    return (
+        f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, SIMD "
+        f"{machine.get('simd')}, torch {machine.get('torch')}, NumPy {machine.get('numpy')}, "
+        f"Python {machine.get('python')}, commit {machine.get('commit')}."
+    )
+
+
 def save_results(path: str | os.PathLike[str], results: dict[str, Any]) -> None:
     """Write ``{"machine": ..., **results}`` as JSON, atomically."""
     with atomic_open(path, "w") as handle:
