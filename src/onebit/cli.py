@@ -60,7 +60,9 @@ def train(
     ] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 30,
     batch_size: Annotated[int, typer.Option(min=2)] = 100,
-    optimizer: Annotated[str, typer.Option(help="adam, adamw, adamax or sgd.")] = "adam",
+    optimizer: Annotated[
+        str, typer.Option(help="adam, adamw, adamax, sgd, shift_adamax or bop.")
+    ] = "adam",
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 0.01,
     weight_decay: Annotated[float, typer.Option(min=0.0)] = 0.0,
     schedule: Annotated[
@@ -70,6 +72,18 @@ def train(
     augment_shift: Annotated[
         int, typer.Option(min=0, help="Shift training images by up to N pixels (augmentation).")
     ] = 0,
+    teacher: Annotated[
+        Path | None, typer.Option(help="Checkpoint of a trained model to distill from.")
+    ] = None,
+    distill_weight: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of the distillation loss.")
+    ] = 1.0,
+    grad_rounding_bits: Annotated[
+        int | None, typer.Option(min=2, max=32, help="Stochastically round gradients to N bits.")
+    ] = None,
+    two_step: Annotated[
+        bool, typer.Option(help="Binary activations first, then binary weights too.")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/MODEL-DATA).")
     ] = None,
@@ -79,6 +93,9 @@ def train(
     hidden: Annotated[int | None, typer.Option(min=1, help="Units per hidden layer.")] = None,
     depth: Annotated[int | None, typer.Option(min=1, help="Hidden layers.")] = None,
     dropout: Annotated[float | None, typer.Option(min=0.0, max=0.99)] = None,
+    norm: Annotated[
+        str | None, typer.Option(help="batch, or shift (the BNN paper's shift-based BN).")
+    ] = None,
     input_quantizer: Annotated[str | None, typer.Option(help="Activation quantizer.")] = None,
     weight_quantizer: Annotated[str | None, typer.Option(help="Weight quantizer.")] = None,
     clip_weights: Annotated[bool, typer.Option(help="Clip latent weights each step.")] = True,
@@ -101,6 +118,7 @@ def train(
             hidden=hidden,
             depth=depth,
             dropout=dropout,
+            norm=norm,
             input_quantizer=input_quantizer,
             weight_quantizer=weight_quantizer,
         ),
@@ -112,6 +130,10 @@ def train(
         schedule=schedule,
         seed=seed,
         augment_shift=augment_shift,
+        teacher=None if teacher is None else str(teacher),
+        distill_weight=distill_weight,
+        two_step=two_step,
+        grad_rounding_bits=grad_rounding_bits,
         clip_weights=clip_weights,
         out_dir=str(out or Path("runs") / f"{model}-{data}"),
         resume=resume,
@@ -298,6 +320,53 @@ def bench(
     if out is not None:
         save_results(out, results)
         console.print(f"saved {out}", highlight=False)
+
+
+experiment_app = typer.Typer(help="Experiments that train many runs and write a report.")
+app.add_typer(experiment_app, name="experiment")
+
+
+@experiment_app.command()
+@reports_errors
+def ablation(
+    data: Annotated[str, typer.Option(help="mnist5k or digits.")] = "mnist5k",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    epochs: Annotated[int, typer.Option(min=2)] = 30,
+    variants: Annotated[
+        str | None, typer.Option(help="Comma-separated subset of the variants (default all).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where the report goes.")] = Path("docs"),
+    work_dir: Annotated[Path, typer.Option(help="Run directories (teachers).")] = Path(
+        "runs/ablation"
+    ),
+) -> None:
+    """The baseline recipe with each training technique swapped in, over several seeds."""
+    import shlex
+
+    from onebit.experiments.ablation import VARIANTS, run_ablation, write_report
+
+    known = [v.name for v in VARIANTS]
+    chosen = None if variants is None else [v.strip() for v in variants.split(",")]
+    unknown = [v for v in chosen or [] if v not in known]
+    if unknown:
+        raise OnebitError(f"unknown variant(s) {unknown}; known: {', '.join(known)}")
+    try:
+        seed_list = [int(s) for s in seeds.split(",")]
+    except ValueError:
+        raise OnebitError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    result = run_ablation(
+        data,
+        seed_list,
+        epochs,
+        chosen,
+        work_dir,
+        log=lambda line: console.print(line, highlight=False),
+    )
+    words = ["onebit", "experiment", "ablation", "--data", data, "--seeds", seeds]
+    words += ["--epochs", str(epochs), *(["--variants", variants] if variants else [])]
+    command = shlex.join(words)
+    for path in write_report(result, out, command):
+        console.print(f"wrote {path}", highlight=False)
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ def settle_batch_norm(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -
     """Give every batch norm non-trivial statistics and affine parameters, then eval mode."""
     generator = torch.Generator().manual_seed(seed)
     for module in model.modules():
-        if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.momentum = 0.5
             with torch.no_grad():
                 module.weight.copy_(torch.randn(module.num_features, generator=generator))

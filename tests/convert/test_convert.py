@@ -197,3 +197,12 @@ def test_functions_and_tensor_methods_convert():
     model = settle_batch_norm(FunctionalBlock(), (4, 5, 5))
     program = convert(model, torch.zeros(1, 4, 5, 5))
     agree(model, program, torch.randn(10, 4, 5, 5))
+
+
+def test_shift_batch_norm_folds_like_batch_norm():
+    torch.manual_seed(6)
+    model = models.create("binarynet-mlp", hidden=64, depth=2, norm="shift")
+    model = settle_batch_norm(model, (1, 28, 28))
+    program = convert(model, torch.zeros(1, 1, 28, 28))
+    assert [op.attrs.get("epilogue") for op in program.ops[2:]] == ["sign", "bits", "float"]
+    agree(model, program, torch.rand(300, 1, 28, 28))

@@ -27,7 +27,16 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from onebit import quantizers as q
 from onebit._registry import OnebitError
-from onebit.nn import LearnableBias, QuantConv2d, QuantizedLayer, QuantLinear, RPReLU, RSign
+from onebit.nn import (
+    LearnableBias,
+    QuantConv2d,
+    QuantizedLayer,
+    QuantLinear,
+    RPReLU,
+    RSign,
+    ShiftBatchNorm1d,
+    ShiftBatchNorm2d,
+)
 from onebit.runtime.reference import bitpack
 
 SIGN_QUANTIZERS = (q.SteSign, q.ApproxSign, q.SwishSign, q.StochasticSign)
@@ -49,7 +58,10 @@ _TENSOR_FUNCTIONS: dict[Any, str] = {
 
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
-        if isinstance(module, QuantizedLayer | q.Quantizer | LearnableBias):
+        if isinstance(
+            module,
+            QuantizedLayer | q.Quantizer | LearnableBias | ShiftBatchNorm1d | ShiftBatchNorm2d,
+        ):
             return True
         if isinstance(module, RSign | RPReLU):
             return False
@@ -200,6 +212,8 @@ class Lowering:
             value = self._linear(x, module, where)
         elif isinstance(module, QuantConv2d | nn.Conv2d):
             value = self._conv(x, module, out_shape, where)
+        elif isinstance(module, ShiftBatchNorm1d | ShiftBatchNorm2d):
+            value = self._shift_batch_norm(x, module, where)
         elif isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
             value = self._batch_norm(x, module, where)
         elif isinstance(module, LearnableBias):
@@ -404,10 +418,16 @@ class Lowering:
         t = (beta - bn.running_mean.double() * gamma * inv_std).numpy()
         return self._affine(x, s, t, bn, where)
 
+    def _shift_batch_norm(self, x: Value, bn: nn.Module, where: str) -> Value:
+        if bn.running_mean is None:
+            raise ConversionError(f"{where}: batch norm without running statistics")
+        scale, shift = bn.folded()
+        return self._affine(x, scale.double().numpy(), shift.double().numpy(), bn, where)
+
     def _affine(self, x: Value, s: np.ndarray, t: np.ndarray, module: nn.Module, where: str):
         x = self.as_float(x, where)
         out = self.float_like(x)
-        if isinstance(module, nn.BatchNorm2d):
+        if isinstance(module, nn.BatchNorm2d | ShiftBatchNorm2d):
             chain = lambda v: module(v[:, :, None, None])[:, :, 0, 0]  # noqa: E731
         else:
             chain = module

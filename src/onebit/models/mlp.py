@@ -18,7 +18,9 @@ from torch import nn
 
 from onebit._registry import OnebitError
 from onebit.models._factory import register_model
-from onebit.nn import QuantLinear
+from onebit.nn import QuantLinear, ShiftBatchNorm1d
+
+NORMS = {"batch": nn.BatchNorm1d, "shift": ShiftBatchNorm1d}
 
 
 class MLP(nn.Sequential):
@@ -51,6 +53,7 @@ def build_mlp(
     weight_quantizer: Any = "ste_sign",
     dropout: float = 0.0,
     momentum: float = 0.1,
+    norm: str = "batch",
 ) -> MLP:
     """Build a binary MLP (``binary=True``) or its full-precision twin (ReLU in place of sign).
 
@@ -64,8 +67,12 @@ def build_mlp(
         weight_quantizer: weight quantizer of every layer (binary only).
         dropout: dropout after each hidden BatchNorm (and on the binary net before the sign).
         momentum: BatchNorm momentum.
+        norm: "batch" (``nn.BatchNorm1d``) or "shift" (``ShiftBatchNorm1d``, the BNN paper's
+            shift-based batch normalization, Alg. 3).
     """
     _check(input_shape, num_classes, hidden, depth, dropout)
+    if norm not in NORMS:
+        raise OnebitError(f"norm must be one of {sorted(NORMS)}, got {norm!r}")
     widths = [math.prod(input_shape), *([hidden] * depth), num_classes]
     layers: list[nn.Module] = [nn.Flatten()]
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
@@ -81,7 +88,7 @@ def build_mlp(
             )
         else:
             layers.append(nn.Linear(fan_in, fan_out, bias=False))
-        layers.append(nn.BatchNorm1d(fan_out, momentum=momentum))
+        layers.append(NORMS[norm](fan_out, momentum=momentum))
         if i < depth:
             if not binary:
                 layers.append(nn.ReLU())
@@ -99,6 +106,7 @@ def binarynet_mlp(
     dropout: float = 0.0,
     input_quantizer: Any = "ste_sign",
     weight_quantizer: Any = "ste_sign",
+    norm: str = "batch",
 ) -> MLP:
     """The BNN paper's MNIST MLP (Courbariaux et al. 2016, sec. 2.5), binary weights and
     activations, BatchNorm before each sign; the paper uses ``hidden=4096``."""
@@ -111,6 +119,7 @@ def binarynet_mlp(
         dropout=dropout,
         input_quantizer=input_quantizer,
         weight_quantizer=weight_quantizer,
+        norm=norm,
     )
 
 
@@ -121,6 +130,9 @@ def float_mlp(
     hidden: int = 1024,
     depth: int = 3,
     dropout: float = 0.0,
+    norm: str = "batch",
 ) -> MLP:
     """The full-precision twin of ``binarynet-mlp``: same layout, float weights, ReLU."""
-    return build_mlp(input_shape, num_classes, hidden, depth, binary=False, dropout=dropout)
+    return build_mlp(
+        input_shape, num_classes, hidden, depth, binary=False, dropout=dropout, norm=norm
+    )

@@ -10,6 +10,7 @@ from onebit.nn.base import (
 )
 from onebit.nn.conv import QuantConv2d
 from onebit.nn.linear import QuantLinear
+from onebit.nn.norm import ShiftBatchNorm1d, ShiftBatchNorm2d
 
 __all__ = [
     "LearnableBias",
@@ -18,6 +19,8 @@ __all__ = [
     "QuantizedLayer",
     "RPReLU",
     "RSign",
+    "ShiftBatchNorm1d",
+    "ShiftBatchNorm2d",
     "binary_parameters",
     "clip_latent_weights",
     "quantized_layers",

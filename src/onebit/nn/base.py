@@ -24,7 +24,7 @@ class QuantizedLayer:
     ``[-weight_clip, weight_clip]`` after each optimizer step (see :func:`clip_latent_weights`),
     which keeps them where the straight-through gradient is non-zero (Courbariaux et al., 2016,
     sec. 1.2). ``weight_clip=None`` switches the clip off; it never applies to a layer whose
-    weight is not quantized.
+    weight is not quantized (no quantizer, or the 32-bit ``identity``).
     """
 
     weight: nn.Parameter
@@ -78,7 +78,7 @@ class QuantizedLayer:
     @torch.no_grad()
     def clip_weight_(self) -> None:
         """Clip the latent weight in place, when this layer has a clip and a weight quantizer."""
-        if self.weight_clip is not None and self.weight_quantizer is not None:
+        if self.weight_clip is not None and self.weight_precision < 32:
             self.weight.clamp_(-self.weight_clip, self.weight_clip)
 
     def quantization_config(self) -> dict[str, Any]:

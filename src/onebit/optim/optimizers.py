@@ -1,13 +1,18 @@
-"""The optimizer registry. Every entry takes ``(params, lr, weight_decay)``."""
+"""The optimizer registry. Every entry is built from ``(model, lr, weight_decay)``.
+
+Entries take the model, not a parameter list, so that an entry can split it: ``bop`` gives the
+binary weights (as the layers declare them, ``onebit.nn.binary_parameters``) to Bop and every
+other parameter to Adam.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import torch
+from torch import nn
 
 from onebit._registry import OnebitError, Registry
+from onebit.optim.groups import bop_with_adam
+from onebit.optim.shift_adamax import ShiftAdaMax
 
 OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry(
     "optimizer", instance_type=torch.optim.Optimizer
@@ -15,35 +20,50 @@ OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry(
 
 
 @OPTIMIZERS.register("adam")
-def adam(params: Iterable[Any], lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+def adam(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """Adam (Kingma & Ba 2015), the usual choice for latent-weight BNN training."""
-    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("adamw")
-def adamw(params: Iterable[Any], lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+def adamw(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay."""
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("adamax")
-def adamax(params: Iterable[Any], lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+def adamax(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """AdaMax (Kingma & Ba 2015, sec. 7), the BNN paper's optimizer before its shift version."""
-    return torch.optim.Adamax(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.Adamax(model.parameters(), lr=lr, weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("sgd")
-def sgd(params: Iterable[Any], lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+def sgd(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """SGD with Nesterov momentum 0.9."""
-    return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    return torch.optim.SGD(
+        model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
+    )
+
+
+@OPTIMIZERS.register("shift_adamax")
+def shift_adamax(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Shift-based AdaMax (Courbariaux et al. 2016, Alg. 4): power-of-two steps and moments."""
+    return ShiftAdaMax(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+@OPTIMIZERS.register("bop")
+def bop(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Bop (Helwegen et al. 2019, Alg. 1) for the binary weights (gamma 1e-4, threshold 1e-8,
+    scaled by the schedule as the learning rate is); Adam(lr, weight_decay) for the rest."""
+    return bop_with_adam(model, lr, weight_decay)
 
 
 def create_optimizer(
-    name: str, params: Iterable[Any], lr: float, weight_decay: float = 0.0
+    name: str, model: nn.Module, lr: float, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
-    """Build optimizer ``name``; a non-positive learning rate or negative decay is refused."""
+    """Build optimizer ``name`` for ``model``; a non-positive rate or negative decay is refused."""
     if not lr > 0:
         raise OnebitError(f"learning rate must be positive, got {lr}")
     if weight_decay < 0:
         raise OnebitError(f"weight decay must be non-negative, got {weight_decay}")
-    return OPTIMIZERS.create(name, params=params, lr=lr, weight_decay=weight_decay)
+    return OPTIMIZERS.create(name, model=model, lr=lr, weight_decay=weight_decay)

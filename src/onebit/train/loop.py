@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,10 @@ from onebit import data as datasets
 from onebit import models
 from onebit._registry import OnebitError
 from onebit.nn import clip_latent_weights
-from onebit.optim import create_optimizer, create_schedule
+from onebit.optim import StochasticRounding, create_optimizer, create_schedule
 from onebit.train.augment import random_shift
 from onebit.train.checkpoint import load_checkpoint, save_checkpoint
+from onebit.train.distill import distribution_loss, load_teacher
 from onebit.train.distributed import DistributedContext, unwrap
 from onebit.train.metrics import MetricsLog
 from onebit.train.progress import TrainingProgress
@@ -54,6 +55,13 @@ class TrainConfig:
         schedule: registry name of the per-step learning-rate schedule.
         seed: seeds initialization, shuffling, augmentation, dropout and stochastic quantizers.
         augment_shift: translate training images by up to this many pixels (0: off).
+        grad_rounding_bits: round every gradient stochastically to this many bits before the
+            optimizer step (Gupta et al. 2015); None: off.
+        teacher: checkpoint of a trained model to distill from (``distribution_loss``).
+        distill_weight: the loss is ``w * distillation + (1 - w) * cross-entropy``.
+        two_step: binary activations with real weights for half the epochs, then binary
+            weights too (``onebit.train.distill.two_step``).
+        init_state: a state dict to start from instead of a fresh initialization.
         clip_weights: clip latent weights after each step (each layer's ``weight_clip``).
         out_dir: where the checkpoint, metrics and plot go; None writes nothing.
         resume: continue from ``out_dir``'s checkpoint when there is one.
@@ -74,6 +82,11 @@ class TrainConfig:
     schedule: str = "cosine"
     seed: int = 0
     augment_shift: int = 0
+    grad_rounding_bits: int | None = None
+    teacher: str | None = None
+    distill_weight: float = 1.0
+    two_step: bool = False
+    init_state: dict[str, Any] | None = None
     clip_weights: bool = True
     out_dir: str | None = None
     resume: bool = False
@@ -86,6 +99,8 @@ class TrainConfig:
             raise OnebitError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 2:
             raise OnebitError(f"batch size must be at least 2 (BatchNorm), got {self.batch_size}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise OnebitError(f"distill_weight must be in [0, 1], got {self.distill_weight}")
         if self.augment_shift < 0:
             raise OnebitError(f"augment_shift must be non-negative, got {self.augment_shift}")
         if self.threads is not None and self.threads < 1:
@@ -168,6 +183,10 @@ def fit(
             epoch, once the checkpoint is written (``model`` is the unwrapped module).
     """
     config.validate()
+    if config.two_step:
+        from onebit.train.distill import two_step
+
+        return two_step(config, splits)
     context = DistributedContext.from_env(config.device)
     try:
         return _fit(config, splits, callbacks, context)
@@ -206,9 +225,16 @@ def _fit(
         **config.model_kwargs,
     }
     model = models.create(config.model, **model_kwargs).to(device)
-    optimizer = create_optimizer(
-        config.optimizer, model.parameters(), config.lr, config.weight_decay
-    )
+    if config.init_state is not None:
+        model.load_state_dict(config.init_state)
+    optimizer = create_optimizer(config.optimizer, model, config.lr, config.weight_decay)
+    if config.grad_rounding_bits is not None:
+        optimizer = StochasticRounding(
+            optimizer,
+            bits=config.grad_rounding_bits,
+            seed=config.seed,  # same draws on every rank
+        )
+    teacher = None if config.teacher is None else load_teacher(config.teacher, device)
     steps_per_epoch = len(_batches(context.shard(torch.arange(len(x_train))), local_batch))
     if steps_per_epoch == 0:
         raise OnebitError(f"the training split ({len(x_train)} samples) is too small to train on")
@@ -243,8 +269,14 @@ def _fit(
             loss_sum, correct, seen = 0.0, 0, 0
             started = time.perf_counter()
             for batch in batches:
-                logits = trained(random_shift(x_train[batch], config.augment_shift))
+                images = random_shift(x_train[batch], config.augment_shift)
+                logits = trained(images)
                 loss = F.cross_entropy(logits, y_train[batch])
+                if teacher is not None:
+                    with torch.no_grad():
+                        target = teacher(images)
+                    distilled = distribution_loss(logits, target)
+                    loss = config.distill_weight * distilled + (1 - config.distill_weight) * loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -302,7 +334,7 @@ def _fit(
 
 
 def _plain_config(config: TrainConfig) -> dict[str, Any]:
-    plain = asdict(config)
+    plain = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "init_state"}
     plain["model_kwargs"] = {
         k: v
         for k, v in plain["model_kwargs"].items()

@@ -1,0 +1,1 @@
+"""Experiments that train many runs and write a report (Markdown table + PNG plot)."""

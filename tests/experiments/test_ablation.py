@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from onebit.cli import app
+from onebit.experiments.ablation import VARIANTS, run_ablation, write_report
+
+
+def test_ablation_report_has_a_row_per_variant_and_a_plot(tmp_path):
+    chosen = ["baseline", "stochastic-sign", "distill", "two-step"]
+    result = run_ablation(
+        "digits",
+        seeds=(0, 1),
+        epochs=2,
+        variants=chosen,
+        work_dir=tmp_path / "runs",
+        log=lambda line: None,
+        hidden=32,
+    )
+    assert [row["variant"] for row in result["summary"]] == chosen
+    assert all(row["seeds"] == 2 and 10 < row["mean"] <= 100 for row in result["summary"])
+    assert result["summary"][0]["delta"] == 0.0
+    paths = write_report(result, tmp_path / "docs", "onebit experiment ablation --data digits")
+    md, png, js = paths
+    text = md.read_text()
+    for name in chosen:
+        assert f"| {name} |" in text
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads(js.read_text())
+    assert len(saved["runs"]) == 8 and saved["machine"]["cpu"]
+
+
+def test_every_variant_has_a_distinct_name_and_description():
+    names = [v.name for v in VARIANTS]
+    assert len(names) == len(set(names)) and all(v.description for v in VARIANTS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(("--variants", "baseline,magic"), "unknown variant"), (("--seeds", "a,b"), "integers")],
+)
+def test_cli_refuses_bad_arguments(args, message):
+    result = CliRunner().invoke(app, ["experiment", "ablation", *args])
+    assert result.exit_code == 2 and message in result.stderr
