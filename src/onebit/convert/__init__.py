@@ -15,8 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from onebit.convert.lower import ConversionError, Lowering, trace
+from onebit.convert.ir import ConversionError
+from onebit.convert.lower import Lowering
 from onebit.convert.passes import Rewriter
+from onebit.convert.trace import trace
 from onebit.runtime.program import Program
 
 __all__ = ["ConversionError", "convert"]

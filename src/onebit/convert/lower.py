@@ -15,35 +15,26 @@ whole), shapes are propagated with the example input, and each graph node become
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from onebit import quantizers as q
-from onebit._registry import OnebitError
+from onebit.convert.ir import ConversionError, Node, Value
 from onebit.nn import (
     LearnableBias,
     QuantConv2d,
     QuantizedLayer,
     QuantLinear,
-    RPReLU,
-    RSign,
     ShiftBatchNorm1d,
     ShiftBatchNorm2d,
 )
 from onebit.runtime.reference import bitpack
 
 SIGN_QUANTIZERS = (q.SteSign, q.ApproxSign, q.SwishSign, q.StochasticSign)
-
-
-class ConversionError(OnebitError):
-    """A model (or a layer of it) that the packed engine cannot run."""
 
 
 # torch functions the lowering understands, by the name their tensor-method twins have
@@ -54,61 +45,6 @@ _TENSOR_FUNCTIONS: dict[Any, str] = {
     F.relu: "relu",
     torch.relu: "relu",
 }
-
-
-class _Tracer(fx.Tracer):
-    def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
-        if isinstance(
-            module,
-            QuantizedLayer | q.Quantizer | LearnableBias | ShiftBatchNorm1d | ShiftBatchNorm2d,
-        ):
-            return True
-        if isinstance(module, RSign | RPReLU):
-            return False
-        return super().is_leaf_module(module, qualified_name)
-
-
-@dataclass
-class Value:
-    """A value of the program: float32 or packed bits, with its per-sample shapes."""
-
-    name: str
-    kind: str  # "float" or "bits"
-    shape: tuple[int, ...]  # runtime layout: (H, W, C) or (F,)
-    torch_shape: tuple[int, ...]  # the model's layout: (C, H, W) or (F,)
-    flat_from: tuple[int, ...] | None = None  # (C, H, W) of the map this vector flattens
-
-    @property
-    def channels(self) -> int:
-        return self.shape[-1]
-
-
-@dataclass
-class Node:
-    """One op being built; ``scale``/``bias``/``chain`` describe its foldable epilogue."""
-
-    type: str
-    inputs: list[str]
-    output: str
-    attrs: dict[str, Any] = field(default_factory=dict)
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-    accumulator: str | None = None  # "int" (binary layer), "float" (float layer) or None
-    scale: np.ndarray | None = None  # float64 per channel, applied after the accumulator
-    bias: np.ndarray | None = None
-    chain: list[Callable[[torch.Tensor], torch.Tensor]] = field(default_factory=list)
-    k: int = 0
-
-
-def trace(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
-    """Trace ``model`` (in eval mode) and record every node's output shape."""
-    try:
-        graph = _Tracer().trace(model)
-    except Exception as error:
-        raise ConversionError(f"torch.fx cannot trace the model: {error}") from None
-    module = fx.GraphModule(model, graph)
-    with torch.no_grad():
-        ShapeProp(module).propagate(example)
-    return module
 
 
 class Lowering:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from onebit.convert.lower import Lowering, Node
+from onebit.convert.ir import Node
+from onebit.convert.lower import Lowering
 from onebit.convert.thresholds import fold_thresholds
 
 
