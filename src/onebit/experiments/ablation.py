@@ -114,12 +114,13 @@ def shift_multiplies(variant: Variant, config: TrainConfig, model: torch.nn.Modu
     from onebit.optim.shift_adamax import ShiftAdaMax
 
     count = 0
-    if "shift-bn" in variant.name:
-        for module in model.modules():
-            if isinstance(module, ShiftBatchNorm1d | ShiftBatchNorm2d):
-                count += module.multiplies_replaced(config.batch_size * module.num_features)
-    if "adamax" in variant.name:
-        count += ShiftAdaMax.multiplies_replaced(sum(p.numel() for p in model.parameters()))
+    for module in model.modules():
+        if isinstance(module, ShiftBatchNorm1d | ShiftBatchNorm2d):
+            elements = config.batch_size * module.num_features
+            count += module.multiplies_replaced(elements, module.num_features)["total"]
+    if config.optimizer == "shift_adamax":
+        per_parameter = ShiftAdaMax.multiplies_replaced()["per_parameter"]
+        count += per_parameter * sum(p.numel() for p in model.parameters())
     return count
 
 
