@@ -23,8 +23,8 @@ def test_ablation_report_has_a_row_per_variant_and_a_plot(tmp_path):
     assert [row["variant"] for row in result["summary"]] == chosen
     assert all(row["seeds"] == 2 and 10 < row["mean"] <= 100 for row in result["summary"])
     assert result["summary"][0]["delta"] == 0.0
-    shift_row = result["summary"][1]
-    assert shift_row["shift_multiplies_per_step"] > 0 == result["summary"][0]["shift_multiplies_per_step"]
+    baseline, shifted = result["summary"][0], result["summary"][1]
+    assert baseline["shift_multiplies_per_step"] == 0 < shifted["shift_multiplies_per_step"]
     paths = write_report(result, tmp_path / "docs", "onebit experiment ablation --data digits")
     md, png, js = paths
     text = md.read_text()
