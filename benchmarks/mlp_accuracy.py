@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
-import torch
 from rich.console import Console
 from rich.table import Table
 
 from onebit import data as datasets
 from onebit.atomic import atomic_open
-from onebit.train import TrainConfig, fit
+from onebit.bench.timing import machine_info, machine_summary
+from onebit.train import fit
+from onebit.train.recipes import mlp_recipe
 
 # Recipes: (epochs, augment_shift). "plain" is the baseline recipe of Keras BNN libraries; "shift"
 # adds random translations of up to 2 pixels, which the 4,000 28x28 training images of mnist5k
@@ -37,44 +36,9 @@ RECIPES = {
 MODELS = ("binarynet-mlp", "float-mlp")
 
 
-def machine() -> dict[str, str | int]:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in cpuinfo.read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    return {
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "commit": commit or "unknown",
-    }
-
-
 def run(dataset: str, recipe: str, model: str, seed: int, hidden: int, depth: int) -> dict:
     epochs, shift = RECIPES[dataset][recipe]
-    config = TrainConfig(
-        model=model,
-        data=dataset,
-        model_kwargs={"hidden": hidden, "depth": depth},
-        epochs=epochs,
-        batch_size=100,
-        optimizer="adam",
-        lr=0.01,
-        schedule="cosine",
-        seed=seed,
-        augment_shift=shift,
-        device="cpu",
-        progress=False,
-    )
+    config = mlp_recipe(dataset, seed, epochs, model, hidden, depth, augment_shift=shift)
     started = time.perf_counter()
     result = fit(config, datasets.load(dataset))
     return {
@@ -148,15 +112,14 @@ def table(rows: list[dict]) -> Table:
     return out
 
 
-def markdown(rows: list[dict], machine_info: dict) -> str:
+def markdown(rows: list[dict], machine: dict) -> str:
     lines = [
         "# binarynet-mlp vs float-mlp: test accuracy",
         "",
         "Remake with `python benchmarks/mlp_accuracy.py` (Adam, lr 0.01, cosine schedule,",
         "batch 100, 3 hidden layers of 1024, BatchNorm, `ste_sign`; accuracy on the fixed test",
         "split; seconds are training time only, evaluation excluded).",
-        f"Machine: {machine_info['cpu']}, {machine_info['threads']} threads, "
-        f"torch {machine_info['torch']}, commit {machine_info['commit']}.",
+        machine_summary(machine),
         "",
         "| dataset | recipe | model | seeds | accuracy mean ± std (%) | min-max (%) "
         "| gap to float (points) | s/epoch | training s/seed |",
@@ -212,7 +175,7 @@ def main() -> None:
                     runs.append(row)
     rows = summarize(runs)
     console.print(table(rows))
-    info = machine()
+    info = machine_info()
     with atomic_open(args.out, "w") as handle:
         json.dump({"machine": info, "summary": rows, "runs": runs}, handle, indent=1)
     with atomic_open(args.out.with_suffix(".md"), "w") as handle:

@@ -85,12 +85,18 @@ def machine_info() -> dict[str, Any]:
 
 
 def machine_summary(machine: dict[str, Any]) -> str:
-    """One sentence from :func:`onebit.bench.timing.machine_info`, for Markdown reports."""
-    return (
-        f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, SIMD "
-        f"{machine.get('simd')}, torch {machine.get('torch')}, NumPy {machine.get('numpy')}, "
-        f"Python {machine.get('python')}, commit {machine.get('commit')}."
-    )
+    """One sentence from :func:`machine_info` for Markdown reports; absent facts are left out."""
+    facts = [
+        machine.get("cpu"),
+        machine.get("cores") and f"{machine['cores']} cores",
+        machine.get("threads") and f"{machine['threads']} threads",
+        machine.get("simd") and f"SIMD {machine['simd']}",
+        machine.get("torch") and f"torch {machine['torch']}",
+        machine.get("numpy") and f"NumPy {machine['numpy']}",
+        machine.get("python") and f"Python {machine['python']}",
+        machine.get("commit") and f"commit {machine['commit']}",
+    ]
+    return "Machine: " + ", ".join(fact for fact in facts if fact) + "."
 
 
 def save_results(path: str | os.PathLike[str], results: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ import torch
 from onebit import data as datasets
 from onebit.atomic import atomic_open, atomic_write
 from onebit.train import TrainConfig, TrainResult, fit
+from onebit.train.recipes import mlp_recipe
 
 
 @dataclass(frozen=True)
@@ -93,19 +94,7 @@ VARIANTS: tuple[Variant, ...] = (
 
 
 def baseline_config(data: str, seed: int, epochs: int, hidden: int = 1024) -> TrainConfig:
-    return TrainConfig(
-        model="binarynet-mlp",
-        data=data,
-        model_kwargs={"hidden": hidden, "depth": 3},
-        epochs=epochs,
-        batch_size=100,
-        optimizer="adam",
-        lr=0.01,
-        schedule="cosine",
-        seed=seed,
-        device="cpu",
-        progress=False,
-    )
+    return mlp_recipe(data, seed, epochs, hidden=hidden)
 
 
 def shift_multiplies(variant: Variant, config: TrainConfig, model: torch.nn.Module) -> int:
