@@ -18,9 +18,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from onebit.atomic import atomic_open
 from onebit.bench.bconv2d import benchmark_bconv2d, markdown_bconv2d, print_bconv2d
-from onebit.bench.timing import machine_info, save_results
+from onebit.bench.timing import publish
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,11 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     console = Console(width=140)
     result = benchmark_bconv2d()
     print_bconv2d(result, console)
-    save_results(args.out, {"command": command, "bconv2d": result})
-    markdown = args.out.with_suffix(".md")
-    with atomic_open(markdown, "w") as handle:
-        handle.write(markdown_bconv2d(result, machine_info(), command))
-    console.print(f"wrote {args.out} and {markdown}", highlight=False, markup=False)
+    publish("bconv2d", result, markdown_bconv2d, args.out, command, console)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from onebit.atomic import atomic_open
 from onebit.bench.bgemm import THREADS, benchmark_bgemm, markdown_bgemm, print_bgemm
-from onebit.bench.timing import machine_info, save_results
+from onebit.bench.timing import publish
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,11 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     console = Console(width=180)
     result = benchmark_bgemm(threads=tuple(args.threads))
     print_bgemm(result, console)
-    save_results(args.out, {"command": command, "bgemm": result})
-    markdown = args.out.with_suffix(".md")
-    with atomic_open(markdown, "w") as handle:
-        handle.write(markdown_bgemm(result, machine_info(), command))
-    console.print(f"wrote {args.out} and {markdown}", highlight=False, markup=False)
+    publish("bgemm", result, markdown_bgemm, args.out, command, console)
 
 
 if __name__ == "__main__":

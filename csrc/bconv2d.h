@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "bgemm.h"
+#include "float_chain.h"
 #include "output_transform.h"
 #include "threads.h"
 #include "types.h"
@@ -146,11 +147,13 @@ struct Int32Output {
 struct FloatOutput {
   const float* scale;
   const float* bias;
-  float* out;  // (pixels, Cout)
+  float* out;                                    // (pixels, Cout)
+  const std::vector<ChainStep>* post = nullptr;  // steps after the affine (float_chain.h)
   static constexpr bool kInPlace = false;
   void operator()(const std::int32_t* tile, std::int64_t stride, std::int64_t p0, std::int64_t rows,
                   std::int64_t c0, std::int64_t c1, std::int64_t cout) const {
     output_float_rows(tile, stride, rows, c0, c1, scale, bias, out + p0 * cout, cout);
+    if (post != nullptr) apply_chain_rows(*post, cout, out + p0 * cout, cout, p0, rows, c0, c1);
   }
 };
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bconv2d.h"  // bconv2d, output transforms, binary max-pool
+#include "bindings_checks.h"
 #include "bgemm.h"
 #include "bitpack.h"
 #include "cpu_features.h"
@@ -28,98 +29,13 @@
 #include "threads.h"
 #include "types.h"
 
-namespace nb = nanobind;
-
 namespace onebit {
+
+void register_float_kernels(nb::module_& m);  // bindings_float.cpp
+
 namespace {
 
-using Array = nb::ndarray<nb::ro>;
-using Shape = std::vector<std::size_t>;
-
-std::string shape_text(const Array& x) {
-  std::string text = "(";
-  for (std::size_t i = 0; i < x.ndim(); ++i) {
-    if (i) text += ", ";
-    text += std::to_string(x.shape(i));
-  }
-  return text + (x.ndim() == 1 ? ",)" : ")");
-}
-
-std::string dtype_text(nb::dlpack::dtype d) {
-  const char* kind = d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Int)     ? "int"
-                     : d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::UInt)  ? "uint"
-                     : d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Float) ? "float"
-                     : d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Bool)  ? "bool"
-                                                                                          : "other";
-  return std::string(kind) + std::to_string(d.bits);
-}
-
-[[noreturn]] void fail_value(const std::string& message) { throw nb::value_error(message.c_str()); }
-[[noreturn]] void fail_type(const std::string& message) { throw nb::type_error(message.c_str()); }
-
-bool c_contiguous(const Array& x) {
-  for (std::size_t i = 0; i < x.ndim(); ++i)
-    if (x.shape(i) == 0) return true;  // an empty array has no layout to get wrong
-  std::int64_t expected = 1;
-  for (std::size_t i = x.ndim(); i-- > 0;) {
-    if (x.shape(i) != 1 && x.stride(i) != expected) return false;
-    expected *= static_cast<std::int64_t>(x.shape(i));
-  }
-  return true;
-}
-
-// Checks the device, the C-contiguity and (when min_ndim > 0) the number of axes of `x`.
-void check_layout(const Array& x, const char* name, std::size_t min_ndim, std::size_t max_ndim) {
-  if (x.device_type() != nb::device::cpu::value)
-    fail_type(std::string(name) + " must be a CPU array");
-  if (x.ndim() < min_ndim || x.ndim() > max_ndim) {
-    const std::string want = min_ndim == max_ndim ? std::to_string(min_ndim) + " axes"
-                                                  : "at least " + std::to_string(min_ndim) + " axis";
-    fail_value(std::string(name) + " must have " + want + ", got shape " + shape_text(x));
-  }
-  if (!c_contiguous(x))
-    fail_value(std::string(name) + " must be C-contiguous (got strides of a view); pass "
-               "np.ascontiguousarray(" + name + ")");
-}
-
-void check_words(const Array& x, const char* name) {
-  if (x.dtype() != nb::dtype<word_t>())
-    fail_type(std::string(name) + " must hold uint64 packed words, got " + dtype_text(x.dtype()));
-}
-
-SimdPath resolve_simd(const std::optional<std::string>& simd) {
-  if (!simd) return default_simd_path();
-  SimdPath path;
-  if (!simd_from_name(*simd, &path))
-    fail_value("simd='" + *simd + "' is not available on this CPU; available: " + simd_paths_text());
-  return path;
-}
-
-int check_threads(int threads) {
-  if (threads < 0) fail_value("threads must be >= 0 (0 = the default), got " + std::to_string(threads));
-  return resolve_threads(threads);
-}
-
-template <typename T>
-nb::ndarray<nb::numpy, T> new_array(const Shape& shape) {
-  std::size_t size = 1;
-  for (std::size_t s : shape) size *= s;
-  T* data = new T[size == 0 ? 1 : size];
-  nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
-  return nb::ndarray<nb::numpy, T>(data, shape.size(), shape.data(), owner);
-}
-
-// Runs fn(row_begin, row_end) over `rows` rows in about `threads` chunks (GIL released by caller).
-template <typename Fn>
-void for_row_chunks(std::int64_t rows, std::int64_t row_cost, int threads, Fn fn) {
-  constexpr std::int64_t kMinCostPerThread = std::int64_t{1} << 18;
-  const std::int64_t useful = std::max<std::int64_t>(1, rows * row_cost / kMinCostPerThread);
-  const std::int64_t tasks = std::max<std::int64_t>(1, std::min<std::int64_t>({threads, useful, rows}));
-  if (tasks == 1) return fn(0, rows);
-  parallel_for(
-      tasks, [&](std::int64_t t) { fn(rows * t / tasks, rows * (t + 1) / tasks); },
-      static_cast<int>(tasks));
-}
+using namespace binding;
 
 nb::ndarray<nb::numpy, word_t> py_bitpack(const Array& x, int threads,
                                           const std::optional<std::string>& simd) {
@@ -231,45 +147,6 @@ nb::object py_bgemm(const Array& a, const Array& b, std::int64_t k, int threads,
   return result;
 }
 
-// ---- bconv2d, output transforms, binary max-pool ----
-// Python wrappers of bconv2d.h, output_transform.h and maxpool.h (same arguments in the same order
-// as onebit.runtime.reference; stride, padding and kernel take an int or a pair of ints).
-
-std::pair<std::int64_t, std::int64_t> int_pair(nb::handle value, const char* name) {
-  auto fail = [&]() -> std::pair<std::int64_t, std::int64_t> {
-    fail_value(std::string(name) + " must be an int or a pair of ints, got " +
-               nb::cast<std::string>(nb::repr(value)));
-  };
-  if (nb::isinstance<bool>(value)) return fail();
-  if (nb::isinstance<nb::int_>(value)) {
-    const std::int64_t v = nb::cast<std::int64_t>(value);
-    return {v, v};
-  }
-  if (!nb::isinstance<nb::sequence>(value) || nb::isinstance<nb::str>(value) ||
-      nb::len(value) != 2)
-    return fail();
-  std::int64_t v[2];
-  for (int i = 0; i < 2; ++i) {
-    nb::object item = value[i];
-    if (!nb::isinstance<nb::int_>(item) || nb::isinstance<bool>(item)) return fail();
-    v[i] = nb::cast<std::int64_t>(item);
-  }
-  return {v[0], v[1]};
-}
-
-// Checks a per-channel vector: dtype T, shape (channels,), contiguous, on the CPU.
-template <typename T>
-const T* check_channel_vector(const Array& v, const char* name, const char* dtype_name,
-                              std::int64_t channels) {
-  if (v.dtype() != nb::dtype<T>())
-    fail_type(std::string(name) + " must be " + dtype_name + ", got " + dtype_text(v.dtype()));
-  check_layout(v, name, 1, 1);
-  if (static_cast<std::int64_t>(v.shape(0)) != channels)
-    fail_value(std::string(name) + " must have shape (" + std::to_string(channels) +
-               ",) (one value per channel), got " + shape_text(v));
-  return static_cast<const T*>(v.data());
-}
-
 const std::uint8_t* check_flip(const Array& flip, std::int64_t channels) {
   const std::uint8_t* f = check_channel_vector<std::uint8_t>(flip, "flip", "uint8", channels);
   for (std::int64_t c = 0; c < channels; ++c)
@@ -342,14 +219,16 @@ nb::ndarray<nb::numpy, float> py_bconv2d_float(const Array& x, const Array& w, s
                                                const Array& scale, const Array& bias,
                                                nb::handle stride, nb::handle padding,
                                                double pad_value, int threads,
-                                               const std::optional<std::string>& simd) {
+                                               const std::optional<std::string>& simd,
+                                               nb::handle post) {
   const Conv2dGeometry g = conv2d_geometry(x, w, cin, stride, padding, pad_value);
   const float* s = check_channel_vector<float>(scale, "scale", "float32", g.cout);
   const float* b = check_channel_vector<float>(bias, "bias", "float32", g.cout);
   const int n_threads = check_threads(threads);
   const SimdPath path = resolve_simd(simd);
+  const ParsedChain chain = parse_chain(post, g.cout, conv2d_shape(g, g.cout));
   auto out = new_array<float>(conv2d_shape(g, g.cout));
-  const FloatOutput epilogue{s, b, out.data()};
+  const FloatOutput epilogue{s, b, out.data(), chain.steps.empty() ? nullptr : &chain.steps};
   {
     nb::gil_scoped_release release;
     bconv2d(static_cast<const word_t*>(x.data()), static_cast<const word_t*>(w.data()), g, path,
@@ -538,8 +417,10 @@ NB_MODULE(_native, m) {
         nb::arg("scale"), nb::arg("bias"), nb::arg("stride") = nb::make_tuple(1, 1),
         nb::arg("padding") = nb::make_tuple(0, 0), nb::arg("pad_value") = 1.0,
         nb::arg("threads") = 0, nb::arg("simd").none() = nb::none(),
+        nb::arg("post").none() = nb::none(),
         "output_float(bconv2d(x, w, cin, ...), scale, bias) fused per tile: float32 NHWC; the "
-        "int32 map is never materialized.");
+        "int32 map is never materialized. post: float_chain steps applied to each tile after "
+        "the affine, e.g. [('relu',), ('affine', s, b), ('add', residual)] (see float_chain).");
   m.def("bconv2d_bits", &py_bconv2d_bits, nb::arg("x"), nb::arg("w"), nb::arg("cin"),
         nb::arg("threshold"), nb::arg("flip"), nb::arg("stride") = nb::make_tuple(1, 1),
         nb::arg("padding") = nb::make_tuple(0, 0), nb::arg("pad_value") = 1.0,
@@ -560,4 +441,6 @@ NB_MODULE(_native, m) {
         "Max-pool of packed NHWC words (the AND of each window's words; padding never wins). "
         "kernel, stride (None = kernel) and padding (at most half the kernel): an int or a pair.");
   // ---- end bconv2d, output transforms, binary max-pool ----
+
+  register_float_kernels(m);
 }

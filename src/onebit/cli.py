@@ -46,7 +46,8 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _model_kwargs(**kwargs: Any) -> dict[str, Any]:
+def _given(**kwargs: Any) -> dict[str, Any]:
+    """The options the user set (typer passes unset ones as None)."""
     return {key: value for key, value in kwargs.items() if value is not None}
 
 
@@ -64,6 +65,12 @@ def train(
         str, typer.Option(help="adam, adamw, adamax, sgd, shift_adamax or bop.")
     ] = "adam",
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 0.01,
+    bop_gamma: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Bop's adaptivity rate (Bop only).")
+    ] = None,
+    bop_threshold: Annotated[
+        float | None, typer.Option(min=0.0, help="Bop's flip threshold (Bop only).")
+    ] = None,
     weight_decay: Annotated[float, typer.Option(min=0.0)] = 0.0,
     schedule: Annotated[
         str, typer.Option(help="constant, cosine, exponential or step (per step).")
@@ -114,7 +121,7 @@ def train(
         model=model,
         data=data,
         data_path=None if data_path is None else str(data_path),
-        model_kwargs=_model_kwargs(
+        model_kwargs=_given(
             hidden=hidden,
             depth=depth,
             dropout=dropout,
@@ -125,6 +132,7 @@ def train(
         epochs=epochs,
         batch_size=batch_size,
         optimizer=optimizer,
+        optimizer_options=_given(gamma=bop_gamma, threshold=bop_threshold),
         lr=lr,
         weight_decay=weight_decay,
         schedule=schedule,
@@ -174,10 +182,10 @@ def summary(
     from onebit import models
     from onebit.summary import print_summary
 
-    kwargs = _model_kwargs(hidden=hidden, depth=depth)
+    kwargs = _given(hidden=hidden, depth=depth)
     if data is not None:
         splits = datasets.load(data, data_path)
-        kwargs.update(input_shape=splits.input_shape, num_classes=splits.num_classes)
+        kwargs.update(models.data_kwargs(model, splits.input_shape, splits.num_classes))
     print_summary(models.create(model, **kwargs), title=model)
 
 
@@ -284,13 +292,13 @@ def run(
     )
 
 
-BENCHMARKS = ("mlp", "bgemm", "bconv2d")
+BENCHMARKS = ("mlp", "bgemm", "bconv2d", "zoo")
 
 
 @app.command()
 @reports_errors
 def bench(
-    what: Annotated[str, typer.Argument(help="mlp, bgemm, bconv2d or all.")] = "all",
+    what: Annotated[str, typer.Argument(help="mlp, bgemm, bconv2d, zoo or all.")] = "all",
     checkpoint: Annotated[Path | None, typer.Option(help="Trained checkpoint for 'mlp'.")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the results as JSON here.")] = None,
 ) -> None:
@@ -312,11 +320,16 @@ def bench(
 
             results[name] = benchmark_bgemm()
             print_bgemm(results[name], console)
-        else:
+        elif name == "bconv2d":
             from onebit.bench.bconv2d import benchmark_bconv2d, print_bconv2d
 
             results[name] = benchmark_bconv2d()
             print_bconv2d(results[name], console)
+        else:
+            from onebit.bench.zoo import benchmark_zoo, print_zoo
+
+            results[name] = benchmark_zoo()
+            print_zoo(results[name], console)
     if out is not None:
         save_results(out, results)
         console.print(f"saved {out}", highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -36,6 +37,16 @@ class SmallConvBNN(nn.Module):
         x = self.bn2(self.conv2(x))
         x = self.bn3(self.conv3(x))
         return self.fc_bn(self.fc(self.flatten(x)))
+
+
+def agree(model: nn.Module, program, x: torch.Tensor, atol: float = 1e-4) -> None:
+    """The program's output equals the model's (eval mode): same classes, close values."""
+    with torch.no_grad():
+        expected = model(x).numpy()
+    got = program(x.numpy())
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got.argmax(axis=1), expected.argmax(axis=1))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=atol)
 
 
 def settle_batch_norm(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Module:

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from conftest import SmallConvBNN, settle_batch_norm
+from conftest import SmallConvBNN, agree, settle_batch_norm
 from onebit import models
 from onebit.convert import ConversionError, convert
 from onebit.nn import QuantConv2d, QuantLinear
 from onebit.train import TrainConfig, fit
-
-
-def agree(model: nn.Module, program, x: torch.Tensor, atol: float = 1e-4) -> None:
-    with torch.no_grad():
-        expected = model(x).numpy()
-    got = program(x.numpy())
-    assert got.shape == expected.shape
-    np.testing.assert_array_equal(got.argmax(axis=1), expected.argmax(axis=1))
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=atol)
 
 
 def test_trained_binary_mlp_agrees_on_every_mnist5k_test_image(tmp_path):
@@ -57,7 +47,10 @@ def test_conv_bnn_with_both_paddings_stride_pool_and_residual_agrees(seed):
     model = settle_batch_norm(SmallConvBNN(), (1, 16, 16), seed)
     program = convert(model, torch.zeros(1, 1, 16, 16))
     types = [op.type for op in program.ops]
-    assert "binary_maxpool2d" in types and "add" in types and types.count("binary_conv2d") == 3
+    assert "binary_maxpool2d" in types and types.count("binary_conv2d") == 3
+    # the residual add runs inside the binary conv that feeds it (its post tail)
+    tails = [step["step"] for op in program.ops for step in op.attrs.get("post", [])]
+    assert "add" not in types and "add" in tails
     pads = {op.attrs["pad_value"] for op in program.ops if op.type == "binary_conv2d"}
     assert pads == {0.0, 1.0}
     agree(model, program, torch.randn(128, 1, 16, 16, generator=torch.Generator().manual_seed(9)))
@@ -133,7 +126,11 @@ class WithTanh(nn.Module):
 @pytest.mark.parametrize(
     ("model", "shape", "message"),
     [
-        (nn.Sequential(nn.Conv2d(4, 4, 3, groups=2)), (4, 6, 6), "'0' .*groups=1"),
+        (
+            nn.Sequential(QuantConv2d(4, 4, 3, groups=2, input_quantizer="ste_sign")),
+            (4, 6, 6),
+            "'0' .*groups=2 is only supported on float inputs",
+        ),
         (
             nn.Sequential(nn.Flatten(), QuantLinear(16, 4, weight_quantizer="dorefa")),
             (1, 4, 4),
@@ -206,3 +203,11 @@ def test_shift_batch_norm_folds_like_batch_norm():
     program = convert(model, torch.zeros(1, 1, 28, 28))
     assert [op.attrs.get("epilogue") for op in program.ops[2:]] == ["sign", "bits", "float"]
     agree(model, program, torch.rand(300, 1, 28, 28))
+
+
+@pytest.mark.parametrize("activation", [nn.ReLU, nn.Hardtanh], ids=["relu", "hardtanh"])
+def test_an_activation_between_flatten_and_linear_keeps_the_column_order(activation):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), activation(), nn.Linear(144, 5))
+    program = convert(model, torch.zeros(1, 3, 8, 8))
+    agree(model, program, torch.randn(16, 3, 8, 8, generator=torch.Generator().manual_seed(1)))

@@ -103,3 +103,20 @@ def save_results(path: str | os.PathLike[str], results: dict[str, Any]) -> None:
     """Write ``{"machine": ..., **results}`` as JSON, atomically."""
     with atomic_open(path, "w") as handle:
         json.dump({"machine": machine_info(), **results}, handle, indent=1)
+
+
+def publish(
+    name: str,
+    result: dict[str, Any],
+    markdown: Callable[[dict[str, Any], dict[str, Any], str], str],
+    out: Path,
+    command: str,
+    console,
+) -> None:
+    """Save ``result`` as ``out`` (JSON under ``name``, with machine and command) and its
+    Markdown report beside it (``markdown(result, machine, command)``), both atomically."""
+    save_results(out, {"command": command, name: result})
+    report = out.with_suffix(".md")
+    with atomic_open(report, "w") as handle:
+        handle.write(markdown(result, machine_info(), command))
+    console.print(f"wrote {out} and {report}", highlight=False, markup=False)

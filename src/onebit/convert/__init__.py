@@ -44,9 +44,11 @@ def convert(
         lowering.run()
         rewriter = Rewriter(lowering)
         rewriter.prune()
+        rewriter.fold_pads()
         rewriter.fold_affines()
         rewriter.fuse_signs()
         rewriter.finalize()
+        rewriter.fuse_tails()
     finally:
         model.train(was_training)
     graph, tensors = _serialize(lowering, metadata or {})

@@ -2,8 +2,12 @@
 
 The model is traced with ``torch.fx`` (quantized layers, quantizers and torch.nn layers kept
 whole), shapes are propagated with the example input, and each graph node becomes one op of
-``onebit.runtime.ops`` in NHWC layout. Three rewrites then make it binary end to end:
+``onebit.runtime.ops`` in NHWC layout (a model whose output is a feature map gets it back in
+torch's NCHW order). A value read by several binary layers is signed once. Rewrites then fold
+what they can (``passes.py``):
 
+0. a constant pad (``ZeroPad2d``, ``F.pad``) read only by a float convolution becomes part of its
+   padding, which may be asymmetric (``[top, bottom, left, right]``);
 1. an affine map (batch norm, learnable shift) right after a layer folds into that layer's
    epilogue;
 2. a sign right after a binary layer becomes that layer's bit-packed output through integer
@@ -44,6 +48,12 @@ _TENSOR_FUNCTIONS: dict[Any, str] = {
     torch.flatten: "flatten",
     F.relu: "relu",
     torch.relu: "relu",
+    torch.cat: "cat",
+    torch.concat: "cat",
+    torch.concatenate: "cat",
+    F.pad: "pad",
+    torch.mean: "mean",
+    F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
 }
 
 
@@ -58,6 +68,7 @@ class Lowering:
         self.input: Value | None = None
         self.output: Value | None = None
         self._flattened: dict[str, Value] = {}  # flat value -> the map it flattens
+        self._signs: dict[str, Value] = {}  # float value -> its packed signs
 
     # -- values ------------------------------------------------------------------------------
     def new_value(self, kind: str, shape: tuple[int, ...], torch_shape: tuple[int, ...]) -> Value:
@@ -71,22 +82,31 @@ class Lowering:
         return node
 
     def float_like(self, value: Value, shape=None, torch_shape=None) -> Value:
-        return self.new_value(
+        """A new float value; of ``value``'s shape it also keeps the (C, H, W) order of a
+        flattened map, so a Linear after an elementwise op still reorders its columns."""
+        out = self.new_value(
             "float",
             value.shape if shape is None else shape,
             value.torch_shape if torch_shape is None else torch_shape,
         )
+        if shape is None:
+            out.flat_from = value.flat_from
+        return out
 
     def as_bits(self, value: Value) -> Value:
         """The packed signs of ``value``. A flattened map is signed before the flatten, so each
         pixel keeps its own words and the sign can fuse into the layer that made the map."""
         if value.kind == "bits":
             return value
+        if value.name in self._signs:  # one sign for every binary layer that reads the value
+            return self._signs[value.name]
         source = self._flattened.get(value.name)
         if source is not None:
-            return self._flatten_value(self.as_bits(source))
-        out = self.new_value("bits", value.shape, value.torch_shape)
-        self.emit("sign_pack", [value], out)
+            out = self._flatten_value(self.as_bits(source))
+        else:
+            out = self.new_value("bits", value.shape, value.torch_shape)
+            self.emit("sign_pack", [value], out)
+        self._signs[value.name] = out
         return out
 
     def as_float(self, value: Value, where: str) -> Value:
@@ -111,6 +131,22 @@ class Lowering:
                 raise ConversionError(f"unsupported graph node {node.op} {node.target}")
         if self.output is None or self.output.kind != "float":
             raise ConversionError("the model's output must be a float tensor")
+        self._output_in_torch_layout()
+
+    def _output_in_torch_layout(self) -> None:
+        """A model whose output is a feature map (or a flattened one) gets it in NCHW order."""
+        output = self.output
+        source = self._flattened.get(output.name)
+        grid = output if source is None else source
+        if len(grid.shape) != 3:
+            return
+        nchw = self.new_value("float", grid.torch_shape, grid.torch_shape)
+        self.emit("nhwc_to_nchw", [grid], nchw)
+        if source is not None:
+            flat = self.new_value("float", output.shape, output.torch_shape)
+            self.emit("flatten", [nchw], flat)
+            nchw = flat
+        self.output = nchw
 
     def _arg(self, arg: Any, where: str) -> Value:
         if isinstance(arg, fx.Node) and arg.name in self._by_fx:
@@ -173,10 +209,9 @@ class Lowering:
         elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
             value = self._pool(x, module, out_shape, where)
         elif isinstance(module, nn.AdaptiveAvgPool2d):
-            if out_shape[1:] != (1, 1):
-                raise ConversionError(f"{where}: only output size 1 is supported")
-            value = self.new_value("float", (x.channels,), out_shape)
-            self.emit("global_avgpool", [self.as_float(x, where)], value)
+            value = self._global_avgpool(x, out_shape, where)
+        elif isinstance(module, nn.ZeroPad2d | nn.ConstantPad2d):
+            value = self._pad(x, module.padding, module.value, out_shape, where)
         else:
             raise ConversionError(f"{where} cannot be converted to the packed engine")
         self._bind(node, value)
@@ -201,9 +236,11 @@ class Lowering:
         return mode, values, scale.numpy()
 
     def _input_quantized(self, layer: nn.Module, x: Value, where: str) -> Value:
+        """The layer's input: packed after a sign quantizer; as it comes without one (a map
+        binarized before the layer, e.g. by ReActNet's RSign, stays packed)."""
         quantizer = getattr(layer, "input_quantizer", None)
         if quantizer is None or isinstance(quantizer, q.Identity):
-            return self.as_float(x, where)
+            return x
         if isinstance(quantizer, SIGN_QUANTIZERS):
             return self.as_bits(x)
         raise ConversionError(f"{where}: input quantizer {quantizer.name!r} is not 1-bit")
@@ -289,26 +326,35 @@ class Lowering:
         return {"weight": np.ascontiguousarray(weight.numpy(), dtype=np.float32)}
 
     def _conv(self, x: Value, layer: nn.Conv2d, out_shape, where: str) -> Value:
-        if layer.groups != 1 or layer.dilation != (1, 1):
-            raise ConversionError(f"{where}: only groups=1, dilation=1 convolutions are supported")
-        pads = layer._reversed_padding_repeated_twice
-        if pads[0] != pads[1] or pads[2] != pads[3]:
-            raise ConversionError(f"{where}: asymmetric padding is not supported")
-        if layer.padding_mode != "zeros" and any(pads):
+        """A convolution: ``binary_conv2d`` on packed inputs (groups 1, symmetric padding), else
+        a float ``conv2d`` (any groups, any zero padding)."""
+        if layer.dilation != (1, 1):
+            raise ConversionError(f"{where}: only dilation=1 convolutions are supported")
+        left, right, top, bottom = layer._reversed_padding_repeated_twice
+        if layer.padding_mode != "zeros" and any((left, right, top, bottom)):
             raise ConversionError(f"{where}: padding_mode {layer.padding_mode!r} unsupported")
-        padding = [pads[2], pads[0]]
+        padding = padding_attr(top, bottom, left, right)
         pad_value = float(getattr(layer, "pad_value", 0.0))
         x = self._input_quantized(layer, x, where)
         if len(x.shape) != 3:
             raise ConversionError(f"{where}: a convolution needs an image input")
         mode, weight, scale = self._weight(layer, where)
-        weight = weight.permute(0, 2, 3, 1)  # (Cout, KH, KW, Cin)
+        weight = weight.permute(0, 2, 3, 1)  # (Cout, KH, KW, Cin / groups)
         cout, h, w = out_shape
         bias = np.zeros(cout) if layer.bias is None else layer.bias.detach().double().numpy()
         out = self.new_value("float", (h, w, cout), out_shape)
         chain = [self._layer_chain(layer, scale)]
         common = {"stride": list(layer.stride), "padding": padding, "pad_value": pad_value}
         if x.kind == "bits":
+            if layer.groups != 1:
+                raise ConversionError(
+                    f"{where}: groups={layer.groups} is only supported on float inputs, "
+                    "not on binarized ones"
+                )
+            if len(padding) != 2:
+                raise ConversionError(
+                    f"{where}: asymmetric padding {padding} is only supported on float inputs"
+                )
             if mode != "binary":
                 raise ConversionError(f"{where}: binary inputs need binary weights")
             k = layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
@@ -329,6 +375,7 @@ class Lowering:
                 "cin": layer.in_channels,
                 "cout": cout,
                 "kernel": list(layer.kernel_size),
+                "groups": layer.groups,
                 **common,
             }
             self.emit(
@@ -416,6 +463,51 @@ class Lowering:
         self.emit(kind, [x], out, attrs={"kernel": kernel, "stride": stride, "padding": padding})
         return out
 
+    def _global_avgpool(self, x: Value, out_shape, where: str) -> Value:
+        """Mean over height and width; a (C, 1, 1) result is kept as a (C,) vector."""
+        if len(x.shape) != 3 or tuple(out_shape[1:]) not in ((), (1, 1)):
+            raise ConversionError(f"{where}: only a global average (output size 1) is supported")
+        value = self.new_value("float", (x.channels,), out_shape)
+        self.emit("global_avgpool", [self.as_float(x, where)], value)
+        return value
+
+    def _pad(self, x: Value, pad: Any, value: Any, out_shape, where: str) -> Value:
+        """Constant padding of height and width; torch orders it ``(left, right, top, bottom)``."""
+        pad = [int(p) for p in pad]
+        if len(pad) == 2:
+            pad += [0, 0]
+        if len(pad) != 4 or min(pad) < 0 or len(x.shape) != 3:
+            raise ConversionError(
+                f"{where}: only non-negative padding of an image's height and width is supported"
+            )
+        left, right, top, bottom = pad
+        c, h, w = out_shape
+        out = self.new_value("float", (h, w, c), out_shape)
+        attrs = {"padding": [top, bottom, left, right], "value": float(value or 0.0)}
+        self.emit("pad", [self.as_float(x, where)], out, attrs=attrs)
+        return out
+
+    def _cat(self, tensors: Any, dim: Any, out_shape, where: str) -> Value:
+        """``torch.cat(tensors, dim=1)``: a ``concat`` of float values, or a ``binary_concat`` of
+        packed ones (exact for any channel counts, see ``runtime/ops.py``)."""
+        if not isinstance(tensors, list | tuple) or not tensors:
+            raise ConversionError(f"{where}: needs a list of tensors")
+        values = [self._arg(t, where) for t in tensors]
+        if not isinstance(dim, int) or dim % (len(out_shape) + 1) != 1:
+            raise ConversionError(f"{where}: only concatenation along the channels (dim=1) works")
+        if len(values) == 1:
+            return values[0]
+        if any(v.flat_from is not None for v in values):
+            raise ConversionError(f"{where}: join the feature maps before flattening them")
+        kinds = {v.kind for v in values}
+        if len(kinds) != 1:
+            raise ConversionError(f"{where}: cannot join packed bits with float values")
+        channels = [v.channels for v in values]
+        out = self.new_value(values[0].kind, (*values[0].shape[:-1], sum(channels)), out_shape)
+        kind = "binary_concat" if kinds == {"bits"} else "concat"
+        self.emit(kind, values, out, attrs={"channels": channels})
+        return out
+
     # -- functions and methods ---------------------------------------------------------------
 
     def _function(self, node: fx.Node) -> None:
@@ -436,6 +528,26 @@ class Lowering:
             out = self._flatten(self._arg(node.args[0], where), start, -1, where)
         elif name == "relu":
             out = self._relu(self._arg(node.args[0], where), where)
+        elif name == "cat":
+            args = _call_args(node, ["tensors", "dim"], {"dim": 0})
+            out = self._cat(args["tensors"], args["dim"], self._shape(node), where)
+        elif name == "pad":
+            args = _call_args(node, ["input", "pad", "mode", "value"], {"mode": "constant"})
+            if args["mode"] != "constant":
+                raise ConversionError(f"{where}: only constant padding is supported")
+            x = self._arg(args["input"], where)
+            out = self._pad(x, args["pad"], args.get("value"), self._shape(node), where)
+        elif name == "mean":
+            args = _call_args(node, ["input", "dim", "keepdim"], {"dim": None, "keepdim": False})
+            x = self._arg(args["input"], where)
+            dims = args["dim"] if isinstance(args["dim"], list | tuple) else [args["dim"]]
+            if len(x.torch_shape) != 3 or sorted(d % 4 for d in dims if d is not None) != [2, 3]:
+                raise ConversionError(f"{where}: only the mean over height and width is supported")
+            out = self._global_avgpool(x, self._shape(node), where)
+        elif name == "adaptive_avg_pool2d":
+            args = _call_args(node, ["input", "output_size"], {})
+            x = self._arg(args["input"], where)
+            out = self._global_avgpool(x, self._shape(node), where)
         else:
             raise ConversionError(f"{where} cannot be converted to the packed engine")
         self._bind(node, out)
@@ -444,6 +556,22 @@ class Lowering:
         out = self.float_like(self.as_float(x, where))
         self.emit("relu", [x], out)
         return out
+
+
+def _call_args(node: fx.Node, names: list[str], defaults: dict[str, Any]) -> dict[str, Any]:
+    """A call's arguments by name, positional or keyword."""
+    args = {**defaults, **dict(zip(names, node.args, strict=False)), **node.kwargs}
+    missing = [name for name in names if name not in args]
+    if missing:
+        raise ConversionError(f"{node.name}: argument {missing[0]!r} is missing")
+    return args
+
+
+def padding_attr(top: int, bottom: int, left: int, right: int) -> list[int]:
+    """A conv's ``padding`` attr: ``[ph, pw]`` if symmetric, else ``[top, bottom, left, right]``."""
+    if top == bottom and left == right:
+        return [top, left]
+    return [top, bottom, left, right]
 
 
 def _pair(value: Any) -> list[int]:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from onebit.convert.ir import Node
-from onebit.convert.lower import Lowering
+from onebit.convert.lower import Lowering, padding_attr
 from onebit.convert.thresholds import fold_thresholds
 
 
@@ -20,6 +20,11 @@ def _compose(chain: list[Callable[[torch.Tensor], torch.Tensor]]):
         return t
 
     return composed
+
+
+# layers whose float output can carry a post tail, and the ops that tail can hold
+TAIL_PRODUCERS = ("binary_conv2d", "binary_dense", "conv2d", "dense")
+TAIL_STEPS = ("relu", "affine", "prelu", "hardtanh", "add")
 
 
 class Rewriter:
@@ -40,6 +45,26 @@ class Rewriter:
 
     def _sole_use(self, name: str) -> bool:
         return self._uses()[name] == 1 and name != self.output
+
+    def fold_pads(self) -> None:
+        """A constant pad read only by a float convolution becomes part of the conv's padding
+        (torch's ``ZeroPad2d`` before a conv, as ports of Keras' "same" padding do)."""
+        for pad in [node for node in self.nodes if node.type == "pad"]:
+            if not self._sole_use(pad.output):
+                continue
+            conv = next(node for node in self.nodes if pad.output in node.inputs)
+            if conv.type != "conv2d":
+                continue
+            own = conv.attrs["padding"]
+            own = own if len(own) == 4 else [own[0], own[0], own[1], own[1]]
+            if any(own) and conv.attrs["pad_value"] != pad.attrs["value"]:
+                continue
+            conv.attrs["padding"] = padding_attr(
+                *(a + b for a, b in zip(own, pad.attrs["padding"], strict=True))
+            )
+            conv.attrs["pad_value"] = pad.attrs["value"]
+            conv.inputs = list(pad.inputs)
+            self.nodes.remove(pad)
 
     def fold_affines(self) -> None:
         """An affine map right after a layer becomes part of that layer's epilogue."""
@@ -114,6 +139,50 @@ class Rewriter:
             elif node.type == "affine":
                 node.arrays.update(_float_affine(node))
         self.prune()
+
+    def fuse_tails(self) -> None:
+        """Elementwise ops after a float-output layer (a ReLU, a batch norm after that ReLU, a
+        PReLU, a residual add...) become the layer's ``post`` tail, which its kernel runs on each
+        output tile while it is in cache instead of one pass over the map per op."""
+        for node in list(self.nodes):
+            if (
+                node in self.nodes
+                and node.type in TAIL_PRODUCERS
+                and node.attrs.get("epilogue") in ("float", "affine", "none")
+            ):
+                while self._absorb_next(node):
+                    pass
+
+    def _absorb_next(self, node: Node) -> bool:
+        if not self._sole_use(node.output):
+            return False
+        consumer = next(n for n in self.nodes if node.output in n.inputs)
+        if consumer.type not in TAIL_STEPS:
+            return False
+        post = node.attrs.setdefault("post", [])
+        index, channels = len(post), self.lowering.values[node.output].channels
+        entry: dict = {"step": consumer.type}
+        if consumer.type == "add":
+            others = [name for name in consumer.inputs if name != node.output]
+            if len(others) != 1:  # x + x
+                if not post:
+                    node.attrs.pop("post")
+                return False
+            node.inputs.append(others[0])
+        elif consumer.type == "affine":
+            node.arrays[f"post{index}_scale"] = consumer.arrays["scale"]
+            node.arrays[f"post{index}_bias"] = consumer.arrays["bias"]
+        elif consumer.type == "prelu":
+            slope = consumer.arrays["slope"]
+            node.arrays[f"post{index}_slope"] = np.broadcast_to(slope, (channels,)).copy()
+        elif consumer.type == "hardtanh":
+            entry.update(min=consumer.attrs["min"], max=consumer.attrs["max"])
+        post.append(entry)
+        node.output = consumer.output
+        self.nodes.remove(node)
+        self.nodes.insert(self.nodes.index(consumer), node)
+        self.nodes.remove(consumer)
+        return True
 
     def prune(self) -> None:
         """Drop nodes whose output nothing reads (e.g. a float flatten replaced by a packed one)."""

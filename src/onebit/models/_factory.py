@@ -7,11 +7,13 @@ pass unset flags straight through.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
 
-from onebit._registry import Registry
+from onebit._registry import OnebitError, Registry
 
 MODELS: Registry[nn.Module] = Registry("model", instance_type=nn.Module)
 
@@ -33,3 +35,20 @@ def create(name: str, **overrides: Any) -> nn.Module:
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style wildcard."""
     return MODELS.list(pattern)
+
+
+def data_kwargs(name: str, input_shape: Sequence[int], num_classes: int) -> dict[str, Any]:
+    """The arguments that fit model ``name`` to a dataset's input shape and class count.
+
+    Vector models (the MLPs) take ``input_shape``; image models take ``in_channels`` and the side
+    ``input_size`` of a square image, so a ``(C, H, W)`` dataset must have ``H == W`` for them.
+    """
+    parameters = inspect.signature(MODELS.builder(name)).parameters
+    if "input_shape" in parameters:
+        return {"input_shape": tuple(input_shape), "num_classes": num_classes}
+    if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
+        raise OnebitError(
+            f"{name} takes square (C, H, W) images; the data has {tuple(input_shape)}"
+        )
+    channels, size, _ = input_shape
+    return {"in_channels": int(channels), "input_size": int(size), "num_classes": num_classes}

@@ -7,10 +7,13 @@ other parameter to Adam.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from onebit._registry import OnebitError, Registry
+from onebit.optim.bop import DEFAULT_GAMMA, DEFAULT_THRESHOLD
 from onebit.optim.groups import bop_with_adam
 from onebit.optim.shift_adamax import ShiftAdaMax
 
@@ -52,18 +55,27 @@ def shift_adamax(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torc
 
 
 @OPTIMIZERS.register("bop")
-def bop(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """Bop (Helwegen et al. 2019, Alg. 1) for the binary weights (gamma 1e-4, threshold 1e-8,
-    scaled by the schedule as the learning rate is); Adam(lr, weight_decay) for the rest."""
-    return bop_with_adam(model, lr, weight_decay)
+def bop(
+    model: nn.Module,
+    lr: float,
+    weight_decay: float = 0.0,
+    gamma: float = DEFAULT_GAMMA,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> torch.optim.Optimizer:
+    """Bop (Helwegen et al. 2019, Alg. 1) for the binary weights, with adaptivity rate ``gamma``
+    and flip threshold ``threshold`` (Larq's defaults 1e-4 and 1e-8 suit long ImageNet runs; a
+    run of a few thousand steps wants a larger gamma), both scaled by the schedule as the learning
+    rate is; Adam(lr, weight_decay) for every other parameter."""
+    return bop_with_adam(model, lr, weight_decay, threshold=threshold, gamma=gamma)
 
 
 def create_optimizer(
-    name: str, model: nn.Module, lr: float, weight_decay: float = 0.0
+    name: str, model: nn.Module, lr: float, weight_decay: float = 0.0, **options: Any
 ) -> torch.optim.Optimizer:
-    """Build optimizer ``name`` for ``model``; a non-positive rate or negative decay is refused."""
+    """Build optimizer ``name`` for ``model`` with the entry's own ``options`` (e.g. Bop's
+    ``gamma``); a non-positive rate, a negative decay or an option the entry lacks is refused."""
     if not lr > 0:
         raise OnebitError(f"learning rate must be positive, got {lr}")
     if weight_decay < 0:
         raise OnebitError(f"weight decay must be non-negative, got {weight_decay}")
-    return OPTIMIZERS.create(name, model=model, lr=lr, weight_decay=weight_decay)
+    return OPTIMIZERS.create(name, model=model, lr=lr, weight_decay=weight_decay, **options)

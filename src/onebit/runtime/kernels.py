@@ -27,6 +27,8 @@ _NAMES = (
     "output_float",
     "output_bits",
     "bmaxpool2d",
+    "depthwise_conv2d",
+    "float_chain",
 )
 
 
@@ -44,6 +46,8 @@ bconv2d_bits = _pick("bconv2d_bits")
 output_float = _pick("output_float")
 output_bits = _pick("output_bits")
 bmaxpool2d = _pick("bmaxpool2d")
+depthwise_conv2d = _pick("depthwise_conv2d")
+float_chain = _pick("float_chain")
 
 NATIVE = {name: _pick(name) is not getattr(reference, name) for name in _NAMES}
 BACKEND = "native" if all(NATIVE.values()) else "reference" if not any(NATIVE.values()) else "mixed"

@@ -248,9 +248,12 @@ def bconv2d_float(
     stride: int | tuple[int, int] = (1, 1),
     padding: int | tuple[int, int] = (0, 0),
     pad_value: float = 1.0,
+    post=None,
 ) -> np.ndarray:
-    """``output_float(bconv2d(x, w, cin, ...), scale, bias)``: float32 NHWC."""
-    return output_float(bconv2d(x, w, cin, stride, padding, pad_value), scale, bias)
+    """``output_float(bconv2d(x, w, cin, ...), scale, bias)``: float32 NHWC, then the ``post``
+    steps of :func:`float_chain` (e.g. ReLU, batch norm and a residual add after the conv)."""
+    y = output_float(bconv2d(x, w, cin, stride, padding, pad_value), scale, bias)
+    return float_chain(y, post) if post else y
 
 
 def bconv2d_bits(
@@ -305,3 +308,118 @@ def bmaxpool2d(
     windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
     windows = windows[:, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]
     return np.bitwise_and.reduce(windows.reshape(*windows.shape[:4], -1), axis=-1)
+
+
+# -- float kernels ---------------------------------------------------------------------------
+
+CHAIN_STEPS = ("affine", "relu", "prelu", "hardtanh", "add")
+
+
+def float_chain(x: np.ndarray, post) -> np.ndarray:
+    """Per-channel steps on a float32 ``(..., C)`` map, in order, as float32 NumPy arithmetic:
+    ``("affine", scale, bias)`` -> ``x * scale + bias`` (two roundings), ``("relu",)``,
+    ``("prelu", slope)`` -> ``x if x >= 0 else x * slope``, ``("hardtanh", low, high)`` -> clip,
+    ``("add", residual)`` -> ``x + residual`` (a map of x's shape).
+
+    This is the tail of a layer (batch norm, activation, residual add) that the native kernels
+    run on each output tile while it is in cache.
+    """
+    x = np.asarray(x)
+    if x.dtype != np.float32:
+        raise TypeError(f"x must be float32, got {x.dtype}")
+    if x.ndim < 1:
+        raise ValueError(f"x must have at least one axis (..., C), got shape {x.shape}")
+    channels = x.shape[-1]
+    y = x.copy()
+    for i, step in enumerate(post or ()):
+        where = f"post[{i}]"
+        if not isinstance(step, tuple) or not step or not isinstance(step[0], str):
+            raise TypeError(f"{where} must be a tuple starting with a step name")
+        name, *args = step
+        vectors = [np.asarray(a) for a in args] if name in ("affine", "prelu") else []
+        for v in vectors:
+            if v.dtype != np.float32:
+                raise TypeError(f"{where}: {name}'s vectors must be float32, got {v.dtype}")
+            if v.shape != (channels,):
+                raise ValueError(f"{where}: {name}'s vectors must have shape ({channels},)")
+        if name == "affine" and len(args) == 2:
+            y = y * vectors[0] + vectors[1]
+        elif name == "relu" and not args:
+            y = np.maximum(y, np.float32(0))
+        elif name == "prelu" and len(args) == 1:
+            y = np.where(y >= 0, y, y * vectors[0])
+        elif name == "hardtanh" and len(args) == 2:
+            y = np.minimum(np.maximum(y, np.float32(args[0])), np.float32(args[1]))
+        elif name == "add" and len(args) == 1:
+            residual = np.asarray(args[0])
+            if residual.dtype != np.float32:
+                raise TypeError(f"{where}: the residual must be float32, got {residual.dtype}")
+            if residual.shape != y.shape:
+                raise ValueError(
+                    f"{where}: the residual has shape {residual.shape}, the output has {y.shape}"
+                )
+            y = y + residual
+        elif name in CHAIN_STEPS:
+            raise ValueError(f"{where}: wrong arguments for {name}: {len(args)}")
+        else:
+            raise ValueError(f"{where}: unknown step {name!r} ({', '.join(CHAIN_STEPS)})")
+    return y
+
+
+def _padding_sides(padding) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) from an int, a pair (rows, columns) or four ints."""
+    if not isinstance(padding, int) and len(padding) == 4:
+        sides = tuple(int(p) for p in padding)
+    else:
+        ph, pw = _pair(padding, "padding")
+        sides = (ph, ph, pw, pw)
+    if min(sides) < 0:
+        raise ValueError(f"padding must be >= 0 on every side, got {padding}")
+    return sides
+
+
+def depthwise_conv2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    scale: np.ndarray,
+    bias: np.ndarray,
+    stride: int | tuple[int, int] = (1, 1),
+    padding=(0, 0),
+    pad_value: float = 0.0,
+    post=None,
+) -> np.ndarray:
+    """Float depthwise convolution of an NHWC map with a depth multiplier ``M``.
+
+    ``x``: ``(N, H, W, C)`` float32; ``w``: ``(KH, KW, C * M)`` float32, output channel ``o``
+    reading input channel ``o // M`` (torch's ``groups=C``); padding: an int, a pair, or
+    ``(top, bottom, left, right)``, padded pixels holding ``pad_value``. Each output adds
+    ``x * w`` tap by tap in ``(kh, kw)`` order from 0 (float32, two roundings per tap), then
+    ``* scale + bias`` and the ``post`` steps of :func:`float_chain`.
+    """
+    x, w = np.asarray(x), np.asarray(w)
+    if x.dtype != np.float32 or w.dtype != np.float32:
+        raise TypeError(f"x and w must be float32, got {x.dtype} and {w.dtype}")
+    if x.ndim != 4 or w.ndim != 3:
+        raise ValueError(f"x must be (N, H, W, C) and w (KH, KW, C * M), got {x.shape}, {w.shape}")
+    n, h, width, c = x.shape
+    kh, kw, cout = w.shape
+    if c < 1 or cout < c or cout % c:
+        raise ValueError(f"w must be (KH, KW, C * multiplier) for C = {c}, got {w.shape}")
+    sh, sw = _pair(stride, "stride")
+    if min(sh, sw) < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    top, bottom, left, right = _padding_sides(padding)
+    ho = (h + top + bottom - kh) // sh + 1
+    wo = (width + left + right - kw) // sw + 1
+    if kh < 1 or kw < 1 or ho < 1 or wo < 1:
+        raise ValueError(f"kernel {kh}x{kw} does not fit the padded {h}x{width} input")
+    padded = np.pad(
+        x, [(0, 0), (top, bottom), (left, right), (0, 0)], constant_values=np.float32(pad_value)
+    )
+    expanded = np.repeat(padded, cout // c, axis=-1)  # input channel o // M for output o
+    y = np.zeros((n, ho, wo, cout), np.float32)
+    for i in range(kh):
+        for j in range(kw):
+            tap = expanded[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
+            y = y + tap * w[i, j]
+    return float_chain(y, [("affine", scale, bias), *(post or ())])

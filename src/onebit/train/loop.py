@@ -50,6 +50,7 @@ class TrainConfig:
         epochs: passes over the training split.
         batch_size: samples per optimizer step, summed over all processes.
         optimizer: registry name of the optimizer.
+        optimizer_options: the optimizer's own arguments, e.g. Bop's ``gamma`` and ``threshold``.
         lr: peak learning rate.
         weight_decay: L2 / decoupled decay, as the optimizer defines it.
         schedule: registry name of the per-step learning-rate schedule.
@@ -77,6 +78,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 100
     optimizer: str = "adam"
+    optimizer_options: dict[str, Any] = field(default_factory=dict)
     lr: float = 0.01
     weight_decay: float = 0.0
     schedule: str = "cosine"
@@ -220,14 +222,15 @@ def _fit(
 
     torch.manual_seed(config.seed)
     model_kwargs = {
-        "input_shape": splits.input_shape,
-        "num_classes": splits.num_classes,
+        **models.data_kwargs(config.model, splits.input_shape, splits.num_classes),
         **config.model_kwargs,
     }
     model = models.create(config.model, **model_kwargs).to(device)
     if config.init_state is not None:
         model.load_state_dict(config.init_state)
-    optimizer = create_optimizer(config.optimizer, model, config.lr, config.weight_decay)
+    optimizer = create_optimizer(
+        config.optimizer, model, config.lr, config.weight_decay, **config.optimizer_options
+    )
     if config.grad_rounding_bits is not None:
         optimizer = StochasticRounding(
             optimizer,

@@ -1,0 +1,237 @@
+// Argument checks and array helpers shared by the binding files (bindings.cpp,
+// bindings_float.cpp): the only headers besides them that include nanobind.
+#pragma once
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cpu_features.h"
+#include "float_chain.h"
+#include "threads.h"
+#include "types.h"
+
+namespace nb = nanobind;
+
+namespace onebit::binding {
+
+using Array = nb::ndarray<nb::ro>;
+using Shape = std::vector<std::size_t>;
+
+inline std::string shape_text(const Array& x) {
+  std::string text = "(";
+  for (std::size_t i = 0; i < x.ndim(); ++i) {
+    if (i) text += ", ";
+    text += std::to_string(x.shape(i));
+  }
+  return text + (x.ndim() == 1 ? ",)" : ")");
+}
+
+inline std::string dtype_text(nb::dlpack::dtype d) {
+  const char* kind = d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Int)     ? "int"
+                     : d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::UInt)  ? "uint"
+                     : d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Float) ? "float"
+                     : d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Bool)  ? "bool"
+                                                                                          : "other";
+  return std::string(kind) + std::to_string(d.bits);
+}
+
+[[noreturn]] inline void fail_value(const std::string& message) { throw nb::value_error(message.c_str()); }
+[[noreturn]] inline void fail_type(const std::string& message) { throw nb::type_error(message.c_str()); }
+
+inline bool c_contiguous(const Array& x) {
+  for (std::size_t i = 0; i < x.ndim(); ++i)
+    if (x.shape(i) == 0) return true;  // an empty array has no layout to get wrong
+  std::int64_t expected = 1;
+  for (std::size_t i = x.ndim(); i-- > 0;) {
+    if (x.shape(i) != 1 && x.stride(i) != expected) return false;
+    expected *= static_cast<std::int64_t>(x.shape(i));
+  }
+  return true;
+}
+
+// Checks the device, the C-contiguity and (when min_ndim > 0) the number of axes of `x`.
+inline void check_layout(const Array& x, const char* name, std::size_t min_ndim, std::size_t max_ndim) {
+  if (x.device_type() != nb::device::cpu::value)
+    fail_type(std::string(name) + " must be a CPU array");
+  if (x.ndim() < min_ndim || x.ndim() > max_ndim) {
+    const std::string want = min_ndim == max_ndim ? std::to_string(min_ndim) + " axes"
+                                                  : "at least " + std::to_string(min_ndim) + " axis";
+    fail_value(std::string(name) + " must have " + want + ", got shape " + shape_text(x));
+  }
+  if (!c_contiguous(x))
+    fail_value(std::string(name) + " must be C-contiguous (got strides of a view); pass "
+               "np.ascontiguousarray(" + name + ")");
+}
+
+inline void check_words(const Array& x, const char* name) {
+  if (x.dtype() != nb::dtype<word_t>())
+    fail_type(std::string(name) + " must hold uint64 packed words, got " + dtype_text(x.dtype()));
+}
+
+inline SimdPath resolve_simd(const std::optional<std::string>& simd) {
+  if (!simd) return default_simd_path();
+  SimdPath path;
+  if (!simd_from_name(*simd, &path))
+    fail_value("simd='" + *simd + "' is not available on this CPU; available: " + simd_paths_text());
+  return path;
+}
+
+inline int check_threads(int threads) {
+  if (threads < 0) fail_value("threads must be >= 0 (0 = the default), got " + std::to_string(threads));
+  return resolve_threads(threads);
+}
+
+template <typename T>
+inline nb::ndarray<nb::numpy, T> new_array(const Shape& shape) {
+  std::size_t size = 1;
+  for (std::size_t s : shape) size *= s;
+  T* data = new T[size == 0 ? 1 : size];
+  nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
+  return nb::ndarray<nb::numpy, T>(data, shape.size(), shape.data(), owner);
+}
+
+// Runs fn(row_begin, row_end) over `rows` rows in about `threads` chunks (GIL released by caller).
+template <typename Fn>
+inline void for_row_chunks(std::int64_t rows, std::int64_t row_cost, int threads, Fn fn) {
+  constexpr std::int64_t kMinCostPerThread = std::int64_t{1} << 18;
+  const std::int64_t useful = std::max<std::int64_t>(1, rows * row_cost / kMinCostPerThread);
+  const std::int64_t tasks = std::max<std::int64_t>(1, std::min<std::int64_t>({threads, useful, rows}));
+  if (tasks == 1) return fn(0, rows);
+  parallel_for(
+      tasks, [&](std::int64_t t) { fn(rows * t / tasks, rows * (t + 1) / tasks); },
+      static_cast<int>(tasks));
+}
+
+inline std::pair<std::int64_t, std::int64_t> int_pair(nb::handle value, const char* name) {
+  auto fail = [&]() -> std::pair<std::int64_t, std::int64_t> {
+    fail_value(std::string(name) + " must be an int or a pair of ints, got " +
+               nb::cast<std::string>(nb::repr(value)));
+  };
+  if (nb::isinstance<bool>(value)) return fail();
+  if (nb::isinstance<nb::int_>(value)) {
+    const std::int64_t v = nb::cast<std::int64_t>(value);
+    return {v, v};
+  }
+  if (!nb::isinstance<nb::sequence>(value) || nb::isinstance<nb::str>(value) ||
+      nb::len(value) != 2)
+    return fail();
+  std::int64_t v[2];
+  for (int i = 0; i < 2; ++i) {
+    nb::object item = value[i];
+    if (!nb::isinstance<nb::int_>(item) || nb::isinstance<bool>(item)) return fail();
+    v[i] = nb::cast<std::int64_t>(item);
+  }
+  return {v[0], v[1]};
+}
+
+// Checks a per-channel vector: dtype T, shape (channels,), contiguous, on the CPU.
+template <typename T>
+inline const T* check_channel_vector(const Array& v, const char* name, const char* dtype_name,
+                              std::int64_t channels) {
+  if (v.dtype() != nb::dtype<T>())
+    fail_type(std::string(name) + " must be " + dtype_name + ", got " + dtype_text(v.dtype()));
+  check_layout(v, name, 1, 1);
+  if (static_cast<std::int64_t>(v.shape(0)) != channels)
+    fail_value(std::string(name) + " must have shape (" + std::to_string(channels) +
+               ",) (one value per channel), got " + shape_text(v));
+  return static_cast<const T*>(v.data());
+}
+
+// The steps of float_chain.h from Python: a sequence of tuples, each one of
+//   ("affine", scale, bias)  ("relu",)  ("prelu", slope)  ("hardtanh", low, high)  ("add", residual)
+// with float32 (channels,) vectors and a float32 C-contiguous residual of shape `map_shape`.
+// `arrays` keeps the checked arrays alive while the steps point into them.
+struct ParsedChain {
+  std::vector<ChainStep> steps;
+  std::vector<Array> arrays;
+};
+
+inline ParsedChain parse_chain(nb::handle post, std::int64_t channels, const Shape& map_shape) {
+  ParsedChain chain;
+  if (post.is_none()) return chain;
+  if (!nb::isinstance<nb::sequence>(post) || nb::isinstance<nb::str>(post))
+    fail_type("post must be a sequence of (step, ...) tuples");
+  const std::size_t count = nb::len(post);
+  chain.arrays.reserve(2 * count);
+  for (std::size_t i = 0; i < count; ++i) {
+    nb::object item = post[i];
+    const std::string where = "post[" + std::to_string(i) + "]";
+    if (!nb::isinstance<nb::tuple>(item) || nb::len(item) == 0 ||
+        !nb::isinstance<nb::str>(item[0]))
+      fail_type(where + " must be a tuple starting with a step name");
+    const std::string name = nb::cast<std::string>(item[0]);
+    const std::size_t args = nb::len(item) - 1;
+    auto want = [&](std::size_t n, const char* form) {
+      if (args != n) fail_value(where + ": " + name + " takes " + form);
+    };
+    auto vector = [&](std::size_t k, const char* role) -> const float* {
+      Array a;
+      nb::object value = item[k];
+      if (!nb::try_cast<Array>(value, a))
+        fail_type(where + ": " + role + " must be a float32 array");
+      chain.arrays.push_back(a);
+      return check_channel_vector<float>(chain.arrays.back(), (where + " " + role).c_str(),
+                                         "float32", channels);
+    };
+    auto number = [&](std::size_t k) -> float {
+      nb::object v = item[k];
+      if (nb::isinstance<bool>(v) || !(nb::isinstance<nb::float_>(v) || nb::isinstance<nb::int_>(v)))
+        fail_type(where + ": " + name + " bounds must be numbers");
+      return static_cast<float>(nb::cast<double>(v));
+    };
+    ChainStep step;
+    if (name == "affine") {
+      want(2, "(scale, bias)");
+      step.op = ChainOp::affine;
+      step.a = vector(1, "scale");
+      step.b = vector(2, "bias");
+    } else if (name == "relu") {
+      want(0, "no arguments");
+      step.op = ChainOp::relu;
+    } else if (name == "prelu") {
+      want(1, "(slope,)");
+      step.op = ChainOp::prelu;
+      step.a = vector(1, "slope");
+    } else if (name == "hardtanh") {
+      want(2, "(low, high)");
+      step.op = ChainOp::hardtanh;
+      step.lo = number(1);
+      step.hi = number(2);
+    } else if (name == "add") {
+      want(1, "(residual,)");
+      step.op = ChainOp::add;
+      Array r;
+      nb::object value = item[1];
+      if (!nb::try_cast<Array>(value, r) || r.dtype() != nb::dtype<float>())
+        fail_type(where + ": the residual must be a float32 array");
+      chain.arrays.push_back(r);
+      const Array& residual = chain.arrays.back();
+      check_layout(residual, (where + " residual").c_str(), map_shape.size(), map_shape.size());
+      for (std::size_t d = 0; d < map_shape.size(); ++d) {
+        if (residual.shape(d) == map_shape[d]) continue;
+        std::string expected = "(";
+        for (std::size_t e = 0; e < map_shape.size(); ++e)
+          expected += (e ? ", " : "") + std::to_string(map_shape[e]);
+        fail_value(where + ": the residual has shape " + shape_text(residual) +
+                   ", the output has " + expected + ")");
+      }
+      step.residual = static_cast<const float*>(residual.data());
+    } else {
+      fail_value(where + ": unknown step '" + name +
+                 "' (affine, relu, prelu, hardtanh or add)");
+    }
+    chain.steps.push_back(step);
+  }
+  return chain;
+}
+
+}  // namespace onebit::binding

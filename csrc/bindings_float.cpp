@@ -1,0 +1,129 @@
+// Python bindings of the float kernels (depthwise_conv2d.h, float_chain.h), with the same checks
+// and conventions as bindings.cpp: TypeError for a wrong type or dtype, ValueError for a wrong
+// shape, layout or value, each naming the argument; no hidden copies; the GIL released.
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "bindings_checks.h"
+#include "depthwise_conv2d.h"
+#include "float_chain.h"
+
+namespace onebit {
+namespace {
+
+using namespace binding;
+
+void check_float_map(const Array& x, const char* name) {
+  if (x.dtype() != nb::dtype<float>())
+    fail_type(std::string(name) + " must be float32, got " + dtype_text(x.dtype()));
+  check_layout(x, name, 4, 4);
+}
+
+// (top, bottom, left, right) from an int, a pair (rows, columns) or four ints.
+void padding_sides(nb::handle value, DepthwiseGeometry& g) {
+  if (nb::isinstance<nb::sequence>(value) && !nb::isinstance<nb::str>(value) &&
+      nb::len(value) == 4) {
+    std::int64_t v[4];
+    for (int i = 0; i < 4; ++i) {
+      nb::object item = value[i];
+      if (!nb::isinstance<nb::int_>(item) || nb::isinstance<bool>(item))
+        fail_value("padding must be an int, a pair or four ints (top, bottom, left, right)");
+      v[i] = nb::cast<std::int64_t>(item);
+    }
+    g.top = v[0], g.bottom = v[1], g.left = v[2], g.right = v[3];
+  } else {
+    const auto [ph, pw] = int_pair(value, "padding");
+    g.top = g.bottom = ph;
+    g.left = g.right = pw;
+  }
+  if (std::min({g.top, g.bottom, g.left, g.right}) < 0)
+    fail_value("padding must be >= 0 on every side");
+}
+
+nb::ndarray<nb::numpy, float> py_depthwise_conv2d(const Array& x, const Array& w,
+                                                  const Array& scale, const Array& bias,
+                                                  nb::handle stride, nb::handle padding,
+                                                  double pad_value, int threads, nb::handle post) {
+  check_float_map(x, "x");
+  if (w.dtype() != nb::dtype<float>()) fail_type("w must be float32, got " + dtype_text(w.dtype()));
+  check_layout(w, "w", 3, 3);
+  DepthwiseGeometry g;
+  g.n = static_cast<std::int64_t>(x.shape(0));
+  g.h = static_cast<std::int64_t>(x.shape(1));
+  g.w = static_cast<std::int64_t>(x.shape(2));
+  g.c = static_cast<std::int64_t>(x.shape(3));
+  g.kh = static_cast<std::int64_t>(w.shape(0));
+  g.kw = static_cast<std::int64_t>(w.shape(1));
+  const std::int64_t cout = static_cast<std::int64_t>(w.shape(2));
+  if (g.c < 1 || cout < g.c || cout % g.c != 0)
+    fail_value("w must be (KH, KW, C * multiplier) for x's C = " + std::to_string(g.c) +
+               " channels, got " + shape_text(w));
+  g.m = cout / g.c;
+  std::tie(g.sh, g.sw) = int_pair(stride, "stride");
+  if (g.sh < 1 || g.sw < 1) fail_value("stride must be >= 1");
+  padding_sides(padding, g);
+  if (!std::isfinite(pad_value)) fail_value("pad_value must be finite");
+  g.pad_value = static_cast<float>(pad_value);
+  if (g.kh < 1 || g.kw < 1 || g.h + g.top + g.bottom < g.kh || g.w + g.left + g.right < g.kw)
+    fail_value("kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) +
+               " does not fit the padded " + std::to_string(g.h) + "x" + std::to_string(g.w) +
+               " input");
+  const float* s = check_channel_vector<float>(scale, "scale", "float32", cout);
+  const float* b = check_channel_vector<float>(bias, "bias", "float32", cout);
+  const int n_threads = check_threads(threads);
+  const Shape shape{static_cast<std::size_t>(g.n), static_cast<std::size_t>(g.ho()),
+                    static_cast<std::size_t>(g.wo()), static_cast<std::size_t>(cout)};
+  const ParsedChain chain = parse_chain(post, cout, shape);
+  auto out = new_array<float>(shape);
+  {
+    nb::gil_scoped_release release;
+    depthwise_conv2d(static_cast<const float*>(x.data()), static_cast<const float*>(w.data()), g,
+                     s, b, chain.steps, n_threads, out.data());
+  }
+  return out;
+}
+
+nb::ndarray<nb::numpy, float> py_float_chain(const Array& x, nb::handle post, int threads) {
+  if (x.dtype() != nb::dtype<float>()) fail_type("x must be float32, got " + dtype_text(x.dtype()));
+  check_layout(x, "x", 1, 32);
+  Shape shape(x.ndim());
+  for (std::size_t i = 0; i < x.ndim(); ++i) shape[i] = x.shape(i);
+  const std::int64_t channels = static_cast<std::int64_t>(shape.back());
+  std::int64_t rows = 1;
+  for (std::size_t i = 0; i + 1 < shape.size(); ++i) rows *= static_cast<std::int64_t>(shape[i]);
+  const ParsedChain chain = parse_chain(post, channels, shape);
+  const int n_threads = check_threads(threads);
+  auto out = new_array<float>(shape);
+  const float* src = static_cast<const float*>(x.data());
+  float* dst = out.data();
+  {
+    nb::gil_scoped_release release;
+    for_row_chunks(rows, channels, n_threads, [&](std::int64_t r0, std::int64_t r1) {
+      std::copy(src + r0 * channels, src + r1 * channels, dst + r0 * channels);
+      apply_chain_rows(chain.steps, channels, dst + r0 * channels, channels, r0, r1 - r0, 0,
+                       channels);
+    });
+  }
+  return out;
+}
+
+}  // namespace
+
+void register_float_kernels(nb::module_& m) {
+  m.def("depthwise_conv2d", &py_depthwise_conv2d, nb::arg("x"), nb::arg("w"), nb::arg("scale"),
+        nb::arg("bias"), nb::arg("stride") = nb::make_tuple(1, 1),
+        nb::arg("padding") = nb::make_tuple(0, 0), nb::arg("pad_value") = 0.0,
+        nb::arg("threads") = 0, nb::arg("post").none() = nb::none(),
+        "Float depthwise convolution of an NHWC map with a depth multiplier, then y * scale + "
+        "bias and the post steps: float32 (N, Ho, Wo, C * M).\n\n"
+        "x: (N, H, W, C) float32; w: (KH, KW, C * M) float32, output channel o reads input "
+        "channel o // M; padding: an int, a pair or (top, bottom, left, right), padded pixels "
+        "hold pad_value. Equals onebit.runtime.reference.depthwise_conv2d bit for bit.");
+  m.def("float_chain", &py_float_chain, nb::arg("x"), nb::arg("post"), nb::arg("threads") = 0,
+        "The float_chain steps applied to a copy of x (float32 (..., C), C-contiguous): "
+        "('affine', scale, bias), ('relu',), ('prelu', slope), ('hardtanh', low, high), "
+        "('add', residual of x's shape), in order, per channel of the last axis.");
+}
+
+}  // namespace onebit

@@ -1,0 +1,215 @@
+"""Zoo models through the packed engine vs a float ResNet-18 in PyTorch, batch 1, same run.
+
+For each model: convert at the benchmark's input size, save the ``.onebit`` file (its size
+against the float32 state dict's), load it back, and time ``program(x)`` for one image at each
+thread count (onebit's thread pool and NumPy's BLAS both limited to it). The baseline is torch
+fp32 eval of a standard ResNet-18 (He et al. 2016, torchvision's layout) in channels_last under
+``torch.inference_mode()`` at the same thread count. Run with ``onebit bench zoo`` or
+``python benchmarks/zoo.py``.
+
+Fairness: torch's OpenMP workers keep spinning for a while after a multi-threaded call and take
+the cores our pool needs, so each torch timing is followed by a pause before onebit is timed.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+from torch import nn
+
+from onebit import models
+from onebit.bench.timing import machine_summary, median_seconds
+from onebit.convert import convert
+from onebit.runtime import BACKEND, load
+
+BENCH_MODELS = ("quicknet", "quicknet-small", "birealnet18")
+PAUSE_S = 1.0
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+
+def resnet18_fp32(num_classes: int = 1000) -> nn.Module:
+    """The standard float ResNet-18 (He et al., CVPR 2016, Table 1): the speed baseline."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, 64, 7, 2, 3, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2, 1),
+    ]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [_BasicBlock(cin, cout, stride), _BasicBlock(cout, cout, 1)]
+        cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def _set_threads(threads: int) -> None:
+    torch.set_num_threads(threads)
+    from onebit.runtime import _native
+
+    _native.set_num_threads(threads)
+
+
+def _state_dict_bytes(model: nn.Module) -> int:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getbuffer().nbytes
+
+
+def benchmark_zoo(
+    names: Sequence[str] = BENCH_MODELS,
+    threads: Sequence[int] = (1, 2),
+    input_size: int = 224,
+    pause: float = PAUSE_S,
+) -> dict[str, Any]:
+    """Sizes and batch-1 latencies of ``names`` packed, and of torch's fp32 ResNet-18."""
+    if BACKEND != "native":
+        raise RuntimeError(f"the zoo benchmark needs the native kernels (backend: {BACKEND})")
+    x = np.random.default_rng(0).standard_normal((1, 3, input_size, input_size), np.float32)
+    x_torch = torch.from_numpy(x)
+    torch.manual_seed(0)
+    baseline = resnet18_fp32().eval().to(memory_format=torch.channels_last)
+    x_last = x_torch.contiguous(memory_format=torch.channels_last)
+    entries = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            model = models.create(name, input_size=input_size, num_classes=1000).eval()
+            path = Path(tmp) / f"{name}.onebit"
+            started = time.perf_counter()
+            convert(model, torch.zeros(1, 3, input_size, input_size)).save(path)
+            convert_s = time.perf_counter() - started
+            program = load(path)
+            with torch.inference_mode():
+                agree = int(np.argmax(program(x))) == int(model(x_torch).argmax())
+            entries.append(
+                {
+                    "model": name,
+                    "program": program,
+                    "onebit_file_bytes": path.stat().st_size,
+                    "float32_state_dict_bytes": _state_dict_bytes(model),
+                    "convert_s": convert_s,
+                    "same_prediction": agree,
+                }
+            )
+    rows: list[dict[str, Any]] = []
+    for count in threads:
+        _set_threads(count)
+        with torch.inference_mode():
+            base_s = median_seconds(lambda: baseline(x_last), repeat=15, warmup=3)
+        time.sleep(pause)
+        with threadpool_limits(limits=count):
+            for entry in entries:
+                program = entry["program"]
+                seconds = median_seconds(lambda p=program: p(x), repeat=25, warmup=5)
+                rows.append(
+                    {
+                        "model": entry["model"],
+                        "threads": count,
+                        "onebit_ms": 1e3 * seconds,
+                        "resnet18_fp32_ms": 1e3 * base_s,
+                        "speedup_vs_resnet18": base_s / seconds,
+                    }
+                )
+    for row in rows:
+        one = next((r for r in rows if r["model"] == row["model"] and r["threads"] == 1), None)
+        row["scaling_vs_1_thread"] = one["onebit_ms"] / row["onebit_ms"] if one else None
+    models_out = []
+    for entry in entries:
+        entry = {k: v for k, v in entry.items() if k != "program"}
+        entry["size_ratio"] = entry["float32_state_dict_bytes"] / entry["onebit_file_bytes"]
+        models_out.append(entry)
+    return {
+        "input_size": input_size,
+        "pause_after_torch_s": pause,
+        "models": models_out,
+        "rows": rows,
+    }
+
+
+_COLUMNS = ("model", "threads", "onebit ms", "ResNet-18 fp32 ms", "× ResNet-18", "× 1 thread")
+
+
+def _cells(result: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            row["model"],
+            str(row["threads"]),
+            f"{row['onebit_ms']:.2f}",
+            f"{row['resnet18_fp32_ms']:.2f}",
+            f"{row['speedup_vs_resnet18']:.1f}",
+            "-" if row["scaling_vs_1_thread"] is None else f"{row['scaling_vs_1_thread']:.2f}",
+        ]
+        for row in sorted(result["rows"], key=lambda r: (r["model"], r["threads"]))
+    ]
+
+
+def _size_lines(result: dict[str, Any]) -> list[str]:
+    return [
+        f"{m['model']}: .onebit {m['onebit_file_bytes'] / 2**20:.2f} MiB vs float32 state dict "
+        f"{m['float32_state_dict_bytes'] / 2**20:.1f} MiB ({m['size_ratio']:.1f}x smaller); "
+        f"same top-1 class as torch eval: {m['same_prediction']}"
+        for m in result["models"]
+    ]
+
+
+def print_zoo(result: dict[str, Any], console) -> None:
+    from rich.table import Table
+
+    size = result["input_size"]
+    table = Table(title=f"batch-1 latency at {size}x{size}, same run", header_style="bold")
+    for column in _COLUMNS:
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for cells in _cells(result):
+        table.add_row(*cells)
+    console.print(table)
+    for line in _size_lines(result):
+        console.print(line, highlight=False, markup=False)
+
+
+def markdown_zoo(result: dict[str, Any], machine: dict[str, Any], command: str) -> str:
+    """A Markdown report: the latency table, the file sizes, the machine and the command."""
+    size = result["input_size"]
+    lines = [
+        f"# Zoo models through the packed engine vs fp32 ResNet-18, batch 1, {size}x{size}",
+        "",
+        f"Remake with `{command}`. Median wall time of one image through the loaded `.onebit` "
+        "program (onebit's threads and NumPy's BLAS limited to the thread count), against torch "
+        "fp32 eval of a standard ResNet-18 in channels_last under `torch.inference_mode()` at the "
+        f"same thread count, measured in the same run (then a {result['pause_after_torch_s']:g} s "
+        "pause so torch's spinning workers release the cores).",
+        "",
+        machine_summary(machine),
+        "",
+        "| " + " | ".join(_COLUMNS) + " |",
+        "|---|" + "---:|" * (len(_COLUMNS) - 1),
+        *("| " + " | ".join(cells) + " |" for cells in _cells(result)),
+        "",
+        *(f"- {line}" for line in _size_lines(result)),
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,64 @@
+"""The binary layers: packed input x packed weights through bgemm / bconv2d, then an epilogue
+(float, thresholded bits, or int32) and, for float output, a fused elementwise tail."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onebit.runtime import kernels
+from onebit.runtime.ops.base import IntEpilogue, Op, ProgramError, check_map, init_post
+from onebit.runtime.reference import WORD_DTYPE, words_for
+
+
+class BinaryDense(Op):
+    """Packed (N, words) x packed weights (Cout, words) -> bgemm -> epilogue -> post tail."""
+
+    type = "binary_dense"
+    arity = None  # one, plus a residual per post add
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        self.k = self.int_attr("k", 1)
+        self.weight = self.tensor("weight", WORD_DTYPE, (None, None))
+        if self.weight.shape[1] * 64 < self.k:
+            raise ProgramError(f"op {self.where}: k={self.k} exceeds the weight's words")
+        self.epilogue = IntEpilogue(self, self.weight.shape[0])
+        self.post = init_post(self, self.weight.shape[0], self.epilogue.kind == "float")
+
+    def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
+        y = self.epilogue(kernels.bgemm(np.ascontiguousarray(x), self.weight, self.k))
+        return self.post(y, residuals)
+
+
+class BinaryConv2d(Op):
+    """Packed NHWC map x packed weights (Cout, KH, KW, words) -> bconv2d -> epilogue; a float
+    epilogue may carry a post tail (e.g. ReLU, batch norm, residual add), fused per tile."""
+
+    type = "binary_conv2d"
+    arity = None  # one, plus a residual per post add
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        self.cin = self.int_attr("cin", 1)
+        self.stride = self.pair_attr("stride", 1)
+        self.padding = self.pair_attr("padding", 0)
+        self.pad_value = self.float_attr("pad_value", (0.0, 1.0))
+        self.weight = self.tensor("weight", WORD_DTYPE, (None, None, None, words_for(self.cin)))
+        self.epilogue = IntEpilogue(self, self.weight.shape[0])
+        self.post = init_post(self, self.weight.shape[0], self.epilogue.kind == "float")
+
+    def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
+        check_map(self, x, words_for(self.cin), WORD_DTYPE)
+        x = np.ascontiguousarray(x)
+        geometry = (self.stride, self.padding, self.pad_value)
+        epilogue = self.epilogue
+        if epilogue.kind == "bits":  # fused: no int32 map is materialized
+            return kernels.bconv2d_bits(
+                x, self.weight, self.cin, epilogue.threshold, epilogue.flip, *geometry
+            )
+        if epilogue.kind == "float":
+            post = self.post.steps(residuals) if self.post else None
+            return kernels.bconv2d_float(
+                x, self.weight, self.cin, epilogue.scale, epilogue.bias, *geometry, post=post
+            )
+        return kernels.bconv2d(x, self.weight, self.cin, *geometry)

@@ -1,0 +1,206 @@
+"""The float layers and elementwise ops: dense, convolution (grouped and depthwise), affine,
+add, ReLU, hardtanh, PReLU."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onebit._registry import OnebitError
+from onebit.runtime import kernels
+from onebit.runtime.ops.base import (
+    FloatEpilogue,
+    Op,
+    ProgramError,
+    check_map,
+    init_post,
+    pad_nhwc,
+    weights_float,
+    windows,
+)
+
+
+class Dense(Op):
+    """Float (N, F) @ weights.T, weights float32 or ±1 from packed bits; then an epilogue and a
+    post tail."""
+
+    type = "dense"
+    arity = None  # one, plus a residual per post add
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        features = self.int_attr("in_features", 1)
+        outputs = self.int_attr("out_features", 1)
+        self.weight_t = np.ascontiguousarray(weights_float(self, (outputs, features)).T)
+        self.epilogue = FloatEpilogue(self, outputs)
+        self.post = init_post(self, outputs, self.epilogue.kind != "sign")
+
+    def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
+        return self.post(self.epilogue(np.asarray(x, dtype=np.float32) @ self.weight_t), residuals)
+
+
+class Conv2d(Op):
+    """Float NHWC convolution (cross-correlation, as torch's ``conv2d``), then a float epilogue.
+
+    Attrs: ``cin``, ``cout``, ``kernel`` ``[KH, KW]``, ``stride``, ``padding`` (``[ph, pw]`` or
+    ``[top, bottom, left, right]``), ``pad_value``, and ``groups`` (default 1; it must divide
+    ``cin`` and ``cout``). Tensors: ``weight``, float32 ``(cout, KH, KW, cin / groups)``, or
+    ``weight_bits``, the same packed along its last axis; then the epilogue's. As in torch, output
+    channel ``o`` reads the input channels of group ``o // (cout / groups)``.
+
+    Groups 1 is im2col (a 1x1 stride-1 conv uses the map as it is) and one matmul. Depthwise
+    (``groups == cin``, ``cout = m * cin`` for a depth multiplier ``m``) is the
+    ``depthwise_conv2d`` kernel, which also runs the epilogue and the post tail per row. Other
+    groups are one batched matmul.
+    """
+
+    type = "conv2d"
+    arity = None  # one, plus a residual per post add
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        self.cin = self.int_attr("cin", 1)
+        self.cout = self.int_attr("cout", 1)
+        self.kernel = self.pair_attr("kernel", 1)
+        self.stride = self.pair_attr("stride", 1)
+        self.padding = self.padding_attr()
+        self.pad_value = self.float_attr("pad_value")
+        self.groups = self.int_attr("groups", 1) if "groups" in self.attrs else 1
+        if self.cin % self.groups or self.cout % self.groups:
+            raise ProgramError(
+                f"op {self.where}: groups={self.groups} must divide both cin={self.cin} "
+                f"and cout={self.cout}"
+            )
+        kh, kw = self.kernel
+        groups, group_in, group_out = self.groups, self.cin // self.groups, self.cout // self.groups
+        weight = weights_float(self, (self.cout, kh, kw, group_in))
+        if groups == 1:  # (KH * KW * Cin, Cout), rows in the im2col columns' order
+            weight = weight.reshape(self.cout, -1).T
+        elif group_in == 1:  # depthwise, (KH, KW, Cout): tap-major, as reference.depthwise_conv2d
+            weight = weight[..., 0].transpose(1, 2, 0)
+        else:  # (G, Cin/G * KH * KW, Cout/G)
+            weight = weight.reshape(groups, group_out, kh, kw, group_in).transpose(0, 4, 2, 3, 1)
+            weight = weight.reshape(groups, -1, group_out)
+        self.weight = np.ascontiguousarray(weight, dtype=np.float32)
+        self.epilogue = FloatEpilogue(self, self.cout)
+        self.post = init_post(self, self.cout, self.epilogue.kind != "sign")
+        self.depthwise = groups > 1 and group_in == 1
+        if self.depthwise:
+            affine = self.epilogue.kind != "none"
+            self.scale = self.epilogue.scale if affine else np.ones(self.cout, np.float32)
+            self.bias = self.epilogue.bias if affine else np.zeros(self.cout, np.float32)
+
+    def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
+        check_map(self, x, self.cin, np.float32)
+        if self.depthwise:
+            return self._depthwise(np.ascontiguousarray(x), residuals)
+        padded = pad_nhwc(x, self.padding, self.pad_value)
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        if padded.shape[1] < kh or padded.shape[2] < kw:
+            raise OnebitError(
+                f"op {self.where}: kernel {kh}x{kw} does not fit the padded "
+                f"{padded.shape[1]}x{padded.shape[2]} map"
+            )
+        n, ho, wo = len(x), (padded.shape[1] - kh) // sh + 1, (padded.shape[2] - kw) // sw + 1
+        if self.groups == 1:
+            y = _im2col(padded, self.kernel, self.stride, (ho, wo)) @ self.weight
+        else:
+            columns = windows(padded, self.kernel, self.stride)  # (N, Ho, Wo, C, KH, KW)
+            columns = columns.reshape(n * ho * wo, self.groups, -1).transpose(1, 0, 2)
+            y = np.matmul(columns, self.weight).transpose(1, 0, 2)  # (N * Ho * Wo, G, Cout/G)
+        return self.post(self.epilogue(y.reshape(n, ho, wo, self.cout)), residuals)
+
+    def _depthwise(self, x: np.ndarray, residuals: tuple[np.ndarray, ...]) -> np.ndarray:
+        kh, kw = self.kernel
+        top, bottom, left, right = self.padding
+        if x.shape[1] + top + bottom < kh or x.shape[2] + left + right < kw:
+            raise OnebitError(
+                f"op {self.where}: kernel {kh}x{kw} does not fit the padded "
+                f"{x.shape[1] + top + bottom}x{x.shape[2] + left + right} map"
+            )
+        post = self.post.steps(residuals) if self.post else None
+        y = kernels.depthwise_conv2d(
+            x,
+            self.weight,
+            self.scale,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.pad_value,
+            post=post,
+        )
+        return kernels.bitpack(y) if self.epilogue.kind == "sign" else y
+
+
+def _im2col(
+    padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int]
+) -> np.ndarray:
+    """(N * Ho * Wo, KH * KW * C) rows of a padded NHWC map's windows, (KH, KW, C) order."""
+    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out
+    n, _, _, c = padded.shape
+    if kh == kw == sh == sw == 1:
+        return padded.reshape(-1, c)
+    s = padded.strides
+    view = np.lib.stride_tricks.as_strided(
+        padded,
+        (n, ho, wo, kh, kw, c),
+        (s[0], sh * s[1], sw * s[2], s[1], s[2], s[3]),
+        writeable=False,
+    )
+    return view.reshape(n * ho * wo, kh * kw * c)
+
+
+class Affine(Op):
+    """Per-channel ``x * scale + bias`` (a batch norm or a learnable bias left unfolded)."""
+
+    type = "affine"
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        channels = self.int_attr("channels", 1)
+        self.scale = self.channel_vector("scale", channels)
+        self.bias = self.channel_vector("bias", channels)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x * self.scale + self.bias
+
+
+class Add(Op):
+    type = "add"
+    arity = 2
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if a.shape != b.shape:
+            raise OnebitError(f"op {self.where}: cannot add shapes {a.shape} and {b.shape}")
+        return a + b
+
+
+class Relu(Op):
+    type = "relu"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, np.float32(0))
+
+
+class Hardtanh(Op):
+    type = "hardtanh"
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        self.low = np.float32(self.float_attr("min"))
+        self.high = np.float32(self.float_attr("max"))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(x, self.low, self.high)
+
+
+class Prelu(Op):
+    """``max(x, 0) + slope_c * min(x, 0)``, per channel (or one slope for all)."""
+
+    type = "prelu"
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        self.slope = self.tensor("slope", np.float32, (None,))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.where(x >= 0, x, x * self.slope)

@@ -1,0 +1,149 @@
+"""Ops that move values between layouts and forms: NCHW <-> NHWC, flatten, sign-packing,
+constant padding and channel concatenation (float and packed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from onebit._registry import OnebitError
+from onebit.runtime import kernels
+from onebit.runtime.ops.base import (
+    Op,
+    ProgramError,
+    pad_nhwc,
+)
+from onebit.runtime.reference import WORD_BITS, WORD_DTYPE, words_for
+
+
+class NchwToNhwc(Op):
+    type = "nchw_to_nhwc"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+class NhwcToNchw(Op):
+    """Back to torch's layout, for a model whose output is a feature map (or its flatten)."""
+
+    type = "nhwc_to_nchw"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+class Flatten(Op):
+    """(N, ...) -> (N, features); on packed bits each pixel keeps its own words."""
+
+    type = "flatten"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape(len(x), -1)
+
+
+class SignPack(Op):
+    """Binarize and pack along the channel axis: +1 where x >= 0 (bit 0), -1 elsewhere."""
+
+    type = "sign_pack"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return kernels.bitpack(np.ascontiguousarray(x, dtype=np.float32))
+
+
+class Pad(Op):
+    """Constant padding of a float NHWC map's height and width (torch's ``ZeroPad2d``, ``F.pad``).
+
+    Attrs: ``padding`` ``[top, bottom, left, right]`` and ``value``. The converter folds a pad into
+    the float convolution that reads it; one that is left pads e.g. the input of a ``sign_pack``.
+    """
+
+    type = "pad"
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        self.padding = self.padding_attr()
+        self.value = self.float_attr("value")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 4 or x.dtype != np.float32:
+            raise OnebitError(
+                f"op {self.where} expects a float32 NHWC map, got {x.dtype} {x.shape}"
+            )
+        return pad_nhwc(x, self.padding, self.value)
+
+
+class Concat(Op):
+    """Float maps (N, H, W, C_i), or vectors (N, C_i), joined along the last axis: torch's
+    ``cat(dim=1)`` of NCHW maps.
+
+    Attrs: ``channels``, the channel count of each input, in order (at least one).
+    """
+
+    type = "concat"
+    arity = None
+    dtype: ClassVar[Any] = np.float32
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        channels = self.attrs.get("channels")
+        if (
+            not isinstance(channels, Sequence)
+            or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels)
+            or len(channels) != len(spec["inputs"])
+        ):
+            raise ProgramError(
+                f"op {self.where}: channels must be one integer >= 1 per input "
+                f"({len(spec['inputs'])} inputs)"
+            )
+        self.channels = [int(c) for c in channels]
+
+    def _width(self, channels: int) -> int:
+        return channels
+
+    def _check(self, inputs: Sequence[np.ndarray]) -> None:
+        first = inputs[0]
+        for x, channels in zip(inputs, self.channels, strict=True):
+            if (
+                x.dtype != np.dtype(self.dtype)
+                or x.ndim not in (2, 4)
+                or x.shape[:-1] != first.shape[:-1]
+                or x.shape[-1] != self._width(channels)
+            ):
+                raise OnebitError(
+                    f"op {self.where} cannot join {[(a.dtype.name, a.shape) for a in inputs]}: "
+                    f"it expects {np.dtype(self.dtype)} maps of equal (N, H, W) with "
+                    f"{self.channels} channels"
+                )
+
+    def __call__(self, *inputs: np.ndarray) -> np.ndarray:
+        self._check(inputs)
+        return np.concatenate(inputs, axis=-1)
+
+
+class BinaryConcat(Concat):
+    """Packed maps joined along the channel axis, exactly.
+
+    Where every input but the last fills whole words (a multiple of 64 channels), the words are
+    joined as they are. Otherwise the channels of a later input start inside a word, so the op
+    unpacks every input to ±1, joins them and packs again: the same bits, at float speed. (The
+    alternative, a float concat, would need the consumer to sign the map again.)
+    """
+
+    type = "binary_concat"
+    dtype = WORD_DTYPE
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        self.aligned = all(c % WORD_BITS == 0 for c in self.channels[:-1])
+
+    def _width(self, channels: int) -> int:
+        return words_for(channels)
+
+    def __call__(self, *inputs: np.ndarray) -> np.ndarray:
+        self._check(inputs)
+        if self.aligned:
+            return np.concatenate(inputs, axis=-1)
+        signs = [kernels.unpack(x, c) for x, c in zip(inputs, self.channels, strict=True)]
+        return kernels.bitpack(np.concatenate(signs, axis=-1))
