@@ -1,6 +1,8 @@
 // Python bindings of the float kernels (depthwise_conv2d.h, float_chain.h), with the same checks
 // and conventions as bindings.cpp: TypeError for a wrong type or dtype, ValueError for a wrong
 // shape, layout or value, each naming the argument; no hidden copies; the GIL released.
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -8,6 +10,7 @@
 #include "bindings_checks.h"
 #include "depthwise_conv2d.h"
 #include "float_chain.h"
+#include "float_window.h"
 
 namespace onebit {
 namespace {
@@ -21,24 +24,73 @@ void check_float_map(const Array& x, const char* name) {
 }
 
 // (top, bottom, left, right) from an int, a pair (rows, columns) or four ints.
-void padding_sides(nb::handle value, DepthwiseGeometry& g) {
+std::array<std::int64_t, 4> padding_sides(nb::handle value) {
+  std::array<std::int64_t, 4> sides{};
   if (nb::isinstance<nb::sequence>(value) && !nb::isinstance<nb::str>(value) &&
       nb::len(value) == 4) {
-    std::int64_t v[4];
     for (int i = 0; i < 4; ++i) {
       nb::object item = value[i];
       if (!nb::isinstance<nb::int_>(item) || nb::isinstance<bool>(item))
         fail_value("padding must be an int, a pair or four ints (top, bottom, left, right)");
-      v[i] = nb::cast<std::int64_t>(item);
+      sides[i] = nb::cast<std::int64_t>(item);
     }
-    g.top = v[0], g.bottom = v[1], g.left = v[2], g.right = v[3];
   } else {
     const auto [ph, pw] = int_pair(value, "padding");
-    g.top = g.bottom = ph;
-    g.left = g.right = pw;
+    sides = {ph, ph, pw, pw};
   }
-  if (std::min({g.top, g.bottom, g.left, g.right}) < 0)
+  if (*std::min_element(sides.begin(), sides.end()) < 0)
     fail_value("padding must be >= 0 on every side");
+  return sides;
+}
+
+// The geometry of a window op on the float map x, or a ValueError naming what is wrong.
+WindowGeometry window_geometry(const Array& x, nb::handle kernel, nb::handle stride,
+                               nb::handle padding) {
+  check_float_map(x, "x");
+  WindowGeometry g;
+  g.n = static_cast<std::int64_t>(x.shape(0));
+  g.h = static_cast<std::int64_t>(x.shape(1));
+  g.w = static_cast<std::int64_t>(x.shape(2));
+  g.c = static_cast<std::int64_t>(x.shape(3));
+  std::tie(g.kh, g.kw) = int_pair(kernel, "kernel");
+  std::tie(g.sh, g.sw) = int_pair(stride, "stride");
+  const auto sides = padding_sides(padding);
+  g.top = sides[0], g.bottom = sides[1], g.left = sides[2], g.right = sides[3];
+  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1) fail_value("kernel and stride must be >= 1");
+  if (g.h + g.top + g.bottom < g.kh || g.w + g.left + g.right < g.kw)
+    fail_value("kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) +
+               " does not fit the padded " + std::to_string(g.h + g.top + g.bottom) + "x" +
+               std::to_string(g.w + g.left + g.right) + " input");
+  return g;
+}
+
+nb::ndarray<nb::numpy, float> py_float_im2col(const Array& x, nb::handle kernel,
+                                              nb::handle stride, nb::handle padding,
+                                              double pad_value, int threads) {
+  const WindowGeometry g = window_geometry(x, kernel, stride, padding);
+  if (!std::isfinite(pad_value)) fail_value("pad_value must be finite");
+  const int n_threads = check_threads(threads);
+  auto out = new_array<float>({static_cast<std::size_t>(g.pixels()),
+                               static_cast<std::size_t>(g.kh * g.kw * g.c)});
+  {
+    nb::gil_scoped_release release;
+    float_im2col(static_cast<const float*>(x.data()), g, static_cast<float>(pad_value), n_threads,
+                 out.data());
+  }
+  return out;
+}
+
+nb::ndarray<nb::numpy, float> py_maxpool2d(const Array& x, nb::handle kernel, nb::handle stride,
+                                           nb::handle padding, int threads) {
+  const WindowGeometry g = window_geometry(x, kernel, stride, padding);
+  const int n_threads = check_threads(threads);
+  auto out = new_array<float>({static_cast<std::size_t>(g.n), static_cast<std::size_t>(g.ho()),
+                               static_cast<std::size_t>(g.wo()), static_cast<std::size_t>(g.c)});
+  {
+    nb::gil_scoped_release release;
+    float_maxpool2d(static_cast<const float*>(x.data()), g, n_threads, out.data());
+  }
+  return out;
 }
 
 nb::ndarray<nb::numpy, float> py_depthwise_conv2d(const Array& x, const Array& w,
@@ -62,7 +114,8 @@ nb::ndarray<nb::numpy, float> py_depthwise_conv2d(const Array& x, const Array& w
   g.m = cout / g.c;
   std::tie(g.sh, g.sw) = int_pair(stride, "stride");
   if (g.sh < 1 || g.sw < 1) fail_value("stride must be >= 1");
-  padding_sides(padding, g);
+  const auto sides = padding_sides(padding);
+  g.top = sides[0], g.bottom = sides[1], g.left = sides[2], g.right = sides[3];
   if (!std::isfinite(pad_value)) fail_value("pad_value must be finite");
   g.pad_value = static_cast<float>(pad_value);
   if (g.kh < 1 || g.kw < 1 || g.h + g.top + g.bottom < g.kh || g.w + g.left + g.right < g.kw)
@@ -120,6 +173,18 @@ void register_float_kernels(nb::module_& m) {
         "x: (N, H, W, C) float32; w: (KH, KW, C * M) float32, output channel o reads input "
         "channel o // M; padding: an int, a pair or (top, bottom, left, right), padded pixels "
         "hold pad_value. Equals onebit.runtime.reference.depthwise_conv2d bit for bit.");
+  m.def("float_im2col", &py_float_im2col, nb::arg("x"), nb::arg("kernel"),
+        nb::arg("stride") = nb::make_tuple(1, 1), nb::arg("padding") = nb::make_tuple(0, 0),
+        nb::arg("pad_value") = 0.0, nb::arg("threads") = 0,
+        "The (N * Ho * Wo, KH * KW * C) float32 rows of the windows of an NHWC map, each in "
+        "(kh, kw, c) order, padded pixels holding pad_value: a float convolution is these rows "
+        "times the (KH * KW * C, Cout) weights. padding: an int, a pair or (top, bottom, left, "
+        "right).");
+  m.def("maxpool2d", &py_maxpool2d, nb::arg("x"), nb::arg("kernel"),
+        nb::arg("stride") = nb::make_tuple(1, 1), nb::arg("padding") = nb::make_tuple(0, 0),
+        nb::arg("threads") = 0,
+        "Max-pool of a float32 NHWC map over its in-bounds window pixels (padding never wins, "
+        "NaN propagates); padding: an int, a pair or (top, bottom, left, right).");
   m.def("float_chain", &py_float_chain, nb::arg("x"), nb::arg("post"), nb::arg("threads") = 0,
         "The float_chain steps applied to a copy of x (float32 (..., C), C-contiguous): "
         "('affine', scale, bias), ('relu',), ('prelu', slope), ('hardtanh', low, high), "

@@ -46,6 +46,22 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _model_args(pairs: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` model arguments; a value is read as JSON (numbers, true, lists), else text."""
+    import json
+
+    args: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise OnebitError(f"--model-arg takes KEY=VALUE, got {pair!r}")
+        try:
+            args[key] = json.loads(text)
+        except json.JSONDecodeError:
+            args[key] = text
+    return args
+
+
 def _given(**kwargs: Any) -> dict[str, Any]:
     """The options the user set (typer passes unset ones as None)."""
     return {key: value for key, value in kwargs.items() if value is not None}
@@ -105,6 +121,10 @@ def train(
     ] = None,
     input_quantizer: Annotated[str | None, typer.Option(help="Activation quantizer.")] = None,
     weight_quantizer: Annotated[str | None, typer.Option(help="Weight quantizer.")] = None,
+    model_arg: Annotated[
+        list[str] | None,
+        typer.Option(help="Any model argument as KEY=VALUE, e.g. width=0.5 (repeatable)."),
+    ] = None,
     clip_weights: Annotated[bool, typer.Option(help="Clip latent weights each step.")] = True,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
     threads: Annotated[int | None, typer.Option(min=1, help="Torch threads per process.")] = None,
@@ -128,7 +148,8 @@ def train(
             norm=norm,
             input_quantizer=input_quantizer,
             weight_quantizer=weight_quantizer,
-        ),
+        )
+        | _model_args(model_arg),
         epochs=epochs,
         batch_size=batch_size,
         optimizer=optimizer,
@@ -176,13 +197,16 @@ def summary(
     ] = None,
     hidden: Annotated[int | None, typer.Option(min=1)] = None,
     depth: Annotated[int | None, typer.Option(min=1)] = None,
+    model_arg: Annotated[
+        list[str] | None, typer.Option(help="Any model argument as KEY=VALUE (repeatable).")
+    ] = None,
 ) -> None:
     """Per-layer parameters, bits, packed vs float32 memory and binary vs float MACs."""
     from onebit import data as datasets
     from onebit import models
     from onebit.summary import print_summary
 
-    kwargs = _given(hidden=hidden, depth=depth)
+    kwargs = _given(hidden=hidden, depth=depth) | _model_args(model_arg)
     if data is not None:
         splits = datasets.load(data, data_path)
         kwargs.update(models.data_kwargs(model, splits.input_shape, splits.num_classes))
@@ -352,11 +376,15 @@ def ablation(
     work_dir: Annotated[Path, typer.Option(help="Run directories (teachers).")] = Path(
         "runs/ablation"
     ),
+    update: Annotated[
+        bool, typer.Option(help="Replace only these variants' rows in the existing report.")
+    ] = False,
 ) -> None:
     """The baseline recipe with each training technique swapped in, over several seeds."""
+    import json
     import shlex
 
-    from onebit.experiments.ablation import VARIANTS, run_ablation, write_report
+    from onebit.experiments.ablation import VARIANTS, merge_results, run_ablation, write_report
 
     known = [v.name for v in VARIANTS]
     chosen = None if variants is None else [v.strip() for v in variants.split(",")]
@@ -378,6 +406,13 @@ def ablation(
     words = ["onebit", "experiment", "ablation", "--data", data, "--seeds", seeds]
     words += ["--epochs", str(epochs), *(["--variants", variants] if variants else [])]
     command = shlex.join(words)
+    if update:
+        report = out / f"ablation-{data}.json"
+        if not report.exists():
+            raise OnebitError(f"--update needs an existing report, and {report} does not exist")
+        previous = json.loads(report.read_text())
+        result = merge_results(previous, result)
+        command = previous.get("command", command)  # the command that remakes every row
     for path in write_report(result, out, command):
         console.print(f"wrote {path}", highlight=False)
 

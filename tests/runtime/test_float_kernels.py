@@ -217,3 +217,72 @@ def test_bad_depthwise_arguments_are_refused():
         _native.depthwise_conv2d(x.astype(np.float64), np.zeros((3, 3, 8), np.float32), ones, ones)
     with pytest.raises(ValueError, match="padding"):
         _native.depthwise_conv2d(x, np.zeros((3, 3, 8), np.float32), ones, ones, padding=(1, 2, 3))
+
+
+windows_cases = st.fixed_dictionaries(
+    {
+        "n": st.integers(1, 2),
+        "h": st.integers(1, 10),
+        "w": st.integers(1, 10),
+        "c": st.sampled_from([1, 3, 16, 63, 64, 65]),
+        "kernel": st.tuples(st.integers(1, 4), st.integers(1, 4)),
+        "stride": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+        "pad": st.tuples(*[st.integers(0, 2)] * 4),
+        "seed": st.integers(0, 2**16),
+    }
+)
+
+
+def _window_map(case: dict):
+    top, bottom, left, right = case["pad"]
+    kh, kw = case["kernel"]
+    if case["h"] + top + bottom < kh or case["w"] + left + right < kw:
+        return None
+    rng = np.random.default_rng(case["seed"])
+    return rng.standard_normal((case["n"], case["h"], case["w"], case["c"]), dtype=np.float32)
+
+
+@needs_native
+@settings(max_examples=60, deadline=None)
+@given(
+    case=windows_cases, pad_value=st.sampled_from([0.0, 1.0, -2.5]), threads=st.sampled_from([1, 2])
+)
+def test_native_im2col_equals_reference(case, pad_value, threads):
+    x = _window_map(case)
+    if x is None:
+        return
+    geometry = (case["kernel"], case["stride"], case["pad"], pad_value)
+    np.testing.assert_array_equal(
+        _native.float_im2col(x, *geometry, threads=threads), reference.float_im2col(x, *geometry)
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=windows_cases)
+def test_im2col_times_weights_is_torch_conv2d(case):
+    x = _window_map(case)
+    if x is None:
+        return
+    (kh, kw), (top, bottom, left, right) = case["kernel"], case["pad"]
+    w = np.random.default_rng(1).standard_normal((5, kh, kw, case["c"]), dtype=np.float32)
+    columns = reference.float_im2col(x, case["kernel"], case["stride"], case["pad"], 0.0)
+    got = columns.astype(np.float64) @ w.reshape(5, -1).T.astype(np.float64)
+    nchw = F.pad(torch.from_numpy(x).permute(0, 3, 1, 2).double(), (left, right, top, bottom))
+    weight = torch.from_numpy(w).permute(0, 3, 1, 2).double()
+    expected = F.conv2d(nchw, weight, stride=case["stride"]).permute(0, 2, 3, 1).reshape(-1, 5)
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-9, atol=1e-9)
+
+
+@needs_native
+@settings(max_examples=60, deadline=None)
+@given(case=windows_cases, threads=st.sampled_from([1, 2]))
+def test_native_maxpool_equals_reference(case, threads):
+    x = _window_map(case)
+    if x is None:
+        return
+    if case["seed"] % 5 == 0:  # NaN propagates as NumPy's maximum does
+        x.flat[case["seed"] % x.size] = np.nan
+    geometry = (case["kernel"], case["stride"], case["pad"])
+    np.testing.assert_array_equal(
+        _native.maxpool2d(x, *geometry, threads=threads), reference.maxpool2d(x, *geometry)
+    )

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from onebit import data as datasets
+from onebit._registry import OnebitError
 from onebit.atomic import atomic_open, atomic_write
 from onebit.train import TrainConfig, TrainResult, fit
 from onebit.train.recipes import mlp_recipe
@@ -66,8 +67,8 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant(
         "bop",
-        "Bop for binary weights, Adam for the rest (Helwegen et al. 2019)",
-        _with(optimizer="bop"),
+        "Bop (gamma 1e-2, tau 1e-7: best of 11 (gamma, tau) pairs tried on seed 0) for binary weights, Adam for the rest (Helwegen et al. 2019)",
+        _with(optimizer="bop", optimizer_options={"gamma": 1e-2, "threshold": 1e-7}),
     ),
     Variant(
         "grad-rounding-8",
@@ -165,6 +166,25 @@ def run_ablation(
         "runs": runs,
         "summary": summarize(runs, chosen),
     }
+
+
+def merge_results(previous: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``previous`` (a report's JSON) with the variants that ``update`` ran replaced by its runs.
+
+    Both must come from the same data, epochs and seeds, or the rows would not be comparable.
+    """
+    for key in ("data", "epochs", "seeds"):
+        if previous.get(key) != update[key]:
+            raise OnebitError(
+                f"cannot update a report of {key}={previous.get(key)!r} with runs of "
+                f"{key}={update[key]!r}; rerun every variant instead"
+            )
+    rerun = {r["variant"] for r in update["runs"]}
+    runs = [r for r in previous["runs"] if r["variant"] not in rerun] + update["runs"]
+    order = {v.name: i for i, v in enumerate(VARIANTS)}
+    runs.sort(key=lambda r: (order.get(r["variant"], len(order)), r["seed"]))
+    present = [v for v in VARIANTS if any(r["variant"] == v.name for r in runs)]
+    return {**update, "runs": runs, "summary": summarize(runs, present)}
 
 
 def summarize(runs: list[dict[str, Any]], variants: Sequence[Variant]) -> list[dict[str, Any]]:

@@ -29,6 +29,8 @@ _NAMES = (
     "bmaxpool2d",
     "depthwise_conv2d",
     "float_chain",
+    "float_im2col",
+    "maxpool2d",
 )
 
 
@@ -48,6 +50,8 @@ output_bits = _pick("output_bits")
 bmaxpool2d = _pick("bmaxpool2d")
 depthwise_conv2d = _pick("depthwise_conv2d")
 float_chain = _pick("float_chain")
+float_im2col = _pick("float_im2col")
+maxpool2d = _pick("maxpool2d")
 
 NATIVE = {name: _pick(name) is not getattr(reference, name) for name in _NAMES}
 BACKEND = "native" if all(NATIVE.values()) else "reference" if not any(NATIVE.values()) else "mixed"

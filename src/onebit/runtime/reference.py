@@ -423,3 +423,57 @@ def depthwise_conv2d(
             tap = expanded[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
             y = y + tap * w[i, j]
     return float_chain(y, [("affine", scale, bias), *(post or ())])
+
+
+def _window_geometry(x, kernel, stride, padding):
+    x = np.asarray(x)
+    if x.dtype != np.float32:
+        raise TypeError(f"x must be float32, got {x.dtype}")
+    if x.ndim != 4:
+        raise ValueError(f"x must be an (N, H, W, C) map, got shape {x.shape}")
+    kh, kw = _pair(kernel, "kernel")
+    sh, sw = _pair(stride, "stride")
+    if min(kh, kw, sh, sw) < 1:
+        raise ValueError("kernel and stride must be >= 1")
+    top, bottom, left, right = _padding_sides(padding)
+    ho = (x.shape[1] + top + bottom - kh) // sh + 1
+    wo = (x.shape[2] + left + right - kw) // sw + 1
+    if ho < 1 or wo < 1:
+        raise ValueError(f"kernel {kh}x{kw} does not fit the padded {x.shape[1:3]} input")
+    return x, (kh, kw), (sh, sw), (top, bottom, left, right), (ho, wo)
+
+
+def _window_taps(padded, kernel, stride, out):
+    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out
+    for i in range(kh):
+        for j in range(kw):
+            yield padded[:, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw]
+
+
+def float_im2col(x, kernel, stride=(1, 1), padding=(0, 0), pad_value: float = 0.0) -> np.ndarray:
+    """``(N * Ho * Wo, KH * KW * C)`` rows of the windows of a float32 NHWC map, each in
+    ``(kh, kw, c)`` order, padded pixels holding ``pad_value``; padding as in
+    :func:`depthwise_conv2d`. A float convolution is these rows times ``(KH * KW * C, Cout)``
+    weights."""
+    x, kernel, stride, (top, bottom, left, right), out = _window_geometry(
+        x, kernel, stride, padding
+    )
+    padded = np.pad(
+        x, [(0, 0), (top, bottom), (left, right), (0, 0)], constant_values=np.float32(pad_value)
+    )
+    taps = np.stack(list(_window_taps(padded, kernel, stride, out)), axis=3)  # (N,Ho,Wo,T,C)
+    return taps.reshape(len(x) * out[0] * out[1], -1)
+
+
+def maxpool2d(x, kernel, stride=(1, 1), padding=(0, 0)) -> np.ndarray:
+    """Max-pool of a float32 NHWC map; padded pixels hold -inf (they never win), NaN
+    propagates; padding as in :func:`depthwise_conv2d`."""
+    x, kernel, stride, (top, bottom, left, right), out = _window_geometry(
+        x, kernel, stride, padding
+    )
+    padded = np.pad(x, [(0, 0), (top, bottom), (left, right), (0, 0)], constant_values=-np.inf)
+    taps = _window_taps(padded, kernel, stride, out)
+    result = np.array(next(taps))
+    for tap in taps:
+        np.maximum(result, tap, out=result)
+    return result

@@ -91,32 +91,37 @@ class Conv2d(Op):
 
     def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
         check_map(self, x, self.cin, np.float32)
-        if self.depthwise:
-            return self._depthwise(np.ascontiguousarray(x), residuals)
-        padded = pad_nhwc(x, self.padding, self.pad_value)
+        x = np.ascontiguousarray(x)
         (kh, kw), (sh, sw) = self.kernel, self.stride
-        if padded.shape[1] < kh or padded.shape[2] < kw:
-            raise OnebitError(
-                f"op {self.where}: kernel {kh}x{kw} does not fit the padded "
-                f"{padded.shape[1]}x{padded.shape[2]} map"
-            )
-        n, ho, wo = len(x), (padded.shape[1] - kh) // sh + 1, (padded.shape[2] - kw) // sw + 1
-        if self.groups == 1:
-            y = _im2col(padded, self.kernel, self.stride, (ho, wo)) @ self.weight
-        else:
-            columns = windows(padded, self.kernel, self.stride)  # (N, Ho, Wo, C, KH, KW)
-            columns = columns.reshape(n * ho * wo, self.groups, -1).transpose(1, 0, 2)
-            y = np.matmul(columns, self.weight).transpose(1, 0, 2)  # (N * Ho * Wo, G, Cout/G)
-        return self.post(self.epilogue(y.reshape(n, ho, wo, self.cout)), residuals)
-
-    def _depthwise(self, x: np.ndarray, residuals: tuple[np.ndarray, ...]) -> np.ndarray:
-        kh, kw = self.kernel
         top, bottom, left, right = self.padding
         if x.shape[1] + top + bottom < kh or x.shape[2] + left + right < kw:
             raise OnebitError(
                 f"op {self.where}: kernel {kh}x{kw} does not fit the padded "
                 f"{x.shape[1] + top + bottom}x{x.shape[2] + left + right} map"
             )
+        if self.depthwise:
+            return self._depthwise(x, residuals)
+        n = len(x)
+        ho, wo = (
+            (x.shape[1] + top + bottom - kh) // sh + 1,
+            (x.shape[2] + left + right - kw) // sw + 1,
+        )
+        if self.groups == 1:
+            if kh == kw == sh == sw == 1 and not any(self.padding):
+                columns = x.reshape(-1, self.cin)
+            else:
+                columns = kernels.float_im2col(
+                    x, self.kernel, self.stride, self.padding, self.pad_value
+                )
+            y = columns @ self.weight
+        else:
+            padded = pad_nhwc(x, self.padding, self.pad_value)
+            columns = windows(padded, self.kernel, self.stride)  # (N, Ho, Wo, C, KH, KW)
+            columns = columns.reshape(n * ho * wo, self.groups, -1).transpose(1, 0, 2)
+            y = np.matmul(columns, self.weight).transpose(1, 0, 2)  # (N * Ho * Wo, G, Cout/G)
+        return self.post(self.epilogue(y.reshape(n, ho, wo, self.cout)), residuals)
+
+    def _depthwise(self, x: np.ndarray, residuals: tuple[np.ndarray, ...]) -> np.ndarray:
         post = self.post.steps(residuals) if self.post else None
         y = kernels.depthwise_conv2d(
             x,
@@ -129,24 +134,6 @@ class Conv2d(Op):
             post=post,
         )
         return kernels.bitpack(y) if self.epilogue.kind == "sign" else y
-
-
-def _im2col(
-    padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int]
-) -> np.ndarray:
-    """(N * Ho * Wo, KH * KW * C) rows of a padded NHWC map's windows, (KH, KW, C) order."""
-    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out
-    n, _, _, c = padded.shape
-    if kh == kw == sh == sw == 1:
-        return padded.reshape(-1, c)
-    s = padded.strides
-    view = np.lib.stride_tricks.as_strided(
-        padded,
-        (n, ho, wo, kh, kw, c),
-        (s[0], sh * s[1], sw * s[2], s[1], s[2], s[3]),
-        writeable=False,
-    )
-    return view.reshape(n * ho * wo, kh * kw * c)
 
 
 class Affine(Op):

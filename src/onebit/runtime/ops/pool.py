@@ -5,11 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from onebit.runtime import kernels
-from onebit.runtime.ops.base import (
-    Op,
-    pad_nhwc,
-    windows,
-)
+from onebit.runtime.ops.base import Op, pad_nhwc
 
 
 class _Pool(Op):
@@ -19,13 +15,22 @@ class _Pool(Op):
         self.stride = self.pair_attr("stride", 1)
         self.padding = self.pair_attr("padding", 0)
 
+    def taps(self, padded: np.ndarray):
+        """The KH * KW strided views whose elementwise reduction is the pool (each tap one
+        contiguous-channel pass, much faster than reducing a windows view)."""
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        ho, wo = (padded.shape[1] - kh) // sh + 1, (padded.shape[2] - kw) // sw + 1
+        for i in range(kh):
+            for j in range(kw):
+                yield padded[:, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw]
+
 
 class MaxPool2d(_Pool):
     type = "maxpool2d"
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        padded = pad_nhwc(x, self.padding, -np.inf)
-        return windows(padded, self.kernel, self.stride).max(axis=(-2, -1))
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return kernels.maxpool2d(x, self.kernel, self.stride, self.padding)
 
 
 class BinaryMaxPool2d(_Pool):
@@ -43,8 +48,11 @@ class AvgPool2d(_Pool):
     type = "avgpool2d"
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        padded = pad_nhwc(x, self.padding, 0.0)
-        return windows(padded, self.kernel, self.stride).mean(axis=(-2, -1), dtype=np.float32)
+        taps = self.taps(pad_nhwc(x, self.padding, 0.0))
+        out = np.array(next(taps))
+        for tap in taps:
+            np.add(out, tap, out=out)
+        return np.divide(out, np.float32(self.kernel[0] * self.kernel[1]), out=out)
 
 
 class GlobalAvgPool(Op):
