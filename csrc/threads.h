@@ -89,6 +89,11 @@ class ThreadPool {
 
  private:
   static constexpr int kSpins = 1 << 16;  // ~20 us of atomic loads; 1 << 14 was too short
+  // Workers wait longer than callers: between two layers of a network the calling thread runs
+  // Python for tens of microseconds, and a worker that has gone to sleep costs a futex wake-up
+  // (under KVM an inter-processor interrupt, ~50-100 us) on every layer. ~0.5 ms of spinning
+  // bridges those gaps; after a network's last layer the worker sleeps.
+  static constexpr int kWorkerSpins = 1 << 21;
 
   ThreadPool() = default;
 
@@ -103,7 +108,7 @@ class ThreadPool {
   void worker_loop(int index, std::uint64_t seen) {
     for (;;) {
       int spin = 0;
-      while (spin < kSpins && generation_.load(std::memory_order_acquire) == seen) {
+      while (spin < kWorkerSpins && generation_.load(std::memory_order_acquire) == seen) {
         spin_relax();
         ++spin;
       }

@@ -2,18 +2,22 @@
 
 For each model: convert at the benchmark's input size, save the ``.onebit`` file (its size
 against the float32 state dict's), load it back, and time ``program(x)`` for one image at each
-thread count (onebit's thread pool and NumPy's BLAS both limited to it). The baseline is torch
-fp32 eval of a standard ResNet-18 (He et al. 2016, torchvision's layout) in channels_last under
-``torch.inference_mode()`` at the same thread count. Run with ``onebit bench zoo`` or
-``python benchmarks/zoo.py``.
+thread count of onebit's thread pool (a program runs NumPy's BLAS on one thread, see
+``runtime/blas.py``). Rounds of all measurements are interleaved and each figure is the median
+of its rounds, so that a noisy spell on a shared machine does not fall on one column only. The
+baseline is torch fp32 eval of a standard ResNet-18 (He et al. 2016, torchvision's layout) in
+channels_last under ``torch.inference_mode()`` at the same thread count. Run with
+``onebit bench zoo`` or ``python benchmarks/zoo.py``.
 
 Fairness: torch's OpenMP workers keep spinning for a while after a multi-threaded call and take
-the cores our pool needs, so each torch timing is followed by a pause before onebit is timed.
+the cores our pool needs, so each torch timing is followed by a pause (busy, not asleep: see
+``_busy_wait``) before onebit is timed.
 """
 
 from __future__ import annotations
 
 import io
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 from torch import nn
 
 from onebit import models
@@ -69,6 +72,14 @@ def resnet18_fp32(num_classes: int = 1000) -> nn.Module:
     return nn.Sequential(*layers)
 
 
+def _busy_wait(seconds: float) -> None:
+    """Wait without sleeping: on the shared VM this was tuned on, a thread that sleeps for a
+    second comes back to a slower core for a while (the next timings ran 40% slower)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
     from onebit.runtime import _native
@@ -87,8 +98,10 @@ def benchmark_zoo(
     threads: Sequence[int] = (1, 2),
     input_size: int = 224,
     pause: float = PAUSE_S,
+    rounds: int = 5,
 ) -> dict[str, Any]:
-    """Sizes and batch-1 latencies of ``names`` packed, and of torch's fp32 ResNet-18."""
+    """Sizes and batch-1 latencies of ``names`` packed, and of torch's fp32 ResNet-18: the median
+    over ``rounds`` interleaved rounds of each one's median time."""
     if BACKEND != "native":
         raise RuntimeError(f"the zoo benchmark needs the native kernels (backend: {BACKEND})")
     x = np.random.default_rng(0).standard_normal((1, 3, input_size, input_size), np.float32)
@@ -117,25 +130,35 @@ def benchmark_zoo(
                     "same_prediction": agree,
                 }
             )
-    rows: list[dict[str, Any]] = []
-    for count in threads:
-        _set_threads(count)
-        with torch.inference_mode():
-            base_s = median_seconds(lambda: baseline(x_last), repeat=15, warmup=3)
-        time.sleep(pause)
-        with threadpool_limits(limits=count):
+    base: dict[int, list[float]] = {count: [] for count in threads}
+    ours: dict[tuple[str, int], list[float]] = {}
+    for _ in range(rounds):  # interleaved, so a noisy spell on a shared host hits every column
+        for count in threads:
+            _set_threads(count)
+            with torch.inference_mode():
+                base[count].append(median_seconds(lambda: baseline(x_last), repeat=5, warmup=2))
+            _busy_wait(pause)
             for entry in entries:
                 program = entry["program"]
-                seconds = median_seconds(lambda p=program: p(x), repeat=25, warmup=5)
-                rows.append(
-                    {
-                        "model": entry["model"],
-                        "threads": count,
-                        "onebit_ms": 1e3 * seconds,
-                        "resnet18_fp32_ms": 1e3 * base_s,
-                        "speedup_vs_resnet18": base_s / seconds,
-                    }
-                )
+                seconds = median_seconds(lambda p=program: p(x), repeat=9, warmup=2)
+                ours.setdefault((entry["model"], count), []).append(seconds)
+    rows: list[dict[str, Any]] = []
+    for count in threads:
+        base_s = statistics.median(base[count])
+        for entry in entries:
+            samples = ours[(entry["model"], count)]
+            seconds = statistics.median(samples)
+            rows.append(
+                {
+                    "model": entry["model"],
+                    "threads": count,
+                    "onebit_ms": 1e3 * seconds,
+                    "onebit_best_ms": 1e3 * min(samples),
+                    "resnet18_fp32_ms": 1e3 * base_s,
+                    "resnet18_fp32_best_ms": 1e3 * min(base[count]),
+                    "speedup_vs_resnet18": base_s / seconds,
+                }
+            )
     for row in rows:
         one = next((r for r in rows if r["model"] == row["model"] and r["threads"] == 1), None)
         row["scaling_vs_1_thread"] = one["onebit_ms"] / row["onebit_ms"] if one else None
@@ -147,6 +170,7 @@ def benchmark_zoo(
     return {
         "input_size": input_size,
         "pause_after_torch_s": pause,
+        "rounds": rounds,
         "models": models_out,
         "rows": rows,
     }
@@ -198,11 +222,13 @@ def markdown_zoo(result: dict[str, Any], machine: dict[str, Any], command: str) 
     lines = [
         f"# Zoo models through the packed engine vs fp32 ResNet-18, batch 1, {size}x{size}",
         "",
-        f"Remake with `{command}`. Median wall time of one image through the loaded `.onebit` "
-        "program (onebit's threads and NumPy's BLAS limited to the thread count), against torch "
+        f"Remake with `{command}`. Wall time of one image through the loaded `.onebit` "
+        "program at each thread count of onebit's pool, against torch "
         "fp32 eval of a standard ResNet-18 in channels_last under `torch.inference_mode()` at the "
         f"same thread count, measured in the same run (then a {result['pause_after_torch_s']:g} s "
-        "pause so torch's spinning workers release the cores).",
+        "busy pause so torch's spinning workers release the cores). Each figure is the median over "
+        f"{result['rounds']} interleaved rounds of a median of 9 (5 for torch) calls; the best "
+        "round is in the JSON.",
         "",
         machine_summary(machine),
         "",

@@ -67,7 +67,8 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant(
         "bop",
-        "Bop (gamma 1e-2, tau 1e-7: best of 11 (gamma, tau) pairs tried on seed 0) for binary weights, Adam for the rest (Helwegen et al. 2019)",
+        "Bop (gamma 1e-2, tau 1e-7: best of 11 (gamma, tau) pairs tried on seed 0) for binary "
+        "weights, Adam for the rest (Helwegen et al. 2019)",
         _with(optimizer="bop", optimizer_options={"gamma": 1e-2, "threshold": 1e-7}),
     ),
     Variant(

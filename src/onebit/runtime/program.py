@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from onebit._registry import OnebitError, UnknownNameError
+from onebit.runtime.blas import blas_single_threaded
 from onebit.runtime.format import load_program, save_program
 from onebit.runtime.ops import OPS, Op, ProgramError
 
@@ -53,6 +54,11 @@ class Program:
         self.output_name = graph.get("output")
         if self.output_name not in defined:
             raise ProgramError(f"the program's output {self.output_name!r} is never computed")
+        last_read = {name: i for i, op in enumerate(op_specs) for name in op["inputs"]}
+        self._last_reads: list[list[str]] = [[] for _ in op_specs]
+        for name, i in last_read.items():
+            if name != self.output_name:
+                self._last_reads[i].append(name)
         unknown = set(self.tensors) - used_tensors
         if unknown:
             raise ProgramError(f"the file holds tensors no op uses: {sorted(unknown)[:5]}")
@@ -87,8 +93,11 @@ class Program:
         if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
             raise OnebitError(f"input must be real numbers, got dtype {x.dtype}")
         values: dict[str, np.ndarray] = {self.input_name: np.ascontiguousarray(x, np.float32)}
-        for op in self.ops:
-            values[op.spec["output"]] = op(*(values[name] for name in op.spec["inputs"]))
+        with blas_single_threaded():  # the cores go to the packed kernels (blas.py)
+            for op, done in zip(self.ops, self._last_reads, strict=True):
+                values[op.spec["output"]] = op(*(values[name] for name in op.spec["inputs"]))
+                for name in done:  # freed early, so the next maps reuse warm memory
+                    del values[name]
         return values[self.output_name]
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

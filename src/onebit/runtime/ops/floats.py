@@ -35,7 +35,8 @@ class Dense(Op):
         self.post = init_post(self, outputs, self.epilogue.kind != "sign")
 
     def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
-        return self.post(self.epilogue(np.asarray(x, dtype=np.float32) @ self.weight_t), residuals)
+        y = np.asarray(x, dtype=np.float32) @ self.weight_t
+        return self.post(self.epilogue(y), residuals)
 
 
 class Conv2d(Op):
