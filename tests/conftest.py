@@ -1,9 +1,10 @@
-"""Shared fixtures: small real data for fast training tests."""
+"""Shared fixtures: small real data for fast training tests, and torch on one thread."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from onebit.data import DataSplits, load
 
@@ -24,3 +25,15 @@ def small_digits(digits: DataSplits) -> DataSplits:
         y_test=np.ascontiguousarray(digits.y_test[:200]),
         classes=digits.classes,
     )
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a module (``pytestmark = pytest.mark.usefixtures(...)``): its
+    small batches gain nothing from a second thread, lose much to synchronization on a busy
+    two-core machine (torch's depthwise and float64 convs slow to seconds), and one thread gives
+    the same numbers everywhere."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

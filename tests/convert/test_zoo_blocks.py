@@ -19,13 +19,7 @@ SAME_EVEN_WARNING = pytest.mark.filterwarnings("ignore:Using padding='same' with
 BINARY = {"input_quantizer": "ste_sign", "weight_quantizer": "ste_sign", "bias": False}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """torch's depthwise conv is slow (tenths of a second) with two threads on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def converted(model: nn.Module, shape: tuple[int, ...], tmp_path, seed: int = 0):

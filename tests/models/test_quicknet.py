@@ -24,13 +24,7 @@ from onebit.quantizers import Quantizer
 VARIANTS = ["quicknet-small", "quicknet", "quicknet-large"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Two torch threads crawl on a busy two-core machine; one is steady."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def larq_summary_count(model: nn.Module) -> int:

@@ -14,14 +14,7 @@ from onebit.models.reactnet import ReActBlock
 from onebit.nn import LearnableBias, QuantConv2d, QuantizedLayer, RPReLU, binary_parameters
 from onebit.quantizers import Quantizer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Two torch threads crawl on a busy two-core machine; one is steady."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def settle(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Module:

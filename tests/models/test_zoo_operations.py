@@ -4,18 +4,11 @@ counted as binary multiply-accumulates) and float operations (FLOPs, as multiply
 from __future__ import annotations
 
 import pytest
-import torch
 
 from onebit import models
 from onebit.summary import summarize
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize(

@@ -24,13 +24,7 @@ from onebit.runtime.reference import bitpack
 CHANNELS = [1, 7, 63, 64, 65, 129]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """torch's float64 depthwise conv is slow (seconds) with two threads on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def conv_op(cin, cout, kernel, stride=(1, 1), padding=(0, 0), groups=None, weight=None, **attrs):
