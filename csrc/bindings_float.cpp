@@ -1,16 +1,18 @@
-// Python bindings of the float kernels (depthwise_conv2d.h, float_chain.h), with the same checks
-// and conventions as bindings.cpp: TypeError for a wrong type or dtype, ValueError for a wrong
-// shape, layout or value, each naming the argument; no hidden copies; the GIL released.
+// Python bindings of the float kernels (depthwise_conv2d.h, float_chain.h, sgemm.h), with the same
+// checks and conventions as bindings.cpp: TypeError for a wrong type or dtype, ValueError for a
+// wrong shape, layout or value, each naming the argument; no hidden copies; the GIL released.
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <new>
 #include <string>
 
 #include "bindings_checks.h"
 #include "depthwise_conv2d.h"
 #include "float_chain.h"
 #include "float_window.h"
+#include "sgemm.h"
 
 namespace onebit {
 namespace {
@@ -161,6 +163,43 @@ nb::ndarray<nb::numpy, float> py_float_chain(const Array& x, nb::handle post, in
   return out;
 }
 
+// A new C-contiguous (rows, columns) float32 array on a 64-byte (cache line) boundary: with
+// new_array's 16-byte alignment, two threads writing neighbouring column ranges of a row could
+// share a cache line, and every full vector store of a row of 16 floats would straddle two.
+constexpr std::align_val_t kMatrixAlign{64};
+
+nb::ndarray<nb::numpy, float> new_aligned_matrix(std::size_t rows, std::size_t columns) {
+  const std::size_t bytes = std::max<std::size_t>(1, rows * columns) * sizeof(float);
+  float* data = static_cast<float*>(::operator new(bytes, kMatrixAlign));
+  nb::capsule owner(data, [](void* p) noexcept { ::operator delete(p, kMatrixAlign); });
+  const std::size_t shape[2] = {rows, columns};
+  return nb::ndarray<nb::numpy, float>(data, 2, shape, owner);
+}
+
+nb::ndarray<nb::numpy, float> py_sgemm(const Array& a, const Array& b, int threads,
+                                       const std::optional<std::string>& simd) {
+  if (a.dtype() != nb::dtype<float>()) fail_type("a must be float32, got " + dtype_text(a.dtype()));
+  if (b.dtype() != nb::dtype<float>()) fail_type("b must be float32, got " + dtype_text(b.dtype()));
+  check_layout(a, "a", 2, 2);
+  check_layout(b, "b", 2, 2);
+  if (a.shape(1) != b.shape(0))
+    fail_value("a (M, K) and b (K, N) must agree on K, got a " + shape_text(a) + " and b " +
+               shape_text(b));
+  const int n_threads = check_threads(threads);
+  const SimdPath path = resolve_simd(simd);
+  const std::int64_t m = static_cast<std::int64_t>(a.shape(0));
+  const std::int64_t k = static_cast<std::int64_t>(a.shape(1));
+  const std::int64_t n = static_cast<std::int64_t>(b.shape(1));
+  auto out = new_aligned_matrix(static_cast<std::size_t>(m), static_cast<std::size_t>(n));
+  const SgemmProblem problem{static_cast<const float*>(a.data()),
+                             static_cast<const float*>(b.data()), out.data(), m, n, k};
+  {
+    nb::gil_scoped_release release;
+    sgemm(problem, path, n_threads);
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_float_kernels(nb::module_& m) {
@@ -185,6 +224,13 @@ void register_float_kernels(nb::module_& m) {
         nb::arg("threads") = 0,
         "Max-pool of a float32 NHWC map over its in-bounds window pixels (padding never wins, "
         "NaN propagates); padding: an int, a pair or (top, bottom, left, right).");
+  m.def("sgemm", &py_sgemm, nb::arg("a"), nb::arg("b"), nb::arg("threads") = 0,
+        nb::arg("simd").none() = nb::none(),
+        "a @ b in float32 on the kernels' thread pool: a new (M, N) array.\n\n"
+        "a: (M, K) and b: (K, N) C-contiguous float32; non-contiguous input raises ValueError (no "
+        "hidden copy). Each output is one float32 sum in increasing k (fused multiply-add on the "
+        "AVX2 and AVX-512 paths), so the thread count never changes the result. threads=0 uses "
+        "get_num_threads(); simd forces a path from simd_paths().");
   m.def("float_chain", &py_float_chain, nb::arg("x"), nb::arg("post"), nb::arg("threads") = 0,
         "The float_chain steps applied to a copy of x (float32 (..., C), C-contiguous): "
         "('affine', scale, bias), ('relu',), ('prelu', slope), ('hardtanh', low, high), "

@@ -26,10 +26,14 @@ def _blas_controller():
 
 @contextlib.contextmanager
 def blas_single_threaded() -> Iterator[None]:
-    """BLAS on one thread inside the block, restored after it."""
-    controller = _blas_controller()
-    if not controller.lib_controllers:
+    """BLAS on one thread inside the block, restored after it (a few ctypes calls, not
+    threadpoolctl's full ``limit``, which inspects every library each time)."""
+    changed = [lib for lib in _blas_controller().lib_controllers if lib.num_threads != 1]
+    previous = [lib.num_threads for lib in changed]
+    for lib in changed:
+        lib.set_num_threads(1)
+    try:
         yield
-        return
-    with controller.limit(limits=1):
-        yield
+    finally:
+        for lib, threads in zip(changed, previous, strict=True):
+            lib.set_num_threads(threads)

@@ -1,8 +1,9 @@
 """The packed kernels the runtime calls: the native extension's where it is built, else NumPy's.
 
 The native module (``onebit._native``, C++ with run-time SIMD dispatch) and the references in
-``reference.py`` take the same arguments in the same order and return the same arrays bit for bit,
-so which one runs changes speed, never results. ``BACKEND`` says which is in use.
+``reference.py`` take the same arguments in the same order and return the same arrays bit for bit
+(``sgemm``: within float32 summation error), so which one runs changes speed, not results.
+``BACKEND`` says which is in use.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _NAMES = (
     "float_chain",
     "float_im2col",
     "maxpool2d",
+    "sgemm",
 )
 
 
@@ -52,6 +54,7 @@ depthwise_conv2d = _pick("depthwise_conv2d")
 float_chain = _pick("float_chain")
 float_im2col = _pick("float_im2col")
 maxpool2d = _pick("maxpool2d")
+sgemm = _pick("sgemm")
 
 NATIVE = {name: _pick(name) is not getattr(reference, name) for name in _NAMES}
 BACKEND = "native" if all(NATIVE.values()) else "reference" if not any(NATIVE.values()) else "mixed"

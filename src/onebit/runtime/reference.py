@@ -477,3 +477,30 @@ def maxpool2d(x, kernel, stride=(1, 1), padding=(0, 0)) -> np.ndarray:
     for tap in taps:
         np.maximum(result, tap, out=result)
     return result
+
+
+def sgemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The float32 matrix product ``a @ b``: ``(M, K)`` times ``(K, N)`` -> a new ``(M, N)`` array.
+
+    The native kernel sums each output in float32 in increasing k (with fused multiply-adds on its
+    SIMD paths); NumPy's BLAS here sums in another order, so the two agree within float32
+    summation error, not bit for bit.
+
+    Raises:
+        TypeError: ``a`` or ``b`` is not float32.
+        ValueError: either is not 2-D or not C-contiguous, or their K differ.
+    """
+    for name, x in (("a", a), ("b", b)):
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32:
+            dtype = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+            raise TypeError(f"{name} must be float32, got {dtype}")
+        if x.ndim != 2:
+            raise ValueError(f"{name} must have 2 axes, got shape {x.shape}")
+        if not x.flags.c_contiguous:
+            raise ValueError(
+                f"{name} must be C-contiguous (got strides of a view); pass "
+                f"np.ascontiguousarray({name})"
+            )
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"a (M, K) and b (K, N) must agree on K, got a {a.shape} and b {b.shape}")
+    return np.matmul(a, b)

@@ -20,8 +20,8 @@ from onebit.runtime.ops.base import (
 
 
 class Dense(Op):
-    """Float (N, F) @ weights.T, weights float32 or ±1 from packed bits; then an epilogue and a
-    post tail."""
+    """Float (N, F) @ weights.T (``sgemm``), weights float32 or ±1 from packed bits; then an
+    epilogue and a post tail."""
 
     type = "dense"
     arity = None  # one, plus a residual per post add
@@ -35,7 +35,12 @@ class Dense(Op):
         self.post = init_post(self, outputs, self.epilogue.kind != "sign")
 
     def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
-        y = np.asarray(x, dtype=np.float32) @ self.weight_t
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != len(self.weight_t):
+            raise OnebitError(
+                f"op {self.where} expects an (N, {len(self.weight_t)}) input, got {x.shape}"
+            )
+        y = kernels.sgemm(x, self.weight_t)
         return self.post(self.epilogue(y), residuals)
 
 
@@ -48,7 +53,7 @@ class Conv2d(Op):
     ``weight_bits``, the same packed along its last axis; then the epilogue's. As in torch, output
     channel ``o`` reads the input channels of group ``o // (cout / groups)``.
 
-    Groups 1 is im2col (a 1x1 stride-1 conv uses the map as it is) and one matmul. Depthwise
+    Groups 1 is im2col (a 1x1 stride-1 conv uses the map as it is) and one ``sgemm``. Depthwise
     (``groups == cin``, ``cout = m * cin`` for a depth multiplier ``m``) is the
     ``depthwise_conv2d`` kernel, which also runs the epilogue and the post tail per row. Other
     groups are one batched matmul.
@@ -114,7 +119,7 @@ class Conv2d(Op):
                 columns = kernels.float_im2col(
                     x, self.kernel, self.stride, self.padding, self.pad_value
                 )
-            y = columns @ self.weight
+            y = kernels.sgemm(columns, self.weight)
         else:
             padded = pad_nhwc(x, self.padding, self.pad_value)
             columns = windows(padded, self.kernel, self.stride)  # (N, Ho, Wo, C, KH, KW)
