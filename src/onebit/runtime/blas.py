@@ -12,23 +12,27 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-_blas = None
+_libraries: list | None = None
 
 
-def _blas_controller():
-    global _blas
-    if _blas is None:
+def blas_libraries() -> list:
+    """threadpoolctl's controllers of the OpenBLAS libraries loaded when first asked: NumPy's
+    wheels use OpenBLAS, whose threads spin. (Another BLAS in the process, such as torch's MKL,
+    is not the runtime's and is left alone.)"""
+    global _libraries
+    if _libraries is None:
         from threadpoolctl import ThreadpoolController
 
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas
+        controllers = ThreadpoolController().select(user_api="blas").lib_controllers
+        _libraries = [lib for lib in controllers if lib.internal_api == "openblas"]
+    return _libraries
 
 
 @contextlib.contextmanager
 def blas_single_threaded() -> Iterator[None]:
     """BLAS on one thread inside the block, restored after it (a few ctypes calls, not
     threadpoolctl's full ``limit``, which inspects every library each time)."""
-    changed = [lib for lib in _blas_controller().lib_controllers if lib.num_threads != 1]
+    changed = [lib for lib in blas_libraries() if lib.num_threads != 1]
     previous = [lib.num_threads for lib in changed]
     for lib in changed:
         lib.set_num_threads(1)
