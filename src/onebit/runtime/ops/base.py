@@ -149,10 +149,15 @@ class FloatEpilogue:
         elif self.kind != "none":
             raise ProgramError(f"op {op.where}: epilogue must be 'none', 'affine' or 'sign'")
 
-    def __call__(self, y: np.ndarray) -> np.ndarray:
-        if self.kind == "none":
-            return y
-        y = y * self.scale + self.bias
+    def __call__(
+        self, y: np.ndarray, post: PostSteps | None = None, residuals: Sequence[np.ndarray] = ()
+    ) -> np.ndarray:
+        """The epilogue, then ``post``'s steps, in one ``float_chain`` pass over ``y``."""
+        steps = post.steps(residuals) if post else []
+        if self.kind != "none":
+            steps = [("affine", self.scale, self.bias), *steps]
+        if steps:
+            y = kernels.float_chain(np.ascontiguousarray(y, dtype=np.float32), steps)
         return kernels.bitpack(y) if self.kind == "sign" else y
 
 

@@ -41,7 +41,7 @@ class Dense(Op):
                 f"op {self.where} expects an (N, {len(self.weight_t)}) input, got {x.shape}"
             )
         y = kernels.sgemm(x, self.weight_t)
-        return self.post(self.epilogue(y), residuals)
+        return self.epilogue(y, self.post, residuals)
 
 
 class Conv2d(Op):
@@ -125,7 +125,7 @@ class Conv2d(Op):
             columns = windows(padded, self.kernel, self.stride)  # (N, Ho, Wo, C, KH, KW)
             columns = columns.reshape(n * ho * wo, self.groups, -1).transpose(1, 0, 2)
             y = np.matmul(columns, self.weight).transpose(1, 0, 2)  # (N * Ho * Wo, G, Cout/G)
-        return self.post(self.epilogue(y.reshape(n, ho, wo, self.cout)), residuals)
+        return self.epilogue(y.reshape(n, ho, wo, self.cout), self.post, residuals)
 
     def _depthwise(self, x: np.ndarray, residuals: tuple[np.ndarray, ...]) -> np.ndarray:
         post = self.post.steps(residuals) if self.post else None
