@@ -91,9 +91,9 @@ class ThreadPool {
   static constexpr int kSpins = 1 << 16;  // ~20 us of atomic loads; 1 << 14 was too short
   // Workers wait longer than callers: between two layers of a network the calling thread runs
   // Python for tens of microseconds, and a worker that has gone to sleep costs a futex wake-up
-  // (under KVM an inter-processor interrupt, ~50-100 us) on every layer. ~0.5 ms of spinning
+  // (under KVM an inter-processor interrupt, ~50-100 us) on every layer. ~150 us of spinning
   // bridges those gaps; after a network's last layer the worker sleeps.
-  static constexpr int kWorkerSpins = 1 << 21;
+  static constexpr int kWorkerSpins = 1 << 19;
 
   ThreadPool() = default;
 
