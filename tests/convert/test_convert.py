@@ -211,3 +211,52 @@ def test_an_activation_between_flatten_and_linear_keeps_the_column_order(activat
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), activation(), nn.Linear(144, 5))
     program = convert(model, torch.zeros(1, 3, 8, 8))
     agree(model, program, torch.randn(16, 3, 8, 8, generator=torch.Generator().manual_seed(1)))
+
+
+class _PerFeatureAfterFlatten(nn.Module):
+    def __init__(self, per_feature: nn.Module) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.flatten = nn.Flatten()
+        self.per_feature = per_feature
+        self.fc = nn.Linear(60, 7)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.per_feature(self.flatten(self.conv(x))))
+
+
+def _random_batch_norm_1d(features: int) -> nn.BatchNorm1d:
+    bn = nn.BatchNorm1d(features).eval()
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.randn(features, generator=generator))
+        bn.running_var.copy_(torch.rand(features, generator=generator) + 0.5)
+        bn.weight.copy_(torch.randn(features, generator=generator))
+        bn.bias.copy_(torch.randn(features, generator=generator))
+    return bn
+
+
+def _random_prelu(features: int) -> nn.PReLU:
+    prelu = nn.PReLU(features)
+    with torch.no_grad():
+        prelu.weight.copy_(torch.rand(features, generator=torch.Generator().manual_seed(6)))
+    return prelu
+
+
+@pytest.mark.parametrize("make", [_random_batch_norm_1d, _random_prelu], ids=["bn1d", "prelu"])
+def test_per_feature_vectors_after_flatten_follow_the_runtime_order(make):
+    torch.manual_seed(0)
+    model = _PerFeatureAfterFlatten(make(60)).eval()
+    program = convert(model, torch.zeros(1, 3, 3, 5))
+    agree(model, program, torch.randn(16, 3, 3, 5, generator=torch.Generator().manual_seed(2)))
+
+
+def test_a_sign_of_a_flattened_map_after_an_elementwise_op_is_refused():
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 1),
+        nn.Flatten(),
+        nn.Hardtanh(),
+        QuantLinear(60, 7, input_quantizer="ste_sign", weight_quantizer="ste_sign"),
+    )
+    with pytest.raises(ConversionError, match="put the activation before the Flatten"):
+        convert(model, torch.zeros(1, 3, 3, 5))

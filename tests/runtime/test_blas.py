@@ -41,7 +41,21 @@ def test_blas_is_single_threaded_inside_and_restored_after():
 
 @needs_openblas
 def test_blas_is_restored_when_the_block_raises():
-    before = _threads()
-    with pytest.raises(RuntimeError), blas_single_threaded():
-        raise RuntimeError("op failed")
-    assert _threads() == before
+    with ThreadpoolController().select(user_api="blas").limit(limits=2):
+        before = _threads()
+        with pytest.raises(RuntimeError), blas_single_threaded():
+            raise RuntimeError("op failed")
+        assert _threads() == before == [2] * len(before)
+
+
+@needs_openblas
+def test_overlapping_calls_restore_only_when_the_last_one_leaves():
+    with ThreadpoolController().select(user_api="blas").limit(limits=2):
+        outer = blas_single_threaded()
+        inner = blas_single_threaded()
+        outer.__enter__()
+        inner.__enter__()
+        outer.__exit__(None, None, None)  # another thread's call is still inside
+        assert set(_threads()) == {1}
+        inner.__exit__(None, None, None)
+        assert set(_threads()) == {2}

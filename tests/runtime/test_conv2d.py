@@ -213,3 +213,9 @@ def test_wrong_input_and_too_small_maps_are_clear_errors() -> None:
         op(np.zeros((1, 5, 5, 3), np.float32))
     with pytest.raises(OnebitError, match="kernel 3x3 does not fit the padded 2x5 map"):
         op(np.zeros((1, 2, 5, 4), np.float32))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_non_finite_pad_value_is_refused_at_load(bad):
+    with pytest.raises(ProgramError, match="pad_value must be a finite number"):
+        conv_op(4, 8, (3, 3), groups=4, weight=torch.randn(8, 1, 3, 3), pad_value=bad)

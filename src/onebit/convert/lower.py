@@ -103,6 +103,11 @@ class Lowering:
         source = self._flattened.get(value.name)
         if source is not None:
             out = self._flatten_value(self.as_bits(source))
+        elif value.flat_from is not None:
+            raise ConversionError(
+                "a sign of a flattened map after an elementwise op (e.g. Flatten -> Hardtanh -> "
+                "binary Linear) is not supported; put the activation before the Flatten"
+            )
         else:
             out = self.new_value("bits", value.shape, value.torch_shape)
             self.emit("sign_pack", [value], out)
@@ -205,6 +210,8 @@ class Lowering:
         elif isinstance(module, nn.PReLU):
             value = self.float_like(self.as_float(x, where))
             slope = module.weight.detach().float().numpy()
+            if slope.size > 1:
+                slope = np.ascontiguousarray(_runtime_feature_order(slope, x))
             self.emit("prelu", [x], value, arrays={"slope": slope})
         elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
             value = self._pool(x, module, out_shape, where)
@@ -409,6 +416,7 @@ class Lowering:
 
     def _affine(self, x: Value, s: np.ndarray, t: np.ndarray, module: nn.Module, where: str):
         x = self.as_float(x, where)
+        s, t = _runtime_feature_order(s, x), _runtime_feature_order(t, x)
         out = self.float_like(x)
         if isinstance(module, nn.BatchNorm2d | ShiftBatchNorm2d):
             chain = lambda v: module(v[:, :, None, None])[:, :, 0, 0]  # noqa: E731
@@ -578,3 +586,12 @@ def _pair(value: Any) -> list[int]:
     if value is None:
         raise ConversionError("pooling without a stride is not supported")
     return [int(value), int(value)] if isinstance(value, int) else [int(v) for v in value]
+
+
+def _runtime_feature_order(vector: np.ndarray, x: Value) -> np.ndarray:
+    """A per-feature vector of a flattened map, from torch's (C, H, W) order to the runtime's
+    (H, W, C); of any other value, as it is."""
+    if x.flat_from is None:
+        return vector
+    c, h, w = x.flat_from
+    return np.asarray(vector).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)

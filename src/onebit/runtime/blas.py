@@ -10,7 +10,9 @@ a small share of a binary network's work) and leaves the cores to the packed ker
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 _libraries: list | None = None
 
@@ -28,16 +30,33 @@ def blas_libraries() -> list:
     return _libraries
 
 
+_lock = threading.Lock()
+_active = 0  # program calls inside blas_single_threaded, in every thread
+_restore: list[tuple[Any, int]] = []
+
+
 @contextlib.contextmanager
 def blas_single_threaded() -> Iterator[None]:
     """BLAS on one thread inside the block, restored after it (a few ctypes calls, not
-    threadpoolctl's full ``limit``, which inspects every library each time)."""
-    changed = [lib for lib in blas_libraries() if lib.num_threads != 1]
-    previous = [lib.num_threads for lib in changed]
-    for lib in changed:
-        lib.set_num_threads(1)
+    threadpoolctl's full ``limit``, which inspects every library each time).
+
+    The setting is process-wide, so calls from several threads share it: the first to enter
+    sets one thread, the last to leave restores the caller's count.
+    """
+    global _active, _restore
+    with _lock:
+        if _active == 0:
+            changed = [lib for lib in blas_libraries() if lib.num_threads != 1]
+            _restore = [(lib, lib.num_threads) for lib in changed]
+            for lib in changed:
+                lib.set_num_threads(1)
+        _active += 1
     try:
         yield
     finally:
-        for lib, threads in zip(changed, previous, strict=True):
-            lib.set_num_threads(threads)
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                for lib, threads in _restore:
+                    lib.set_num_threads(threads)
+                _restore = []

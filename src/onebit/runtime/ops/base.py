@@ -3,6 +3,7 @@ epilogues that turn an accumulator into the next op's input, and the fused eleme
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -81,8 +82,12 @@ class Op:
 
     def float_attr(self, name: str, allowed: Sequence[float] | None = None) -> float:
         value = self.attrs.get(name)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ProgramError(f"op {self.where}: {name} must be a number")
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            raise ProgramError(f"op {self.where}: {name} must be a finite number")
         if allowed is not None and value not in allowed:
             raise ProgramError(f"op {self.where}: {name} must be one of {list(allowed)}")
         return float(value)
@@ -190,7 +195,8 @@ class PostSteps:
             elif name == "hardtanh":
                 low, high = entry.get("min"), entry.get("max")
                 if not all(
-                    isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)
+                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in (low, high)
                 ):
                     raise ProgramError(f"op {op.where}: post[{i}] hardtanh needs numbers min, max")
                 self.templates.append(("hardtanh", float(low), float(high)))
