@@ -19,20 +19,10 @@ import numpy as np
 import torch
 
 from onebit import models
-from onebit.bench.timing import median_seconds
+from onebit.bench.timing import median_seconds, set_threads
 from onebit.convert import convert
 from onebit.runtime import BACKEND, load
 from onebit.train import model_from_checkpoint
-
-
-def _set_threads(threads: int) -> None:
-    torch.set_num_threads(threads)
-    try:
-        from onebit.runtime import _native
-
-        _native.set_num_threads(threads)
-    except (ImportError, AttributeError):
-        pass
 
 
 def benchmark_mlp(checkpoint: str | None = None, threads: tuple[int, ...] = (1, 2)) -> dict:
@@ -57,7 +47,7 @@ def benchmark_mlp(checkpoint: str | None = None, threads: tuple[int, ...] = (1, 
         agree = bool(np.argmax(program(x)) == int(model(x_torch).argmax()))
     rows: list[dict[str, Any]] = []
     for count in threads:
-        _set_threads(count)
+        set_threads(count)
         with torch.inference_mode():
             torch_seconds = median_seconds(lambda: model(x_torch), repeat=30, min_seconds=0.02)
             twin_seconds = median_seconds(lambda: twin(x_torch), repeat=30, min_seconds=0.02)

@@ -38,6 +38,18 @@ def median_seconds(
     return statistics.median(samples)
 
 
+def set_threads(threads: int) -> None:
+    """The thread count of torch and of onebit's kernels (when the extension is built)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        from onebit.runtime import _native
+    except ImportError:
+        return
+    _native.set_num_threads(threads)
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as handle:

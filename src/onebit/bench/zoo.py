@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from onebit import models
-from onebit.bench.timing import machine_summary, median_seconds
+from onebit.bench.timing import machine_summary, median_seconds, set_threads
 from onebit.convert import convert
 from onebit.runtime import BACKEND, load
 
@@ -81,13 +81,6 @@ def _busy_wait(seconds: float) -> None:
         pass
 
 
-def _set_threads(threads: int) -> None:
-    torch.set_num_threads(threads)
-    from onebit.runtime import _native
-
-    _native.set_num_threads(threads)
-
-
 def _state_dict_bytes(model: nn.Module) -> int:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
@@ -135,7 +128,7 @@ def benchmark_zoo(
     ours: dict[tuple[str, int], list[float]] = {}
     for _ in range(rounds):  # interleaved, so a noisy spell on a shared host hits every column
         for count in threads:
-            _set_threads(count)
+            set_threads(count)
             for entry in entries:
                 program = entry["program"]
                 seconds = median_seconds(lambda p=program: p(x), repeat=9, warmup=2)
