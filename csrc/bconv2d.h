@@ -184,6 +184,47 @@ inline constexpr std::int64_t kRowQuantum = 12;  // a multiple of every path's r
 // tuned on, about 500K word pairs of the AVX-512 kernel (a 1x1 256->256 14x14 conv is 200K).
 inline constexpr std::int64_t kMinWordPairsPerConvThread = std::int64_t{1} << 19;
 
+struct ConvSplit {
+  std::int64_t rows_per_tile = 0, col_blocks = 1;
+};
+
+// About how long the slowest of `threads` threads works on row tiles of `rows_per_tile` pixels x
+// `col_blocks` blocks of channel words: the rounds of tasks times the largest task, a task costing
+// rows x (words + 1) (the +1: im2col and epilogue work that each channel block of a tile repeats).
+inline std::int64_t split_makespan(std::int64_t pixels, std::int64_t word_blocks,
+                                   std::int64_t rows_per_tile, std::int64_t col_blocks,
+                                   int threads) {
+  const std::int64_t tiles = (pixels + rows_per_tile - 1) / rows_per_tile;
+  const std::int64_t rounds = (tiles * col_blocks + threads - 1) / threads;
+  const std::int64_t largest = std::min(rows_per_tile, pixels) *
+                               ((word_blocks + col_blocks - 1) / col_blocks + 1);
+  return rounds * largest;
+}
+
+// Tiles of at most `cap` rows (a multiple of kRowQuantum), split further, by rows or by channel
+// words, until `threads` threads get about equal work. A 7x7 map (49 pixels) on 2 threads, say,
+// splits its channels: its rows would split 36 + 13.
+inline ConvSplit split_conv(std::int64_t pixels, std::int64_t word_blocks, std::int64_t cap,
+                            int threads) {
+  if (threads <= 1) return {cap, 1};
+  const std::int64_t quanta = (pixels + kRowQuantum - 1) / kRowQuantum;
+  ConvSplit best{cap, 1};
+  std::int64_t best_time = split_makespan(pixels, word_blocks, cap, 1, threads);
+  for (std::int64_t col_blocks = 1; col_blocks <= std::min<std::int64_t>(word_blocks, threads);
+       ++col_blocks) {
+    const std::int64_t fewest =
+        std::max((threads + col_blocks - 1) / col_blocks, (pixels + cap - 1) / cap);
+    for (std::int64_t tiles = fewest; tiles <= std::min(quanta, fewest + threads); ++tiles) {
+      const std::int64_t rows =
+          ((pixels + tiles - 1) / tiles + kRowQuantum - 1) / kRowQuantum * kRowQuantum;
+      if (rows > cap) continue;
+      const std::int64_t time = split_makespan(pixels, word_blocks, rows, col_blocks, threads);
+      if (time < best_time) best = {rows, col_blocks}, best_time = time;
+    }
+  }
+  return best;
+}
+
 // The convolution into `epilogue` on up to `threads` threads (threads >= 1) with the bgemm kernel
 // of `path`. Arguments must already be checked (bindings.cpp does).
 template <typename Epilogue>
@@ -204,23 +245,12 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
   std::vector<std::int32_t> tap_sums;
   if (g.zero_padding && (g.ph > 0 || g.pw > 0)) tap_sums = weight_tap_sums(w, g);
 
-  // Row tiles: sized for cache, then split further until every thread has work.
   const std::int64_t cap = std::max(kRowQuantum, kTileBytes / (patch * std::int64_t{8}) /
                                                      kRowQuantum * kRowQuantum);
-  std::int64_t row_tiles = (pixels + cap - 1) / cap;
-  // Channel blocks (whole words): only when row tiles alone cannot feed the threads.
   const std::int64_t word_blocks = words_for(g.cout);
-  std::int64_t col_blocks = 1;
-  if (threads > 1 && row_tiles < threads) {
-    const std::int64_t quanta = (pixels + kRowQuantum - 1) / kRowQuantum;
-    row_tiles = std::min<std::int64_t>(threads, quanta);
-    if (row_tiles < threads) col_blocks = std::min<std::int64_t>(word_blocks, threads / row_tiles);
-  } else if (threads > 1 && row_tiles % threads != 0) {
-    row_tiles = (row_tiles + threads - 1) / threads * threads;  // equal shares
-  }
-  const std::int64_t rows_per_tile =
-      ((pixels + row_tiles - 1) / row_tiles + kRowQuantum - 1) / kRowQuantum * kRowQuantum;
-  row_tiles = (pixels + rows_per_tile - 1) / rows_per_tile;
+  const ConvSplit split = split_conv(pixels, word_blocks, cap, threads);
+  const std::int64_t rows_per_tile = split.rows_per_tile, col_blocks = split.col_blocks;
+  const std::int64_t row_tiles = (pixels + rows_per_tile - 1) / rows_per_tile;
   const std::int64_t tasks = row_tiles * col_blocks;
 
   auto task = [&](std::int64_t t) {

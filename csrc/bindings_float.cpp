@@ -12,6 +12,7 @@
 #include "depthwise_conv2d.h"
 #include "float_chain.h"
 #include "float_window.h"
+#include "layout.h"
 #include "sgemm.h"
 
 namespace onebit {
@@ -200,9 +201,39 @@ nb::ndarray<nb::numpy, float> py_sgemm(const Array& a, const Array& b, int threa
   return out;
 }
 
+// x (N, A, B, C) -> (N, C, A, B) when to_channels_first, else (N, B, C, A): the (A, B * C) or
+// (A * B, C) matrix of each sample transposed.
+nb::ndarray<nb::numpy, float> py_transpose_map(const Array& x, int threads, bool to_nhwc) {
+  check_float_map(x, "x");
+  const int n_threads = check_threads(threads);
+  const std::size_t n = x.shape(0), a = x.shape(1), b = x.shape(2), c = x.shape(3);
+  const Shape shape = to_nhwc ? Shape{n, b, c, a} : Shape{n, c, a, b};
+  const std::int64_t rows = static_cast<std::int64_t>(to_nhwc ? a : a * b);
+  const std::int64_t cols = static_cast<std::int64_t>(to_nhwc ? b * c : c);
+  auto out = new_array<float>(shape);
+  {
+    nb::gil_scoped_release release;
+    transpose_batched(static_cast<const float*>(x.data()), static_cast<std::int64_t>(n), rows,
+                      cols, out.data(), n_threads);
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_float_kernels(nb::module_& m) {
+  m.def(
+      "nchw_to_nhwc",
+      [](const Array& x, int threads) { return py_transpose_map(x, threads, true); },
+      nb::arg("x"), nb::arg("threads") = 0,
+      "A float32 (N, C, H, W) map (C-contiguous) in the engine's layout: a new (N, H, W, C) "
+      "array, equal to numpy's x.transpose(0, 2, 3, 1).");
+  m.def(
+      "nhwc_to_nchw",
+      [](const Array& x, int threads) { return py_transpose_map(x, threads, false); },
+      nb::arg("x"), nb::arg("threads") = 0,
+      "A float32 (N, H, W, C) map (C-contiguous) back in torch's layout: a new (N, C, H, W) "
+      "array, equal to numpy's x.transpose(0, 3, 1, 2).");
   m.def("depthwise_conv2d", &py_depthwise_conv2d, nb::arg("x"), nb::arg("w"), nb::arg("scale"),
         nb::arg("bias"), nb::arg("stride") = nb::make_tuple(1, 1),
         nb::arg("padding") = nb::make_tuple(0, 0), nb::arg("pad_value") = 0.0,

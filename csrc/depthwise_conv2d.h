@@ -88,8 +88,8 @@ inline void depthwise_row(const float* x, const float* w, const DepthwiseGeometr
 #pragma GCC pop_options
 #endif
 
-// Rows below this many multiply-adds go to one thread: waking a worker costs tens of microseconds.
-inline constexpr std::int64_t kMinDepthwiseMacsPerThread = std::int64_t{1} << 18;
+// Rows below this many multiply-adds (a few microseconds) go to one thread; see for_row_chunks.
+inline constexpr std::int64_t kMinDepthwiseMacsPerThread = std::int64_t{1} << 14;
 
 // The whole convolution, its affine epilogue and `post` steps, on up to `threads` threads.
 inline void depthwise_conv2d(const float* x, const float* w, const DepthwiseGeometry& g,

@@ -34,43 +34,81 @@ struct ChainStep {
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-// Applies `steps` to rows [0, rows) of out (row r is pixel p0 + r, row stride `stride` floats),
-// channels [c0, c1).
-inline void apply_chain_rows(const std::vector<ChainStep>& steps, std::int64_t channels,
-                             float* out, std::int64_t stride, std::int64_t p0, std::int64_t rows,
-                             std::int64_t c0, std::int64_t c1) {
+// Applies `steps` to the n floats at o: vectors read from offset `v0` of each step's a and b, the
+// residual from offset `r0` of its map.
+inline void apply_chain_span(const std::vector<ChainStep>& steps, float* o, std::int64_t n,
+                             std::int64_t v0, std::int64_t r0) {
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #endif
   for (const ChainStep& s : steps) {
-    for (std::int64_t r = 0; r < rows; ++r) {
-      float* o = out + r * stride;
-      switch (s.op) {
-        case ChainOp::affine:
-          for (std::int64_t c = c0; c < c1; ++c) {
-            const float product = o[c] * s.a[c];
-            o[c] = product + s.b[c];
-          }
-          break;
-        case ChainOp::relu:
-          for (std::int64_t c = c0; c < c1; ++c) o[c] = o[c] < 0.0f ? 0.0f : o[c];
-          break;
-        case ChainOp::prelu:
-          for (std::int64_t c = c0; c < c1; ++c) o[c] = o[c] >= 0.0f ? o[c] : o[c] * s.a[c];
-          break;
-        case ChainOp::hardtanh:
-          for (std::int64_t c = c0; c < c1; ++c) {
-            const float low = o[c] < s.lo ? s.lo : o[c];
-            o[c] = low > s.hi ? s.hi : low;
-          }
-          break;
-        case ChainOp::add: {
-          const float* res = s.residual + (p0 + r) * channels;
-          for (std::int64_t c = c0; c < c1; ++c) o[c] = o[c] + res[c];
-          break;
+    switch (s.op) {
+      case ChainOp::affine: {
+        const float* a = s.a + v0;
+        const float* b = s.b + v0;
+        for (std::int64_t i = 0; i < n; ++i) {
+          const float product = o[i] * a[i];
+          o[i] = product + b[i];
         }
+        break;
+      }
+      case ChainOp::relu:
+        for (std::int64_t i = 0; i < n; ++i) o[i] = o[i] < 0.0f ? 0.0f : o[i];
+        break;
+      case ChainOp::prelu: {
+        const float* a = s.a + v0;
+        for (std::int64_t i = 0; i < n; ++i) o[i] = o[i] >= 0.0f ? o[i] : o[i] * a[i];
+        break;
+      }
+      case ChainOp::hardtanh:
+        for (std::int64_t i = 0; i < n; ++i) {
+          const float low = o[i] < s.lo ? s.lo : o[i];
+          o[i] = low > s.hi ? s.hi : low;
+        }
+        break;
+      case ChainOp::add: {
+        const float* res = s.residual + r0;
+        for (std::int64_t i = 0; i < n; ++i) o[i] = o[i] + res[i];
+        break;
       }
     }
+  }
+}
+
+// Whole rows narrower than this many floats are run several at a time (see apply_chain_rows).
+inline constexpr std::int64_t kChainSpan = 512;
+
+// Applies `steps` to rows [0, rows) of out (row r is pixel p0 + r, row stride `stride` floats),
+// channels [c0, c1). Each step runs over a row at a time, which stays in L1 between steps. Rows
+// of few channels (a 16-channel map: 16 floats) would spend more on each step's loop set-up than
+// on the floats, so whole contiguous rows run `group` at a time, against the per-channel vectors
+// repeated `group` times.
+inline void apply_chain_rows(const std::vector<ChainStep>& steps, std::int64_t channels,
+                             float* out, std::int64_t stride, std::int64_t p0, std::int64_t rows,
+                             std::int64_t c0, std::int64_t c1) {
+  if (steps.empty() || rows <= 0 || c1 <= c0) return;
+  const std::int64_t group = std::min(rows, kChainSpan / channels);
+  if (group < 2 || c0 != 0 || c1 != channels || stride != channels) {
+    for (std::int64_t r = 0; r < rows; ++r)
+      apply_chain_span(steps, out + r * stride + c0, c1 - c0, c0, (p0 + r) * channels + c0);
+    return;
+  }
+  std::vector<ChainStep> wide = steps;
+  std::vector<float> repeated;
+  repeated.reserve(static_cast<std::size_t>(2 * steps.size() * group * channels));
+  auto repeat = [&](const float* v) -> const float* {
+    if (v == nullptr) return nullptr;
+    const std::size_t at = repeated.size();
+    for (std::int64_t g = 0; g < group; ++g) repeated.insert(repeated.end(), v, v + channels);
+    return repeated.data() + at;  // no reallocation: reserved above
+  };
+  for (ChainStep& step : wide) {
+    step.a = repeat(step.a);
+    step.b = repeat(step.b);
+  }
+  for (std::int64_t r = 0; r < rows; r += group) {
+    const std::int64_t n = std::min(group, rows - r) * channels;
+    apply_chain_span(wide, out + r * stride, n, 0, (p0 + r) * channels);
   }
 }
 

@@ -32,8 +32,8 @@ struct WindowGeometry {
   std::int64_t pixels() const { return n * ho() * wo(); }
 };
 
-// Output rows below this many floats go to one thread: waking a worker costs tens of microseconds.
-inline constexpr std::int64_t kMinWindowFloatsPerThread = std::int64_t{1} << 16;
+// Output rows below this many floats (a few microseconds) go to one thread; see for_row_chunks.
+inline constexpr std::int64_t kMinWindowFloatsPerThread = std::int64_t{1} << 14;
 
 template <typename RowFn>
 void for_output_rows(const WindowGeometry& g, std::int64_t floats_per_row, int threads, RowFn fn) {

@@ -33,6 +33,8 @@ _NAMES = (
     "float_im2col",
     "maxpool2d",
     "sgemm",
+    "nchw_to_nhwc",
+    "nhwc_to_nchw",
 )
 
 
@@ -55,6 +57,8 @@ float_chain = _pick("float_chain")
 float_im2col = _pick("float_im2col")
 maxpool2d = _pick("maxpool2d")
 sgemm = _pick("sgemm")
+nchw_to_nhwc = _pick("nchw_to_nhwc")
+nhwc_to_nchw = _pick("nhwc_to_nchw")
 
 NATIVE = {name: _pick(name) is not getattr(reference, name) for name in _NAMES}
 BACKEND = "native" if all(NATIVE.values()) else "reference" if not any(NATIVE.values()) else "mixed"

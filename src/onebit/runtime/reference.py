@@ -425,6 +425,26 @@ def depthwise_conv2d(
     return float_chain(y, [("affine", scale, bias), *(post or ())])
 
 
+def _float_map(x) -> np.ndarray:
+    if not isinstance(x, np.ndarray) or x.dtype != np.float32:
+        raise TypeError(f"x must be float32, got {getattr(x, 'dtype', type(x).__name__)}")
+    if x.ndim != 4:
+        raise ValueError(f"x must be a 4-D map, got shape {x.shape}")
+    if not x.flags.c_contiguous:
+        raise ValueError("x must be C-contiguous; pass np.ascontiguousarray(x)")
+    return x
+
+
+def nchw_to_nhwc(x: np.ndarray) -> np.ndarray:
+    """A float32 ``(N, C, H, W)`` map (torch's layout) as a new ``(N, H, W, C)`` array."""
+    return np.ascontiguousarray(_float_map(x).transpose(0, 2, 3, 1))
+
+
+def nhwc_to_nchw(x: np.ndarray) -> np.ndarray:
+    """A float32 ``(N, H, W, C)`` map as a new ``(N, C, H, W)`` array (torch's layout)."""
+    return np.ascontiguousarray(_float_map(x).transpose(0, 3, 1, 2))
+
+
 def _window_geometry(x, kernel, stride, padding):
     x = np.asarray(x)
     if x.dtype != np.float32:

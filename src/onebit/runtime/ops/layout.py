@@ -18,11 +18,19 @@ from onebit.runtime.ops.base import (
 from onebit.runtime.reference import WORD_BITS, WORD_DTYPE, words_for
 
 
+def _float_map(op: Op, x: np.ndarray) -> np.ndarray:
+    if x.ndim != 4:
+        raise OnebitError(f"op {op.where} expects a 4-D map, got shape {x.shape}")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
 class NchwToNhwc(Op):
+    """A float map from torch's (N, C, H, W) to the engine's (N, H, W, C)."""
+
     type = "nchw_to_nhwc"
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        return kernels.nchw_to_nhwc(_float_map(self, x))
 
 
 class NhwcToNchw(Op):
@@ -31,7 +39,7 @@ class NhwcToNchw(Op):
     type = "nhwc_to_nchw"
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        return kernels.nhwc_to_nchw(_float_map(self, x))
 
 
 class Flatten(Op):
