@@ -179,10 +179,11 @@ T* scratch(std::int64_t count) {
 // Im2col rows per task: about kTileBytes of patch words, a multiple of the kernels' row tiles.
 inline constexpr std::int64_t kTileBytes = 48 * 1024;
 inline constexpr std::int64_t kRowQuantum = 12;  // a multiple of every path's rows per tile (4, 2)
-// Word pairs (pixels x Cout x patch words) below which a second thread costs more than it saves:
-// waking a pool worker and being woken back took about 20 us each way on the 2-core VM this was
-// tuned on, about 500K word pairs of the AVX-512 kernel (a 1x1 256->256 14x14 conv is 200K).
-inline constexpr std::int64_t kMinWordPairsPerConvThread = std::int64_t{1} << 19;
+// Word pairs (pixels x Cout x patch words) per thread below which a conv stays on one thread:
+// about 10 us of the AVX-512 kernel (~6 word pairs per ns). A pool worker still spinning after
+// the previous layer joins within a microsecond, and one that is asleep is not waited for
+// (threads.h), so the split pays off well below the cost of a wake-up.
+inline constexpr std::int64_t kMinWordPairsPerConvThread = std::int64_t{1} << 16;
 
 struct ConvSplit {
   std::int64_t rows_per_tile = 0, col_blocks = 1;

@@ -48,11 +48,12 @@ inline kernels::SgemmKernel sgemm_kernel(SimdPath path) {
   return kernels::sgemm_portable;
 }
 
-// Below this much work per thread (FMAs, see sgemm_cost), a second thread costs more than it saves.
-// The kernels run about 50 FMAs per ns on one core of the 2-core development VM, so 2 threads start
-// at ~20 us of one-thread work: a pool worker still spinning from the previous layer joins within
-// a few us (it halved even 10-us products), a sleeping one takes 20-50 us to wake.
-inline constexpr std::int64_t kMinSgemmCostPerThread = std::int64_t{1} << 19;
+// Below this much work per thread (FMAs, see sgemm_cost), a product stays on one thread: the
+// kernels run about 50 FMAs per ns on one core of the 2-core development VM, so ~3 us. A pool
+// worker still spinning from the previous layer joins within a microsecond and a sleeping one is
+// not waited for (threads.h); splitting even small products keeps each core on its own rows of
+// the network's maps, where a one-thread layer would pull them all to one core and back.
+inline constexpr std::int64_t kMinSgemmCostPerThread = std::int64_t{1} << 17;
 // Each element of b costs about this many FMAs more than a cache-resident FMA: b is streamed once
 // per call, and a matrix-vector product (m = 1) ran at a third of the large-m rate.
 inline constexpr std::int64_t kSgemmBElementCost = 2;

@@ -4,7 +4,10 @@
 //
 // parallel_for(n_tasks, fn, threads) runs fn(0) ... fn(n_tasks - 1) on the calling thread plus up
 // to threads - 1 pool workers and returns when all are done. Workers and the caller spin briefly
-// before sleeping, so consecutive calls skip the futex round trip. One call uses the pool at a
+// before sleeping, so consecutive calls skip the futex round trip. Workers take tasks as they come
+// free; once the caller runs out of tasks it closes the job, and a worker that has not joined by
+// then (still waking up) skips it: the caller waits only for tasks in progress, never for a
+// wake-up, so even small jobs can be split without risking a slow call. One call uses the pool at a
 // time: a call that finds the pool busy (another Python thread is inside a kernel) runs all its
 // tasks on its own thread instead of waiting, so concurrent callers never deadlock and never
 // share state.
@@ -15,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -60,29 +64,36 @@ class ThreadPool {
     if (helpers <= 0) return run_inline(n_tasks, fn);
     std::unique_lock<std::mutex> submit(submit_mutex_, std::try_to_lock);
     if (!submit.owns_lock()) return run_inline(n_tasks, fn);
+    std::uint64_t job;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       while (static_cast<std::int64_t>(workers_.size()) < helpers) {
         const int index = static_cast<int>(workers_.size());
-        const std::uint64_t now = generation_.load();
+        const std::uint64_t now = state_.load() >> kJobShift;
         workers_.emplace_back([this, index, now] { worker_loop(index, now); });
       }
-      // The job fields are published by the release increment of generation_ below (spinning
-      // workers) and by the mutex (sleeping ones).
+      // The job fields are published by the release store of state_ below (to spinning workers)
+      // and by the mutex (to sleeping ones); only workers that join the job read them.
       fn_ = &fn;
-      n_tasks_ = n_tasks;
-      next_.store(0, std::memory_order_relaxed);
       helpers_ = static_cast<int>(helpers);
-      active_.store(static_cast<int>(helpers), std::memory_order_relaxed);
-      generation_.fetch_add(1, std::memory_order_release);
+      for (std::int64_t i = 0; i <= helpers; ++i) {
+        ranges_[i].next.store(n_tasks * i / (helpers + 1), std::memory_order_relaxed);
+        ranges_[i].end = n_tasks * (i + 1) / (helpers + 1);
+      }
+      finished_.store(0, std::memory_order_relaxed);
+      job = (state_.load(std::memory_order_relaxed) >> kJobShift) + 1;
+      state_.store(job << kJobShift, std::memory_order_release);
     }
     wake_.notify_all();
-    work();
-    for (int spin = 0; spin < kSpins && active_.load(std::memory_order_acquire) != 0; ++spin)
+    work(0);
+    // Close the job: a worker that has not joined by now (asleep, or not yet scheduled) skips
+    // it, so the caller never waits for a wake-up that would only find the tasks all done.
+    const std::uint64_t joined = state_.fetch_or(kClosed, std::memory_order_acq_rel) & kJoinedMask;
+    for (int spin = 0; spin < kSpins && finished_.load(std::memory_order_acquire) != joined; ++spin)
       spin_relax();
-    if (active_.load(std::memory_order_acquire) != 0) {
+    if (finished_.load(std::memory_order_acquire) != joined) {
       std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, [this] { return active_.load(std::memory_order_acquire) == 0; });
+      done_.wait(lock, [&] { return finished_.load(std::memory_order_acquire) == joined; });
     }
     fn_ = nullptr;
   }
@@ -94,6 +105,10 @@ class ThreadPool {
   // (under KVM an inter-processor interrupt, ~50-100 us) on every layer. ~150 us of spinning
   // bridges those gaps; after a network's last layer the worker sleeps.
   static constexpr int kWorkerSpins = 1 << 19;
+  // state_: the job number above kJobShift, a closed flag, the count of workers that joined.
+  static constexpr int kJobShift = 32;
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 31;
+  static constexpr std::uint64_t kJoinedMask = kClosed - 1;
 
   ThreadPool() = default;
 
@@ -101,25 +116,45 @@ class ThreadPool {
     for (std::int64_t i = 0; i < n_tasks; ++i) fn(i);
   }
 
-  void work() {
-    for (std::int64_t i = next_.fetch_add(1); i < n_tasks_; i = next_.fetch_add(1)) (*fn_)(i);
+  // Runs the tasks of range `slot`, then takes what is left of the others'. Each participant
+  // starting on its own contiguous range keeps consecutive layers' work on the same core: the
+  // caller (slot 0) runs the first rows of every layer, the first worker the next ones, so a
+  // layer mostly reads the part of the previous layer's output that its own core wrote.
+  void work(int slot) {
+    const int n_ranges = helpers_ + 1;
+    for (int k = 0; k < n_ranges; ++k) {
+      Range& range = ranges_[(slot + k) % n_ranges];
+      for (std::int64_t i = range.next.fetch_add(1); i < range.end; i = range.next.fetch_add(1))
+        (*fn_)(i);
+    }
+  }
+
+  // Joins job `job` unless it is closed or over; true if joined.
+  bool join(std::uint64_t job) {
+    std::uint64_t state = state_.load(std::memory_order_acquire);
+    while ((state >> kJobShift) == job && (state & kClosed) == 0) {
+      if (state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) return true;
+    }
+    return false;
   }
 
   void worker_loop(int index, std::uint64_t seen) {
     for (;;) {
       int spin = 0;
-      while (spin < kWorkerSpins && generation_.load(std::memory_order_acquire) == seen) {
+      while (spin < kWorkerSpins && (state_.load(std::memory_order_acquire) >> kJobShift) == seen) {
         spin_relax();
         ++spin;
       }
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-        seen = generation_.load(std::memory_order_acquire);
+        wake_.wait(lock, [&] { return (state_.load(std::memory_order_acquire) >> kJobShift) != seen; });
+        seen = state_.load(std::memory_order_acquire) >> kJobShift;
         if (index >= helpers_) continue;  // this job needs fewer helpers
       }
-      work();
-      if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      if (!join(seen)) continue;  // done without this worker
+      work(index + 1);  // worker i always starts on range i + 1: the same rows layer after layer
+      if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 ==
+          (state_.load(std::memory_order_acquire) & kJoinedMask)) {
         std::lock_guard<std::mutex> lock(mutex_);
         done_.notify_one();
       }
@@ -131,12 +166,15 @@ class ThreadPool {
   std::condition_variable wake_;
   std::condition_variable done_;
   std::vector<std::thread> workers_;
+  struct alignas(64) Range {  // a participant's tasks [next, end), one per cache line
+    std::atomic<std::int64_t> next{0};
+    std::int64_t end = 0;
+  };
   const Task* fn_ = nullptr;
-  std::int64_t n_tasks_ = 0;
-  std::atomic<std::int64_t> next_{0};
   int helpers_ = 0;
-  std::atomic<int> active_{0};
-  std::atomic<std::uint64_t> generation_{0};
+  std::unique_ptr<Range[]> ranges_{new Range[kMaxThreads]};
+  std::atomic<std::uint64_t> finished_{0};  // joined workers that are done with the job
+  std::atomic<std::uint64_t> state_{0};
 };
 
 inline void parallel_for(std::int64_t n_tasks, const ThreadPool::Task& fn, int threads) {
