@@ -48,8 +48,8 @@ def test_large_image_on_many_threads_is_exact():
     x[0, 1, 5, 7] = np.nan  # copied, not computed: NaN and -0.0 come through as they are
     x[1, 2, 9, 9] = -0.0
     for threads in (1, 2, 7):
-        got = _native.nchw_to_nhwc(x, threads=threads)
-        np.testing.assert_array_equal(got.view(np.uint32), reference.nchw_to_nhwc(x).view(np.uint32))
+        got = _native.nchw_to_nhwc(x, threads=threads).view(np.uint32)
+        np.testing.assert_array_equal(got, reference.nchw_to_nhwc(x).view(np.uint32))
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)

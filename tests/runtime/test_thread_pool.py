@@ -51,7 +51,7 @@ def test_concurrent_callers_each_get_their_own_results(maps):
         try:
             for i in range(60):
                 _check(maps[(seed + i) % len(maps)], threads=2 + (seed + i) % 3)
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        except BaseException as error:  # reported by the main thread
             errors.append(error)
 
     callers = [threading.Thread(target=work, args=(seed,)) for seed in range(6)]
