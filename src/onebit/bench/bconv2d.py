@@ -15,7 +15,6 @@ and every torch timing is followed by a pause before the next onebit timing. Tor
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from onebit.bench.timing import machine_summary, median_seconds
+from onebit.bench.timing import busy_wait, machine_summary, median_seconds
 from onebit.runtime import _native
 
 # (name, batch, cin, cout, size, kernel, threads to time)
@@ -107,7 +106,7 @@ def benchmark_bconv2d(
             ours = onebit_variants(batch, cin, cout, size, k, count)
             torch.set_num_threads(count)
             base = torch_fp32(batch, cin, cout, size, k)
-            time.sleep(pause)
+            busy_wait(pause)
             fp32 = min(base.values())
             macs = batch * size * size * cout * cin * k * k
             rows.append(

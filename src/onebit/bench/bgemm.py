@@ -16,7 +16,6 @@ and every torch timing is followed by a pause before the next onebit timing. Tor
 from __future__ import annotations
 
 import functools
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from onebit.bench.timing import machine_summary, median_seconds
+from onebit.bench.timing import busy_wait, machine_summary, median_seconds
 from onebit.runtime import _native
 
 SHAPES: tuple[tuple[int, int, int], ...] = ((64, 4096, 4096), (1024, 4096, 1024))
@@ -101,7 +100,7 @@ def benchmark_bgemm(
                 notes.extend(built_notes)
             with torch.inference_mode():
                 base = {name: _time(run) for name, run in baselines.items()}
-            time.sleep(pause)
+            busy_wait(pause)
             fp32 = min(seconds for name, seconds in base.items() if name.startswith("fp32"))
             macs = m * k * n
             rows.append(

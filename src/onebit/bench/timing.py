@@ -38,6 +38,14 @@ def median_seconds(
     return statistics.median(samples)
 
 
+def busy_wait(seconds: float) -> None:
+    """Wait without sleeping: on the shared VM the benchmarks were tuned on, a thread that sleeps
+    for a second came back to a slower core for a while (the next timings ran 40% slower)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def set_threads(threads: int) -> None:
     """The thread count of torch and of onebit's kernels (when the extension is built)."""
     import torch

@@ -9,10 +9,15 @@ baseline is torch fp32 eval of a standard ResNet-18 (He et al. 2016, torchvision
 channels_last under ``torch.inference_mode()`` at the same thread count. Run with
 ``onebit bench zoo`` or ``python benchmarks/zoo.py``.
 
-Fairness: in each round onebit is timed first, then torch, then a pause (busy, not asleep: see
-``_busy_wait``) before the next round, as in the bconv2d benchmark. On the shared VM this was
-written on, onebit's 2-thread runs right after torch's 2-thread ResNet-18 ran 10-30% slower
-than before it even with no thread of torch's left running, so the order is stated, not hidden.
+Fairness: in each round each model is timed at every thread count back to back, then torch at
+each count, then a pause (busy, not asleep: see ``timing.busy_wait``) before the next round, as
+in the bconv2d benchmark. On the shared VM this was written on, onebit's 2-thread runs right after
+torch's 2-thread ResNet-18 ran 10-30% slower than before it even with no thread of torch's left
+running, so the order is stated, not hidden. The 2-thread scaling is the median over rounds of
+each back-to-back pair's ratio, and the report shows beside it how a compute-bound kernel scaled
+on the host in the same rounds (``_host_calibration``): on that VM, spells of a few seconds came
+every minute or so in which nothing scaled (the calibration kernel included), and a run of
+rounds that falls mostly inside such spells shows it.
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ import torch
 from torch import nn
 
 from onebit import models
-from onebit.bench.timing import machine_summary, median_seconds, set_threads
+from onebit.bench.timing import busy_wait, machine_summary, median_seconds, set_threads
 from onebit.convert import convert
-from onebit.runtime import BACKEND, load
+from onebit.runtime import BACKEND, kernels, load
 
 BENCH_MODELS = ("quicknet", "quicknet-small", "birealnet18")
 PAUSE_S = 1.0
@@ -73,12 +78,26 @@ def resnet18_fp32(num_classes: int = 1000) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-def _busy_wait(seconds: float) -> None:
-    """Wait without sleeping: on the shared VM this was tuned on, a thread that sleeps for a
-    second comes back to a slower core for a while (the next timings ran 40% slower)."""
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
+def _host_calibration() -> Any:
+    """A compute-bound call whose thread scaling shows what the host gives at the moment: one
+    cache-resident binary GEMM (384 x 384 outputs, 2048 bits each) of onebit's own kernel. On a
+    shared VM whose second vCPU is busy elsewhere, this scales below 2x too, and the report shows
+    it beside the models' figures."""
+    rng = np.random.default_rng(1)
+    a = kernels.bitpack(rng.standard_normal((384, 2048), dtype=np.float32))
+    b = kernels.bitpack(rng.standard_normal((384, 2048), dtype=np.float32))
+    return lambda: kernels.bgemm(a, b, 2048)
+
+
+def _paired_scaling(
+    ours: dict[tuple[str, int], list[float]], model: str, count: int, threads: Sequence[int]
+) -> float | None:
+    """The median over rounds of (time on the first thread count / time on ``count``), each
+    pair measured back to back: a host whose speed drifts between rounds moves both alike."""
+    if threads[0] != 1:
+        return None
+    pairs = zip(ours[(model, 1)], ours[(model, count)], strict=True)
+    return statistics.median(one / many for one, many in pairs)
 
 
 def _state_dict_bytes(model: nn.Module) -> int:
@@ -92,7 +111,7 @@ def benchmark_zoo(
     threads: Sequence[int] = (1, 2),
     input_size: int = 224,
     pause: float = PAUSE_S,
-    rounds: int = 5,
+    rounds: int = 15,
 ) -> dict[str, Any]:
     """Sizes and batch-1 latencies of ``names`` packed, and of torch's fp32 ResNet-18: the median
     over ``rounds`` interleaved rounds of each one's median time."""
@@ -126,16 +145,21 @@ def benchmark_zoo(
             )
     base: dict[int, list[float]] = {count: [] for count in threads}
     ours: dict[tuple[str, int], list[float]] = {}
+    host: dict[int, list[float]] = {count: [] for count in threads}
+    calibrate = _host_calibration()
     for _ in range(rounds):  # interleaved, so a noisy spell on a shared host hits every column
-        for count in threads:
-            set_threads(count)
-            for entry in entries:
-                program = entry["program"]
+        for entry in entries:  # each model's thread counts back to back: paired per round
+            program = entry["program"]
+            for count in threads:
+                set_threads(count)
                 seconds = median_seconds(lambda p=program: p(x), repeat=9, warmup=2)
                 ours.setdefault((entry["model"], count), []).append(seconds)
+        for count in threads:
+            set_threads(count)
+            host[count].append(median_seconds(calibrate, repeat=9, warmup=2))
             with torch.inference_mode():
                 base[count].append(median_seconds(lambda: baseline(x_last), repeat=5, warmup=2))
-            _busy_wait(pause)
+        busy_wait(pause)
     rows: list[dict[str, Any]] = []
     for count in threads:
         base_s = statistics.median(base[count])
@@ -151,11 +175,15 @@ def benchmark_zoo(
                     "resnet18_fp32_ms": 1e3 * base_s,
                     "resnet18_fp32_best_ms": 1e3 * min(base[count]),
                     "speedup_vs_resnet18": base_s / seconds,
+                    "scaling_vs_1_thread": _paired_scaling(ours, entry["model"], count, threads),
                 }
             )
-    for row in rows:
-        one = next((r for r in rows if r["model"] == row["model"] and r["threads"] == 1), None)
-        row["scaling_vs_1_thread"] = one["onebit_ms"] / row["onebit_ms"] if one else None
+    host_scaling = {
+        str(count): statistics.median(
+            a / b for a, b in zip(host[threads[0]], host[count], strict=True)
+        )
+        for count in threads
+    }
     models_out = []
     for entry in entries:
         entry = {k: v for k, v in entry.items() if k != "program"}
@@ -165,6 +193,7 @@ def benchmark_zoo(
         "input_size": input_size,
         "pause_after_torch_s": pause,
         "rounds": rounds,
+        "host_compute_scaling": host_scaling,
         "models": models_out,
         "rows": rows,
     }
@@ -187,13 +216,25 @@ def _cells(result: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def _host_line(result: dict[str, Any]) -> str:
+    scaling = ", ".join(
+        f"{value:.2f}x on {count}"
+        for count, value in result["host_compute_scaling"].items()
+        if count != "1"
+    )
+    return (
+        "host check: a compute-bound binary GEMM (cache-resident) scaled "
+        f"{scaling} threads in the same rounds (2.0x = a fully free second core)"
+    )
+
+
 def _size_lines(result: dict[str, Any]) -> list[str]:
     return [
         f"{m['model']}: .onebit {m['onebit_file_bytes'] / 2**20:.2f} MiB vs float32 state dict "
         f"{m['float32_state_dict_bytes'] / 2**20:.1f} MiB ({m['size_ratio']:.1f}x smaller); "
         f"same top-1 class as torch eval: {m['same_prediction']}"
         for m in result["models"]
-    ]
+    ] + [_host_line(result)]
 
 
 def print_zoo(result: dict[str, Any], console) -> None:
@@ -219,10 +260,12 @@ def markdown_zoo(result: dict[str, Any], machine: dict[str, Any], command: str) 
         f"Remake with `{command}`. Wall time of one image through the loaded `.onebit` "
         "program at each thread count of onebit's pool, against torch "
         "fp32 eval of a standard ResNet-18 in channels_last under `torch.inference_mode()` at the "
-        "same thread count, measured in the same run: in each round onebit first, then torch, then "
-        f"a {result['pause_after_torch_s']:g} s busy pause. Each figure is the median over "
+        "same thread count, measured in the same run: in each round each model at every thread "
+        "count back to back, then torch, then "
+        f"a {result['pause_after_torch_s']:g} s busy pause. Each time is the median over "
         f"{result['rounds']} interleaved rounds of a median of 9 (5 for torch) calls; the best "
-        "round is in the JSON.",
+        "round is in the JSON. × 1 thread is the median over rounds of each round's "
+        "back-to-back ratio.",
         "",
         machine_summary(machine),
         "",
