@@ -7,8 +7,8 @@
 // before sleeping, so consecutive calls skip the futex round trip. Workers take tasks as they come
 // free; once the caller runs out of tasks it closes the job, and a worker that has not joined by
 // then (still waking up) skips it: the caller waits only for tasks in progress, never for a
-// wake-up, so even small jobs can be split without risking a slow call. One call uses the pool at a
-// time: a call that finds the pool busy (another Python thread is inside a kernel) runs all its
+// wake-up, so even small jobs can be split without risking a slow call. One call uses the pool at
+// a time: a call that finds the pool busy (another Python thread is inside a kernel) runs all its
 // tasks on its own thread instead of waiting, so concurrent callers never deadlock and never
 // share state.
 #pragma once
@@ -64,12 +64,11 @@ class ThreadPool {
     if (helpers <= 0) return run_inline(n_tasks, fn);
     std::unique_lock<std::mutex> submit(submit_mutex_, std::try_to_lock);
     if (!submit.owns_lock()) return run_inline(n_tasks, fn);
-    std::uint64_t job;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       while (static_cast<std::int64_t>(workers_.size()) < helpers) {
         const int index = static_cast<int>(workers_.size());
-        const std::uint64_t now = state_.load() >> kJobShift;
+        const std::uint64_t now = current_job();
         workers_.emplace_back([this, index, now] { worker_loop(index, now); });
       }
       // The job fields are published by the release store of state_ below (to spinning workers)
@@ -81,8 +80,7 @@ class ThreadPool {
         ranges_[i].end = n_tasks * (i + 1) / (helpers + 1);
       }
       finished_.store(0, std::memory_order_relaxed);
-      job = (state_.load(std::memory_order_relaxed) >> kJobShift) + 1;
-      state_.store(job << kJobShift, std::memory_order_release);
+      state_.store((current_job() + 1) << kJobShift, std::memory_order_release);
     }
     wake_.notify_all();
     work(0);
@@ -129,6 +127,8 @@ class ThreadPool {
     }
   }
 
+  std::uint64_t current_job() const { return state_.load(std::memory_order_acquire) >> kJobShift; }
+
   // Joins job `job` unless it is closed or over; true if joined.
   bool join(std::uint64_t job) {
     std::uint64_t state = state_.load(std::memory_order_acquire);
@@ -141,14 +141,14 @@ class ThreadPool {
   void worker_loop(int index, std::uint64_t seen) {
     for (;;) {
       int spin = 0;
-      while (spin < kWorkerSpins && (state_.load(std::memory_order_acquire) >> kJobShift) == seen) {
+      while (spin < kWorkerSpins && current_job() == seen) {
         spin_relax();
         ++spin;
       }
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return (state_.load(std::memory_order_acquire) >> kJobShift) != seen; });
-        seen = state_.load(std::memory_order_acquire) >> kJobShift;
+        wake_.wait(lock, [&] { return current_job() != seen; });
+        seen = current_job();
         if (index >= helpers_) continue;  // this job needs fewer helpers
       }
       if (!join(seen)) continue;  // done without this worker

@@ -240,21 +240,26 @@ def _random_words(rng: np.random.Generator, shape: tuple[int, ...], channels: in
     [
         pytest.param(1, 56, 64, 64, id="rows-split-56x56"),
         pytest.param(1, 2, 1024, 2048, id="channel-split-2x2"),
+        pytest.param(1, 7, 512, 512, id="balanced-split-7x7"),  # 49 rows: split by channels
     ],
 )
-def test_native_multithreaded_splits(simd: str, n: int, size: int, cin: int, cout: int) -> None:
-    """Shapes large enough to use 2 threads (small ones run on one): row tiles, channel blocks."""
+@pytest.mark.parametrize("threads", [2, 3])
+def test_native_multithreaded_splits(
+    simd: str, n: int, size: int, cin: int, cout: int, threads: int
+) -> None:
+    """Shapes large enough to use several threads (small ones run on one): row tiles, channel
+    blocks, and the balanced choice between them."""
     rng = np.random.default_rng(0)
     x = _random_words(rng, (n, size, size), cin)
     w = _random_words(rng, (cout, 3, 3), cin)
     scale, bias, threshold, flip = _epilogue_args(cout, 0)
     args = ((1, 1), (1, 1), 0.0)
     acc = reference.bconv2d(x, w, cin, *args)
-    native = functools.partial(_native.bconv2d, threads=2, simd=simd)
+    native = functools.partial(_native.bconv2d, threads=threads, simd=simd)
     np.testing.assert_array_equal(native(x, w, cin, *args), acc)
-    bits = _native.bconv2d_bits(x, w, cin, threshold, flip, *args, threads=2, simd=simd)
+    bits = _native.bconv2d_bits(x, w, cin, threshold, flip, *args, threads=threads, simd=simd)
     np.testing.assert_array_equal(bits, reference.output_bits(acc, threshold, flip))
-    floats = _native.bconv2d_float(x, w, cin, scale, bias, *args, threads=2, simd=simd)
+    floats = _native.bconv2d_float(x, w, cin, scale, bias, *args, threads=threads, simd=simd)
     expected = reference.output_float(acc, scale, bias)
     np.testing.assert_array_equal(floats.view(np.uint32), expected.view(np.uint32))
 
@@ -291,7 +296,7 @@ def _random_case(draw) -> Case:
 
 @NATIVE_MISSING
 @settings(max_examples=40, deadline=None)
-@given(case=_random_case(), seed=st.integers(0, 2**16), threads=st.integers(0, 2))
+@given(case=_random_case(), seed=st.integers(0, 2**16), threads=st.integers(0, 4))
 def test_native_equals_reference_random_shapes(case: Case, seed: int, threads: int) -> None:
     x, w = _data(case, seed)
     xp, wp = _pack_nchw(x), _pack_nchw(w)
