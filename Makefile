@@ -22,7 +22,7 @@ $(STAMP): $(BIN)/python pyproject.toml CMakeLists.txt $(wildcard csrc/*)
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/onebit train binarynet-mlp --data mnist5k --epochs 30 --augment-shift 2 --out $(DEMO_DIR)
+	$(BIN)/onebit train binarynet-mlp --data mnist5k --epochs 30 --augment-shift 2 --out $(DEMO_DIR) --overwrite
 	$(BIN)/onebit convert $(DEMO_DIR)/checkpoint.pt -o $(DEMO_DIR)/model.onebit
 	$(BIN)/onebit run $(DEMO_DIR)/model.onebit --data mnist5k
 	$(BIN)/onebit bench mlp --checkpoint $(DEMO_DIR)/checkpoint.pt

@@ -113,6 +113,9 @@ def train(
     resume: Annotated[
         bool, typer.Option(help="Continue from the run directory's checkpoint.")
     ] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the run already in the run directory.")
+    ] = False,
     hidden: Annotated[int | None, typer.Option(min=1, help="Units per hidden layer.")] = None,
     depth: Annotated[int | None, typer.Option(min=1, help="Hidden layers.")] = None,
     dropout: Annotated[float | None, typer.Option(min=0.0, max=0.99)] = None,
@@ -132,7 +135,8 @@ def train(
 ) -> None:
     """Train MODEL on a dataset; writes checkpoint, metrics and curves to the run directory.
 
-    Runs data-parallel under `torchrun --nproc_per_node=N -m onebit train ...`.
+    A run directory that already holds a run needs --resume (continue it) or --overwrite
+    (replace it). Runs data-parallel under `torchrun --nproc_per_node=N -m onebit train ...`.
     """
     from onebit.summary import summarize
     from onebit.train import TrainConfig, fit
@@ -166,6 +170,7 @@ def train(
         clip_weights=clip_weights,
         out_dir=str(out or Path("runs") / f"{model}-{data}"),
         resume=resume,
+        overwrite=overwrite,
         device=device,
         threads=threads,
         progress=progress,
@@ -244,7 +249,12 @@ def datasets() -> None:
 @reports_errors
 def convert(
     checkpoint: Annotated[Path, typer.Argument(help="A checkpoint written by `onebit train`.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="The .onebit file to write.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="The .onebit file to write (a directory: DIR/model.onebit)."
+        ),
+    ],
 ) -> None:
     """Convert a trained checkpoint into a packed .onebit program."""
     import io
@@ -254,13 +264,20 @@ def convert(
     from onebit.convert import convert as convert_model
     from onebit.train import load_checkpoint, model_from_checkpoint
 
+    if output.is_dir():
+        output = output / "model.onebit"
+    if output.exists() and checkpoint.exists() and output.samefile(checkpoint):
+        raise OnebitError(f"-o {output} is the checkpoint itself; converting would replace it")
     model = model_from_checkpoint(checkpoint)
     config = load_checkpoint(checkpoint)["model_config"]
     metadata = {
         "model_config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
     }
     program = convert_model(model, torch.zeros(1, *model.input_shape), metadata=metadata)
-    program.save(output)
+    try:
+        program.save(output)
+    except OSError as error:
+        raise OnebitError(f"cannot write {output}: {error.strerror or error}") from None
     state = io.BytesIO()
     torch.save(model.state_dict(), state)
     size, float_size = output.stat().st_size, state.getbuffer().nbytes

@@ -139,6 +139,7 @@ def run_ablation(
                         baseline_config(data, seed, epochs, hidden),
                         model="float-mlp",
                         out_dir=str(work / f"teacher-seed{seed}"),
+                        overwrite=True,  # each ablation retrains its teachers
                     )
                     teacher = fit(teacher_config, splits)
                     teachers[seed] = str(teacher.out_dir / "checkpoint.pt")

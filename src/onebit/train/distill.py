@@ -37,10 +37,43 @@ def load_teacher(path: str, device: torch.device) -> nn.Module:
     return teacher.eval()
 
 
+def check_teacher_fits(
+    teacher: nn.Module, path: str, images: torch.Tensor, num_classes: int
+) -> None:
+    """Refuse a teacher that cannot take the student's inputs or predicts other classes.
+
+    Args:
+        teacher: the loaded teacher.
+        path: its checkpoint, for the message.
+        images: a batch of the training data (at least one image).
+        num_classes: the student's class count.
+    """
+    from onebit._registry import OnebitError
+
+    data_shape = tuple(images.shape[1:])
+    teacher_shape = tuple(getattr(teacher, "input_shape", data_shape))
+    if teacher_shape != data_shape:
+        raise OnebitError(
+            f"teacher {path} takes inputs of shape {teacher_shape}, but the data has {data_shape}"
+        )
+    try:
+        with torch.no_grad():
+            logits = teacher(images)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0]
+        raise OnebitError(f"teacher {path} cannot run on the data: {first}") from None
+    if logits.shape != (len(images), num_classes):
+        raise OnebitError(
+            f"teacher {path} predicts {tuple(logits.shape[1:])} outputs per image, but the "
+            f"student has {num_classes} classes"
+        )
+
+
 def two_step(config, splits: DataSplits | None = None):
     """Train in two steps: binary activations and real weights for the first half of the epochs,
     then binary weights too, initialized from the first step. Each step writes its own run
-    directory (``OUT/step1``, ``OUT/step2``) and can be resumed on its own.
+    directory (``OUT/step1``, ``OUT/step2``) and can be resumed on its own; resuming a two-step
+    run whose second step has no checkpoint yet starts that step.
 
     Returns the second step's result, with the first step's epochs prepended to its history.
     """
@@ -61,14 +94,16 @@ def two_step(config, splits: DataSplits | None = None):
         splits,
     )  # fmt: skip
     state = first.model.state_dict()
+    resume_second = config.resume and (out / "step2" / "checkpoint.pt").exists()
     second = fit(
         dataclasses.replace(
             config, epochs=config.epochs - first_epochs, two_step=False, init_state=state,
-            out_dir=None if out is None else str(out / "step2"),
+            out_dir=None if out is None else str(out / "step2"), resume=resume_second,
         ),
         splits,
     )  # fmt: skip
     for row in second.history:
         row["epoch"] += first_epochs
     second.history[:0] = first.history
+    second.trained_epochs += first.trained_epochs
     return second

@@ -4,7 +4,9 @@ What a run does, epoch by epoch: shuffle with a generator seeded by ``(seed, epo
 order never depends on what ran before it), step the optimizer and the per-step schedule, clip the
 latent weights, evaluate on the test split, then write the checkpoint (atomically) and the metrics.
 A run resumed from its checkpoint restores model, optimizer, schedule and random state and ends
-with the same weights as a run that never stopped.
+with the same weights as a run that never stopped, killed at whatever point: resuming first
+rewrites the metrics files from the checkpoint's history, so they never lag behind it. What a run
+may do in an existing run directory is :mod:`onebit.train.run_directory`'s rule.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from onebit import data as datasets
 from onebit import models
@@ -28,12 +31,17 @@ from onebit.nn import clip_latent_weights
 from onebit.optim import StochasticRounding, create_optimizer, create_schedule
 from onebit.train.augment import random_shift
 from onebit.train.checkpoint import load_checkpoint, save_checkpoint
-from onebit.train.distill import distribution_loss, load_teacher
+from onebit.train.distill import check_teacher_fits, distribution_loss, load_teacher
 from onebit.train.distributed import DistributedContext, unwrap
 from onebit.train.metrics import MetricsLog
 from onebit.train.progress import TrainingProgress
-
-CHECKPOINT_NAME = "checkpoint.pt"
+from onebit.train.run_directory import (
+    CHECKPOINT_NAME,
+    check_run_directory,
+    check_same_settings,
+    remove_replaced_files,
+    remove_stale_temporaries,
+)
 
 EpochCallback = Callable[[int, dict[str, float], nn.Module], None]
 
@@ -64,11 +72,17 @@ class TrainConfig:
             weights too (``onebit.train.distill.two_step``).
         init_state: a state dict to start from instead of a fresh initialization.
         clip_weights: clip latent weights after each step (each layer's ``weight_clip``).
-        out_dir: where the checkpoint, metrics and plot go; None writes nothing.
-        resume: continue from ``out_dir``'s checkpoint when there is one.
+        out_dir: where the checkpoint, metrics and plot go; None writes nothing. A directory
+            that already holds a run needs ``resume`` or ``overwrite``.
+        resume: continue from ``out_dir``'s checkpoint (an error when there is none). The run
+            must ask for the settings the checkpoint was trained with, except ``epochs``: the
+            same number continues exactly, another re-plans the schedule (see ``fit``).
+        overwrite: replace the run in ``out_dir``; its files stay until the new run's first
+            checkpoint is written.
         device: "cpu", "cuda" or "auto".
         threads: torch intra-op threads; None keeps torch's default (split between processes).
-        progress: show progress bars and per-epoch lines.
+        progress: show progress bars and per-epoch lines (notes such as "nothing to do"
+            are printed either way).
     """
 
     model: str = "binarynet-mlp"
@@ -92,6 +106,7 @@ class TrainConfig:
     clip_weights: bool = True
     out_dir: str | None = None
     resume: bool = False
+    overwrite: bool = False
     device: str = "auto"
     threads: int | None = None
     progress: bool = True
@@ -109,16 +124,30 @@ class TrainConfig:
             raise OnebitError(f"threads must be at least 1, got {self.threads}")
         if self.resume and self.out_dir is None:
             raise OnebitError("--resume needs an output directory to resume from")
+        if self.resume and self.overwrite:
+            raise OnebitError(
+                "--resume and --overwrite contradict each other: one continues the run in the "
+                "output directory, the other replaces it"
+            )
 
 
 @dataclass
 class TrainResult:
-    """What a run produced."""
+    """What a run produced.
+
+    Attributes:
+        model: the trained model, in eval mode.
+        history: the per-epoch metrics of the whole run (resumed epochs included).
+        out_dir: the run directory, or None.
+        is_main: whether this process is the main one of a distributed run.
+        trained_epochs: the epochs this call trained (0: a resumed run had nothing to do).
+    """
 
     model: nn.Module
     history: list[dict[str, float]]
     out_dir: Path | None
     is_main: bool = True
+    trained_epochs: int = 0
 
     @property
     def final(self) -> dict[str, float]:
@@ -178,6 +207,13 @@ def fit(
 ) -> TrainResult:
     """Train ``config.model`` on ``config.data`` and return the model and its per-epoch metrics.
 
+    Resuming with ``epochs`` equal to the epochs the checkpoint finished does nothing but rewrite
+    the metrics files and ``curves.png`` ("nothing to do"); fewer is an error. Resuming with
+    another ``epochs`` than the run was started with re-plans the schedule over the new total
+    and goes on from the step it reached, as a run planned that long would (a finished cosine
+    run extended from 30 to 40 epochs restarts at the rate cosine gives 30/40 of the way); the
+    run then no longer equals any uninterrupted run, and a note says so.
+
     Args:
         config: the run.
         splits: data to use instead of loading ``config.data`` (e.g. a subset in tests).
@@ -185,6 +221,8 @@ def fit(
             epoch, once the checkpoint is written (``model`` is the unwrapped module).
     """
     config.validate()
+    if config.out_dir is not None and not config.two_step:
+        check_run_directory(Path(config.out_dir), config.resume, config.overwrite)
     if config.two_step:
         from onebit.train.distill import two_step
 
@@ -237,7 +275,10 @@ def _fit(
             bits=config.grad_rounding_bits,
             seed=config.seed,  # same draws on every rank
         )
-    teacher = None if config.teacher is None else load_teacher(config.teacher, device)
+    teacher = None
+    if config.teacher is not None:
+        teacher = load_teacher(config.teacher, device)
+        check_teacher_fits(teacher, config.teacher, x_train[:2], splits.num_classes)
     steps_per_epoch = len(_batches(context.shard(torch.arange(len(x_train))), local_batch))
     if steps_per_epoch == 0:
         raise OnebitError(f"the training split ({len(x_train)} samples) is too small to train on")
@@ -245,24 +286,39 @@ def _fit(
 
     out_dir = Path(config.out_dir) if config.out_dir is not None else None
     checkpoint_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
+    if context.is_main and out_dir is not None:
+        remove_stale_temporaries(out_dir)
     log = MetricsLog(out_dir)
+    progress = TrainingProgress(enabled=config.progress and context.is_main, notes=context.is_main)
     start_epoch = 0
-    if config.resume and checkpoint_path is not None and checkpoint_path.exists():
+    if config.resume and checkpoint_path is not None:
         state = load_checkpoint(checkpoint_path)
         if state["model_config"] != model.onebit_config:
             raise OnebitError(
                 f"{checkpoint_path} holds a different model ({state['model_config']}); "
                 f"this run builds {model.onebit_config}"
             )
+        check_same_settings(checkpoint_path, state.get("train_config"), plain_config(config))
+        start_epoch = int(state["epoch"])
+        if config.epochs < start_epoch:
+            raise OnebitError(
+                f"cannot resume {out_dir} for {config.epochs} epochs: "
+                f"it already finished {start_epoch}"
+            )
         model.load_state_dict(state["model_state"])
         optimizer.load_state_dict(state["optimizer_state"])
         schedule.load_state_dict(state["schedule_state"])
         _set_rng_state(state["rng_state"], device)
         log.history = [dict(row) for row in state["history"]]
-        start_epoch = int(state["epoch"])
+        planned = state.get("train_config", {}).get("epochs", config.epochs)
+        if start_epoch == config.epochs:
+            progress.note(f"nothing to do: {out_dir} already finished {start_epoch} epochs")
+        elif planned != config.epochs:
+            progress.note(_replan(schedule, optimizer, config, planned, start_epoch))
+        if context.is_main:
+            log.write()  # a kill between checkpoint and metrics writes left them one epoch behind
 
     trained = context.wrap(model)
-    progress = TrainingProgress(enabled=config.progress and context.is_main)
     with progress:
         for epoch in range(start_epoch, config.epochs):
             order = context.shard(_epoch_order(len(x_train), config.seed, epoch).to(device))
@@ -323,20 +379,57 @@ def _fit(
                         "rng_state": _rng_state(device),
                         "epoch": epoch + 1,
                         "history": log.history,
-                        "train_config": _plain_config(config),
+                        "train_config": plain_config(config),
                     },
                 )
                 log.write()
+                if config.overwrite and epoch == 0:
+                    remove_replaced_files(out_dir)
             context.barrier()
             for callback in callbacks:
                 callback(epoch + 1, metrics, model)
 
     if context.is_main and out_dir is not None:
         log.plot()
-    return TrainResult(unwrap(trained).eval(), log.history, out_dir, context.is_main)
+    return TrainResult(
+        unwrap(trained).eval(),
+        log.history,
+        out_dir,
+        context.is_main,
+        trained_epochs=config.epochs - start_epoch,
+    )
 
 
-def _plain_config(config: TrainConfig) -> dict[str, Any]:
+def _replan(
+    schedule: LRScheduler,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    planned: int,
+    done: int,
+) -> str:
+    """Set the learning rates a schedule planned over ``config.epochs`` gives at the step the
+    run reached (the schedule was built for ``config.epochs``; the optimizer's rates are still
+    the old plan's). Returns the note that says so."""
+    if not isinstance(schedule, LambdaLR):
+        raise OnebitError(
+            f"cannot resume a {planned}-epoch run for {config.epochs} epochs with the "
+            f"{config.schedule!r} schedule: it cannot be re-planned"
+        )
+    before = optimizer.param_groups[0]["lr"]
+    for group, base, factor in zip(
+        optimizer.param_groups, schedule.base_lrs, schedule.lr_lambdas, strict=True
+    ):
+        group["lr"] = base * factor(schedule.last_epoch)
+    return (
+        f"note: {config.out_dir} was planned for {planned} epochs and now runs to "
+        f"{config.epochs}: the {config.schedule} schedule is re-planned over {config.epochs} "
+        f"epochs, so the learning rate goes on from epoch {done + 1} at "
+        f"{optimizer.param_groups[0]['lr']:.3g} (the old plan: {before:.3g})"
+    )
+
+
+def plain_config(config: TrainConfig) -> dict[str, Any]:
+    """The run's settings as plain values (no initial weights), as checkpoints record them."""
     plain = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "init_state"}
     plain["model_kwargs"] = {
         k: v

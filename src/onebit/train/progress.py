@@ -18,11 +18,15 @@ from rich.progress import (
 class TrainingProgress:
     """One bar per epoch with running loss and accuracy, and a summary line when it ends.
 
-    Disabled, it draws nothing (other ranks of a distributed run, or ``progress=False``).
+    Disabled, it draws nothing (other ranks of a distributed run, or ``progress=False``); notes
+    ("nothing to do", a re-planned schedule) are printed whenever ``notes`` is set.
     """
 
-    def __init__(self, enabled: bool = True, console: Console | None = None) -> None:
+    def __init__(
+        self, enabled: bool = True, console: Console | None = None, notes: bool = True
+    ) -> None:
         self.enabled = enabled
+        self.notes = notes
         self.console = console or Console(stderr=True, soft_wrap=True)
         self._progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"),
@@ -48,6 +52,11 @@ class TrainingProgress:
         traceback: TracebackType | None,
     ) -> None:
         self._progress.__exit__(exc_type, exc, traceback)
+
+    def note(self, text: str) -> None:
+        """One line about the run as a whole, e.g. that a resumed run has nothing to do."""
+        if self.notes:
+            self.console.print(text, highlight=False, markup=False)
 
     def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
         if self._task is not None:

@@ -1,0 +1,133 @@
+"""The run directory: the files a training run writes there, and the rules for starting in one.
+
+A run directory holds ``checkpoint.pt``, ``metrics.csv``, ``metrics.json`` and ``curves.png``. A
+run never replaces another by accident: starting in a directory that already holds run files
+needs ``resume`` (continue that run) or ``overwrite`` (replace it), and resuming needs a checkpoint.
+A resumed run must ask for the settings the checkpoint was trained with, so that it continues the
+same run rather than mixing two. Temporary files that a killed atomic write left behind
+(``.checkpoint.pt.k3j9x_2a.tmp`` and the like, see :mod:`onebit.atomic`) are removed when a run
+starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+from typing import Any
+
+from onebit._registry import OnebitError
+from onebit.train.metrics import CURVES_PNG, METRICS_CSV, METRICS_JSON
+
+CHECKPOINT_NAME = "checkpoint.pt"
+RUN_FILES = (CHECKPOINT_NAME, METRICS_CSV, METRICS_JSON, CURVES_PNG)
+
+# atomic_open names its temporaries ".NAME.XXXXXXXX.tmp", atomic_write ".NAME.XXXXXXXX.SUFFIX"
+# (tempfile.mkstemp: 8 characters from [a-z0-9_]).
+_TEMPORARY = re.compile(
+    r"^\.(?:"
+    + "|".join(rf"{re.escape(name)}\.[a-z0-9_]{{8}}(?:\.tmp|{re.escape(Path(name).suffix)})"
+               for name in RUN_FILES)
+    + r")$"
+)  # fmt: skip
+
+# Settings that define the trajectory of a run; a resumed run must ask for the same ones. The
+# model is checked separately (its full config), ``epochs`` may grow, and where files live
+# (``data_path``, ``teacher``) may move.
+SAME_ON_RESUME = (
+    "data",
+    "batch_size",
+    "optimizer",
+    "optimizer_options",
+    "lr",
+    "weight_decay",
+    "schedule",
+    "seed",
+    "augment_shift",
+    "grad_rounding_bits",
+    "distill_weight",
+    "clip_weights",
+)
+
+
+def run_files(out_dir: Path) -> list[str]:
+    """The names of the run files ``out_dir`` holds (none when it does not exist)."""
+    return [name for name in RUN_FILES if (out_dir / name).exists()]
+
+
+def check_run_directory(out_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to start a run that would replace another run or resume nothing.
+
+    Args:
+        out_dir: the run directory (it need not exist yet).
+        resume: the run continues the checkpoint in ``out_dir``.
+        overwrite: the run may replace the run in ``out_dir``.
+
+    Raises:
+        OnebitError: ``out_dir`` is a file; it holds a run and neither flag is set; or ``resume``
+            is set and it holds no checkpoint.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OnebitError(f"run directory {out_dir} is a file, not a directory")
+    present = run_files(out_dir)
+    if resume:
+        if CHECKPOINT_NAME not in present:
+            held = f" (it holds {', '.join(present)})" if present else ""
+            raise OnebitError(f"nothing to resume: {out_dir} holds no {CHECKPOINT_NAME}{held}")
+    elif present and not overwrite:
+        raise OnebitError(
+            f"{out_dir} already holds a training run ({', '.join(present)}); "
+            "pass --resume to continue it or --overwrite to replace it"
+        )
+
+
+def remove_stale_temporaries(out_dir: Path) -> list[Path]:
+    """Delete the temporary files of atomic writes that a killed process left in ``out_dir``.
+
+    Call it only when no other process writes to ``out_dir``. Returns the paths removed.
+    """
+    if not out_dir.is_dir():
+        return []
+    removed = []
+    for path in out_dir.iterdir():
+        if _TEMPORARY.match(path.name) and path.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def remove_replaced_files(out_dir: Path) -> None:
+    """Delete what an overwritten run leaves that the new run has not yet rewritten.
+
+    Called once the new run's first checkpoint and metrics are written, so the old run stays
+    whole until the new one has something to show; only ``curves.png`` is left by then.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        (out_dir / CURVES_PNG).unlink()
+
+
+def check_same_settings(
+    checkpoint_path: Path, saved: dict[str, Any] | None, asked: dict[str, Any]
+) -> None:
+    """Refuse to resume a checkpoint trained with other settings than this run asks for.
+
+    Args:
+        checkpoint_path: the checkpoint, for the message.
+        saved: the checkpoint's ``train_config`` (None in checkpoints that predate it: no check).
+        asked: this run's settings, as :func:`onebit.train.loop.plain_config` gives them.
+    """
+    if saved is None:
+        return
+    changed = [
+        f"{name} was {saved[name]!r}, now {asked[name]!r}"
+        for name in SAME_ON_RESUME
+        if name in saved and saved[name] != asked[name]
+    ]
+    if (saved.get("teacher") is None) != (asked.get("teacher") is None):
+        changed.append(f"teacher was {saved.get('teacher')!r}, now {asked.get('teacher')!r}")
+    if changed:
+        raise OnebitError(
+            f"cannot resume {checkpoint_path} with other settings than it was trained with: "
+            + "; ".join(changed)
+        )
