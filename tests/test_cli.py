@@ -167,3 +167,181 @@ def test_run_refuses_data_of_another_shape(tmp_path):
     ).save(path)
     result = run("run", str(path), "--data", "digits")
     assert result.exit_code == 2 and "takes inputs of shape (1, 28, 28)" in result.stderr
+
+
+TRAIN = ("train", "binarynet-mlp", "--data", "digits", "--hidden", "16", "--depth", "1")
+QUIET = ("--no-progress", "--device", "cpu", "--threads", "1")
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished 2-epoch run of TRAIN; tests copy it rather than train again."""
+    out = tmp_path_factory.mktemp("cli-run") / "run"
+    done = run(*TRAIN, "--epochs", "2", "--out", str(out), *QUIET)
+    assert done.exit_code == 0, done.output
+    return out
+
+
+@pytest.fixture
+def run_dir(tmp_path, finished_run):
+    import shutil
+
+    shutil.copytree(finished_run, tmp_path / "run")
+    return tmp_path / "run"
+
+
+def one_error_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0].removeprefix("error: ")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ("--epochs", "2"),
+            "{run} already holds a training run (checkpoint.pt, metrics.csv, metrics.json, "
+            "curves.png); pass --resume to continue it or --overwrite to replace it",
+        ),
+        (("--epochs", "1", "--resume"), "cannot resume {run} for 1 epochs: it already finished 2"),
+        (
+            ("--epochs", "2", "--resume", "--lr", "0.02", "--seed", "1"),
+            "cannot resume {run}/checkpoint.pt with other settings than it was trained with: "
+            "lr was 0.01, now 0.02; seed was 0, now 1",
+        ),
+        (
+            ("--epochs", "2", "--resume", "--overwrite"),
+            "--resume and --overwrite contradict each other: one continues the run in the "
+            "output directory, the other replaces it",
+        ),
+    ],
+)
+def test_train_in_an_existing_run_directory_is_one_clear_line(run_dir, extra, message):
+    before = (run_dir / "checkpoint.pt").read_bytes()
+    result = run(*TRAIN, "--out", str(run_dir), *QUIET, *extra)
+    assert one_error_line(result) == message.format(run=run_dir)
+    assert (run_dir / "checkpoint.pt").read_bytes() == before
+
+
+def test_train_refuses_a_run_of_another_model_and_resume_of_nothing(tmp_path, run_dir):
+    other = run("train", "float-mlp", "--data", "digits", "--out", str(run_dir), *QUIET)
+    assert one_error_line(other).startswith(f"{run_dir} already holds a training run")
+    resumed_other = run(*TRAIN[:-2], "--depth", "2", "--out", str(run_dir), *QUIET, "--resume")
+    assert one_error_line(resumed_other).startswith(
+        f"{run_dir}/checkpoint.pt holds a different model"
+    )
+    new = tmp_path / "new"
+    nothing = run(*TRAIN, "--out", str(new), *QUIET, "--resume")
+    assert one_error_line(nothing) == f"nothing to resume: {new} holds no checkpoint.pt"
+
+
+def test_resuming_a_finished_run_says_nothing_to_do_and_rewrites_its_files(run_dir):
+    import json
+
+    (run_dir / "metrics.json").write_text("[]")
+    (run_dir / "curves.png").unlink()
+    result = run(*TRAIN, "--epochs", "2", "--out", str(run_dir), *QUIET, "--resume")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip() == f"nothing to do: {run_dir} already finished 2 epochs"
+    assert "after 2 epochs" in result.stdout
+    assert [row["epoch"] for row in json.loads((run_dir / "metrics.json").read_text())] == [1, 2]
+    assert (run_dir / "curves.png").is_file()
+
+
+def test_overwrite_replaces_the_run(run_dir):
+    result = run(*TRAIN, "--epochs", "1", "--out", str(run_dir), *QUIET, "--overwrite")
+    assert result.exit_code == 0, result.output
+    from onebit.train import load_checkpoint
+
+    assert load_checkpoint(run_dir / "checkpoint.pt")["epoch"] == 1
+
+
+def test_a_teacher_of_another_shape_is_one_line(tmp_path):
+    from onebit import models
+    from onebit.train import save_checkpoint
+
+    teacher = models.create("float-mlp", hidden=8, input_shape=(1, 28, 28), num_classes=10)
+    path = tmp_path / "teacher.pt"
+    state = {"model_config": teacher.onebit_config, "model_state": teacher.state_dict()}
+    save_checkpoint(path, {**state, "epoch": 1})
+    result = run(*TRAIN, "--teacher", str(path), "--out", str(tmp_path / "kd"), *QUIET)
+    assert one_error_line(result) == (
+        f"teacher {path} takes inputs of shape (1, 28, 28), but the data has (1, 8, 8)"
+    )
+
+
+def test_convert_into_a_directory_writes_model_onebit(run_dir):
+    result = run("convert", str(run_dir / "checkpoint.pt"), "-o", str(run_dir))
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "model.onebit").is_file()
+    assert f"wrote {run_dir / 'model.onebit'}" in result.stdout
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def write_unreadable(path, kind: str) -> None:
+    import pickle
+
+    import torch
+
+    whole = path.with_suffix(".whole")
+    torch.save({"format": "onebit-checkpoint", "w": torch.ones(100)}, whole)
+    contents = {
+        "truncated": lambda: whole.read_bytes()[:-200],
+        "random": lambda: bytes(range(256)) * 4,
+        "empty": lambda: b"",
+        "text": lambda: b"i am a checkpoint\n",  # torch used to say "(105)": ord("i")
+        "pickle with code": lambda: pickle.dumps({"format": "onebit-checkpoint", "x": _Exploit()}),
+    }
+    if kind == "foreign torch file":
+        torch.save({"state_dict": {"w": torch.ones(1)}}, path)
+    elif kind == "torch file with code":
+        torch.save({"format": "onebit-checkpoint", "x": _Exploit()}, path)
+    else:
+        path.write_bytes(contents[kind]())
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("truncated", "truncated or corrupt (a damaged torch zip archive)"),
+        ("random", "not a torch file"),
+        ("empty", "the file is empty"),
+        ("text", "not a torch file"),
+        ("pickle with code", "a pickle that is not a torch checkpoint, or holds code (not run)"),
+        (
+            "torch file with code",
+            "it holds pickled objects other than tensors and plain values (not run)",
+        ),
+        (
+            "foreign torch file",
+            "a torch file, but not an onebit checkpoint (not written by `onebit train`)",
+        ),
+    ],
+)
+def test_convert_reports_an_unreadable_checkpoint_in_one_line(tmp_path, capfd, kind, reason):
+    path = tmp_path / "checkpoint.pt"
+    write_unreadable(path, kind)
+    result = run("convert", str(path), "-o", str(tmp_path / "m.onebit"))
+    assert one_error_line(result) == f"cannot read checkpoint {path}: {reason}"
+    assert not (tmp_path / "m.onebit").exists()
+    assert "must never run" not in capfd.readouterr().out
+
+
+def test_convert_refuses_a_directory_checkpoint_and_its_own_checkpoint_as_output(run_dir):
+    as_checkpoint = run("convert", str(run_dir), "-o", str(run_dir / "m.onebit"))
+    assert one_error_line(as_checkpoint) == f"cannot read checkpoint {run_dir}: it is a directory"
+    checkpoint = run_dir / "checkpoint.pt"
+    before = checkpoint.read_bytes()
+    onto_itself = run("convert", str(checkpoint), "-o", str(checkpoint))
+    assert one_error_line(onto_itself) == (
+        f"-o {checkpoint} is the checkpoint itself; converting would replace it"
+    )
+    assert checkpoint.read_bytes() == before
