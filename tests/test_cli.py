@@ -345,3 +345,15 @@ def test_convert_refuses_a_directory_checkpoint_and_its_own_checkpoint_as_output
         f"-o {checkpoint} is the checkpoint itself; converting would replace it"
     )
     assert checkpoint.read_bytes() == before
+
+
+def test_train_into_a_file_is_one_line(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("mine")
+    onto_file = run(*TRAIN, "--out", str(path), *QUIET)
+    assert one_error_line(onto_file) == f"run directory {path} is a file, not a directory"
+    below_file = run(*TRAIN, "--out", str(path / "run"), *QUIET)
+    assert one_error_line(below_file) == (
+        f"cannot create run directory {path / 'run'}: Not a directory"
+    )
+    assert path.read_text() == "mine"

@@ -30,13 +30,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def reports_errors(command: F) -> F:
-    """Turn an OnebitError (or a missing file) into one line on stderr and exit status 2."""
+    """Turn an OnebitError or an OSError (a missing file, a full disk) into one line on stderr
+    and exit status 2."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (OnebitError, FileNotFoundError) as error:
+        except (OnebitError, OSError) as error:
             errors.print(f"[bold red]error:[/] {error}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:

@@ -287,6 +287,10 @@ def _fit(
     out_dir = Path(config.out_dir) if config.out_dir is not None else None
     checkpoint_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
     if context.is_main and out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OnebitError(f"cannot create run directory {out_dir}: {error.strerror}") from None
         remove_stale_temporaries(out_dir)
     log = MetricsLog(out_dir)
     progress = TrainingProgress(enabled=config.progress and context.is_main, notes=context.is_main)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from onebit.atomic import atomic_open, atomic_write
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_atomic_write_removes_its_temporary_and_keeps_the_old_file(tmp_path, error):
+    target = tmp_path / "curves.png"
+    target.write_bytes(b"old")
+
+    def half_then_fail(tmp):
+        tmp.write_bytes(b"half a plot")
+        raise error
+
+    with pytest.raises(type(error)):
+        atomic_write(target, half_then_fail)
+    assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]
+    assert target.read_bytes() == b"old"
+    atomic_write(target, lambda tmp: tmp.write_bytes(b"new"))
+    assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]
+    assert target.read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_atomic_open_removes_its_temporary_and_keeps_the_old_file(tmp_path, error):
+    target = tmp_path / "metrics.csv"
+    target.write_text("old")
+    with pytest.raises(type(error)), atomic_open(target, "w") as handle:
+        handle.write("half")
+        raise error
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
+    assert target.read_text() == "old"
