@@ -146,6 +146,15 @@ def test_more_epochs_re_plan_the_schedule(run_dir, small_digits, capsys):
     assert load_checkpoint(run_dir / CHECKPOINT_NAME)["train_config"]["epochs"] == 4
 
 
+def test_more_epochs_of_a_constant_schedule_equal_a_longer_run(tmp_path, small_digits, capsys):
+    longer = fit(config(tmp_path / "a", epochs=3, schedule="constant"), small_digits)
+    fit(config(tmp_path / "b", epochs=2, schedule="constant"), small_digits)
+    extended = fit(config(tmp_path / "b", epochs=3, schedule="constant", resume=True), small_digits)
+    assert capsys.readouterr().err == ""  # nothing changed, nothing to note
+    for key, value in longer.model.state_dict().items():
+        assert torch.equal(value, extended.model.state_dict()[key]), key
+
+
 def test_stale_temporaries_are_removed_and_nothing_else(tmp_path, run_dir, small_digits):
     stale = [".checkpoint.pt.k3j9x_2a.tmp", ".metrics.csv.aaaaaaaa.tmp", ".curves.png.0a1b2c3d.png"]
     kept = [".checkpoint.pt.notes", "notes.tmp", ".metrics.json.toolongname.tmp", "model.onebit"]

@@ -318,7 +318,9 @@ def _fit(
         if start_epoch == config.epochs:
             progress.note(f"nothing to do: {out_dir} already finished {start_epoch} epochs")
         elif planned != config.epochs:
-            progress.note(_replan(schedule, optimizer, config, planned, start_epoch))
+            note = _replan(schedule, optimizer, config, planned, start_epoch)
+            if note is not None:
+                progress.note(note)
         if context.is_main:
             log.write()  # a kill between checkpoint and metrics writes left them one epoch behind
 
@@ -410,10 +412,10 @@ def _replan(
     config: TrainConfig,
     planned: int,
     done: int,
-) -> str:
+) -> str | None:
     """Set the learning rates a schedule planned over ``config.epochs`` gives at the step the
     run reached (the schedule was built for ``config.epochs``; the optimizer's rates are still
-    the old plan's). Returns the note that says so."""
+    the old plan's). Returns the note that says so, or None when the rates did not change."""
     if not isinstance(schedule, LambdaLR):
         raise OnebitError(
             f"cannot resume a {planned}-epoch run for {config.epochs} epochs with the "
@@ -424,6 +426,8 @@ def _replan(
         optimizer.param_groups, schedule.base_lrs, schedule.lr_lambdas, strict=True
     ):
         group["lr"] = base * factor(schedule.last_epoch)
+    if optimizer.param_groups[0]["lr"] == before:  # e.g. the constant schedule
+        return None
     return (
         f"note: {config.out_dir} was planned for {planned} epochs and now runs to "
         f"{config.epochs}: the {config.schedule} schedule is re-planned over {config.epochs} "
