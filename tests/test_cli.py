@@ -231,8 +231,8 @@ def test_train_refuses_a_run_of_another_model_and_resume_of_nothing(tmp_path, ru
     other = run("train", "float-mlp", "--data", "digits", "--out", str(run_dir), *QUIET)
     assert one_error_line(other).startswith(f"{run_dir} already holds a training run")
     resumed_other = run(*TRAIN[:-2], "--depth", "2", "--out", str(run_dir), *QUIET, "--resume")
-    assert one_error_line(resumed_other).startswith(
-        f"{run_dir}/checkpoint.pt holds a different model"
+    assert one_error_line(resumed_other) == (
+        f"{run_dir}/checkpoint.pt holds a different model: binarynet-mlp with depth=1 (this run: 2)"
     )
     new = tmp_path / "new"
     nothing = run(*TRAIN, "--out", str(new), *QUIET, "--resume")

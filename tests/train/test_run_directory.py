@@ -105,7 +105,11 @@ def test_resume_needs_a_checkpoint(tmp_path, small_digits):
         ({"schedule": "constant"}, "schedule was 'cosine', now 'constant'"),
         ({"epochs": 1}, "cannot resume {run} for 1 epochs: it already finished 2"),
         ({"overwrite": True}, "--resume and --overwrite contradict each other"),
-        ({"model_kwargs": {"hidden": 16, "depth": 1}}, "holds a different model"),
+        (
+            {"model_kwargs": {"hidden": 16, "depth": 1}},
+            "holds a different model: binarynet-mlp with hidden=32 (this run: 16)",
+        ),
+        ({"model": "float-mlp"}, "a different model: binarynet-mlp, this run builds float-mlp"),
     ],
 )
 def test_resume_refuses_other_settings(tmp_path, run_dir, small_digits, overrides, message):
@@ -147,7 +151,7 @@ def test_more_epochs_re_plan_the_schedule(run_dir, small_digits, capsys):
 
 
 def test_more_epochs_of_a_constant_schedule_equal_a_longer_run(tmp_path, small_digits, capsys):
-    longer = fit(config(tmp_path / "a", epochs=3, schedule="constant"), small_digits)
+    longer = fit(config(tmp_path, epochs=3, schedule="constant", out_dir=None), small_digits)
     fit(config(tmp_path / "b", epochs=2, schedule="constant"), small_digits)
     extended = fit(config(tmp_path / "b", epochs=3, schedule="constant", resume=True), small_digits)
     assert capsys.readouterr().err == ""  # nothing changed, nothing to note

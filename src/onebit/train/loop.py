@@ -38,6 +38,7 @@ from onebit.train.progress import TrainingProgress
 from onebit.train.run_directory import (
     CHECKPOINT_NAME,
     check_run_directory,
+    check_same_model,
     check_same_settings,
     remove_replaced_files,
     remove_stale_temporaries,
@@ -297,11 +298,7 @@ def _fit(
     start_epoch = 0
     if config.resume and checkpoint_path is not None:
         state = load_checkpoint(checkpoint_path)
-        if state["model_config"] != model.onebit_config:
-            raise OnebitError(
-                f"{checkpoint_path} holds a different model ({state['model_config']}); "
-                f"this run builds {model.onebit_config}"
-            )
+        check_same_model(checkpoint_path, state["model_config"], model.onebit_config)
         check_same_settings(checkpoint_path, state.get("train_config"), plain_config(config))
         start_epoch = int(state["epoch"])
         if config.epochs < start_epoch:

@@ -107,6 +107,22 @@ def remove_replaced_files(out_dir: Path) -> None:
         (out_dir / CURVES_PNG).unlink()
 
 
+def check_same_model(checkpoint_path: Path, saved: dict[str, Any], built: dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint of another model (name or arguments) than this run builds."""
+    if saved == built:
+        return
+    if saved.get("name") != built.get("name"):
+        difference = f"{saved.get('name')}, this run builds {built.get('name')}"
+    else:
+        keys = sorted(set(saved) | set(built), key=str)
+        difference = f"{saved['name']} with " + ", ".join(
+            f"{key}={saved.get(key)!r} (this run: {built.get(key)!r})"
+            for key in keys
+            if saved.get(key) != built.get(key)
+        )
+    raise OnebitError(f"{checkpoint_path} holds a different model: {difference}")
+
+
 def check_same_settings(
     checkpoint_path: Path, saved: dict[str, Any] | None, asked: dict[str, Any]
 ) -> None:
