@@ -37,10 +37,12 @@ def convert(
     """
     if not isinstance(example_input, torch.Tensor) or example_input.ndim < 2:
         raise ConversionError("example_input must be a batch tensor, e.g. torch.zeros(1, C, H, W)")
+    _check_on_cpu(model)
+    _check_input_shape(model, tuple(example_input.shape))
     was_training = model.training
     model.eval()
     try:
-        lowering = Lowering(trace(model, example_input.float()))
+        lowering = Lowering(trace(model, example_input))
         lowering.run()
         rewriter = Rewriter(lowering)
         rewriter.prune()
@@ -53,6 +55,32 @@ def convert(
         model.train(was_training)
     graph, tensors = _serialize(lowering, metadata or {})
     return Program(graph, tensors)
+
+
+def _check_on_cpu(model: nn.Module) -> None:
+    """The converter reads parameters as NumPy arrays: every one must be on the CPU. A model on
+    another device is refused rather than copied (a copy of a large model is the user's call)."""
+    for kind, named in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
+        for name, tensor in named:
+            if tensor.device.type != "cpu":
+                raise ConversionError(
+                    f"{kind} {name!r} is on {tensor.device}; move the model to the CPU first "
+                    "(model.cpu())"
+                )
+            if tensor.is_floating_point() and tensor.dtype != torch.float32:
+                raise ConversionError(
+                    f"{kind} {name!r} is {tensor.dtype}; convert a float32 model (model.float())"
+                )
+
+
+def _check_input_shape(model: nn.Module, shape: tuple[int, ...]) -> None:
+    """A model that declares its input shape (the zoo's ``input_shape``) gets it."""
+    expected = getattr(model, "input_shape", None)
+    if isinstance(expected, tuple) and tuple(shape[1:]) != expected:
+        raise ConversionError(
+            f"example_input has shape {shape}, but the model takes (N, "
+            f"{', '.join(map(str, expected))})"
+        )
 
 
 def _serialize(lowering: Lowering, metadata: dict[str, Any]):

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from onebit.convert.ir import Node
-from onebit.convert.lower import Lowering, padding_attr
+from onebit.convert.lower import Lowering
+from onebit.convert.lowering.conv import padding_attr
 from onebit.convert.thresholds import fold_thresholds
 
 
