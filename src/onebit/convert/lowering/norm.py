@@ -75,20 +75,14 @@ def affine(lowering, call: Call, x: Value, s: np.ndarray, t: np.ndarray, chain) 
 
 
 def batch_norm_chain(module: nn.Module, x: Value):
-    """The module applied to (rows, C) values as it is applied to the model's maps: torch's CPU
-    batch norm takes another code path (other roundings) for a 1x1 map than for a larger one, so
-    the rows are laid out as one map of the same kind as ``x``."""
-    pixels = int(np.prod(x.torch_shape[1:])) if len(x.torch_shape) == 3 else 1
+    """The module applied to contiguous (rows, C) values, as (rows, C, 1, 1) maps when the model
+    applies it to maps: torch's CPU batch norm rounds as on the model's own contiguous maps
+    (a strided input would take another code path with other roundings)."""
+    is_map = len(x.torch_shape) == 3
 
     def chain(t: torch.Tensor) -> torch.Tensor:
-        if len(x.torch_shape) != 3:
-            return module(t)
-        if pixels == 1:
-            return module(t[:, :, None, None])[:, :, 0, 0]
-        rows = len(t)
-        padded = torch.cat([t, t[:1]]) if rows == 1 else t  # two pixels at least
-        grid = padded.T.reshape(1, t.shape[1], len(padded), 1)
-        return module(grid).reshape(t.shape[1], len(padded)).T[:rows]
+        t = t.contiguous()
+        return module(t[:, :, None, None])[:, :, 0, 0] if is_map else module(t)
 
     return chain
 
