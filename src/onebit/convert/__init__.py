@@ -42,7 +42,7 @@ def convert(
     was_training = model.training
     model.eval()
     try:
-        lowering = Lowering(trace(model, example_input))
+        lowering = Lowering(trace(model, example_input), model)
         lowering.run()
         rewriter = Rewriter(lowering)
         rewriter.prune()

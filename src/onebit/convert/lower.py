@@ -55,8 +55,9 @@ class Call:
 class Lowering:
     """Turns a traced module into a list of :class:`Node` and the values between them."""
 
-    def __init__(self, module: fx.GraphModule) -> None:
+    def __init__(self, module: fx.GraphModule, source: nn.Module | None = None) -> None:
         self.module = module
+        self.source = module if source is None else source  # the model, for layer names
         self.nodes: list[Node] = []
         self.values: dict[str, Value] = {}
         self._by_fx: dict[str, Value] = {}
@@ -171,7 +172,7 @@ class Lowering:
         """A parameter or buffer read by the traced code itself: a layer whose own computation
         (e.g. a subclass's ``forward``) the converter does not know."""
         owner, _, name = str(node.target).rpartition(".")
-        module = self.module.get_submodule(owner) if owner else self.module
+        module = self.source.get_submodule(owner) if owner else self.source
         raise ConversionError(
             f"layer {owner or '(the model)'!r} ({type(module).__name__}) computes with its "
             f"{name!r} in code the converter cannot lower (a subclass with its own forward?)"

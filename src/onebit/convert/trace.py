@@ -20,6 +20,19 @@ from onebit.convert.lowering import is_registered_subclass, module_lowering
 
 
 class _Tracer(fx.Tracer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed_in: str | None = None  # the innermost layer whose code tracing failed in
+
+    def call_module(self, module, forward, args, kwargs):
+        try:
+            return super().call_module(module, forward, args, kwargs)
+        except Exception:
+            if self.failed_in is None:
+                name = self.path_of_module(module) or "(the model)"
+                self.failed_in = f"layer {name!r} ({type(module).__name__})"
+            raise
+
     def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
         if module_lowering(type(module)) is not None:
             return True
@@ -48,10 +61,12 @@ class _ShapeRecorder(fx.Interpreter):
 def trace(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
     """Trace ``model`` (in eval mode) and record every node's output shape for a batch of
     ``example``'s shape; refuse a trace that computes anything else than ``model``."""
+    tracer = _Tracer()
     try:
-        graph = _Tracer().trace(model)
+        graph = tracer.trace(model)
     except Exception as error:
-        raise ConversionError(f"torch.fx cannot trace the model: {first_line(error)}") from None
+        where = tracer.failed_in or "the model"
+        raise ConversionError(f"torch.fx cannot trace {where}: {first_line(error)}") from None
     module = fx.GraphModule(model, graph)
     batch = torch.randn(example.shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
