@@ -45,6 +45,10 @@ class _ShapeRecorder(fx.Interpreter):
     """Runs the graph, recording each node's output shape in ``node.meta["onebit_shape"]``; an
     error names the node that raised it."""
 
+    def __init__(self, module: fx.GraphModule) -> None:
+        super().__init__(module)
+        self.extra_traceback = False  # our error is one line
+
     def run_node(self, node: fx.Node) -> Any:
         try:
             result = super().run_node(node)

@@ -30,7 +30,7 @@ _KINDS: dict[type, str] = {
 
 def describe(quantizer: Any) -> str:
     """A quantizer's name for an error message: its registry name, or what it is."""
-    name = getattr(quantizer, "name", None)
+    name = vars(type(quantizer)).get("name")  # a registered quantizer class, not a subclass
     if isinstance(quantizer, q.Quantizer) and isinstance(name, str):
         return repr(name)
     if isinstance(quantizer, nn.Module):
