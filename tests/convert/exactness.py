@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from onebit.quantizers import ApproxSign, StochasticSign, SteSign, SwishSign
+from onebit.quantizers import ApproxSign, SteSign, StochasticSign, SwishSign
 from onebit.runtime.reference import bitpack, unpack
 
 SIGNS = (SteSign, ApproxSign, SwishSign, StochasticSign)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from exactness import compare_signs, smooth_images, trained_like
 
 from conftest import SmallConvBNN, settle_batch_norm
-from exactness import compare_signs, smooth_images, trained_like
 from onebit import models
 from onebit.convert import convert
 

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import agree, settle_batch_norm
+from conftest import settle_batch_norm
 from onebit.convert import ConversionError, convert
-from onebit.nn import LearnableBias, QuantConv2d, QuantLinear
+from onebit.nn import LearnableBias, QuantConv2d
 
 
 def _converts_and_agrees(model: nn.Module, shape: tuple[int, ...], seed: int = 0):
@@ -176,7 +176,11 @@ class _Flatten(nn.Module):
 
     def forward(self, x):
         y = self.conv(x)
-        return y.flatten(self.start, self.end) if self.method else torch.flatten(y, self.start, self.end)
+        return (
+            y.flatten(self.start, self.end)
+            if self.method
+            else torch.flatten(y, self.start, self.end)
+        )
 
 
 @pytest.mark.parametrize(("start", "end"), [(1, -1), (1, 3), (-3, -1), (2, 2)])

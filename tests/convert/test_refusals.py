@@ -43,7 +43,9 @@ class _OwnSign(q.SteSign):
 def test_a_custom_quantizer_is_refused_naming_the_layer_and_the_quantizer(role, quantizer, named):
     layer = QuantLinear(12, 4, **{f"{role}_quantizer": quantizer})
     model = nn.Sequential(nn.Flatten(), layer).eval()
-    _refused(model, torch.zeros(1, 3, 2, 2), f"layer '1' \\(QuantLinear\\): {role} quantizer {named}")
+    _refused(
+        model, torch.zeros(1, 3, 2, 2), f"layer '1' \\(QuantLinear\\): {role} quantizer {named}"
+    )
 
 
 def test_a_subclassed_sign_module_in_the_graph_is_traced_through():

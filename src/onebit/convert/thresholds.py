@@ -114,4 +114,3 @@ def _check(rising_predicate, first: np.ndarray, k: int) -> None:
         "the float map between a binary layer and the next sign is not monotone in the "
         "accumulator, so no threshold reproduces it"
     )
-

@@ -38,12 +38,12 @@ def conv2d(lowering: Lowering, call: Call, layer: nn.Conv2d, x: Value) -> Value:
     x = input_of(lowering, layer, lowering.as_map(x, where), where)
     if len(x.shape) != 3:
         raise ConversionError(f"{where}: a convolution needs an image input")
-    mode, weight, scale, scale32 = weight_of(layer, where)
+    mode, weight, scale = weight_of(layer, where)
     weight = weight.permute(0, 2, 3, 1)  # (Cout, KH, KW, Cin / groups)
     cout, h, w = call.out_shape
     bias = np.zeros(cout) if layer.bias is None else layer.bias.detach().double().numpy()
     out = lowering.new_value("float", (h, w, cout), call.out_shape)
-    chain = [accumulator_chain(layer, mode, scale32)]
+    chain = [accumulator_chain(layer)]
     common = {"stride": list(layer.stride), "padding": padding, "pad_value": pad_value}
     if x.kind == "bits":
         if layer.groups != 1:

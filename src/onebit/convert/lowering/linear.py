@@ -30,11 +30,13 @@ def linear(lowering: Lowering, call: Call, layer: nn.Linear, x: Value) -> Value:
     x = input_of(lowering, layer, x, where)
     if len(x.shape) != 1:
         raise ConversionError(f"{where}: a linear layer needs a flattened input")
-    mode, weight, scale, scale32 = weight_of(layer, where)
-    bias = np.zeros(layer.out_features) if layer.bias is None else layer.bias.detach().double().numpy()
+    mode, weight, scale = weight_of(layer, where)
+    bias = (
+        np.zeros(layer.out_features) if layer.bias is None else layer.bias.detach().double().numpy()
+    )
     weight = columns_as_runtime(weight, x)
     out = lowering.new_value("float", (layer.out_features,), (layer.out_features,))
-    chain = [accumulator_chain(layer, mode, scale32)]
+    chain = [accumulator_chain(layer)]
     if x.kind == "bits":
         if mode != "binary":
             raise ConversionError(f"{where}: binary inputs need binary weights")

@@ -70,7 +70,9 @@ def affine(lowering, call: Call, x: Value, s: np.ndarray, t: np.ndarray, chain) 
     x = lowering.as_float(x, call.where)
     s, t = runtime_feature_order(s, x), runtime_feature_order(t, x)
     out = lowering.float_like(x)
-    lowering.emit("affine", [x], out, attrs={"channels": x.channels}, scale=s, bias=t, chain=[chain])
+    lowering.emit(
+        "affine", [x], out, attrs={"channels": x.channels}, scale=s, bias=t, chain=[chain]
+    )
     return out
 
 

@@ -52,7 +52,9 @@ def adaptive_avg_pool2d(lowering: Lowering, call: Call, module: nn.Module, x: Va
 @lowers_call("adaptive_avg_pool2d", F.adaptive_avg_pool2d)
 def adaptive_avg_pool2d_call(lowering: Lowering, call: Call) -> Value:
     args = call.arguments(["input", "output_size"], {})
-    return global_avgpool(lowering, lowering.arg(args["input"], call.where), call.out_shape, call.where)
+    return global_avgpool(
+        lowering, lowering.arg(args["input"], call.where), call.out_shape, call.where
+    )
 
 
 @lowers_call("mean", torch.mean)

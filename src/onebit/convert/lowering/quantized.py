@@ -39,7 +39,7 @@ def describe(quantizer: Any) -> str:
 
 
 def quantizer_kind(quantizer: Any, role: str, where: str) -> str:
-    """"identity" (None too), "sign", "magnitude" or "multibit"; anything else (a plain function,
+    """ "identity" (None too), "sign", "magnitude" or "multibit"; anything else (a plain function,
     a lambda, a subclass that computes something of its own) is refused by name."""
     if quantizer is None:
         return "identity"
@@ -64,42 +64,48 @@ def input_of(lowering: Lowering, layer: nn.Module, x: Value, where: str) -> Valu
     raise ConversionError(f"{where}: input quantizer {describe(quantizer)} is not 1-bit")
 
 
-def weight_of(layer: nn.Module, where: str) -> tuple[str, torch.Tensor, np.ndarray, torch.Tensor]:
-    """("binary" | "float", weight values, per-channel scale (float64), the same scale as the
-    model computes it in float32, shaped (C,))."""
+def weight_of(layer: nn.Module, where: str) -> tuple[str, torch.Tensor, np.ndarray]:
+    """("binary" | "float", weight values, per-channel scale): the scale as the model computes
+    it in float32 (magnitude-aware ``mean |w|``, XNOR-Net's alpha), held as float64."""
     weight = layer.weight.detach()
     check_finite(weight, f"{where}: the weight")
     if getattr(layer, "bias", None) is not None:
         check_finite(layer.bias.detach(), f"{where}: the bias")
     quantizer = getattr(layer, "weight_quantizer", None)
     kind = quantizer_kind(quantizer, "weight", where)
-    scale32 = torch.ones(weight.shape[0], dtype=torch.float32)
     if kind == "multibit":
         raise ConversionError(f"{where}: weight quantizer {describe(quantizer)} is not 1-bit")
-    if kind == "magnitude":  # as magnitude_aware_sign computes it: float32 mean |w|
-        scale32 = weight.abs().mean(dim=tuple(range(1, weight.ndim)))
-    if getattr(layer, "alpha_scaling", False):  # QuantizedLayer.alpha(), float32 as the model
-        scale32 = scale32 * layer.alpha().detach().flatten()
+    scale = torch.ones(weight.shape[0], dtype=torch.float32)
+    for factor in _scale_factors(layer, kind):
+        scale = scale * factor
     mode = "float" if kind == "identity" else "binary"
     values = torch.where(weight >= 0, 1.0, -1.0) if mode == "binary" else weight.float()
-    return mode, values, scale32.double().numpy(), scale32
+    return mode, values, scale.double().numpy()
 
 
-def accumulator_chain(layer: nn.Module, kind: str, scale32: torch.Tensor):
-    """The float map acc -> layer output as the model computes it in float32: the magnitude-aware
-    weight scale, XNOR-Net's alpha (after the conv, as ``QuantConv2d.forward``), the bias."""
-    quantizer = getattr(layer, "weight_quantizer", None)
-    magnitude = quantizer is not None and quantizer_kind(quantizer, "weight", "") == "magnitude"
+def _scale_factors(layer: nn.Module, kind: str) -> list[torch.Tensor]:
+    """The per-channel float32 factors the model multiplies the ±1 sum by, in its order:
+    ``magnitude_aware_sign``'s ``mean |w|`` (inside the conv), then ``alpha()`` (after it)."""
     weight = layer.weight.detach()
-    mean = weight.abs().mean(dim=tuple(range(1, weight.ndim))) if magnitude else None
-    alpha = layer.alpha().detach().flatten() if getattr(layer, "alpha_scaling", False) else None
+    factors = []
+    if kind == "magnitude":
+        factors.append(weight.abs().mean(dim=tuple(range(1, weight.ndim))))
+    if getattr(layer, "alpha_scaling", False):
+        factors.append(layer.alpha().detach().flatten())
+    return factors
+
+
+def accumulator_chain(layer: nn.Module):
+    """The float map acc -> layer output as the model computes it in float32: the weight scale
+    factors, then the bias. (With magnitude-aware weights the model sums ``±mean |w|`` terms, in
+    its kernel's order; ``acc * mean |w|`` is that sum rounded once.)"""
+    kind = quantizer_kind(getattr(layer, "weight_quantizer", None), "weight", "")
+    factors = _scale_factors(layer, kind)
     bias = None if layer.bias is None else layer.bias.detach()
 
     def chain(t: torch.Tensor) -> torch.Tensor:
-        if mean is not None:
-            t = t * mean
-        if alpha is not None:
-            t = t * alpha
+        for factor in factors:
+            t = t * factor
         return t if bias is None else t + bias
 
     return chain
