@@ -2,8 +2,15 @@
 
 ``convert(model, example_input)`` traces the model with ``torch.fx``, lowers every layer to the
 runtime's NHWC ops, folds batch norm into integer thresholds and packs binary weights 64 to a
-word. A layer it cannot convert is named in a :class:`ConversionError`. This is the only part of
-the engine that imports torch.
+word. A layer it cannot convert is named in a :class:`ConversionError` (one line), as is a model
+off the CPU, an example input of the wrong shape, or a trace that computes anything else than
+the model's own ``forward``. This is the only part of the engine that imports torch.
+
+Exactness: a binary layer's sum of ±1 products is an exact integer in torch and in the engine, and
+its thresholds reproduce the model's float32 map to the next sign on every integer, so those bits
+are the model's. A float layer (a stem conv, a 1x1 conv, the residual stream) sums in another
+order than torch's kernels; its values differ by a few ulps, and a sign right after it can differ
+only where the value is within that of 0 (``tests/convert/test_exactness.py`` measures the rate).
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ tracer traces through it, and what it computes is lowered op by op or refused by
 Tensor calls (``torch.add(a, b)``, ``a.add(b)``, ``a + b``) are looked up by one name per
 operation; the in-place forms (``a.add_(b)``, ``torch.relu_(a)``, ``F.relu(a, inplace=True)``)
 lower as the same operation and then rebind the mutated tensor (see ``Lowering``).
+
+These are plain dicts, not the project's ``Registry``: that one resolves names and config dicts
+into built objects, while these are keyed by a type (matched exactly) or a function object.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,11 +48,7 @@ def flatten(lowering: Lowering, x: Value, start: Any, end: Any, where: str) -> V
             f"({start}, {end}) of a batch of {x.torch_shape}"
         )
     if len(x.shape) == 1:  # a vector, or a pooled (C, 1, 1) map that is one already
-        if x.torch_shape == x.shape:
-            return x
-        out = lowering.new_value(x.kind, x.shape, x.shape)
-        lowering.emit("flatten", [x], out)
-        return out
+        return x if x.torch_shape == x.shape else replace(x, torch_shape=x.shape)
     return lowering.flatten_value(x)
 
 
