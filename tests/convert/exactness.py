@@ -120,3 +120,38 @@ def compare_signs(model: nn.Module, program, x: torch.Tensor, teacher: bool = Tr
         values[op.spec["output"]] = out
     assert len(layers) == len(inputs), "every sign of the model has one in the program"
     return layers, values[program.output_name], logits
+
+
+def measure(names=("quicknet", "birealnet18"), seeds=range(5), images: int = 2) -> None:
+    """Print the rate of differing signs (teacher-forced) and the end-to-end effect, per model:
+    ``python tests/convert/exactness.py`` remakes the figures in ``test_exactness.py``."""
+    from onebit import models
+    from onebit.convert import convert
+
+    for name in names:
+        bits = differ = 0
+        near: list[float] = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            model = models.create(name, num_classes=10, input_size=224)
+            batch = smooth_images(3 + images, 224, seed=seed)
+            trained_like(model, batch[:3], seed=seed + 1)
+            program = convert(model, torch.zeros(1, 3, 224, 224))
+            layers, _, _ = compare_signs(model, program, batch[3:])
+            free, logits, expected = compare_signs(model, program, batch[3:], teacher=False)
+            bits += sum(layer.bits for layer in layers)
+            differ += sum(layer.differ for layer in layers)
+            near += [n for layer in layers for n in layer.near]
+            print(
+                f"{name} seed {seed}: {sum(lay.differ for lay in layers)} differing signs, "
+                f"drift <= {max(lay.drift for lay in layers):.1e}; end to end "
+                f"{sum(lay.differ for lay in free)} signs, logits within "
+                f"{float(np.abs(logits - expected).max()):.2g}",
+                flush=True,
+            )
+        print(f"{name}: {differ} of {bits} signs differ ({differ / bits:.1e}), |value| / mean "
+              f"at each: {near}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    measure()

@@ -98,3 +98,25 @@ def test_non_finite_weights_are_refused():
     with torch.no_grad():
         model[1].weight[0, 0] = float("nan")
     _refused(model.eval(), torch.zeros(1, 3, 2, 2), "layer '1' \\(QuantLinear\\): the weight")
+
+
+def test_a_batch_norm_that_overflows_float32_is_refused_by_name():
+    model = nn.Sequential(
+        QuantConv2d(3, 4, 3, input_quantizer="ste_sign", weight_quantizer="ste_sign", bias=False),
+        nn.BatchNorm2d(4),
+        QuantConv2d(4, 4, 1, input_quantizer="ste_sign", weight_quantizer="ste_sign"),
+    ).eval()
+    with torch.no_grad():
+        model[1].weight[0] = 1e38
+        model[1].running_var[0] = 1e-30
+        model[1].eps = 0.0
+    _refused(model, torch.zeros(1, 3, 5, 5), "layer '1' \\(BatchNorm2d\\): .*overflows float32")
+
+
+def test_a_float_layer_scale_that_overflows_float32_is_refused_by_name():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 4), nn.BatchNorm1d(4)).eval()
+    with torch.no_grad():
+        model[2].weight.fill_(3e38)
+        model[2].running_var.fill_(1e-6)
+        model[2].eps = 1e-30
+    _refused(model, torch.zeros(1, 3, 2, 2), "layer '2' \\(BatchNorm1d\\): .*overflows float32")

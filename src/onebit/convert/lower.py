@@ -23,6 +23,8 @@ then reads the result, as in PyTorch.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +69,7 @@ class Lowering:
         self._signs: dict[str, Value] = {}  # float value -> its packed signs
         self.pooled: dict[str, Value] = {}  # (C,) vector of a (C, 1, 1) pool -> the pooled map
         self._maps: dict[str, Value] = {}  # such a vector -> its (1, 1, C) map, once made
+        self._where = "the model"  # the node being lowered, for messages
 
     # -- values ------------------------------------------------------------------------------
     def new_value(self, kind: str, shape: tuple[int, ...], torch_shape: tuple[int, ...]) -> Value:
@@ -75,6 +78,7 @@ class Lowering:
         return value
 
     def emit(self, node_type: str, inputs: list[Value], output: Value, **fields: Any) -> Node:
+        fields.setdefault("where", self._where)
         node = Node(node_type, [v.name for v in inputs], output.name, **fields)
         self.nodes.append(node)
         return node
@@ -243,7 +247,9 @@ class Lowering:
         if len(node.args) != 1 or node.kwargs:
             raise ConversionError(f"{where}: only a call with one tensor is supported")
         x = self.arg(node.args[0], where)
-        value = lower(self, Call(node, where, self._shape(node)), module, x)
+        self._where = where
+        with _named(where):
+            value = lower(self, Call(node, where, self._shape(node)), module, x)
         self._bind(node, value, where)
         if getattr(module, "inplace", False) and value is not x:
             self._mutate(node.args[0], value, where)
@@ -259,7 +265,24 @@ class Lowering:
         lower = CALLS.get(name) if name is not None else None
         if lower is None:
             raise ConversionError(f"{where} cannot be converted to the packed engine")
-        value = lower(self, Call(node, where, self._shape(node)))
+        self._where = where
+        with _named(where):
+            value = lower(self, Call(node, where, self._shape(node)))
         self._bind(node, value, where)
         if inplace:
             self._mutate(node.args[0], value, where)
+
+
+@contextmanager
+def _named(where: str) -> Iterator[None]:
+    """An unexpected error while lowering a layer (an attribute it lacks, a value of a type no
+    one foresaw) becomes a one-line ConversionError that names the layer."""
+    try:
+        yield
+    except ConversionError:
+        raise
+    except Exception as error:
+        text = (str(error).strip().splitlines() or [""])[0]
+        raise ConversionError(
+            f"{where} cannot be converted: {type(error).__name__}: {text}"
+        ) from None

@@ -39,12 +39,15 @@ def batch_norm(lowering: Lowering, call: Call, bn: nn.BatchNorm2d, x: Value) -> 
         raise ConversionError(f"{call.where}: running_var + eps must be positive")
     f32 = np.float32
     var, mean = bn.running_var.detach().numpy(), bn.running_mean.detach().numpy()
-    inv_std = f32(1) / np.sqrt(var.astype(f32) + f32(bn.eps))
-    weight = bn.weight.detach().numpy() if bn.affine else np.ones_like(inv_std)
-    bias = bn.bias.detach().numpy() if bn.affine else np.zeros_like(inv_std)
-    alpha = (inv_std * weight.astype(f32)).astype(np.float64)
-    beta = bias.astype(np.float64) - mean.astype(np.float64) * alpha  # the product is exact
-    beta = beta.astype(f32).astype(np.float64)
+    with np.errstate(all="ignore"):  # an overflow is refused below
+        inv_std = f32(1) / np.sqrt(var.astype(f32) + f32(bn.eps))
+        weight = bn.weight.detach().numpy() if bn.affine else np.ones_like(inv_std)
+        bias = bn.bias.detach().numpy() if bn.affine else np.zeros_like(inv_std)
+        alpha = (inv_std * weight.astype(f32)).astype(np.float64)
+        beta = bias.astype(np.float64) - mean.astype(np.float64) * alpha  # the product is exact
+        beta = beta.astype(f32).astype(np.float64)
+    if not (np.isfinite(alpha).all() and np.isfinite(beta).all()):
+        raise ConversionError(f"{call.where}: its scale or shift overflows float32")
     return affine(lowering, call, x, alpha, beta, batch_norm_chain(bn, x))
 
 
