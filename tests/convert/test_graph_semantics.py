@@ -42,6 +42,8 @@ class _InPlace(nn.Module):
             z = y.relu_()
         elif self.how == "functional":
             z = F.relu(y, inplace=True)
+        elif self.how == "positional":
+            z = F.hardtanh(y, -0.5, 0.5, True)
         elif self.how == "module":
             z = self.relu(y)
         else:  # add_: y + x written into y
@@ -49,14 +51,16 @@ class _InPlace(nn.Module):
         return z + y
 
 
-@pytest.mark.parametrize("how", ["torch.relu_", "method", "functional", "module", "add_"])
+@pytest.mark.parametrize(
+    "how", ["torch.relu_", "method", "functional", "positional", "module", "add_"]
+)
 def test_in_place_ops_change_every_name_of_the_tensor(how):
     model = _InPlace(how)
     program = _converts_and_agrees(model, (3, 5, 5))
     with torch.no_grad():  # not relu(y) + y: the test would catch the old lowering
         x = torch.randn(2, 3, 5, 5)
         y = model.bn(x)
-        wrong = (F.relu(y) if how != "add_" else y + x) + y
+        wrong = {"add_": y + x, "positional": F.hardtanh(y, -0.5, 0.5)}.get(how, F.relu(y)) + y
     assert not torch.allclose(torch.from_numpy(program(x.numpy())), wrong)
 
 

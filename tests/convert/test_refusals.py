@@ -120,3 +120,7 @@ def test_a_float_layer_scale_that_overflows_float32_is_refused_by_name():
         model[2].running_var.fill_(1e-6)
         model[2].eps = 1e-30
     _refused(model, torch.zeros(1, 3, 2, 2), "layer '2' \\(BatchNorm1d\\): .*overflows float32")
+
+
+def test_a_model_that_is_not_a_module_is_refused():
+    _refused(lambda x: x, torch.zeros(1, 4), "model must be a torch.nn.Module, got function")

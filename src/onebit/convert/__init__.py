@@ -39,12 +39,15 @@ def convert(
     Args:
         model: a trained model built from onebit's layers and torch.nn layers.
         example_input: a batch of the model's input, e.g. ``torch.zeros(1, 1, 28, 28)``; only its
-            shape matters.
+            shape matters (the model and its trace run once on a random batch of that shape,
+            which must give the same output).
         metadata: JSON-safe facts to keep in the program (the model's config, class names...).
     """
+    if not isinstance(model, nn.Module):
+        raise ConversionError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(example_input, torch.Tensor) or example_input.ndim < 2:
         raise ConversionError("example_input must be a batch tensor, e.g. torch.zeros(1, C, H, W)")
-    _check_on_cpu(model)
+    _check_parameters(model)
     _check_input_shape(model, tuple(example_input.shape))
     was_training = model.training
     model.eval()
@@ -64,9 +67,10 @@ def convert(
     return Program(graph, tensors)
 
 
-def _check_on_cpu(model: nn.Module) -> None:
-    """The converter reads parameters as NumPy arrays: every one must be on the CPU. A model on
-    another device is refused rather than copied (a copy of a large model is the user's call)."""
+def _check_parameters(model: nn.Module) -> None:
+    """The converter reads parameters as float32 NumPy arrays: every one must be a float32 CPU
+    tensor. A model on another device is refused rather than copied (a copy of a large model is
+    the user's call)."""
     for kind, named in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
         for name, tensor in named:
             if tensor.device.type != "cpu":

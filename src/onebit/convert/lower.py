@@ -256,7 +256,7 @@ class Lowering:
 
     def _call(self, node: fx.Node) -> None:
         """A tensor function or method, ``torch.add(a, b)`` and ``a.add(b)`` alike."""
-        name, inplace = call_name(node.target, node.kwargs)
+        name, inplace = call_name(node.target, node.args, node.kwargs)
         if node.op == "call_method":
             where = f"method {node.target!r} in {node.name!r}"
         else:

@@ -108,10 +108,17 @@ def module_lowering(cls: type) -> ModuleLowerer | None:
     return None if registered is None else MODULES[registered]
 
 
-def call_name(target: Any, kwargs: dict[str, Any]) -> tuple[str | None, bool]:
+# functions with an ``inplace`` flag, and its position among their arguments
+INPLACE_ARGUMENT: dict[Any, int] = {F.relu: 1, F.hardtanh: 3}
+
+
+def call_name(target: Any, args: tuple, kwargs: dict[str, Any]) -> tuple[str | None, bool]:
     """(operation name, mutates its first argument) of a ``call_function`` or ``call_method``
     target; the name is None for a function no lowering knows."""
     inplace = bool(kwargs.get("inplace", False))
+    position = INPLACE_ARGUMENT.get(target) if not isinstance(target, str) else None
+    if position is not None and len(args) > position:
+        inplace = bool(args[position])
     if isinstance(target, str):  # a tensor method: relu, relu_, add_...
         if target.endswith("_") and not target.startswith("_"):
             return target[:-1], True
