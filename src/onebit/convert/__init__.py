@@ -2,8 +2,15 @@
 
 ``convert(model, example_input)`` traces the model with ``torch.fx``, lowers every layer to the
 runtime's NHWC ops, folds batch norm into integer thresholds and packs binary weights 64 to a
-word. A layer it cannot convert is named in a :class:`ConversionError`. This is the only part of
-the engine that imports torch.
+word. A layer it cannot convert is named in a :class:`ConversionError` (one line), as is a model
+off the CPU, an example input of the wrong shape, or a trace that computes anything else than
+the model's own ``forward``. This is the only part of the engine that imports torch.
+
+Exactness: a binary layer's sum of ±1 products is an exact integer in torch and in the engine, and
+its thresholds reproduce the model's float32 map to the next sign on every integer, so those bits
+are the model's. A float layer (a stem conv, a 1x1 conv, the residual stream) sums in another
+order than torch's kernels; its values differ by a few ulps, and a sign right after it can differ
+only where the value is within that of 0 (``tests/convert/test_exactness.py`` measures the rate).
 """
 
 from __future__ import annotations
@@ -32,15 +39,20 @@ def convert(
     Args:
         model: a trained model built from onebit's layers and torch.nn layers.
         example_input: a batch of the model's input, e.g. ``torch.zeros(1, 1, 28, 28)``; only its
-            shape matters.
+            shape matters (the model and its trace run once on a random batch of that shape,
+            which must give the same output).
         metadata: JSON-safe facts to keep in the program (the model's config, class names...).
     """
+    if not isinstance(model, nn.Module):
+        raise ConversionError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(example_input, torch.Tensor) or example_input.ndim < 2:
         raise ConversionError("example_input must be a batch tensor, e.g. torch.zeros(1, C, H, W)")
+    _check_parameters(model)
+    _check_input_shape(model, tuple(example_input.shape))
     was_training = model.training
     model.eval()
     try:
-        lowering = Lowering(trace(model, example_input.float()))
+        lowering = Lowering(trace(model, example_input), model)
         lowering.run()
         rewriter = Rewriter(lowering)
         rewriter.prune()
@@ -53,6 +65,33 @@ def convert(
         model.train(was_training)
     graph, tensors = _serialize(lowering, metadata or {})
     return Program(graph, tensors)
+
+
+def _check_parameters(model: nn.Module) -> None:
+    """The converter reads parameters as float32 NumPy arrays: every one must be a float32 CPU
+    tensor. A model on another device is refused rather than copied (a copy of a large model is
+    the user's call)."""
+    for kind, named in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
+        for name, tensor in named:
+            if tensor.device.type != "cpu":
+                raise ConversionError(
+                    f"{kind} {name!r} is on {tensor.device}; move the model to the CPU first "
+                    "(model.cpu())"
+                )
+            if tensor.is_floating_point() and tensor.dtype != torch.float32:
+                raise ConversionError(
+                    f"{kind} {name!r} is {tensor.dtype}; convert a float32 model (model.float())"
+                )
+
+
+def _check_input_shape(model: nn.Module, shape: tuple[int, ...]) -> None:
+    """A model that declares its input shape (the zoo's ``input_shape``) gets it."""
+    expected = getattr(model, "input_shape", None)
+    if isinstance(expected, tuple) and tuple(shape[1:]) != expected:
+        raise ConversionError(
+            f"example_input has shape {shape}, but the model takes (N, "
+            f"{', '.join(map(str, expected))})"
+        )
 
 
 def _serialize(lowering: Lowering, metadata: dict[str, Any]):

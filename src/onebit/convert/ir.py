@@ -45,3 +45,4 @@ class Node:
     bias: np.ndarray | None = None
     chain: list[Callable[[torch.Tensor], torch.Tensor]] = field(default_factory=list)
     k: int = 0
+    where: str = ""  # the layer it comes from, for messages

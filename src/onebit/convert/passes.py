@@ -8,8 +8,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from onebit.convert.ir import Node
-from onebit.convert.lower import Lowering, padding_attr
+from onebit.convert.ir import ConversionError, Node
+from onebit.convert.lower import Lowering
+from onebit.convert.lowering.conv import padding_attr
 from onebit.convert.thresholds import fold_thresholds
 
 
@@ -79,8 +80,9 @@ class Rewriter:
                 or not self._sole_use(producer.output)
             ):
                 continue
-            producer.scale = producer.scale * node.scale
-            producer.bias = producer.bias * node.scale + node.bias
+            with np.errstate(all="ignore"):  # an overflow is refused where it is used
+                producer.scale = producer.scale * node.scale
+                producer.bias = producer.bias * node.scale + node.bias
             producer.chain = producer.chain + node.chain
             producer.output = node.output
             self.nodes.remove(node)
@@ -97,9 +99,12 @@ class Rewriter:
         if producer is None or not self._sole_use(source):
             return
         if producer.accumulator == "int" and "epilogue" not in producer.attrs:
-            threshold, flip = fold_thresholds(
-                _compose(producer.chain), producer.scale, producer.bias, producer.k
-            )
+            try:
+                threshold, flip = fold_thresholds(
+                    _compose(producer.chain), producer.scale, producer.bias, producer.k
+                )
+            except ConversionError as error:
+                raise ConversionError(f"{producer.where}: {error}") from None
             producer.attrs["epilogue"] = "bits"
             producer.arrays.update(threshold=threshold, flip=flip)
         elif producer.accumulator == "float" and "epilogue" not in producer.attrs:
@@ -196,4 +201,8 @@ class Rewriter:
 
 
 def _float_affine(node: Node) -> dict[str, np.ndarray]:
-    return {"scale": node.scale.astype(np.float32), "bias": node.bias.astype(np.float32)}
+    with np.errstate(all="ignore"):
+        scale, bias = node.scale.astype(np.float32), node.bias.astype(np.float32)
+    if not (np.isfinite(scale).all() and np.isfinite(bias).all()):
+        raise ConversionError(f"{node.where}: its folded scale or shift overflows float32")
+    return {"scale": scale, "bias": bias}

@@ -1,42 +1,105 @@
-"""Tracing a model with ``torch.fx``: onebit's layers and quantizers stay whole (leaves)."""
+"""Tracing a model with ``torch.fx``: the layers the lowering registry knows stay whole (leaves),
+a subclass of one that computes something of its own is traced through, and every node's output
+shape is recorded by running the graph on the example input.
+
+``torch.fx`` records ``x += y`` as ``x = x + y``: a tensor that aliases ``x`` (``y = x.relu_()``
+returns ``x`` itself) would keep its old value in the graph while PyTorch changes it. So the traced
+graph is run next to the model's own ``forward`` on a seeded random batch, and a graph that
+computes anything else than the model is refused.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
 
-from onebit import quantizers as q
 from onebit.convert.ir import ConversionError
-from onebit.nn import (
-    LearnableBias,
-    QuantizedLayer,
-    RPReLU,
-    RSign,
-    ShiftBatchNorm1d,
-    ShiftBatchNorm2d,
-)
+from onebit.convert.lowering import is_registered_subclass, module_lowering
 
 
 class _Tracer(fx.Tracer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed_in: str | None = None  # the innermost layer whose code tracing failed in
+
+    def call_module(self, module, forward, args, kwargs):
+        try:
+            return super().call_module(module, forward, args, kwargs)
+        except Exception:
+            if self.failed_in is None:
+                name = self.path_of_module(module) or "(the model)"
+                self.failed_in = f"layer {name!r} ({type(module).__name__})"
+            raise
+
     def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
-        if isinstance(
-            module,
-            QuantizedLayer | q.Quantizer | LearnableBias | ShiftBatchNorm1d | ShiftBatchNorm2d,
-        ):
+        if module_lowering(type(module)) is not None:
             return True
-        if isinstance(module, RSign | RPReLU):
+        if is_registered_subclass(type(module)):  # a known layer with a computation of its own
             return False
         return super().is_leaf_module(module, qualified_name)
 
 
+class _ShapeRecorder(fx.Interpreter):
+    """Runs the graph, recording each node's output shape in ``node.meta["onebit_shape"]``; an
+    error names the node that raised it."""
+
+    def __init__(self, module: fx.GraphModule) -> None:
+        super().__init__(module)
+        self.extra_traceback = False  # our error is one line
+
+    def run_node(self, node: fx.Node) -> Any:
+        try:
+            result = super().run_node(node)
+        except Exception as error:
+            raise ConversionError(
+                f"the example input does not fit the model: {_node_label(node)} fails with "
+                f"{type(error).__name__}: {first_line(error)}"
+            ) from None
+        if isinstance(result, torch.Tensor):
+            node.meta["onebit_shape"] = tuple(result.shape)
+        return result
+
+
 def trace(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
-    """Trace ``model`` (in eval mode) and record every node's output shape."""
+    """Trace ``model`` (in eval mode) and record every node's output shape for a batch of
+    ``example``'s shape; refuse a trace that computes anything else than ``model``."""
+    tracer = _Tracer()
     try:
-        graph = _Tracer().trace(model)
+        graph = tracer.trace(model)
     except Exception as error:
-        raise ConversionError(f"torch.fx cannot trace the model: {error}") from None
+        where = tracer.failed_in or "the model"
+        raise ConversionError(f"torch.fx cannot trace {where}: {first_line(error)}") from None
     module = fx.GraphModule(model, graph)
+    batch = torch.randn(example.shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        ShapeProp(module).propagate(example)
+        traced = _ShapeRecorder(module).run(batch.clone())
+        try:
+            expected = model(batch.clone())
+        except Exception as error:
+            raise ConversionError(
+                f"the example input does not fit the model: {first_line(error)}"
+            ) from None
+    if isinstance(traced, torch.Tensor) and isinstance(expected, torch.Tensor):
+        same = traced.shape == expected.shape and torch.allclose(
+            traced, expected, rtol=1e-5, atol=1e-6, equal_nan=True
+        )
+        if not same:
+            raise ConversionError(
+                "the traced graph computes something else than the model's forward: an in-place "
+                "update such as x += y of a tensor that is read again, or Python control flow "
+                "on tensor values? Write it out of place (x = x + y)"
+            )
     return module
+
+
+def first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _node_label(node: fx.Node) -> str:
+    if node.op == "call_module":
+        return f"layer {node.target!r}"
+    return f"{node.op} {getattr(node.target, '__name__', node.target)!s} ({node.name!r})"

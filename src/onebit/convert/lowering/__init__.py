@@ -1,0 +1,18 @@
+"""Lowerings of the model's layers and tensor operations to program ops, one module per family:
+``linear``, ``conv``, ``norm`` (batch norm and shifts), ``pool``, ``elementwise``, ``join``,
+``shape`` (flatten, pad) and ``sign`` (quantizer modules). Each registers what it lowers in
+``registry``; importing this package registers them all."""
+
+from onebit.convert.lowering import (  # noqa: F401  (registers the lowerings)
+    conv,
+    elementwise,
+    join,
+    linear,
+    norm,
+    pool,
+    shape,
+    sign,
+)
+from onebit.convert.lowering.registry import call_name, is_registered_subclass, module_lowering
+
+__all__ = ["call_name", "is_registered_subclass", "module_lowering"]

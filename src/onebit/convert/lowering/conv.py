@@ -1,0 +1,98 @@
+"""Convolutions: ``nn.Conv2d`` and ``QuantConv2d`` -> ``conv2d`` or ``binary_conv2d``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from torch import nn
+
+from onebit.convert.ir import ConversionError
+from onebit.convert.lowering.quantized import (
+    accumulator_chain,
+    float_op_weights,
+    input_of,
+    weight_of,
+)
+from onebit.convert.lowering.registry import lowers
+from onebit.nn import QuantConv2d
+from onebit.runtime.reference import bitpack
+
+if TYPE_CHECKING:
+    from onebit.convert.ir import Value
+    from onebit.convert.lower import Call, Lowering
+
+
+@lowers(nn.Conv2d, QuantConv2d)
+def conv2d(lowering: Lowering, call: Call, layer: nn.Conv2d, x: Value) -> Value:
+    """``binary_conv2d`` on packed inputs (groups 1, symmetric padding), else a float ``conv2d``
+    (any groups, any zero padding)."""
+    where = call.where
+    if layer.dilation != (1, 1):
+        raise ConversionError(f"{where}: only dilation=1 convolutions are supported")
+    left, right, top, bottom = layer._reversed_padding_repeated_twice
+    if layer.padding_mode != "zeros" and any((left, right, top, bottom)):
+        raise ConversionError(f"{where}: padding_mode {layer.padding_mode!r} unsupported")
+    padding = padding_attr(top, bottom, left, right)
+    pad_value = float(getattr(layer, "pad_value", 0.0))
+    x = input_of(lowering, layer, lowering.as_map(x, where), where)
+    if len(x.shape) != 3:
+        raise ConversionError(f"{where}: a convolution needs an image input")
+    mode, weight, scale = weight_of(layer, where)
+    weight = weight.permute(0, 2, 3, 1)  # (Cout, KH, KW, Cin / groups)
+    cout, h, w = call.out_shape
+    bias = np.zeros(cout) if layer.bias is None else layer.bias.detach().double().numpy()
+    out = lowering.new_value("float", (h, w, cout), call.out_shape)
+    chain = [accumulator_chain(layer)]
+    common = {"stride": list(layer.stride), "padding": padding, "pad_value": pad_value}
+    if x.kind == "bits":
+        if layer.groups != 1:
+            raise ConversionError(
+                f"{where}: groups={layer.groups} is only supported on float inputs, "
+                "not on binarized ones"
+            )
+        if len(padding) != 2:
+            raise ConversionError(
+                f"{where}: asymmetric padding {padding} is only supported on float inputs"
+            )
+        if mode != "binary":
+            raise ConversionError(f"{where}: binary inputs need binary weights")
+        lowering.emit(
+            "binary_conv2d",
+            [x],
+            out,
+            attrs={"cin": layer.in_channels, **common},
+            arrays={"weight": bitpack(weight.numpy())},
+            accumulator="int",
+            scale=scale,
+            bias=bias,
+            chain=chain,
+            k=layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1],
+        )
+    else:
+        attrs = {
+            "cin": layer.in_channels,
+            "cout": cout,
+            "kernel": list(layer.kernel_size),
+            "groups": layer.groups,
+            **common,
+        }
+        lowering.emit(
+            "conv2d",
+            [x],
+            out,
+            attrs=attrs,
+            arrays=float_op_weights(mode, weight, cout),
+            accumulator="float",
+            scale=scale,
+            bias=bias,
+            chain=chain,
+        )
+    return out
+
+
+def padding_attr(top: int, bottom: int, left: int, right: int) -> list[int]:
+    """A conv's ``padding`` attr: ``[ph, pw]`` if symmetric, else ``[top, bottom, left, right]``."""
+    if top == bottom and left == right:
+        return [top, left]
+    return [top, bottom, left, right]
