@@ -160,7 +160,8 @@ class Program:
             self._expanded_bytes += 32 * self.tensors[roles["weight_bits"]].nbytes
             if self._expanded_bytes > self.max_memory:
                 raise ProgramError(
-                    f"op #{index} ({output!r}): its unpacked weights pass the memory limit"
+                    f"op #{index} ({output!r}): its unpacked weights pass the memory limit "
+                    f"{self.max_memory} (max_memory / ONEBIT_MAX_MEMORY)"
                 )
         op = op_class(spec, self.tensors)
         unread = sorted(set(roles) - op.roles_read)

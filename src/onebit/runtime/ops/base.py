@@ -18,6 +18,18 @@ from onebit.runtime.shapes import MAX_SIZE, Value, abs_max, bits_value, float_va
 
 OPS: Registry[Op] = Registry("op")
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def is_float32(value: Any) -> bool:
+    """A JSON number that float32 holds as a finite value."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) <= FLOAT32_MAX
+    )
+
 
 class Op:
     """One step of a program: ``output = op(*inputs)``."""
@@ -88,12 +100,8 @@ class Op:
 
     def float_attr(self, name: str, allowed: Sequence[float] | None = None) -> float:
         value = self.attrs.get(name)
-        if (
-            not isinstance(value, int | float)
-            or isinstance(value, bool)
-            or not math.isfinite(value)
-        ):
-            raise ProgramError(f"op {self.where}: {name} must be a finite number")
+        if not is_float32(value):
+            raise ProgramError(f"op {self.where}: {name} must be a finite float32 number")
         if allowed is not None and value not in allowed:
             raise ProgramError(f"op {self.where}: {name} must be one of {list(allowed)}")
         return float(value)
@@ -226,10 +234,7 @@ class PostSteps:
                 self.templates.append(("prelu", op.channel_vector(f"post{i}_slope", channels)))
             elif name == "hardtanh":
                 low, high = entry.get("min"), entry.get("max")
-                if not all(
-                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                    for v in (low, high)
-                ):
+                if not (is_float32(low) and is_float32(high)):
                     raise ProgramError(f"op {op.where}: post[{i}] hardtanh needs numbers min, max")
                 self.templates.append(("hardtanh", float(low), float(high)))
             elif name == "add":

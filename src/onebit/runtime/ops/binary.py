@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from onebit.runtime import kernels
@@ -44,7 +46,7 @@ class BinaryDense(Op):
                 f"op {self.where}: k={self.k} and the weight's {words} words per row must match "
                 f"the input's {x.channels} bits in {x.shape[0]} words"
             )
-        self.work = product((cout, words), "the work", self.where)
+        self.work = math.prod((cout, words))
         return layer_output(self, inputs, (), cout, self.k, self.epilogue, self.post)
 
     def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
@@ -84,7 +86,7 @@ class BinaryConv2d(Op):
         (sh, sw), (ph, pw) = self.stride, self.padding
         ho = window_side(height, ph, ph, kh, sh, self.where)
         wo = window_side(width, pw, pw, kw, sw, self.where)
-        self.work = product((ho, wo, cout, kh, kw, words), "the work", self.where)
+        self.work = math.prod((ho, wo, cout, kh, kw, words))
         padded = product((height + 2 * ph, width + 2 * pw, words), "the padded map", self.where)
         self.scratch = 8 * padded + 4 * checked(ho * wo * cout, "the accumulators", self.where)
         acc_bound = float(self.cin * kh * kw)

@@ -3,6 +3,8 @@ add, ReLU, hardtanh, PReLU."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from onebit._registry import OnebitError
@@ -54,7 +56,7 @@ class Dense(Op):
             raise ProgramError(
                 f"op {self.where}: in_features={features} but its input has {x.shape[0]}"
             )
-        self.work = product((features, outputs), "the work", self.where)
+        self.work = math.prod((features, outputs))
         self.scratch = 4 * outputs if self.epilogue.kind == "sign" else 0
         bound = x.bound * self.gain
         return layer_output(self, inputs, (), outputs, bound, self.epilogue, self.post)
@@ -132,16 +134,17 @@ class Conv2d(Op):
         ho = window_side(height, top, bottom, kh, sh, self.where)
         wo = window_side(width, left, right, kw, sw, self.where)
         group_in = self.cin // self.groups
-        self.work = product((ho, wo, self.cout, kh, kw, group_in), "the work", self.where)
-        columns = product((ho, wo, kh, kw, self.cin), "the im2col columns", self.where)
-        padded = product((height + top + bottom, width + left + right, self.cin), "", self.where)
+        self.work = math.prod((ho, wo, self.cout, kh, kw, group_in))
         outputs = checked(ho * wo * self.cout, "the output", self.where)
         if self.depthwise:
             self.scratch = 4 * outputs
-        elif self.groups == 1:
-            self.scratch = 4 * (columns + outputs)
         else:
-            self.scratch = 4 * (padded + 2 * columns + 2 * outputs)
+            columns = product((ho, wo, kh, kw, self.cin), "the im2col columns", self.where)
+            if self.groups == 1:
+                self.scratch = 4 * (columns + outputs)
+            else:
+                padded = (height + top + bottom) * (width + left + right) * self.cin
+                self.scratch = 4 * (padded + 2 * columns + 2 * outputs)
         bound = max(x.bound, abs(self.pad_value)) * self.gain
         return layer_output(self, inputs, (ho, wo), self.cout, bound, self.epilogue, self.post)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from onebit.runtime import kernels
@@ -40,7 +42,7 @@ class _Pool(Op):
         return float_value((ho, wo, channels), x.bound, self.where)
 
     def window_work(self, output: tuple[int, int, int], padded: int) -> int:
-        return product((*output, *self.kernel), "the work", self.where)
+        return math.prod((*output, *self.kernel))
 
     def taps(self, padded: np.ndarray):
         """The KH * KW strided views whose elementwise reduction is the pool (each tap one
