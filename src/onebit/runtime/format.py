@@ -49,6 +49,7 @@ ALLOWED_DTYPES = frozenset(DTYPES.values())
 MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own cap
 MAX_JSON_DEPTH = 64
 MAX_DIMENSION = 2**31 - 1
+MAX_AXES = 8
 
 
 def payload_digest(tensors: Mapping[str, np.ndarray]) -> str:
@@ -117,10 +118,14 @@ def parse_json(text: str, what: str) -> Any:
 
 def _shape(name: str, entry: Any) -> tuple[int, ...]:
     shape = entry.get("shape")
-    if not isinstance(shape, list) or not all(
-        type(d) is int and 0 <= d <= MAX_DIMENSION for d in shape
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_AXES
+        or not all(type(d) is int and 0 <= d <= MAX_DIMENSION for d in shape)
     ):
-        raise ProgramFileError(f"tensor {name!r}: shape must be a list of integers in [0, 2^31)")
+        raise ProgramFileError(
+            f"tensor {name!r}: shape must be a list of at most {MAX_AXES} integers in [0, 2^31)"
+        )
     return tuple(shape)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from onebit._registry import OnebitError, UnknownNameError
 from onebit.runtime.blas import blas_single_threaded
-from onebit.runtime.format import load_program, save_program
+from onebit.runtime.format import MAX_AXES, load_program, save_program
 from onebit.runtime.ops import OPS, Op, ProgramError
 from onebit.runtime.shapes import INPUT_BOUND, MAX_SIZE, Value, product
 
@@ -92,8 +92,12 @@ class Program:
         if not isinstance(spec, Mapping) or not isinstance(spec.get("shape"), list | tuple):
             raise ProgramError("the program graph needs an input with a shape")
         shape = spec["shape"]
-        if not shape or not all(type(d) is int and 0 < d <= MAX_SIZE for d in shape):
-            raise ProgramError(f"the input shape {list(shape)[:8]} is not positive integers")
+        if not 0 < len(shape) <= MAX_AXES or not all(
+            type(d) is int and 0 < d <= MAX_SIZE for d in shape
+        ):
+            raise ProgramError(
+                f"the input shape {list(shape)[:8]} is not 1 to {MAX_AXES} positive integers"
+            )
         product(shape, "the input's element count", "'input'")
         self.input_name = spec.get("name", "input")
         if not isinstance(self.input_name, str):

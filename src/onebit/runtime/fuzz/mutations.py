@@ -222,7 +222,7 @@ class Mutator:
         k = int(rng.integers(len(shape)))
         shape[k] = _pick(rng, [1, 2, 3, 5, 65, 1000, 65536, 2**31 - 1, 2**32 + 1])
         if rng.random() < 0.2:
-            shape = _pick(rng, [[1, 2, 2], [1], [], [3, 1, 1, 1], [64]])
+            shape = _pick(rng, [[1, 2, 2], [1], [], [3, 1, 1, 1], [64], [1] * 65])
         graph["input"]["shape"] = shape
         return f"input shape {shape}", self._save(graph, tensors)
 
@@ -324,11 +324,13 @@ class Mutator:
         header, payload = self._header(data)
         name = _pick(rng, sorted(k for k in header if k != "__metadata__"))
         entry = header[name]
-        choice = int(rng.integers(4))
+        choice = int(rng.integers(5))
         if choice == 0 and entry["shape"]:
             entry["shape"][int(rng.integers(len(entry["shape"])))] = _pick(rng, EDGE_INTS)
         elif choice == 1:
             entry["shape"] = entry["shape"][::-1]
+        elif choice == 4:  # the same elements over more axes than NumPy holds
+            entry["shape"] = [*entry["shape"], *[1] * int(_pick(rng, [1, 7, 60, 100]))]
         elif choice == 2:
             entry["data_offsets"][int(rng.integers(2))] += int(_pick(rng, [-8, -1, 1, 8, 2**40]))
         else:

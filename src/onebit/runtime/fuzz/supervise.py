@@ -8,6 +8,7 @@ many files and a crash costs one restart.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -125,10 +126,8 @@ class Worker:
             self.process.wait()
             for pipe in (self.process.stdin, self.process.stdout):
                 if pipe is not None:
-                    try:
+                    with contextlib.suppress(BrokenPipeError):  # unflushed input, dead worker
                         pipe.close()
-                    except BrokenPipeError:  # unflushed input to a dead worker
-                        pass
             self.process = None
 
 
@@ -140,6 +139,13 @@ class Report:
     by_kind: dict[str, Counter] = field(default_factory=dict)
     failures: list[tuple[int, Case, str, str]] = field(default_factory=list)
     seconds: float = 0.0
+
+    def merge(self, other: Report) -> None:
+        """Add another run's counts and failures to this one."""
+        self.outcomes.update(other.outcomes)
+        for kind, counts in other.by_kind.items():
+            self.by_kind.setdefault(kind, Counter()).update(counts)
+        self.failures.extend(other.failures)
 
     @property
     def failed(self) -> int:
