@@ -317,3 +317,13 @@ def test_the_converted_mlp_returns_an_empty_batch(tmp_path):
     graph, tensors = load_program(path)
     assert graph["ops"]
     assert tensors
+
+
+def test_predict_splits_batches_to_fit_the_memory_limit(tmp_path):
+    graph, tensors = cnn_seed()
+    path = saved(tmp_path, graph, tensors)
+    full = load(path)
+    tight = load(path, max_memory=2 * full.memory_needed(1))
+    x = x_for(full, 7)
+    np.testing.assert_array_equal(tight.predict(x), full(x).argmax(axis=-1))
+    assert tight.predict(x[:0]).shape == (0,)

@@ -146,8 +146,8 @@ class Program:
             raise ProgramError(f"op #{index} ({output!r}) reads {missing[:5]} before they exist")
         if output in self.values:
             raise ProgramError(f"op #{index} redefines value {output!r}")
-        if not isinstance(spec.get("type"), str):
-            raise ProgramError(f"op #{index} ({output!r}): its type must be a string")
+        if not isinstance(spec.get("type"), str) or len(spec["type"]) > 64:
+            raise ProgramError(f"op #{index} ({output!r}): its type must be an op name")
         try:
             op_class = OPS.builder(spec["type"])
         except UnknownNameError as error:
@@ -235,7 +235,11 @@ class Program:
         return values[self.output_name]
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Predicted class of each sample (argmax of the output), in batches."""
+        """Predicted class of each sample (argmax of the output), in batches of at most
+        ``batch_size`` samples, fewer where a batch would pass the memory limit."""
+        batch_size = max(1, min(batch_size, self.max_memory // max(self.peak_bytes, 1)))
+        if len(x) == 0:
+            return self(x).argmax(axis=-1)
         return np.concatenate(
             [self(x[i : i + batch_size]).argmax(axis=-1) for i in range(0, len(x), batch_size)]
         )
