@@ -137,7 +137,10 @@ def test_parameters_that_overflow_float32_are_refused(tmp_path, value):
 
 @pytest.mark.parametrize(
     ("low", "high", "message"),
-    [(-1e300, 1.0, "min must be a finite float32"), (-3e38, -3e38, "its outputs can reach")],
+    [
+        (-1e300, 1.0, "min must be a finite number within float32"),
+        (-3e38, -3e38, "its outputs can reach"),
+    ],
 )
 def test_hardtanh_limits_beyond_the_value_limit_are_refused(tmp_path, low, high, message):
     graph, tensors = mlp_seed()
@@ -163,6 +166,16 @@ def test_flipped_payload_bytes_fail_the_checksum(tmp_path):
         load(path)
 
 
+def test_an_edited_graph_fails_the_checksum(tmp_path):
+    graph, tensors = mlp_seed()
+    data = saved(tmp_path, graph, tensors).read_bytes()
+    assert data.count(b'\\"min\\": -1.5') == 1
+    path = tmp_path / "edited.onebit"
+    path.write_bytes(data.replace(b'\\"min\\": -1.5', b'\\"min\\": -2.5'))
+    with pytest.raises(ProgramFileError, match="graph or tensor data does not match"):
+        load(path)
+
+
 def test_a_file_without_a_checksum_is_refused(tmp_path):
     graph, tensors = mlp_seed()
     data = assemble(json.dumps({"version": 1, **graph}), tensors, digest="")
@@ -172,7 +185,7 @@ def test_a_file_without_a_checksum_is_refused(tmp_path):
     raw = json.dumps(header).encode()
     path = tmp_path / "old.onebit"
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + size :])
-    with pytest.raises(ProgramFileError, match="no payload checksum"):
+    with pytest.raises(ProgramFileError, match="has no checksum"):
         load(path)
 
 
@@ -227,6 +240,7 @@ def _header_dtype(dtype):
         (_text_change('"k": 64', '"k": ' + "[" * 5000 + "]" * 5000), "deeper than 64"),
         (_text_change('"k": 64', '"k": ' + "9" * 5000), "not valid JSON"),
         (_text_change('"min": -1.5', '"min": NaN'), "not valid JSON"),
+        (_text_change('"version": 1', '"version": 7'), "version 7 is not supported"),
     ],
     ids=[
         "metadata-5",
@@ -246,6 +260,7 @@ def _header_dtype(dtype):
         "deep-nesting",
         "5000-digits",
         "nan-literal",
+        "version-7",
     ],
 )
 def test_malformed_files_raise_only_the_documented_errors(tmp_path, make, message):

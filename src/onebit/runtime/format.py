@@ -5,7 +5,8 @@ bytes. The tensors (packed weights as uint64 words, thresholds as int32, compari
 uint8, float parameters as float32) are ordinary safetensors entries; the header's
 ``__metadata__`` holds three strings: ``onebit.format`` (``"onebit-program"``), ``onebit.graph``
 (the versioned JSON graph, see ``onebit.runtime.program``) and ``onebit.sha256``, the SHA-256 of
-the tensor payload (:func:`payload_digest`), checked at load so flipped bytes are refused.
+the graph text and the tensor payload (:func:`payload_digest`), checked at load so flipped bytes
+in the weights or the graph are refused.
 
 A file is untrusted input. This module parses the header itself (rather than through the
 safetensors reader) so that it can check everything before it reads a byte of tensor data:
@@ -52,10 +53,12 @@ MAX_DIMENSION = 2**31 - 1
 MAX_AXES = 8
 
 
-def payload_digest(tensors: Mapping[str, np.ndarray]) -> str:
-    """SHA-256 (hex) of the tensors in sorted name order, each as its name, dtype, shape and
-    little-endian bytes: the checksum stored under ``onebit.sha256``."""
+def payload_digest(tensors: Mapping[str, np.ndarray], graph_text: str = "") -> str:
+    """SHA-256 (hex) of the graph text, then the tensors in sorted name order, each as its name,
+    dtype, shape and little-endian bytes: the checksum stored under ``onebit.sha256``."""
     digest = hashlib.sha256()
+    graph_bytes = graph_text.encode("utf-8", "surrogatepass")
+    digest.update(len(graph_bytes).to_bytes(8, "little") + graph_bytes)
     for name in sorted(tensors):
         array = np.ascontiguousarray(tensors[name])
         label = f"{name}\0{array.dtype.newbyteorder('<').str}\0{','.join(map(str, array.shape))}\0"
@@ -77,10 +80,11 @@ def save_program(
                 f"tensor {name!r} has dtype {array.dtype}, not uint64/int32/uint8/float32"
             )
     contiguous = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
+    graph_text = json.dumps({"version": VERSION, **graph}, allow_nan=False)
     metadata = {
         FORMAT_KEY: FORMAT,
-        GRAPH_KEY: json.dumps({"version": VERSION, **graph}, allow_nan=False),
-        DIGEST_KEY: payload_digest(contiguous),
+        GRAPH_KEY: graph_text,
+        DIGEST_KEY: payload_digest(contiguous, graph_text),
     }
     atomic_write(path, lambda tmp: save_file(contiguous, str(tmp), metadata=metadata))
 
@@ -214,14 +218,7 @@ def parse_program(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise ProgramFileError("not a onebit program (no onebit header)")
     if GRAPH_KEY not in metadata:
         raise ProgramFileError("the program graph is missing")
-    graph = parse_json(metadata[GRAPH_KEY], "the program graph")
-    if not isinstance(graph, dict):
-        raise ProgramFileError("the program graph is not a JSON object")
-    if graph.get("version") != VERSION:
-        raise ProgramFileError(
-            f"program format version {graph.get('version')!r} is not supported "
-            f"(this onebit reads version {VERSION})"
-        )
+    text = metadata[GRAPH_KEY]
     tensors = {
         name: np.frombuffer(data, dtype, int(np.prod(shape, dtype=np.int64)), offset)
         .reshape(shape)
@@ -229,10 +226,18 @@ def parse_program(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         for name, (dtype, shape, offset) in layout.items()
     }
     expected = metadata.get(DIGEST_KEY)
-    if not isinstance(expected, str):
+    if expected is None:
+        raise ProgramFileError(f"the file has no checksum ({DIGEST_KEY}); convert the model again")
+    if payload_digest(tensors, text) != expected:
         raise ProgramFileError(
-            f"the file has no payload checksum ({DIGEST_KEY}); convert the model again"
+            "the graph or tensor data does not match its checksum (corrupt file)"
         )
-    if payload_digest(tensors) != expected:
-        raise ProgramFileError("the tensor data does not match its checksum (corrupt file)")
+    graph = parse_json(text, "the program graph")
+    if not isinstance(graph, dict):
+        raise ProgramFileError("the program graph is not a JSON object")
+    if graph.get("version") != VERSION:
+        raise ProgramFileError(
+            f"program format version {graph.get('version')!r} is not supported "
+            f"(this onebit reads version {VERSION})"
+        )
     return graph, tensors

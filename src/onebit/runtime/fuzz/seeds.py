@@ -255,7 +255,7 @@ def assemble(graph_text: str, tensors: dict[str, np.ndarray], digest: str | None
     metadata = {
         FORMAT_KEY: FORMAT,
         GRAPH_KEY: "\0GRAPH\0",
-        DIGEST_KEY: payload_digest(arrays) if digest is None else digest,
+        DIGEST_KEY: payload_digest(arrays, graph_text) if digest is None else digest,
     }
     text = json.dumps({"__metadata__": metadata, **header})
     text = text.replace('"\\u0000GRAPH\\u0000"', json.dumps(graph_text))

@@ -69,7 +69,7 @@ class Op:
         """An integer attribute in ``[minimum, 2^31)``."""
         value = self.attrs.get(name)
         if type(value) is not int or not minimum <= value <= MAX_SIZE:
-            raise ProgramError(f"op {self.where}: {name} must be an integer in [{minimum}, 2^31)")
+            raise ProgramError(f"op {self.where}: {name} must be an integer >= {minimum}, < 2^31")
         return value
 
     def ints_attr(self, name: str, count: int, minimum: int = 0) -> tuple[int, ...]:
@@ -80,8 +80,9 @@ class Op:
             or len(value) != count
             or not all(type(v) is int and minimum <= v <= MAX_SIZE for v in value)
         ):
+            number = {2: "two", 4: "four"}.get(count, str(count))
             raise ProgramError(
-                f"op {self.where}: {name} must be {count} integers in [{minimum}, 2^31)"
+                f"op {self.where}: {name} must be {number} integers >= {minimum}, < 2^31"
             )
         return tuple(value)
 
@@ -101,7 +102,9 @@ class Op:
     def float_attr(self, name: str, allowed: Sequence[float] | None = None) -> float:
         value = self.attrs.get(name)
         if not is_float32(value):
-            raise ProgramError(f"op {self.where}: {name} must be a finite float32 number")
+            raise ProgramError(
+                f"op {self.where}: {name} must be a finite number within float32 range"
+            )
         if allowed is not None and value not in allowed:
             raise ProgramError(f"op {self.where}: {name} must be one of {list(allowed)}")
         return float(value)
