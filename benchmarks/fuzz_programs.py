@@ -5,7 +5,7 @@ each outcome (ok, refused, and the failures: error, nonfinite, crash, hang) over
 mutation kind, then the failing cases, each replayable from its index. Exit status 1 if any
 case failed.
 
-    python benchmarks/fuzz_programs.py --cases 100000 --jobs 2
+    python benchmarks/fuzz_programs.py --cases 100000 --jobs 2 --converted
     python benchmarks/fuzz_programs.py --cases 1 --start 4242 --keep failures/   # one case again
 """
 
@@ -22,6 +22,45 @@ from pathlib import Path
 
 from onebit.atomic import atomic_write
 from onebit.runtime.fuzz import Report, fuzz, seed_files
+
+
+def converted_seeds() -> dict[str, bytes]:
+    """Two small converted models as seeds (needs torch): the converter's graphs, not only
+    the hand-built ones."""
+    import tempfile
+
+    import torch
+    from torch import nn
+
+    from onebit import models
+    from onebit.convert import convert
+    from onebit.nn import QuantConv2d, QuantLinear
+
+    torch.manual_seed(0)
+    binary = {"input_quantizer": "ste_sign", "weight_quantizer": "ste_sign", "bias": False}
+    cnn = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, bias=False),
+        nn.BatchNorm2d(8),
+        QuantConv2d(8, 8, 3, padding=1, pad_value=1.0, **binary),
+        nn.BatchNorm2d(8),
+        nn.MaxPool2d(2),
+        QuantConv2d(8, 16, 3, stride=2, **binary),
+        nn.BatchNorm2d(16),
+        nn.Flatten(),
+        QuantLinear(16 * 3 * 3, 10, **binary),
+        nn.BatchNorm1d(10),
+    ).eval()
+    mlp = models.create("binarynet-mlp", hidden=48, depth=2).eval()
+    seeds = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, model, shape in [
+            ("converted-cnn", cnn, (1, 16, 16)),
+            ("converted-mlp", mlp, (1, 28, 28)),
+        ]:
+            path = Path(folder) / f"{name}.onebit"
+            convert(model, torch.zeros(1, *shape)).save(path)
+            seeds[name] = path.read_bytes()
+    return seeds
 
 
 def commit() -> str:
@@ -44,11 +83,18 @@ def main() -> int:
         default=[],
         help="a .onebit file to mutate besides the built-in seeds",
     )
+    parser.add_argument(
+        "--converted",
+        action="store_true",
+        help="also mutate two small converted models (needs torch)",
+    )
     parser.add_argument("--keep", type=Path, help="save failing files here")
     parser.add_argument("--out", type=Path, help="write the counts as JSON here")
     args = parser.parse_args()
 
     seeds = {**seed_files(), **{path.stem: path.read_bytes() for path in args.seed_file}}
+    if args.converted:
+        seeds.update(converted_seeds())
     chunks = [
         (start, min(args.chunk, args.start + args.cases - start))
         for start in range(args.start, args.start + args.cases, args.chunk)
