@@ -155,7 +155,7 @@ def _set_op(i, **fields):
         (_set_op(3, attrs={"k": -4, "epilogue": "bits"}), "k must be an integer"),
         (_set_op(3, attrs={"k": 96, "epilogue": "round"}), "epilogue must be"),
         (lambda g, t: g.__setitem__("output", "nowhere"), "never computed"),
-        (lambda g, t: g["input"].__setitem__("shape", [1, -28, 28]), "not positive"),
+        (lambda g, t: g["input"].__setitem__("shape", [1, -28, 28]), "positive integers"),
         (lambda g, t: t.__setitem__("stray", np.zeros(2, np.float32)), "no op uses"),
         (lambda g, t: t.pop(next(iter(g["ops"][3]["tensors"].values()))), "is missing"),
     ],

@@ -1,16 +1,28 @@
 """The ``.onebit`` file: a safetensors file whose header metadata holds the program graph as JSON.
 
-Layout: the tensors (packed weights as uint64 words, thresholds as int32, comparison flips as
-uint8, float parameters as float32) are ordinary safetensors entries; the header's ``__metadata__``
-holds two strings, ``onebit.format`` (``"onebit-program"``) and ``onebit.graph`` (the versioned
-JSON graph, see ``onebit.runtime.program``). Loading parses JSON and raw little-endian arrays only:
-it never executes code. A file that is truncated, corrupt or not ours is refused with a clear
-error."""
+Layout (safetensors): an 8-byte little-endian header length, the header (JSON), then the tensor
+bytes. The tensors (packed weights as uint64 words, thresholds as int32, comparison flips as
+uint8, float parameters as float32) are ordinary safetensors entries; the header's
+``__metadata__`` holds three strings: ``onebit.format`` (``"onebit-program"``), ``onebit.graph``
+(the versioned JSON graph, see ``onebit.runtime.program``) and ``onebit.sha256``, the SHA-256 of
+the graph text and the tensor payload (:func:`payload_digest`), checked at load so flipped bytes
+in the weights or the graph are refused.
+
+A file is untrusted input. This module parses the header itself (rather than through the
+safetensors reader) so that it can check everything before it reads a byte of tensor data:
+JSON nesting depth, numbers, every entry's type, dtype, shape and offsets, and that the tensors
+tile the data region exactly. Loading never executes code, and every problem is a
+:class:`ProgramFileError` with one line naming what was wrong.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import struct
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +30,48 @@ import numpy as np
 
 from onebit._registry import OnebitError
 from onebit.atomic import atomic_write
+from onebit.runtime.errors import ProgramFileError
 
 FORMAT = "onebit-program"
 VERSION = 1
 FORMAT_KEY = "onebit.format"
 GRAPH_KEY = "onebit.graph"
+DIGEST_KEY = "onebit.sha256"
 
-ALLOWED_DTYPES = frozenset(np.dtype(t) for t in (np.uint64, np.int32, np.uint8, np.float32))
+DTYPES = {
+    "U64": np.dtype("<u8"),
+    "I32": np.dtype("<i4"),
+    "U8": np.dtype("u1"),
+    "F32": np.dtype("<f4"),
+}
+"""The safetensors dtypes a program may hold, by their header names."""
+ALLOWED_DTYPES = frozenset(DTYPES.values())
+
+MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own cap
+MAX_JSON_DEPTH = 64
+MAX_DIMENSION = 2**31 - 1
+MAX_AXES = 8
 
 
-class ProgramFileError(OnebitError):
-    """A ``.onebit`` file that cannot be loaded: missing, truncated, corrupt or foreign."""
+def payload_digest(tensors: Mapping[str, np.ndarray], graph_text: str = "") -> str:
+    """SHA-256 (hex) of the graph text, then the tensors in sorted name order, each as its name,
+    dtype, shape and little-endian bytes: the checksum stored under ``onebit.sha256``."""
+    digest = hashlib.sha256()
+    graph_bytes = graph_text.encode("utf-8", "surrogatepass")
+    digest.update(len(graph_bytes).to_bytes(8, "little") + graph_bytes)
+    for name in sorted(tensors):
+        array = np.ascontiguousarray(tensors[name])
+        label = f"{name}\0{array.dtype.newbyteorder('<').str}\0{','.join(map(str, array.shape))}\0"
+        digest.update(len(label).to_bytes(8, "little") + label.encode())
+        digest.update(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
+    return digest.hexdigest()
 
 
 def save_program(
     path: str | os.PathLike[str], graph: dict[str, Any], tensors: dict[str, np.ndarray]
 ) -> None:
-    """Write ``graph`` and ``tensors`` to ``path`` atomically (temporary file, then rename)."""
+    """Write ``graph`` and ``tensors`` to ``path`` atomically (temporary file, then rename),
+    with the payload checksum in the metadata."""
     from safetensors.numpy import save_file
 
     for name, array in tensors.items():
@@ -42,40 +79,165 @@ def save_program(
             raise OnebitError(
                 f"tensor {name!r} has dtype {array.dtype}, not uint64/int32/uint8/float32"
             )
-    metadata = {FORMAT_KEY: FORMAT, GRAPH_KEY: json.dumps({"version": VERSION, **graph})}
     contiguous = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
+    graph_text = json.dumps({"version": VERSION, **graph}, allow_nan=False)
+    metadata = {
+        FORMAT_KEY: FORMAT,
+        GRAPH_KEY: graph_text,
+        DIGEST_KEY: payload_digest(contiguous, graph_text),
+    }
     atomic_write(path, lambda tmp: save_file(contiguous, str(tmp), metadata=metadata))
 
 
-def load_program(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a ``.onebit`` file: the graph (validated later by the program) and its tensors."""
-    from safetensors import SafetensorError, safe_open
+# -- reading -----------------------------------------------------------------------------------
 
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_DEPTH_STEP = np.zeros(256, np.int8)
+_DEPTH_STEP[list(b"[{")] = 1
+_DEPTH_STEP[list(b"]}")] = -1
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON text (strings skipped)."""
+    outside = _STRING.sub(b"", text.encode("utf-8", "surrogatepass"))
+    steps = _DEPTH_STEP[np.frombuffer(outside, np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(text: str, what: str) -> Any:
+    """``json.loads`` for untrusted text: nesting deeper than :data:`MAX_JSON_DEPTH`, NaN and
+    Infinity, and integers beyond Python's digit limit are a :class:`ProgramFileError`."""
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise ProgramFileError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ProgramFileError(f"{what} is not valid JSON ({message[:200]})") from None
+
+
+def _shape(name: str, entry: Any) -> tuple[int, ...]:
+    shape = entry.get("shape")
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_AXES
+        or not all(type(d) is int and 0 <= d <= MAX_DIMENSION for d in shape)
+    ):
+        raise ProgramFileError(
+            f"tensor {name!r}: shape must be a list of at most {MAX_AXES} integers in [0, 2^31)"
+        )
+    return tuple(shape)
+
+
+def read_header(data: bytes) -> tuple[dict[str, str], dict[str, tuple[np.dtype, tuple, int]]]:
+    """The metadata and, per tensor, ``(dtype, shape, offset into data)``, all checked."""
+    if len(data) < 8:
+        raise ProgramFileError("the file is too short for a safetensors header")
+    (size,) = struct.unpack("<Q", data[:8])
+    if size > MAX_HEADER_BYTES or 8 + size > len(data):
+        raise ProgramFileError(f"the header length {size} runs past the end of the file")
+    try:
+        text = data[8 : 8 + size].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProgramFileError("the header is not UTF-8 text") from None
+    header = parse_json(text, "the safetensors header")
+    if not isinstance(header, dict):
+        raise ProgramFileError("the safetensors header is not a JSON object")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ProgramFileError("the header's __metadata__ must be an object of strings")
+    entries = []
+    for name, entry in header.items():
+        if not isinstance(entry, dict):
+            raise ProgramFileError(f"tensor {name!r}: its header entry is not an object")
+        dtype = DTYPES.get(entry.get("dtype")) if isinstance(entry.get("dtype"), str) else None
+        if dtype is None:
+            raise ProgramFileError(
+                f"tensor {name!r} has dtype {entry.get('dtype')!r}, not one of {sorted(DTYPES)}"
+            )
+        shape = _shape(name, entry)
+        offsets = entry.get("data_offsets")
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(type(o) is int and 0 <= o <= len(data) for o in offsets)
+        ):
+            raise ProgramFileError(f"tensor {name!r}: data_offsets must be two byte offsets")
+        count = 1
+        for d in shape:
+            count *= d
+        if offsets[1] - offsets[0] != count * dtype.itemsize:
+            raise ProgramFileError(
+                f"tensor {name!r}: data_offsets {offsets} do not hold a {dtype.name} "
+                f"{list(shape)} tensor"
+            )
+        entries.append((offsets[0], offsets[1], name, dtype, shape))
+    entries.sort()
+    end = 0
+    for begin, stop, name, _, _ in entries:
+        if begin != end:
+            raise ProgramFileError(f"tensor {name!r} overlaps another or leaves a gap before it")
+        end = stop
+    if 8 + size + end != len(data):
+        raise ProgramFileError(
+            f"the tensors end at byte {8 + size + end} but the file has {len(data)} bytes"
+        )
+    start = 8 + size
+    return metadata, {
+        name: (dtype, shape, start + begin) for begin, _, name, dtype, shape in entries
+    }
+
+
+def load_program(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a ``.onebit`` file: the graph (validated later by the program) and its tensors, after
+    checking the header and the payload checksum."""
     path = Path(path)
     if not path.is_file():
         raise ProgramFileError(f"program file not found: {path}")
     try:
-        with safe_open(str(path), framework="np") as handle:
-            metadata = handle.metadata() or {}
-            if metadata.get(FORMAT_KEY) != FORMAT:
-                raise ProgramFileError(f"{path} is not a onebit program (no onebit header)")
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as error:
-        raise ProgramFileError(f"{path} is not a readable onebit program ({error})") from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise ProgramFileError(f"{path} cannot be read ({error.strerror or error})") from None
     try:
-        graph = json.loads(metadata[GRAPH_KEY])
-    except (KeyError, json.JSONDecodeError) as error:
+        return parse_program(data)
+    except ProgramFileError as error:
+        raise type(error)(f"{path}: {error}") from None
+
+
+def parse_program(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """:func:`load_program` on the bytes of a file."""
+    try:
+        metadata, layout = read_header(data)
+    except ProgramFileError as error:
+        raise ProgramFileError(f"not a readable onebit program: {error}") from None
+    if metadata.get(FORMAT_KEY) != FORMAT:
+        raise ProgramFileError("not a onebit program (no onebit header)")
+    if GRAPH_KEY not in metadata:
+        raise ProgramFileError("the program graph is missing")
+    text = metadata[GRAPH_KEY]
+    tensors = {
+        name: np.frombuffer(data, dtype, int(np.prod(shape, dtype=np.int64)), offset)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
+        for name, (dtype, shape, offset) in layout.items()
+    }
+    expected = metadata.get(DIGEST_KEY)
+    if expected is None:
+        raise ProgramFileError(f"the file has no checksum ({DIGEST_KEY}); convert the model again")
+    if payload_digest(tensors, text) != expected:
         raise ProgramFileError(
-            f"{path}: the program graph is missing or not JSON ({error})"
-        ) from None
+            "the graph or tensor data does not match its checksum (corrupt file)"
+        )
+    graph = parse_json(text, "the program graph")
     if not isinstance(graph, dict):
-        raise ProgramFileError(f"{path}: the program graph is not a JSON object")
+        raise ProgramFileError("the program graph is not a JSON object")
     if graph.get("version") != VERSION:
         raise ProgramFileError(
-            f"{path}: program format version {graph.get('version')!r} is not supported "
+            f"program format version {graph.get('version')!r} is not supported "
             f"(this onebit reads version {VERSION})"
         )
-    for name, array in tensors.items():
-        if array.dtype not in ALLOWED_DTYPES:
-            raise ProgramFileError(f"{path}: tensor {name!r} has unexpected dtype {array.dtype}")
     return graph, tensors

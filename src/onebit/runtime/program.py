@@ -23,66 +23,192 @@ import numpy as np
 
 from onebit._registry import OnebitError, UnknownNameError
 from onebit.runtime.blas import blas_single_threaded
-from onebit.runtime.format import load_program, save_program
+from onebit.runtime.format import MAX_AXES, load_program, save_program
 from onebit.runtime.ops import OPS, Op, ProgramError
+from onebit.runtime.shapes import INPUT_BOUND, MAX_SIZE, Value, product
+
+DEFAULT_MAX_MEMORY = 4 * 2**30
+"""Bytes a program may use for its values at batch 1 (``ONEBIT_MAX_MEMORY`` overrides)."""
+DEFAULT_MAX_WORK = 2**36
+"""Operations per sample a program may need (``ONEBIT_MAX_WORK`` overrides)."""
+
+
+def _limit(value: int | None, variable: str, default: int) -> int:
+    if value is None:
+        text = os.environ.get(variable)
+        if text is None:
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            raise OnebitError(f"{variable}={text!r} is not a whole number") from None
+    if type(value) is not int or value < 1:
+        raise OnebitError(f"{variable.lower().removeprefix('onebit_')} must be a positive int")
+    return value
+
+
+def _names(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ProgramError(f"{what} must be a list of value names (strings)")
+    return value
 
 
 class Program:
     """Run a packed binary network: ``program(x)`` maps a float batch ``(N, *input_shape)`` to
-    the network's output (for classifiers, the logits)."""
+    the network's output (for classifiers, the logits).
 
-    def __init__(self, graph: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> None:
+    Building one validates the whole graph: JSON types, every op's attributes against the
+    shapes they imply (each value's per-sample shape is inferred, every size capped at 2^31-1),
+    tensor shapes and dtypes, finite float parameters that keep every value finite for inputs
+    within ``±INPUT_BOUND`` (``onebit.runtime.shapes``), and the memory and work a call needs.
+
+    Args:
+        graph: the program graph (see the module docstring).
+        tensors: the tensors its ops name.
+        max_memory: bytes the values of one call may take (at batch 1 here, at batch N when
+            called); default ``ONEBIT_MAX_MEMORY`` or 4 GiB.
+        max_work: operations per sample (multiply-adds, comparisons, word operations); default
+            ``ONEBIT_MAX_WORK`` or 2^36.
+
+    Raises:
+        ProgramError: anything wrong with the graph or its tensors, naming the op and field.
+    """
+
+    def __init__(
+        self,
+        graph: Mapping[str, Any],
+        tensors: Mapping[str, np.ndarray],
+        max_memory: int | None = None,
+        max_work: int | None = None,
+    ) -> None:
+        self.max_memory = _limit(max_memory, "ONEBIT_MAX_MEMORY", DEFAULT_MAX_MEMORY)
+        self.max_work = _limit(max_work, "ONEBIT_MAX_WORK", DEFAULT_MAX_WORK)
+        if not isinstance(graph, Mapping):
+            raise ProgramError("the program graph must be an object")
         self.graph = graph
         self.tensors = dict(tensors)
+        self._check_tensors()
         spec = graph.get("input")
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("shape"), list):
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("shape"), list | tuple):
             raise ProgramError("the program graph needs an input with a shape")
-        if not all(isinstance(d, int) and d > 0 for d in spec["shape"]):
-            raise ProgramError(f"the input shape {spec['shape']} is not positive integers")
-        self.input_name = str(spec.get("name", "input"))
-        self.input_shape = tuple(spec["shape"])
-        self.metadata = dict(graph.get("metadata", {}))
+        shape = spec["shape"]
+        if not 0 < len(shape) <= MAX_AXES or not all(
+            type(d) is int and 0 < d <= MAX_SIZE for d in shape
+        ):
+            raise ProgramError(
+                f"the input shape {list(shape)[:8]} is not 1 to {MAX_AXES} positive integers"
+            )
+        product(shape, "the input's element count", "'input'")
+        self.input_name = spec.get("name", "input")
+        if not isinstance(self.input_name, str):
+            raise ProgramError("the input's name must be a string")
+        self.input_shape = tuple(shape)
+        metadata = graph.get("metadata", {})
+        if not isinstance(metadata, Mapping):
+            raise ProgramError("the program's metadata must be an object")
+        self.metadata = dict(metadata)
         op_specs = graph.get("ops")
         if not isinstance(op_specs, list) or not op_specs:
             raise ProgramError("the program graph has no ops")
-        defined = {self.input_name}
+        input_value = Value("float", self.input_shape, self.input_shape[-1], INPUT_BOUND)
+        self.values: dict[str, Value] = {self.input_name: input_value}
         used_tensors: set[str] = set()
         self.ops: list[Op] = []
+        self._expanded_bytes = 0
         for index, op_spec in enumerate(op_specs):
-            self.ops.append(self._build(index, op_spec, defined))
+            op = self._build(index, op_spec)
+            self.ops.append(op)
             used_tensors.update(op_spec.get("tensors", {}).values())
         self.output_name = graph.get("output")
-        if self.output_name not in defined:
+        if not isinstance(self.output_name, str) or self.output_name not in self.values:
             raise ProgramError(f"the program's output {self.output_name!r} is never computed")
-        last_read = {name: i for i, op in enumerate(op_specs) for name in op["inputs"]}
-        self._last_reads: list[list[str]] = [[] for _ in op_specs]
-        for name, i in last_read.items():
-            if name != self.output_name:
-                self._last_reads[i].append(name)
         unknown = set(self.tensors) - used_tensors
         if unknown:
             raise ProgramError(f"the file holds tensors no op uses: {sorted(unknown)[:5]}")
+        self._plan()
 
-    def _build(self, index: int, spec: Any, defined: set[str]) -> Op:
+    def _check_tensors(self) -> None:
+        for name, array in self.tensors.items():
+            if not isinstance(array, np.ndarray):
+                raise ProgramError(f"tensor {name!r} is not an array")
+            if array.dtype == np.float32 and not np.isfinite(array).all():
+                raise ProgramError(f"tensor {name!r} holds non-finite values (inf or NaN)")
+
+    def _build(self, index: int, spec: Any) -> Op:
         if not isinstance(spec, Mapping):
             raise ProgramError(f"op #{index} is not an object")
-        inputs, output = spec.get("inputs"), spec.get("output")
-        if not isinstance(inputs, list) or not isinstance(output, str):
-            raise ProgramError(f"op #{index} needs a list of inputs and an output name")
-        missing = [name for name in inputs if name not in defined]
+        output = spec.get("output")
+        if not isinstance(output, str):
+            raise ProgramError(f"op #{index} needs an output name (a string)")
+        inputs = _names(spec.get("inputs"), f"op #{index} ({output!r}): inputs")
+        missing = [name for name in inputs if name not in self.values]
         if missing:
-            raise ProgramError(f"op #{index} ({output!r}) reads {missing} before they exist")
-        if output in defined:
+            raise ProgramError(f"op #{index} ({output!r}) reads {missing[:5]} before they exist")
+        if output in self.values:
             raise ProgramError(f"op #{index} redefines value {output!r}")
+        if not isinstance(spec.get("type"), str) or len(spec["type"]) > 64:
+            raise ProgramError(f"op #{index} ({output!r}): its type must be an op name")
         try:
-            op_class = OPS.builder(str(spec.get("type")))
+            op_class = OPS.builder(spec["type"])
         except UnknownNameError as error:
             raise ProgramError(f"op #{index}: {error}") from None
-        for role, name in spec.get("tensors", {}).items():
+        roles = spec.get("tensors", {})
+        if not isinstance(roles, Mapping) or not all(
+            isinstance(name, str) for name in roles.values()
+        ):
+            raise ProgramError(f"op #{index} ({output!r}): tensors must map roles to names")
+        for role, name in roles.items():
             if name not in self.tensors:
                 raise ProgramError(f"op #{index} ({output!r}): tensor {role}={name!r} is missing")
-        defined.add(output)
-        return op_class(spec, self.tensors)
+        if "weight_bits" in roles:  # float layers unpack these to 32 bits per weight at load
+            self._expanded_bytes += 32 * self.tensors[roles["weight_bits"]].nbytes
+            if self._expanded_bytes > self.max_memory:
+                raise ProgramError(
+                    f"op #{index} ({output!r}): its unpacked weights pass the memory limit "
+                    f"{self.max_memory} (max_memory / ONEBIT_MAX_MEMORY)"
+                )
+        op = op_class(spec, self.tensors)
+        unread = sorted(set(roles) - op.roles_read)
+        if unread:
+            raise ProgramError(f"op {op.where}: it has no tensor role {unread[0]!r}")
+        self.values[output] = op.infer([self.values[name] for name in inputs])
+        return op
+
+    def _plan(self) -> None:
+        """Per sample: the peak bytes of a call (each value freed after its last read, as
+        ``__call__`` frees them), the largest buffer, and the total work."""
+        last_read = {name: i for i, op in enumerate(self.ops) for name in op.spec["inputs"]}
+        self._last_reads: list[list[str]] = [[] for _ in self.ops]
+        for name, i in last_read.items():
+            if name != self.output_name:
+                self._last_reads[i].append(name)
+        live = self.values[self.input_name].nbytes
+        peak, largest, work = live, self.values[self.input_name].elements, 0
+        for op, done in zip(self.ops, self._last_reads, strict=True):
+            output = self.values[op.spec["output"]]
+            peak = max(peak, live + output.nbytes + op.scratch)
+            largest = max(largest, output.elements, op.scratch // 4)
+            work += max(op.work, output.elements)
+            live += output.nbytes - sum(self.values[name].nbytes for name in done)
+        self.peak_bytes, self.largest_buffer, self.work = peak, largest, work
+        if self.work > self.max_work:
+            raise ProgramError(
+                f"the program needs {self.work:.3g} operations per sample, above the limit "
+                f"{self.max_work:.3g} (ONEBIT_MAX_WORK)"
+            )
+        if self.memory_needed(1) > self.max_memory:
+            raise ProgramError(
+                f"the program needs {self.memory_needed(1)} bytes at batch 1, above the limit "
+                f"{self.max_memory} (max_memory / ONEBIT_MAX_MEMORY)"
+            )
+        output = self.values[self.output_name]
+        self.output_shape = output.shape
+        self.output_dtype = output.dtype
+
+    def memory_needed(self, batch: int) -> int:
+        """Peak bytes of the values and scratch buffers of one call on ``batch`` samples (the
+        loaded tensors not included)."""
+        return batch * self.peak_bytes
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
@@ -92,6 +218,14 @@ class Program:
             )
         if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
             raise OnebitError(f"input must be real numbers, got dtype {x.dtype}")
+        batch = len(x)
+        if batch == 0:
+            return np.zeros((0, *self.output_shape), self.output_dtype)
+        if self.memory_needed(batch) > self.max_memory or batch * self.largest_buffer > MAX_SIZE:
+            raise OnebitError(
+                f"a batch of {batch} needs {self.memory_needed(batch)} bytes (limit "
+                f"{self.max_memory}) or a buffer over 2^31-1 elements; split the batch"
+            )
         values: dict[str, np.ndarray] = {self.input_name: np.ascontiguousarray(x, np.float32)}
         with blas_single_threaded():  # the cores go to the packed kernels (blas.py)
             for op, done in zip(self.ops, self._last_reads, strict=True):
@@ -101,7 +235,11 @@ class Program:
         return values[self.output_name]
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Predicted class of each sample (argmax of the output), in batches."""
+        """Predicted class of each sample (argmax of the output), in batches of at most
+        ``batch_size`` samples, fewer where a batch would pass the memory limit."""
+        batch_size = max(1, min(batch_size, self.max_memory // max(self.peak_bytes, 1)))
+        if len(x) == 0:
+            return self(x).argmax(axis=-1)
         return np.concatenate(
             [self(x[i : i + batch_size]).argmax(axis=-1) for i in range(0, len(x), batch_size)]
         )
@@ -121,7 +259,17 @@ class Program:
         return f"Program(input={self.input_shape}, ops=[{kinds}])"
 
 
-def load(path: str | os.PathLike[str]) -> Program:
-    """Load a ``.onebit`` file into a callable :class:`Program` (validating every field)."""
+def load(
+    path: str | os.PathLike[str], max_memory: int | None = None, max_work: int | None = None
+) -> Program:
+    """Load a ``.onebit`` file into a callable :class:`Program`, validating every field.
+
+    Raises:
+        ProgramFileError: the file is missing, unreadable, corrupt (checksum) or not a program;
+            its subclass ProgramError, the graph is inconsistent or beyond the limits.
+    """
     graph, tensors = load_program(path)
-    return Program(graph, tensors)
+    try:
+        return Program(graph, tensors, max_memory=max_memory, max_work=max_work)
+    except ProgramError as error:
+        raise ProgramError(f"{path}: {error}") from None

@@ -1,5 +1,6 @@
-"""The pieces every op shares: the :class:`Op` base that validates a spec, the op registry, the
-epilogues that turn an accumulator into the next op's input, and the fused elementwise tail."""
+"""The pieces every op shares: the :class:`Op` base that validates a spec and infers its output
+(:mod:`onebit.runtime.shapes`), the op registry, the epilogues that turn an accumulator into the
+next op's input, and the fused elementwise tail."""
 
 from __future__ import annotations
 
@@ -11,14 +12,23 @@ import numpy as np
 
 from onebit._registry import OnebitError, Registry
 from onebit.runtime import kernels
+from onebit.runtime.errors import ProgramError
 from onebit.runtime.reference import WORD_DTYPE, words_for
-
-
-class ProgramError(OnebitError):
-    """A program graph that is malformed or inconsistent with its tensors."""
-
+from onebit.runtime.shapes import MAX_SIZE, Value, abs_max, bits_value, float_value
 
 OPS: Registry[Op] = Registry("op")
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def is_float32(value: Any) -> bool:
+    """A JSON number that float32 holds as a finite value."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) <= FLOAT32_MAX
+    )
 
 
 class Op:
@@ -32,11 +42,17 @@ class Op:
         if "type" in cls.__dict__:
             OPS.register(cls.type)(cls)
 
+    scratch: int = 0
+    """Bytes per sample the op allocates besides its output (set by :meth:`infer`)."""
+    work: int = 0
+    """Multiply-adds, comparisons or word operations per sample (set by :meth:`infer`)."""
+
     def __init__(self, spec: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> None:
         self.spec = spec
         self.attrs: Mapping[str, Any] = spec.get("attrs", {})
         self._tensors = tensors
         self._roles: Mapping[str, str] = spec.get("tensors", {})
+        self.roles_read: set[str] = set()
         if not isinstance(self.attrs, Mapping) or not isinstance(self._roles, Mapping):
             raise ProgramError(f"op {self.where}: 'attrs' and 'tensors' must be objects")
         if self.arity is not None and len(spec["inputs"]) != self.arity:
@@ -50,52 +66,54 @@ class Op:
 
     # -- spec readers ------------------------------------------------------------------------
     def int_attr(self, name: str, minimum: int = 0) -> int:
+        """An integer attribute in ``[minimum, 2^31)``."""
         value = self.attrs.get(name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ProgramError(f"op {self.where}: {name} must be an integer >= {minimum}")
+        if type(value) is not int or not minimum <= value <= MAX_SIZE:
+            raise ProgramError(f"op {self.where}: {name} must be an integer >= {minimum}, < 2^31")
         return value
 
-    def pair_attr(self, name: str, minimum: int = 0) -> tuple[int, int]:
+    def ints_attr(self, name: str, count: int, minimum: int = 0) -> tuple[int, ...]:
+        """A list of ``count`` integers in ``[minimum, 2^31)``."""
         value = self.attrs.get(name)
         if (
-            not isinstance(value, Sequence)
-            or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-            or min(value) < minimum
+            not isinstance(value, list | tuple)
+            or len(value) != count
+            or not all(type(v) is int and minimum <= v <= MAX_SIZE for v in value)
         ):
-            raise ProgramError(f"op {self.where}: {name} must be two integers >= {minimum}")
-        return int(value[0]), int(value[1])
+            number = {2: "two", 4: "four"}.get(count, str(count))
+            raise ProgramError(
+                f"op {self.where}: {name} must be {number} integers >= {minimum}, < 2^31"
+            )
+        return tuple(value)
+
+    def pair_attr(self, name: str, minimum: int = 0) -> tuple[int, int]:
+        first, second = self.ints_attr(name, 2, minimum)
+        return first, second
 
     def padding_attr(self, name: str = "padding") -> tuple[int, int, int, int]:
         """``[top, bottom, left, right]``, or the symmetric ``[ph, pw]`` of older files."""
         value = self.attrs.get(name)
-        if (
-            isinstance(value, Sequence)
-            and len(value) == 4
-            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
-        ):
-            return int(value[0]), int(value[1]), int(value[2]), int(value[3])
-        if isinstance(value, Sequence) and len(value) == 4:
-            raise ProgramError(f"op {self.where}: {name} must be four integers >= 0")
+        if isinstance(value, list | tuple) and len(value) == 4:
+            top, bottom, left, right = self.ints_attr(name, 4)
+            return top, bottom, left, right
         ph, pw = self.pair_attr(name, 0)
         return ph, ph, pw, pw
 
     def float_attr(self, name: str, allowed: Sequence[float] | None = None) -> float:
         value = self.attrs.get(name)
-        if (
-            not isinstance(value, int | float)
-            or isinstance(value, bool)
-            or not math.isfinite(value)
-        ):
-            raise ProgramError(f"op {self.where}: {name} must be a finite number")
+        if not is_float32(value):
+            raise ProgramError(
+                f"op {self.where}: {name} must be a finite number within float32 range"
+            )
         if allowed is not None and value not in allowed:
             raise ProgramError(f"op {self.where}: {name} must be one of {list(allowed)}")
         return float(value)
 
     def tensor(self, role: str, dtype: Any, shape: Sequence[int | None] | None = None):
         name = self._roles.get(role)
-        if name is None or name not in self._tensors:
+        if not isinstance(name, str) or name not in self._tensors:
             raise ProgramError(f"op {self.where}: tensor {role!r} is missing")
+        self.roles_read.add(role)
         array = self._tensors[name]
         if array.dtype != np.dtype(dtype):
             raise ProgramError(f"op {self.where}: tensor {role!r} must be {np.dtype(dtype)}")
@@ -111,6 +129,20 @@ class Op:
 
     def channel_vector(self, role: str, channels: int, dtype: Any = np.float32) -> np.ndarray:
         return self.tensor(role, dtype, (channels,))
+
+    # -- shape inference ---------------------------------------------------------------------
+    def infer(self, inputs: Sequence[Value]) -> Value:
+        """The output of one sample given its inputs', every attribute checked against them."""
+        raise NotImplementedError
+
+    def expect(self, value: Value, kind: str, ndim: int | None = None, name: str = "input") -> None:
+        """Refuse an input of another kind or rank."""
+        if value.kind != kind or (ndim is not None and len(value.shape) != ndim):
+            rank = f"{ndim}-axis " if ndim is not None else ""
+            raise ProgramError(
+                f"op {self.where}: its {name} must be a {rank}{kind} value per sample, "
+                f"got {value.describe()}"
+            )
 
     def __call__(self, *inputs: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -135,6 +167,12 @@ class IntEpilogue:
         elif self.kind != "int":
             raise ProgramError(f"op {op.where}: epilogue must be 'float', 'bits' or 'int'")
 
+    def bound(self, acc_bound: float) -> float:
+        """The largest magnitude of a float or int output for accumulators within ±acc_bound."""
+        if self.kind == "float":
+            return acc_bound * abs_max(self.scale) + abs_max(self.bias)
+        return acc_bound
+
     def __call__(self, acc: np.ndarray) -> np.ndarray:
         if self.kind == "float":
             return kernels.output_float(acc, self.scale, self.bias)
@@ -153,6 +191,11 @@ class FloatEpilogue:
             self.bias = op.channel_vector("bias", channels)
         elif self.kind != "none":
             raise ProgramError(f"op {op.where}: epilogue must be 'none', 'affine' or 'sign'")
+
+    def bound(self, y_bound: float) -> float:
+        if self.kind == "none":
+            return y_bound
+        return y_bound * abs_max(self.scale) + abs_max(self.bias)
 
     def __call__(
         self, y: np.ndarray, post: PostSteps | None = None, residuals: Sequence[np.ndarray] = ()
@@ -194,10 +237,7 @@ class PostSteps:
                 self.templates.append(("prelu", op.channel_vector(f"post{i}_slope", channels)))
             elif name == "hardtanh":
                 low, high = entry.get("min"), entry.get("max")
-                if not all(
-                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                    for v in (low, high)
-                ):
+                if not (is_float32(low) and is_float32(high)):
                     raise ProgramError(f"op {op.where}: post[{i}] hardtanh needs numbers min, max")
                 self.templates.append(("hardtanh", float(low), float(high)))
             elif name == "add":
@@ -210,6 +250,20 @@ class PostSteps:
 
     def __bool__(self) -> bool:
         return bool(self.templates)
+
+    def bound(self, y_bound: float, residual_bounds: Sequence[float]) -> float:
+        """The largest magnitude after the tail for a layer output within ±y_bound."""
+        bound = y_bound
+        for template in self.templates:
+            if template[0] == "affine":
+                bound = bound * abs_max(template[1]) + abs_max(template[2])
+            elif template[0] == "prelu":
+                bound = bound * max(1.0, abs_max(template[1]))
+            elif template[0] == "hardtanh":
+                bound = hardtanh_bound(bound, template[1], template[2])
+            elif template[0] == "add":
+                bound = bound + residual_bounds[template[1]]
+        return bound
 
     def steps(self, residuals: Sequence[np.ndarray]) -> list[tuple]:
         """The kernels' ``post`` argument, with this call's residual maps."""
@@ -229,6 +283,45 @@ def init_post(op: Op, channels: int, allowed: bool = True) -> PostSteps:
             f"op {op.where} takes {1 + post.adds} input(s): its own and one per add step"
         )
     return post
+
+
+def hardtanh_bound(bound: float, low: float, high: float) -> float:
+    """The largest magnitude of ``min(max(x, low), high)`` over ``|x| <= bound`` (the limits
+    as float32, as the kernels use them)."""
+    with np.errstate(over="ignore"):
+        low, high = float(np.float32(low)), float(np.float32(high))
+    lower = min(max(-bound, low), high)
+    upper = min(max(bound, low), high)
+    return max(abs(lower), abs(upper))
+
+
+def layer_output(
+    op: Op,
+    inputs: Sequence[Value],
+    prefix: tuple[int, ...],
+    channels: int,
+    bound: float,
+    epilogue: IntEpilogue | FloatEpilogue,
+    post: PostSteps,
+) -> Value:
+    """A layer's output of shape ``(*prefix, channels)``: its epilogue's kind, and for a float
+    output the bound after the epilogue and the post tail (whose residuals are checked)."""
+    if epilogue.kind in ("bits", "sign"):
+        return bits_value((*prefix, words_for(channels)), channels, op.where)
+    bound = epilogue.bound(bound)
+    if epilogue.kind == "int":
+        return Value("int", (*prefix, channels), channels, bound)
+    shape = (*prefix, channels)
+    residual_bounds = []
+    for residual in inputs[1:]:
+        op.expect(residual, "float", name="residual")
+        if residual.shape != shape:
+            raise ProgramError(
+                f"op {op.where}: a residual of shape {residual.shape} cannot be added to its "
+                f"output of shape {shape}"
+            )
+        residual_bounds.append(residual.bound)
+    return float_value(shape, post.bound(bound, residual_bounds), op.where)
 
 
 def weights_float(op: Op, shape: tuple[int, ...]) -> np.ndarray:

@@ -3,11 +3,21 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from onebit.runtime import kernels
-from onebit.runtime.ops.base import IntEpilogue, Op, ProgramError, check_map, init_post
+from onebit.runtime.ops.base import (
+    IntEpilogue,
+    Op,
+    ProgramError,
+    check_map,
+    init_post,
+    layer_output,
+)
 from onebit.runtime.reference import WORD_DTYPE, words_for
+from onebit.runtime.shapes import Value, checked, product, window_side
 
 
 class BinaryDense(Op):
@@ -24,6 +34,20 @@ class BinaryDense(Op):
             raise ProgramError(f"op {self.where}: k={self.k} exceeds the weight's words")
         self.epilogue = IntEpilogue(self, self.weight.shape[0])
         self.post = init_post(self, self.weight.shape[0], self.epilogue.kind == "float")
+
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "bits", 1)
+        cout, words = self.weight.shape
+        if cout < 1:
+            raise ProgramError(f"op {self.where}: the weight has no rows")
+        if x.shape[0] != words or x.channels != self.k:
+            raise ProgramError(
+                f"op {self.where}: k={self.k} and the weight's {words} words per row must match "
+                f"the input's {x.channels} bits in {x.shape[0]} words"
+            )
+        self.work = math.prod((cout, words))
+        return layer_output(self, inputs, (), cout, self.k, self.epilogue, self.post)
 
     def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
         y = self.epilogue(kernels.bgemm(np.ascontiguousarray(x), self.weight, self.k))
@@ -46,6 +70,27 @@ class BinaryConv2d(Op):
         self.weight = self.tensor("weight", WORD_DTYPE, (None, None, None, words_for(self.cin)))
         self.epilogue = IntEpilogue(self, self.weight.shape[0])
         self.post = init_post(self, self.weight.shape[0], self.epilogue.kind == "float")
+
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "bits", 3)
+        height, width, words = x.shape
+        if words != words_for(self.cin) or x.channels != self.cin:
+            raise ProgramError(
+                f"op {self.where}: cin={self.cin} does not match the input's {x.channels} "
+                f"channels in {words} words"
+            )
+        cout, kh, kw, _ = self.weight.shape
+        if min(cout, kh, kw) < 1:
+            raise ProgramError(f"op {self.where}: the weight's shape {self.weight.shape} is empty")
+        (sh, sw), (ph, pw) = self.stride, self.padding
+        ho = window_side(height, ph, ph, kh, sh, self.where)
+        wo = window_side(width, pw, pw, kw, sw, self.where)
+        self.work = math.prod((ho, wo, cout, kh, kw, words))
+        padded = product((height + 2 * ph, width + 2 * pw, words), "the padded map", self.where)
+        self.scratch = 8 * padded + 4 * checked(ho * wo * cout, "the accumulators", self.where)
+        acc_bound = float(self.cin * kh * kw)
+        return layer_output(self, inputs, (ho, wo), cout, acc_bound, self.epilogue, self.post)
 
     def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
         check_map(self, x, words_for(self.cin), WORD_DTYPE)

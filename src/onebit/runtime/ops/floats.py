@@ -3,6 +3,8 @@ add, ReLU, hardtanh, PReLU."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from onebit._registry import OnebitError
@@ -12,11 +14,21 @@ from onebit.runtime.ops.base import (
     Op,
     ProgramError,
     check_map,
+    hardtanh_bound,
     init_post,
+    layer_output,
     pad_nhwc,
     weights_float,
     windows,
 )
+from onebit.runtime.shapes import Value, abs_max, checked, float_value, product, window_side
+
+
+def row_sums(weight: np.ndarray) -> float:
+    """The largest sum of magnitudes over one output's weights (axis 0 is the output): a
+    float layer maps inputs within ±b to outputs within ±b times this."""
+    rows = np.abs(weight.reshape(len(weight), -1), dtype=np.float64).sum(axis=1)
+    return float(rows.max(initial=0.0))
 
 
 class Dense(Op):
@@ -30,9 +42,24 @@ class Dense(Op):
         super().__init__(spec, tensors)
         features = self.int_attr("in_features", 1)
         outputs = self.int_attr("out_features", 1)
-        self.weight_t = np.ascontiguousarray(weights_float(self, (outputs, features)).T)
+        weight = weights_float(self, (outputs, features))
+        self.gain = row_sums(weight)
+        self.weight_t = np.ascontiguousarray(weight.T)
         self.epilogue = FloatEpilogue(self, outputs)
         self.post = init_post(self, outputs, self.epilogue.kind != "sign")
+
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "float", 1)
+        features, outputs = self.weight_t.shape
+        if x.shape[0] != features:
+            raise ProgramError(
+                f"op {self.where}: in_features={features} but its input has {x.shape[0]}"
+            )
+        self.work = math.prod((features, outputs))
+        self.scratch = 4 * outputs if self.epilogue.kind == "sign" else 0
+        bound = x.bound * self.gain
+        return layer_output(self, inputs, (), outputs, bound, self.epilogue, self.post)
 
     def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
@@ -79,6 +106,7 @@ class Conv2d(Op):
         kh, kw = self.kernel
         groups, group_in, group_out = self.groups, self.cin // self.groups, self.cout // self.groups
         weight = weights_float(self, (self.cout, kh, kw, group_in))
+        self.gain = row_sums(weight)
         if groups == 1:  # (KH * KW * Cin, Cout), rows in the im2col columns' order
             weight = weight.reshape(self.cout, -1).T
         elif group_in == 1:  # depthwise, (KH, KW, Cout): tap-major, as reference.depthwise_conv2d
@@ -94,6 +122,31 @@ class Conv2d(Op):
             affine = self.epilogue.kind != "none"
             self.scale = self.epilogue.scale if affine else np.ones(self.cout, np.float32)
             self.bias = self.epilogue.bias if affine else np.zeros(self.cout, np.float32)
+
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "float", 3)
+        height, width, channels = x.shape
+        if channels != self.cin:
+            raise ProgramError(f"op {self.where}: cin={self.cin} but its input has {channels}")
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        top, bottom, left, right = self.padding
+        ho = window_side(height, top, bottom, kh, sh, self.where)
+        wo = window_side(width, left, right, kw, sw, self.where)
+        group_in = self.cin // self.groups
+        self.work = math.prod((ho, wo, self.cout, kh, kw, group_in))
+        outputs = checked(ho * wo * self.cout, "the output", self.where)
+        if self.depthwise:
+            self.scratch = 4 * outputs
+        else:
+            columns = product((ho, wo, kh, kw, self.cin), "the im2col columns", self.where)
+            if self.groups == 1:
+                self.scratch = 4 * (columns + outputs)
+            else:
+                padded = (height + top + bottom) * (width + left + right) * self.cin
+                self.scratch = 4 * (padded + 2 * columns + 2 * outputs)
+        bound = max(x.bound, abs(self.pad_value)) * self.gain
+        return layer_output(self, inputs, (ho, wo), self.cout, bound, self.epilogue, self.post)
 
     def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:
         check_map(self, x, self.cin, np.float32)
@@ -153,6 +206,16 @@ class Affine(Op):
         self.scale = self.channel_vector("scale", channels)
         self.bias = self.channel_vector("bias", channels)
 
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "float")
+        if x.shape[-1] != len(self.scale):
+            raise ProgramError(
+                f"op {self.where}: channels={len(self.scale)} but its input has {x.shape[-1]}"
+            )
+        bound = x.bound * abs_max(self.scale) + abs_max(self.bias)
+        return float_value(x.shape, bound, self.where)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return x * self.scale + self.bias
 
@@ -160,6 +223,14 @@ class Affine(Op):
 class Add(Op):
     type = "add"
     arity = 2
+
+    def infer(self, inputs: list[Value]) -> Value:
+        a, b = inputs
+        self.expect(a, "float")
+        self.expect(b, "float")
+        if a.shape != b.shape:
+            raise ProgramError(f"op {self.where}: cannot add shapes {a.shape} and {b.shape}")
+        return float_value(a.shape, a.bound + b.bound, self.where)
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if a.shape != b.shape:
@@ -169,6 +240,10 @@ class Add(Op):
 
 class Relu(Op):
     type = "relu"
+
+    def infer(self, inputs: list[Value]) -> Value:
+        self.expect(inputs[0], "float")
+        return inputs[0]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return np.maximum(x, np.float32(0))
@@ -182,6 +257,12 @@ class Hardtanh(Op):
         self.low = np.float32(self.float_attr("min"))
         self.high = np.float32(self.float_attr("max"))
 
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "float")
+        bound = hardtanh_bound(x.bound, self.float_attr("min"), self.float_attr("max"))
+        return float_value(x.shape, bound, self.where)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return np.clip(x, self.low, self.high)
 
@@ -194,6 +275,15 @@ class Prelu(Op):
     def __init__(self, spec, tensors) -> None:
         super().__init__(spec, tensors)
         self.slope = self.tensor("slope", np.float32, (None,))
+
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "float")
+        if len(self.slope) not in (1, x.shape[-1]):
+            raise ProgramError(
+                f"op {self.where}: {len(self.slope)} slopes for {x.shape[-1]} channels"
+            )
+        return float_value(x.shape, x.bound * max(1.0, abs_max(self.slope)), self.where)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return np.where(x >= 0, x, x * self.slope)

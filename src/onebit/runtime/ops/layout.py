@@ -16,6 +16,7 @@ from onebit.runtime.ops.base import (
     pad_nhwc,
 )
 from onebit.runtime.reference import WORD_BITS, WORD_DTYPE, words_for
+from onebit.runtime.shapes import Value, bits_value, checked, float_value, product
 
 
 def _float_map(op: Op, x: np.ndarray) -> np.ndarray:
@@ -29,6 +30,12 @@ class NchwToNhwc(Op):
 
     type = "nchw_to_nhwc"
 
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "float", 3)
+        channels, height, width = x.shape
+        return float_value((height, width, channels), x.bound, self.where)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return kernels.nchw_to_nhwc(_float_map(self, x))
 
@@ -37,6 +44,12 @@ class NhwcToNchw(Op):
     """Back to torch's layout, for a model whose output is a feature map (or its flatten)."""
 
     type = "nhwc_to_nchw"
+
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "float", 3)
+        height, width, channels = x.shape
+        return float_value((channels, height, width), x.bound, self.where)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return kernels.nhwc_to_nchw(_float_map(self, x))
@@ -47,6 +60,15 @@ class Flatten(Op):
 
     type = "flatten"
 
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        size = product(x.shape, "the flattened size", self.where)
+        if x.kind == "bits":  # every pixel keeps its words, so its padding bits too
+            rows = size // x.shape[-1]
+            channels = checked(rows * x.channels, "the flattened bits", self.where)
+            return bits_value((size,), channels, self.where)
+        return Value(x.kind, (size,), size, x.bound)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return x.reshape(len(x), -1)
 
@@ -55,6 +77,12 @@ class SignPack(Op):
     """Binarize and pack along the channel axis: +1 where x >= 0 (bit 0), -1 elsewhere."""
 
     type = "sign_pack"
+
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "float")
+        channels = x.shape[-1]
+        return bits_value((*x.shape[:-1], words_for(channels)), channels, self.where)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return kernels.bitpack(np.ascontiguousarray(x, dtype=np.float32))
@@ -73,6 +101,18 @@ class Pad(Op):
         super().__init__(spec, tensors)
         self.padding = self.padding_attr()
         self.value = self.float_attr("value")
+
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "float", 3)
+        height, width, channels = x.shape
+        top, bottom, left, right = self.padding
+        shape = (
+            checked(height + top + bottom, "the padded height", self.where),
+            checked(width + left + right, "the padded width", self.where),
+            channels,
+        )
+        return float_value(shape, max(x.bound, abs(self.value)), self.where)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 4 or x.dtype != np.float32:
@@ -106,6 +146,29 @@ class Concat(Op):
                 f"({len(spec['inputs'])} inputs)"
             )
         self.channels = [int(c) for c in channels]
+
+    def infer(self, inputs: list[Value]) -> Value:
+        kind = "bits" if self.dtype == WORD_DTYPE else "float"
+        first = inputs[0]
+        for i, (x, channels) in enumerate(zip(inputs, self.channels, strict=True)):
+            self.expect(x, kind, name=f"input #{i}")
+            if (
+                len(x.shape) not in (1, 3)
+                or x.shape[:-1] != first.shape[:-1]
+                or x.shape[-1] != self._width(channels)
+                or x.channels != channels
+            ):
+                raise ProgramError(
+                    f"op {self.where}: cannot join {[v.describe() for v in inputs]} as "
+                    f"{self.channels} channels of equal height and width"
+                )
+        total = checked(sum(self.channels), "the joined channels", self.where)
+        shape = (*first.shape[:-1], self._width(total))
+        if kind == "bits":
+            if not self.aligned:  # unpacked to float, joined, packed again
+                self.scratch = 8 * product((*shape[:-1], total), "the unpacked map", self.where)
+            return bits_value(shape, total, self.where)
+        return float_value(shape, max(x.bound for x in inputs), self.where)
 
     def _width(self, channels: int) -> int:
         return channels

@@ -1,0 +1,277 @@
+"""Seed programs for the fuzzer: small graphs built with NumPy that together use every op, and
+:func:`assemble`, which writes a ``.onebit`` file byte by byte (so a mutation may write graph
+text that is not valid JSON, or a wrong checksum)."""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from onebit.runtime.format import DIGEST_KEY, FORMAT, FORMAT_KEY, GRAPH_KEY, payload_digest
+from onebit.runtime.reference import bitpack
+
+
+class _Graph:
+    """A small program under construction: ops, tensors and fresh value names."""
+
+    def __init__(self, seed: int, shape: list[int]) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.ops: list[dict] = []
+        self.tensors: dict[str, np.ndarray] = {}
+        self.input = {"name": "input", "shape": shape}
+
+    def add(self, kind: str, inputs: list[str], attrs: dict | None = None, **tensors) -> str:
+        output = f"v{len(self.ops)}"
+        roles = {}
+        for role, array in tensors.items():
+            name = f"op{len(self.ops)}.{role}"
+            self.tensors[name] = array
+            roles[role] = name
+        self.ops.append(
+            {
+                "type": kind,
+                "inputs": inputs,
+                "output": output,
+                "attrs": attrs or {},
+                "tensors": roles,
+            }
+        )
+        return output
+
+    def floats(self, *shape: int, scale: float = 0.5) -> np.ndarray:
+        return (self.rng.standard_normal(shape) * scale).astype(np.float32)
+
+    def packed(self, *shape: int) -> np.ndarray:
+        *outer, channels = shape
+        return bitpack(self.rng.standard_normal((*outer, channels)).astype(np.float32))
+
+    def thresholds(self, channels: int, k: int) -> dict[str, np.ndarray]:
+        return {
+            "threshold": self.rng.integers(-k // 4, k // 4 + 1, channels).astype(np.int32),
+            "flip": self.rng.integers(0, 2, channels).astype(np.uint8),
+        }
+
+    def affine(self, channels: int) -> dict[str, np.ndarray]:
+        return {"scale": self.floats(channels), "bias": self.floats(channels)}
+
+    def graph(self, output: str) -> dict:
+        return {"input": self.input, "output": output, "ops": self.ops, "metadata": {"seed": 1}}
+
+
+def mlp_seed() -> tuple[dict, dict[str, np.ndarray]]:
+    """Flatten, sign, binary dense layers (bits, float with a post tail, int), float dense."""
+    g = _Graph(1, [1, 8, 8])
+    x = g.add("flatten", ["input"])
+    x = g.add("sign_pack", [x])
+    x = g.add(
+        "binary_dense",
+        [x],
+        {"k": 64, "epilogue": "bits"},
+        weight=g.packed(40, 64),
+        **g.thresholds(40, 64),
+    )
+    post = [{"step": "affine"}, {"step": "prelu"}, {"step": "hardtanh", "min": -2.0, "max": 2.0}]
+    y = g.add(
+        "binary_dense",
+        [x],
+        {"k": 40, "epilogue": "float", "post": post},
+        weight=g.packed(24, 40),
+        **g.affine(24),
+        post0_scale=g.floats(24),
+        post0_bias=g.floats(24),
+        post1_slope=g.floats(24),
+    )
+    y = g.add("relu", [y])
+    y = g.add("affine", [y], {"channels": 24}, **g.affine(24))
+    y = g.add("hardtanh", [y], {"min": -1.5, "max": 1.0})
+    y = g.add("prelu", [y], slope=g.floats(1))
+    z = g.add(
+        "dense",
+        [y],
+        {"in_features": 24, "out_features": 24, "epilogue": "affine"},
+        weight_bits=g.packed(24, 24),
+        **g.affine(24),
+    )
+    z = g.add("add", [z, y])
+    z = g.add(
+        "dense",
+        [z],
+        {"in_features": 24, "out_features": 16, "epilogue": "sign"},
+        weight=g.floats(16, 24),
+        **g.affine(16),
+    )
+    z = g.add("binary_dense", [z], {"k": 16, "epilogue": "int"}, weight=g.packed(10, 16))
+    return g.graph(z), g.tensors
+
+
+def cnn_seed() -> tuple[dict, dict[str, np.ndarray]]:
+    """Float, depthwise and grouped convs, pad, pools, binary convs with a residual tail,
+    concat, add, global average pool and a float classifier."""
+    g = _Graph(2, [3, 12, 12])
+    x = g.add("nchw_to_nhwc", ["input"])
+    conv = {"kernel": [3, 3], "stride": [1, 1], "padding": [1, 1, 1, 1], "pad_value": 0.0}
+    x = g.add(
+        "conv2d",
+        [x],
+        {**conv, "cin": 3, "cout": 8, "epilogue": "affine"},
+        weight=g.floats(8, 3, 3, 3),
+        **g.affine(8),
+    )
+    x = g.add("relu", [x])
+    x = g.add("maxpool2d", [x], {"kernel": [2, 2], "stride": [2, 2], "padding": [1, 1]})
+    x = g.add(  # depthwise, multiplier 2, with a post tail
+        "conv2d",
+        [x],
+        {
+            **conv,
+            "cin": 8,
+            "cout": 16,
+            "groups": 8,
+            "epilogue": "affine",
+            "post": [{"step": "relu"}],
+        },
+        weight=g.floats(16, 3, 3, 1),
+        **g.affine(16),
+    )
+    x = g.add(
+        "conv2d",
+        [x],
+        {
+            "kernel": [1, 1],
+            "stride": [1, 1],
+            "padding": [0, 0],
+            "pad_value": 0.0,
+            "cin": 16,
+            "cout": 8,
+            "groups": 2,
+            "epilogue": "none",
+        },
+        weight_bits=g.packed(8, 1, 1, 8),
+    )
+    f = g.add("pad", [x], {"padding": [1, 0, 0, 1], "value": 0.5})  # (8, 8, 8)
+    b = g.add("sign_pack", [f])
+    b = g.add(
+        "binary_conv2d",
+        [b],
+        {"cin": 8, "stride": [1, 1], "padding": [1, 1], "pad_value": 1.0, "epilogue": "bits"},
+        weight=g.packed(16, 3, 3, 8),
+        **g.thresholds(16, 72),
+    )
+    b = g.add("binary_maxpool2d", [b], {"kernel": [2, 2], "stride": [1, 1], "padding": [0, 0]})
+    r = g.add("avgpool2d", [f], {"kernel": [3, 3], "stride": [2, 2], "padding": [0, 0]})
+    y = g.add(  # (7, 7) -> (3, 3) with the average-pooled residual
+        "binary_conv2d",
+        [b, r],
+        {
+            "cin": 16,
+            "stride": [2, 2],
+            "padding": [0, 0],
+            "pad_value": 0.0,
+            "epilogue": "float",
+            "post": [{"step": "add"}],
+        },
+        weight=g.packed(8, 3, 3, 16),
+        **g.affine(8),
+    )
+    j = g.add("concat", [y, r], {"channels": [8, 8]})
+    s = g.add("affine", [j], {"channels": 16}, **g.affine(16))
+    j = g.add("add", [j, s])
+    big = g.add("avgpool2d", [f], {"kernel": [9, 8], "stride": [1, 1], "padding": [1, 0]})
+    p = g.add("global_avgpool", [j])
+    q = g.add("global_avgpool", [big])
+    p = g.add("concat", [p, q], {"channels": [16, 8]})
+    out = g.add(
+        "dense",
+        [p],
+        {"in_features": 24, "out_features": 5, "epilogue": "affine"},
+        weight=g.floats(5, 24),
+        **g.affine(5),
+    )
+    return g.graph(out), g.tensors
+
+
+def packed_seed() -> tuple[dict, dict[str, np.ndarray]]:
+    """Packed concatenation (word-aligned and not), a feature map back in torch's layout,
+    and a binary conv with an int epilogue flattened to the output."""
+    g = _Graph(3, [4, 5, 6])
+    x = g.add("nchw_to_nhwc", ["input"])
+    a = g.add("sign_pack", [x])
+    w = g.add(
+        "binary_conv2d",
+        [a],
+        {"cin": 4, "stride": [1, 1], "padding": [1, 1], "pad_value": 1.0, "epilogue": "bits"},
+        weight=g.packed(64, 3, 3, 4),
+        **g.thresholds(64, 36),
+    )
+    aligned = g.add("binary_concat", [w, a], {"channels": [64, 4]})
+    mixed = g.add("binary_concat", [a, aligned], {"channels": [4, 68]})
+    y = g.add(
+        "binary_conv2d",
+        [mixed],
+        {"cin": 72, "stride": [1, 2], "padding": [0, 1], "pad_value": 0.0, "epilogue": "float"},
+        weight=g.packed(6, 1, 3, 72),
+        **g.affine(6),
+    )
+    y = g.add("nhwc_to_nchw", [y])
+    t = g.add("nchw_to_nhwc", [y])
+    t = g.add("sign_pack", [t])
+    t = g.add(
+        "binary_conv2d",
+        [t],
+        {"cin": 6, "stride": [1, 1], "padding": [0, 0], "pad_value": 0.0, "epilogue": "int"},
+        weight=g.packed(3, 2, 2, 6),
+    )
+    return g.graph(g.add("flatten", [t])), g.tensors
+
+
+SEEDS: dict[str, Callable[[], tuple[dict, dict[str, np.ndarray]]]] = {
+    "mlp": mlp_seed,
+    "cnn": cnn_seed,
+    "packed": packed_seed,
+}
+
+
+_SAFETENSORS_DTYPES = {"<u8": "U64", "<i4": "I32", "|u1": "U8", "<f4": "F32"}
+
+
+def assemble(graph_text: str, tensors: dict[str, np.ndarray], digest: str | None = None) -> bytes:
+    """A ``.onebit`` file's bytes: any graph text (valid JSON or not) with the tensors, as
+    safetensors lays them out, and the payload checksum (``digest`` overrides it)."""
+    arrays = {name: np.ascontiguousarray(a) for name, a in sorted(tensors.items())}
+    header: dict[str, Any] = {}
+    offset = 0
+    for name, array in arrays.items():
+        dtype = _SAFETENSORS_DTYPES[array.dtype.newbyteorder("<").str]
+        header[name] = {
+            "dtype": dtype,
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + array.nbytes],
+        }
+        offset += array.nbytes
+    metadata = {
+        FORMAT_KEY: FORMAT,
+        GRAPH_KEY: "\0GRAPH\0",
+        DIGEST_KEY: payload_digest(arrays, graph_text) if digest is None else digest,
+    }
+    text = json.dumps({"__metadata__": metadata, **header})
+    text = text.replace('"\\u0000GRAPH\\u0000"', json.dumps(graph_text))
+    raw = text.encode()
+    raw += b" " * (-len(raw) % 8)
+    return struct.pack("<Q", len(raw)) + raw + b"".join(a.tobytes() for a in arrays.values())
+
+
+def graph_text(graph: dict) -> str:
+    return json.dumps({"version": 1, **graph})
+
+
+def seed_files() -> dict[str, bytes]:
+    """The built-in seed programs as file bytes."""
+    files = {}
+    for name, build in SEEDS.items():
+        graph, tensors = build()
+        files[name] = assemble(graph_text(graph), tensors)
+    return files
