@@ -58,7 +58,7 @@ test-sanitize: $(STAMP)
 	ONEBIT_NATIVE_PATH="$$(ls $(abspath $(SANITIZE_DIR))/_native*.so)" \
 	LD_PRELOAD="$(LIBASAN) $(LIBSTDCXX)" \
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		$(BIN)/python -m pytest -q -x -p no:cacheprovider $(KERNEL_TESTS); \
+		$(BIN)/python -m pytest -q -x -p no:cacheprovider --capture=sys $(KERNEL_TESTS); \
 	echo passed > $(SANITIZE_RESULT)
 
 lint: $(STAMP)
