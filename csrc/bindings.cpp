@@ -1,10 +1,11 @@
 // Python bindings of the packed kernels: the only file that includes nanobind.
 //
 // Every function checks its arrays before any work (dtype, ndim, shape agreement, C-contiguity,
-// CPU memory) and raises TypeError (wrong type or dtype) or ValueError (wrong shape, layout or
-// value) naming the argument. Non-contiguous arrays are rejected rather than copied, so no hidden
-// copy sits on a hot path: pass np.ascontiguousarray(x). Kernels release the GIL. Results are new
-// NumPy arrays (bgemm can write into `out`).
+// CPU memory) and its sizes against checked.h's limits (any Python int is accepted and
+// range-checked), and raises TypeError (wrong type or dtype) or ValueError (wrong shape, layout,
+// value or size) naming the kernel and the argument. Non-contiguous arrays are rejected rather
+// than copied, so no hidden copy sits on a hot path: pass np.ascontiguousarray(x). Kernels
+// release the GIL. Results are new NumPy arrays (bgemm can write into `out`).
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
@@ -69,7 +70,8 @@ nb::ndarray<nb::numpy, word_t> py_bitpack(const Array& x, nb::handle threads,
   return out;
 }
 
-nb::ndarray<nb::numpy, float> py_unpack(const Array& words, nb::handle channels_arg, nb::handle threads,
+nb::ndarray<nb::numpy, float> py_unpack(const Array& words, nb::handle channels_arg,
+                                        nb::handle threads,
                                         const std::optional<std::string>& simd) {
   check_words(words, "words");
   check_layout(words, "words", 1, 32);
@@ -123,7 +125,8 @@ nb::object py_bgemm(const Array& a, const Array& b, nb::handle k_arg, nb::handle
   if (!out.is_none()) {
     nb::ndarray<> o;
     if (!nb::try_cast(out, o))
-      fail_type("out must be a writable int32 array (read-only arrays and other types are refused)");
+      fail_type("out must be a writable int32 array (read-only arrays and other types are "
+                "refused)");
     if (o.dtype() != nb::dtype<std::int32_t>())
       fail_type("out must be int32, got " + dtype_text(o.dtype()));
     if (o.device_type() != nb::device::cpu::value) fail_type("out must be a CPU array");
@@ -363,8 +366,8 @@ std::vector<std::string> py_simd_paths() {
 std::string py_default_simd_path() { return simd_name(onebit::default_simd_path()); }
 
 void py_set_num_threads(nb::handle n) {
-  default_threads().store(static_cast<int>(int_arg(
-      n, "n", 1, kMaxThreads, "is out of range: n must be in [1, " + std::to_string(kMaxThreads) + "]")));
+  const std::string rule = "is out of range: n must be in [1, " + std::to_string(kMaxThreads) + "]";
+  default_threads().store(static_cast<int>(int_arg(n, "n", 1, kMaxThreads, rule)));
 }
 
 int py_get_num_threads() { return default_threads().load(); }

@@ -80,8 +80,8 @@ inline void check_layout(const Array& x, const char* name, std::size_t min_ndim,
   }
   for (std::size_t i = 0; i < x.ndim(); ++i)
     if (x.shape(i) > static_cast<std::size_t>(kMaxExtent))
-      fail_value(std::string(name) + " has shape " + shape_text(x) + "; every side must be at most " +
-                 std::to_string(kMaxExtent));
+      fail_value(std::string(name) + " has shape " + shape_text(x) +
+                 "; every side must be at most " + std::to_string(kMaxExtent));
   if (!c_contiguous(x))
     fail_value(std::string(name) + " must be C-contiguous (got strides of a view); pass "
                "np.ascontiguousarray(" + name + ")");

@@ -105,7 +105,8 @@ nb::ndarray<nb::numpy, float> py_maxpool2d(const Array& x, nb::handle kernel, nb
 nb::ndarray<nb::numpy, float> py_depthwise_conv2d(const Array& x, const Array& w,
                                                   const Array& scale, const Array& bias,
                                                   nb::handle stride, nb::handle padding,
-                                                  double pad_value, nb::handle threads, nb::handle post) {
+                                                  double pad_value, nb::handle threads,
+                                                  nb::handle post) {
   check_float_map(x, "x");
   if (w.dtype() != nb::dtype<float>()) fail_type("w must be float32, got " + dtype_text(w.dtype()));
   check_layout(w, "w", 3, 3);
@@ -182,7 +183,8 @@ nb::ndarray<nb::numpy, float> new_aligned_matrix(std::size_t rows, std::size_t c
   const std::int64_t count = checked_buffer_elements({static_cast<std::int64_t>(rows),
                                                       static_cast<std::int64_t>(columns)},
                                                      sizeof(float), "the output");
-  const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(1, count)) * sizeof(float);
+  const std::size_t bytes =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, count)) * sizeof(float);
   float* data = static_cast<float*>(::operator new(bytes, kMatrixAlign));
   nb::capsule owner(data, [](void* p) noexcept { ::operator delete(p, kMatrixAlign); });
   const std::size_t shape[2] = {rows, columns};
@@ -252,7 +254,8 @@ void register_float_kernels(nb::module_& m) {
       "A float32 (N, H, W, C) map (C-contiguous) back in torch's layout: a new (N, C, H, W) "
       "array, equal to numpy's x.transpose(0, 3, 1, 2).");
   m.def("depthwise_conv2d",
-        named("depthwise_conv2d", &py_depthwise_conv2d), nb::arg("x"), nb::arg("w"), nb::arg("scale"),
+        named("depthwise_conv2d", &py_depthwise_conv2d), nb::arg("x"), nb::arg("w"),
+        nb::arg("scale"),
         nb::arg("bias"), nb::arg("stride") = nb::make_tuple(1, 1),
         nb::arg("padding") = nb::make_tuple(0, 0), nb::arg("pad_value") = 0.0,
         nb::arg("threads") = 0, nb::arg("post").none() = nb::none(),
@@ -284,7 +287,8 @@ void register_float_kernels(nb::module_& m) {
         "AVX2 and AVX-512 paths), so the thread count never changes the result. threads=0 uses "
         "get_num_threads(); simd forces a path from simd_paths().");
   m.def("float_chain",
-        named("float_chain", &py_float_chain), nb::arg("x"), nb::arg("post"), nb::arg("threads") = 0,
+        named("float_chain", &py_float_chain), nb::arg("x"), nb::arg("post"),
+        nb::arg("threads") = 0,
         "The float_chain steps applied to a copy of x (float32 (..., C), C-contiguous): "
         "('affine', scale, bias), ('relu',), ('prelu', slope), ('hardtanh', low, high), "
         "('add', residual of x's shape), in order, per channel of the last axis.");
