@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from onebit.runtime import reference
@@ -95,6 +95,7 @@ sizes = st.one_of(st.sampled_from(HOSTILE), st.integers(0, 5))
     padding=st.tuples(sizes, sizes, sizes, sizes),
     op=st.sampled_from(["maxpool2d", "float_im2col"]),
 )
+@example(kernel=(3, 3), stride=(2**31 - 1,) * 2, padding=(2**31 - 1,) * 4, op="maxpool2d")
 def test_float_window_ops_refuse_or_compute_any_geometry(kernel, stride, padding, op) -> None:
     x = np.arange(2 * 5 * 6 * 3, dtype=np.float32).reshape(2, 5, 6, 3)
     n, h, w, c = x.shape
@@ -176,6 +177,41 @@ def test_bconv2d_refuses_or_computes_any_stride_and_padding(stride, padding) -> 
         np.testing.assert_array_equal(got, reference.bconv2d(x, w, 70, stride, padding))
     else:  # a huge padding with a huge stride: a few windows, most of them all padding
         assert got.shape == (1, ho, wo, 3)
+
+
+@settings(max_examples=100, deadline=None)
+@given(stride=st.tuples(sizes, sizes), padding=st.tuples(sizes, sizes, sizes, sizes))
+@example(stride=(2**31 - 1,) * 2, padding=(2**31 - 1,) * 4)  # 3 x 3 windows, most all padding
+def test_depthwise_conv2d_refuses_or_computes_any_stride_and_padding(stride, padding) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 5, 6, 2), np.float32)
+    w = rng.standard_normal((3, 2, 4), np.float32)  # depth multiplier 2
+    scale, bias = np.ones(4, np.float32), np.zeros(4, np.float32)
+    in_range = all(-MAX_EXTENT <= v <= MAX_EXTENT for v in (*stride, *padding))
+    ok = in_range and min(stride) >= 1 and min(padding) >= 0
+    ho = _side(5, padding[0], padding[1], 3, stride[0]) if ok else None
+    wo = _side(6, padding[2], padding[3], 2, stride[1]) if ok else None
+    fits = ho is not None and wo is not None and max(ho, wo) <= MAX_EXTENT
+    fits = fits and ho * wo * 4 * 4 <= MAX_BUFFER_BYTES
+    assume(not fits or ho * wo * 4 <= SMALL_OUTPUT)
+    if not fits:
+        with _raises(ValueError, "depthwise_conv2d", "stride", "padding", "output"):
+            _native.depthwise_conv2d(x, w, scale, bias, stride, padding, 0.5)
+        return
+    got = _native.depthwise_conv2d(x, w, scale, bias, stride, padding, 0.5)
+    if max(padding) <= 8:
+        want = reference.depthwise_conv2d(x, w, scale, bias, stride, padding, 0.5)
+        np.testing.assert_array_equal(got, want)
+    else:  # a window far in the padding sees pad_value only: the sum of 0.5 * its taps
+        assert got.shape == (1, ho, wo, 4)
+        pad_only = np.zeros(4, np.float32)
+        for tap in w.reshape(6, 4):
+            pad_only = pad_only + np.float32(0.5) * tap
+        for i in range(ho):
+            for j in range(wo):
+                top, left = i * stride[0] - padding[0], j * stride[1] - padding[2]
+                if top + 3 <= 0 or top >= 5 or left + 2 <= 0 or left >= 6:
+                    np.testing.assert_array_equal(got[0, i, j], pad_only)
 
 
 # --- size-like scalars: any Python int ------------------------------------------------------
