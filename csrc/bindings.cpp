@@ -115,9 +115,10 @@ nb::object py_bgemm(const Array& a, const Array& b, nb::handle k_arg, nb::handle
   const std::int64_t words = static_cast<std::int64_t>(a.shape(1));
   const std::int64_t max_k = std::min<std::int64_t>(words * kWordBits,
                                                     std::numeric_limits<std::int32_t>::max());
-  const std::int64_t k = int_arg(k_arg, "k", 1, max_k,
-                                 "must satisfy 0 < k <= 64 * words = " +
-                                     std::to_string(words * kWordBits) + " and fit int32");
+  const std::int64_t k = int_arg(k_arg, "k", 1, max_k, [&] {
+    return "must satisfy 0 < k <= 64 * words = " + std::to_string(words * kWordBits) +
+           " and fit int32";
+  });
   const int n_threads = check_threads(threads);
   const SimdPath path = resolve_simd(simd);
   nb::object result;
@@ -366,8 +367,9 @@ std::vector<std::string> py_simd_paths() {
 std::string py_default_simd_path() { return simd_name(onebit::default_simd_path()); }
 
 void py_set_num_threads(nb::handle n) {
-  const std::string rule = "is out of range: n must be in [1, " + std::to_string(kMaxThreads) + "]";
-  default_threads().store(static_cast<int>(int_arg(n, "n", 1, kMaxThreads, rule)));
+  default_threads().store(static_cast<int>(int_arg(n, "n", 1, kMaxThreads, [] {
+    return "is out of range: n must be in [1, " + std::to_string(kMaxThreads) + "]";
+  })));
 }
 
 int py_get_num_threads() { return default_threads().load(); }

@@ -113,42 +113,54 @@ inline std::string number_text(double value) {
 }
 
 // A size-like argument: a Python int (or an object with __index__, such as a NumPy integer; not a
-// bool) within [lo, hi], else TypeError or ValueError "name=value " + rule (by default "is out of
-// range [lo, hi]"). Any int is accepted on the way in, so 2**70 gets this message rather than
-// nanobind's "incompatible function arguments" or a std::bad_cast.
-inline std::int64_t int_arg(nb::handle value, const std::string& name, std::int64_t lo,
-                            std::int64_t hi, const std::string& rule = "") {
-  if (nb::isinstance<bool>(value) || !PyIndex_Check(value.ptr()))
-    fail_type(name + " must be an int, got " + repr_text(value));
-  PyObject* index = PyNumber_Index(value.ptr());
-  if (index == nullptr) {
-    PyErr_Clear();
-    fail_type(name + " must be an int, got " + repr_text(value));
-  }
+// bool) within [lo, hi], else TypeError or ValueError "name=value " + rule() (by default "is out
+// of range [lo, hi]"; built only on failure, as are all messages here: these run on every call).
+// Any int is accepted on the way in, so 2**70 gets this message rather than nanobind's
+// "incompatible function arguments" or a std::bad_cast.
+template <typename Name, typename Rule>
+std::int64_t int_arg(nb::handle value, const Name& name, std::int64_t lo, std::int64_t hi,
+                     const Rule& rule) {
   int overflow = 0;
-  const long long v = PyLong_AsLongLongAndOverflow(index, &overflow);
-  Py_DECREF(index);
+  long long v = 0;
+  if (PyLong_CheckExact(value.ptr())) {
+    v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  } else {
+    if (nb::isinstance<bool>(value) || !PyIndex_Check(value.ptr()))
+      fail_type(std::string(name) + " must be an int, got " + repr_text(value));
+    PyObject* index = PyNumber_Index(value.ptr());
+    if (index == nullptr) {
+      PyErr_Clear();
+      fail_type(std::string(name) + " must be an int, got " + repr_text(value));
+    }
+    v = PyLong_AsLongLongAndOverflow(index, &overflow);
+    Py_DECREF(index);
+  }
   if (overflow != 0 || v < lo || v > hi)
-    fail_value(name + "=" + repr_text(value) + " " +
-               (rule.empty() ? "is out of range [" + std::to_string(lo) + ", " +
-                                   std::to_string(hi) + "]"
-                             : rule));
+    fail_value(std::string(name) + "=" + repr_text(value) + " " + rule());
   return static_cast<std::int64_t>(v);
 }
 
+template <typename Name>
+std::int64_t int_arg(nb::handle value, const Name& name, std::int64_t lo, std::int64_t hi) {
+  return int_arg(value, name, lo, hi, [&] {
+    return "is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  });
+}
+
 // A size-like argument that must be in [lo, kMaxExtent].
-inline std::int64_t size_arg(nb::handle value, const std::string& name, std::int64_t lo) {
-  return int_arg(value, name, lo, kMaxExtent,
-                 "is out of range: " + name + " must be >= " + std::to_string(lo) + " and <= " +
-                     std::to_string(kMaxExtent));
+inline std::int64_t size_arg(nb::handle value, const char* name, std::int64_t lo) {
+  return int_arg(value, name, lo, kMaxExtent, [&] {
+    return "is out of range: " + std::string(name) + " must be >= " + std::to_string(lo) +
+           " and <= " + std::to_string(kMaxExtent);
+  });
 }
 
 // threads: 0 (the default, get_num_threads()) up to kMaxThreads.
 inline int check_threads(nb::handle threads) {
-  return resolve_threads(static_cast<int>(
-      int_arg(threads, "threads", 0, kMaxThreads,
-              "is out of range: threads must be >= 0 and <= " + std::to_string(kMaxThreads) +
-                  " (0 = the default)")));
+  return resolve_threads(static_cast<int>(int_arg(threads, "threads", 0, kMaxThreads, [] {
+    return "is out of range: threads must be >= 0 and <= " + std::to_string(kMaxThreads) +
+           " (0 = the default)";
+  })));
 }
 
 // A new C-contiguous NumPy array of `shape`, its size checked against kMaxBufferBytes first.
@@ -176,15 +188,21 @@ inline void for_row_chunks(std::int64_t rows, std::int64_t row_cost, int threads
       static_cast<int>(tasks));
 }
 
+// "name[index]", spelled out only for an error message.
+struct ItemName {
+  const char* name;
+  int index;
+  operator std::string() const { return std::string(name) + "[" + std::to_string(index) + "]"; }
+};
+
 // An int or a pair of ints (kernel, stride, padding), each within [-kMaxExtent, kMaxExtent]; the
 // caller checks the sign.
 inline std::pair<std::int64_t, std::int64_t> int_pair(nb::handle value, const char* name) {
   if (nb::isinstance<nb::sequence>(value) && !nb::isinstance<nb::str>(value)) {
     if (nb::len(value) != 2)
       fail_value(std::string(name) + " must be an int or a pair of ints, got " + repr_text(value));
-    const std::string item = std::string(name) + "[";
-    return {int_arg(value[0], item + "0]", -kMaxExtent, kMaxExtent),
-            int_arg(value[1], item + "1]", -kMaxExtent, kMaxExtent)};
+    return {int_arg(value[0], ItemName{name, 0}, -kMaxExtent, kMaxExtent),
+            int_arg(value[1], ItemName{name, 1}, -kMaxExtent, kMaxExtent)};
   }
   if (nb::isinstance<bool>(value) || !PyIndex_Check(value.ptr()))
     fail_value(std::string(name) + " must be an int or a pair of ints, got " + repr_text(value));
@@ -313,17 +331,17 @@ inline ParsedChain parse_chain(nb::handle post, std::int64_t channels, const Sha
 template <typename R, typename... Args>
 auto named(const char* kernel, R (*fn)(Args...)) {
   return [kernel, fn](Args... args) -> R {
-    const std::string prefix = std::string(kernel) + ": ";
+    auto text = [kernel](const char* what) { return std::string(kernel) + ": " + what; };
     try {
       return fn(std::forward<Args>(args)...);
     } catch (const nb::builtin_exception& e) {
-      throw nb::builtin_exception(e.type(), (prefix + e.what()).c_str());
+      throw nb::builtin_exception(e.type(), text(e.what()).c_str());
     } catch (const SizeError& e) {
-      throw nb::value_error((prefix + e.what()).c_str());
+      throw nb::value_error(text(e.what()).c_str());
     } catch (const nb::cast_error&) {
-      throw nb::type_error((prefix + "an argument has the wrong type").c_str());
+      throw nb::type_error(text("an argument has the wrong type").c_str());
     } catch (const std::bad_alloc&) {
-      PyErr_SetString(PyExc_MemoryError, (prefix + "out of memory").c_str());
+      PyErr_SetString(PyExc_MemoryError, text("out of memory").c_str());
       throw nb::python_error();
     }
   };

@@ -32,7 +32,7 @@ std::array<std::int64_t, 4> padding_sides(nb::handle value) {
   if (nb::isinstance<nb::sequence>(value) && !nb::isinstance<nb::str>(value) &&
       nb::len(value) == 4) {
     for (int i = 0; i < 4; ++i) {
-      sides[i] = int_arg(value[i], "padding[" + std::to_string(i) + "]", -kMaxExtent, kMaxExtent);
+      sides[i] = int_arg(value[i], ItemName{"padding", i}, -kMaxExtent, kMaxExtent);
     }
   } else {
     const auto [ph, pw] = int_pair(value, "padding");

@@ -34,19 +34,19 @@ class SizeError : public std::invalid_argument {
 };
 
 // `value` if 0 <= value <= kMaxExtent, else SizeError naming `what`.
-inline std::int64_t checked_extent(std::int64_t value, const std::string& what) {
+inline std::int64_t checked_extent(std::int64_t value, const char* what) {
   if (value < 0 || value > kMaxExtent)
-    throw SizeError(what + "=" + std::to_string(value) + " is out of range (sizes must be in [0, " +
+    throw SizeError(std::string(what) + "=" + std::to_string(value) + " is out of range (sizes must be in [0, " +
                     std::to_string(kMaxExtent) + "])");
   return value;
 }
 
 // a * b for a, b >= 0, or SizeError naming `what` when the product exceeds `limit`.
-inline std::int64_t checked_mul(std::int64_t a, std::int64_t b, const std::string& what,
+inline std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* what,
                                 std::int64_t limit = std::numeric_limits<std::int64_t>::max()) {
   std::int64_t product = 0;
   if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &product) || product > limit)
-    throw SizeError(what + " = " + std::to_string(a) + " x " + std::to_string(b) +
+    throw SizeError(std::string(what) + " = " + std::to_string(a) + " x " + std::to_string(b) +
                     " is out of range (at most " + std::to_string(limit) + ")");
   return product;
 }
@@ -63,14 +63,14 @@ inline std::int64_t saturating_mul(std::int64_t a, std::int64_t b) {
 // SizeError when the kernel does not fit the padded input or the side is beyond kMaxExtent.
 inline std::int64_t window_output_side(std::int64_t in, std::int64_t pad_before,
                                        std::int64_t pad_after, std::int64_t kernel,
-                                       std::int64_t stride, const std::string& what) {
+                                       std::int64_t stride, const char* what) {
   const std::int64_t padded = in + pad_before + pad_after;
   if (kernel < 1 || stride < 1 || padded < kernel)
-    throw SizeError("kernel " + std::to_string(kernel) + " does not fit the padded " + what +
+    throw SizeError("kernel " + std::to_string(kernel) + " does not fit the padded " + std::string(what) +
                     " of " + std::to_string(padded));
   const std::int64_t side = (padded - kernel) / stride + 1;
   if (side > kMaxExtent)
-    throw SizeError("the output " + what + " (" + std::to_string(in) + " + padding " +
+    throw SizeError("the output " + std::string(what) + " (" + std::to_string(in) + " + padding " +
                     std::to_string(pad_before) + " + " + std::to_string(pad_after) + " - kernel " +
                     std::to_string(kernel) + ") / stride " + std::to_string(stride) + " + 1 = " +
                     std::to_string(side) + " is out of range (at most " +
@@ -82,11 +82,11 @@ inline std::int64_t window_output_side(std::int64_t in, std::int64_t pad_before,
 // `element_bytes` bytes, or SizeError naming `what` when it would exceed kMaxBufferBytes.
 template <typename Sides>
 std::int64_t checked_buffer_elements(const Sides& shape, std::int64_t element_bytes,
-                                     const std::string& what) {
+                                     const char* what) {
   bool empty = false;
   for (auto side : shape) {
     if constexpr (std::is_signed_v<decltype(side)>) {
-      if (side < 0) throw SizeError(what + " has a negative side " + std::to_string(side));
+      if (side < 0) throw SizeError(std::string(what) + " has a negative side " + std::to_string(side));
     }
     empty = empty || side == 0;
   }
@@ -101,7 +101,7 @@ std::int64_t checked_buffer_elements(const Sides& shape, std::int64_t element_by
   if (too_large) {
     std::string text;
     for (auto side : shape) text += (text.empty() ? "" : " x ") + std::to_string(side);
-    throw SizeError(what + " of " + text + " elements of " + std::to_string(element_bytes) +
+    throw SizeError(std::string(what) + " of " + text + " elements of " + std::to_string(element_bytes) +
                     " bytes is larger than the limit of " + std::to_string(kMaxBufferBytes) +
                     " bytes");
   }
@@ -109,7 +109,7 @@ std::int64_t checked_buffer_elements(const Sides& shape, std::int64_t element_by
 }
 
 inline std::int64_t checked_buffer_elements(std::initializer_list<std::int64_t> shape,
-                                            std::int64_t element_bytes, const std::string& what) {
+                                            std::int64_t element_bytes, const char* what) {
   return checked_buffer_elements<std::initializer_list<std::int64_t>>(shape, element_bytes, what);
 }
 
