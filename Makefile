@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.onebit-installed
 DEMO_DIR ?= runs/demo
 
-.PHONY: demo test lint bench-accuracy clean
+.PHONY: demo test test-sanitize lint bench-accuracy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,37 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(MAKE) test-sanitize
+
+# The kernel tests again, against a debug build of the extension under AddressSanitizer and
+# UndefinedBehaviorSanitizer (CMakeLists.txt's ONEBIT_SANITIZE) in build/sanitize; the editable
+# install is untouched, ONEBIT_NATIVE_PATH makes onebit.runtime load the sanitized module. Python
+# is not instrumented, so libasan (and libstdc++, for its exception interceptor) is preloaded.
+# SANITIZE_RESULT says "passed" or why the pass was skipped; .ci/run fails unless it passed.
+SANITIZE_DIR := build/sanitize
+SANITIZE_RESULT := $(SANITIZE_DIR)/result
+KERNEL_TESTS := $(addprefix tests/runtime/,test_kernel_bounds.py test_bgemm.py test_bconv2d.py \
+	test_bitpack.py test_sgemm.py test_float_kernels.py test_float_pools.py test_maxpool.py \
+	test_layout_kernels.py test_output_transform.py test_concat.py test_thread_pool.py)
+CXX ?= c++
+LIBASAN = $(shell $(CXX) -print-file-name=libasan.so)
+LIBSTDCXX = $(shell $(CXX) -print-file-name=libstdc++.so)
+
+test-sanitize: $(STAMP)
+	@mkdir -p $(SANITIZE_DIR) && rm -f $(SANITIZE_RESULT)
+	@if ! command -v cmake >/dev/null || [ ! -f "$(LIBASAN)" ]; then \
+		echo "SKIPPED: the sanitizer pass needs cmake and libasan ($(CXX) found '$(LIBASAN)')"; \
+		echo "skipped: no cmake or libasan" > $(SANITIZE_RESULT); exit 0; fi; \
+	set -e; \
+	cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DONEBIT_SANITIZE=ON \
+		-DPython_EXECUTABLE=$(abspath $(BIN)/python) \
+		-Dnanobind_DIR="$$($(BIN)/python -m nanobind --cmake_dir)" >/dev/null; \
+	cmake --build $(SANITIZE_DIR) -j 2; \
+	ONEBIT_NATIVE_PATH="$$(ls $(abspath $(SANITIZE_DIR))/_native*.so)" \
+	LD_PRELOAD="$(LIBASAN) $(LIBSTDCXX)" \
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(BIN)/python -m pytest -q -x -p no:cacheprovider --capture=sys $(KERNEL_TESTS); \
+	echo passed > $(SANITIZE_RESULT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -31,9 +31,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "bgemm.h"
+#include "checked.h"
 #include "float_chain.h"
 #include "output_transform.h"
 #include "threads.h"
@@ -226,11 +228,38 @@ inline ConvSplit split_conv(std::int64_t pixels, std::int64_t word_blocks, std::
   return best;
 }
 
+// Checks g's sizes (checked.h): every extent, the output sides, the int32 accumulator range, the
+// output and an im2col tile within the buffer limit; SizeError names the first that is not.
+inline void check_conv2d_geometry(const Conv2dGeometry& g) {
+  checked_extent(g.n, "batch");
+  checked_extent(g.h, "height");
+  checked_extent(g.w, "width");
+  checked_extent(g.cin, "cin");
+  checked_extent(g.cout, "cout");
+  checked_extent(g.kh, "kernel height");
+  checked_extent(g.kw, "kernel width");
+  checked_extent(g.ph, "padding");
+  checked_extent(g.pw, "padding");
+  checked_extent(g.sh, "stride");
+  checked_extent(g.sw, "stride");
+  if (g.cin < 1 || g.words != words_for(g.cin))
+    throw SizeError("cin=" + std::to_string(g.cin) + " needs " + std::to_string(words_for(g.cin)) +
+                    " words per pixel, got " + std::to_string(g.words));
+  const std::int64_t ho = window_output_side(g.h, g.ph, g.ph, g.kh, g.sh, "height");
+  const std::int64_t wo = window_output_side(g.w, g.pw, g.pw, g.kw, g.sw, "width");
+  checked_buffer_elements({g.n, ho, wo, g.cout}, sizeof(float), "the output");
+  checked_mul(checked_mul(g.kh, g.kw, "kernel area"), g.cin, "kernel area x cin",
+              std::numeric_limits<std::int32_t>::max());
+  checked_buffer_elements({kRowQuantum, g.kh, g.kw, g.words}, sizeof(word_t), "an im2col tile");
+}
+
 // The convolution into `epilogue` on up to `threads` threads (threads >= 1) with the bgemm kernel
-// of `path`. Arguments must already be checked (bindings.cpp does).
+// of `path`. The sizes are checked here (check_conv2d_geometry); the arrays' shapes must match g
+// (bindings.cpp checks them).
 template <typename Epilogue>
 void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath path, int threads,
              const Epilogue& epilogue) {
+  check_conv2d_geometry(g);
   const std::int64_t pixels = g.pixels();
   if (pixels == 0 || g.cout == 0) return;
   const kernels::BgemmKernel kernel = bgemm_kernel(path);
@@ -240,7 +269,7 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
 #else
   const bool channel_vectors = false;
 #endif
-  const std::int64_t work = pixels * g.cout * patch;
+  const std::int64_t work = saturating_mul(saturating_mul(pixels, g.cout), patch);
   threads = static_cast<int>(
       std::min<std::int64_t>(threads, std::max<std::int64_t>(1, work / kMinWordPairsPerConvThread)));
   std::vector<std::int32_t> tap_sums;

@@ -14,8 +14,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <limits>
+#include <string>
 
 #include "bgemm_kernels.h"
+#include "checked.h"
 #include "cpu_features.h"
 #include "threads.h"
 #include "types.h"
@@ -55,11 +58,24 @@ inline constexpr std::int64_t kTaskRows = 24;
 // 64 x 4096 x 4096 on 2 cores); a worker that wakes late lets the caller take its task instead.
 inline constexpr std::int64_t kTasksPerThread = 1;
 
+// Checks p's sizes (checked.h): m, n and words within kMaxExtent, 0 < k <= kWordBits * words and
+// k <= INT32_MAX, and the output within the buffer limit; SizeError names the first that is not.
+inline void check_bgemm_problem(const BgemmProblem& p) {
+  checked_extent(p.m, "m");
+  checked_extent(p.n, "n");
+  checked_extent(p.words, "words");
+  if (p.k < 1 || p.k > p.words * kWordBits || p.k > std::numeric_limits<std::int32_t>::max())
+    throw SizeError("k=" + std::to_string(p.k) + " must satisfy 0 < k <= 64 * words = " +
+                    std::to_string(p.words * kWordBits) + " and fit int32");
+  checked_buffer_elements({p.m, p.n}, sizeof(std::int32_t), "the output");
+}
+
 // Computes p.out with the kernel of `path` on up to `threads` threads (threads >= 1).
 inline void bgemm(const BgemmProblem& p, SimdPath path, int threads) {
+  check_bgemm_problem(p);
   if (p.m == 0 || p.n == 0) return;
   const kernels::BgemmKernel kernel = bgemm_kernel(path);
-  const std::int64_t work = p.m * p.n * p.words;
+  const std::int64_t work = saturating_mul(p.m * p.n, p.words);
   const std::int64_t useful = std::max<std::int64_t>(1, work / kMinWordPairsPerThread);
   const std::int64_t n_threads = std::min<std::int64_t>(threads, useful);
   // Split the output into runs of whole tiles along M when it is the larger side (each thread then

@@ -1,5 +1,11 @@
 // Argument checks and array helpers shared by the binding files (bindings.cpp,
 // bindings_float.cpp): the only headers besides them that include nanobind.
+//
+// The kernels never trust their caller: every size-like argument is read from any Python int
+// (int_arg: a value beyond int64 is a ValueError naming it, not nanobind's TypeError or a
+// std::bad_cast), every size is held to checked.h's limits, and every output buffer is sized
+// through checked_buffer_elements. `named` wraps each binding so that whatever it raises names the
+// kernel.
 #pragma once
 
 #include <nanobind/nanobind.h>
@@ -8,12 +14,17 @@
 #include <nanobind/stl/string.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdint>
+#include <limits>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "checked.h"
 #include "cpu_features.h"
 #include "float_chain.h"
 #include "threads.h"
@@ -67,6 +78,10 @@ inline void check_layout(const Array& x, const char* name, std::size_t min_ndim,
                                                   : "at least " + std::to_string(min_ndim) + " axis";
     fail_value(std::string(name) + " must have " + want + ", got shape " + shape_text(x));
   }
+  for (std::size_t i = 0; i < x.ndim(); ++i)
+    if (x.shape(i) > static_cast<std::size_t>(kMaxExtent))
+      fail_value(std::string(name) + " has shape " + shape_text(x) +
+                 "; every side must be at most " + std::to_string(kMaxExtent));
   if (!c_contiguous(x))
     fail_value(std::string(name) + " must be C-contiguous (got strides of a view); pass "
                "np.ascontiguousarray(" + name + ")");
@@ -85,16 +100,74 @@ inline SimdPath resolve_simd(const std::optional<std::string>& simd) {
   return path;
 }
 
-inline int check_threads(int threads) {
-  if (threads < 0) fail_value("threads must be >= 0 (0 = the default), got " + std::to_string(threads));
-  return resolve_threads(threads);
+// repr(value), cut to 60 characters (an int of 400 digits says nothing more in full).
+inline std::string repr_text(nb::handle value) {
+  std::string text = nb::cast<std::string>(nb::repr(value));
+  return text.size() <= 60 ? text : text.substr(0, 57) + "...";
 }
 
+inline std::string number_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.9g", value);
+  return text;
+}
+
+// A size-like argument: a Python int (or an object with __index__, such as a NumPy integer; not a
+// bool) within [lo, hi], else TypeError or ValueError "name=value " + rule() (by default "is out
+// of range [lo, hi]"; built only on failure, as are all messages here: these run on every call).
+// Any int is accepted on the way in, so 2**70 gets this message rather than nanobind's
+// "incompatible function arguments" or a std::bad_cast.
+template <typename Name, typename Rule>
+std::int64_t int_arg(nb::handle value, const Name& name, std::int64_t lo, std::int64_t hi,
+                     const Rule& rule) {
+  int overflow = 0;
+  long long v = 0;
+  if (PyLong_CheckExact(value.ptr())) {
+    v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  } else {
+    if (nb::isinstance<bool>(value) || !PyIndex_Check(value.ptr()))
+      fail_type(std::string(name) + " must be an int, got " + repr_text(value));
+    PyObject* index = PyNumber_Index(value.ptr());
+    if (index == nullptr) {
+      PyErr_Clear();
+      fail_type(std::string(name) + " must be an int, got " + repr_text(value));
+    }
+    v = PyLong_AsLongLongAndOverflow(index, &overflow);
+    Py_DECREF(index);
+  }
+  if (overflow != 0 || v < lo || v > hi)
+    fail_value(std::string(name) + "=" + repr_text(value) + " " + rule());
+  return static_cast<std::int64_t>(v);
+}
+
+template <typename Name>
+std::int64_t int_arg(nb::handle value, const Name& name, std::int64_t lo, std::int64_t hi) {
+  return int_arg(value, name, lo, hi, [&] {
+    return "is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  });
+}
+
+// A size-like argument that must be in [lo, kMaxExtent].
+inline std::int64_t size_arg(nb::handle value, const char* name, std::int64_t lo) {
+  return int_arg(value, name, lo, kMaxExtent, [&] {
+    return "is out of range: " + std::string(name) + " must be >= " + std::to_string(lo) +
+           " and <= " + std::to_string(kMaxExtent);
+  });
+}
+
+// threads: 0 (the default, get_num_threads()) up to kMaxThreads.
+inline int check_threads(nb::handle threads) {
+  return resolve_threads(static_cast<int>(int_arg(threads, "threads", 0, kMaxThreads, [] {
+    return "is out of range: threads must be >= 0 and <= " + std::to_string(kMaxThreads) +
+           " (0 = the default)";
+  })));
+}
+
+// A new C-contiguous NumPy array of `shape`, its size checked against kMaxBufferBytes first.
 template <typename T>
-inline nb::ndarray<nb::numpy, T> new_array(const Shape& shape) {
-  std::size_t size = 1;
-  for (std::size_t s : shape) size *= s;
-  T* data = new T[size == 0 ? 1 : size];
+inline nb::ndarray<nb::numpy, T> new_array(const Shape& shape, const char* what = "the output") {
+  const std::int64_t size = checked_buffer_elements(shape, sizeof(T), what);
+  T* data = new T[static_cast<std::size_t>(size == 0 ? 1 : size)];
   nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
   return nb::ndarray<nb::numpy, T>(data, shape.size(), shape.data(), owner);
 }
@@ -106,7 +179,8 @@ inline nb::ndarray<nb::numpy, T> new_array(const Shape& shape) {
 template <typename Fn>
 inline void for_row_chunks(std::int64_t rows, std::int64_t row_cost, int threads, Fn fn) {
   constexpr std::int64_t kMinCostPerThread = std::int64_t{1} << 15;
-  const std::int64_t useful = std::max<std::int64_t>(1, rows * row_cost / kMinCostPerThread);
+  const std::int64_t useful =
+      std::max<std::int64_t>(1, saturating_mul(rows, row_cost) / kMinCostPerThread);
   const std::int64_t tasks = std::max<std::int64_t>(1, std::min<std::int64_t>({threads, useful, rows}));
   if (tasks == 1) return fn(0, rows);
   parallel_for(
@@ -114,26 +188,35 @@ inline void for_row_chunks(std::int64_t rows, std::int64_t row_cost, int threads
       static_cast<int>(tasks));
 }
 
+// "name[index]", spelled out only for an error message.
+struct ItemName {
+  const char* name;
+  int index;
+  operator std::string() const { return std::string(name) + "[" + std::to_string(index) + "]"; }
+};
+
+// An int or a pair of ints (kernel, stride, padding), each within [-kMaxExtent, kMaxExtent]; the
+// caller checks the sign.
 inline std::pair<std::int64_t, std::int64_t> int_pair(nb::handle value, const char* name) {
-  auto fail = [&]() -> std::pair<std::int64_t, std::int64_t> {
-    fail_value(std::string(name) + " must be an int or a pair of ints, got " +
-               nb::cast<std::string>(nb::repr(value)));
-  };
-  if (nb::isinstance<bool>(value)) return fail();
-  if (nb::isinstance<nb::int_>(value)) {
-    const std::int64_t v = nb::cast<std::int64_t>(value);
-    return {v, v};
+  if (nb::isinstance<nb::sequence>(value) && !nb::isinstance<nb::str>(value)) {
+    if (nb::len(value) != 2)
+      fail_value(std::string(name) + " must be an int or a pair of ints, got " + repr_text(value));
+    return {int_arg(value[0], ItemName{name, 0}, -kMaxExtent, kMaxExtent),
+            int_arg(value[1], ItemName{name, 1}, -kMaxExtent, kMaxExtent)};
   }
-  if (!nb::isinstance<nb::sequence>(value) || nb::isinstance<nb::str>(value) ||
-      nb::len(value) != 2)
-    return fail();
-  std::int64_t v[2];
-  for (int i = 0; i < 2; ++i) {
-    nb::object item = value[i];
-    if (!nb::isinstance<nb::int_>(item) || nb::isinstance<bool>(item)) return fail();
-    v[i] = nb::cast<std::int64_t>(item);
-  }
-  return {v[0], v[1]};
+  if (nb::isinstance<bool>(value) || !PyIndex_Check(value.ptr()))
+    fail_value(std::string(name) + " must be an int or a pair of ints, got " + repr_text(value));
+  const std::int64_t v = int_arg(value, name, -kMaxExtent, kMaxExtent);
+  return {v, v};
+}
+
+// A float argument as float32: NaN refused unless allow_nan; a finite value beyond float32's
+// range refused (the conversion would be undefined behaviour); infinities pass.
+inline float float32_arg(double value, const std::string& name, bool allow_nan = false) {
+  if (std::isnan(value) && !allow_nan) fail_value(name + " must not be NaN");
+  if (std::isfinite(value) && std::fabs(value) > std::numeric_limits<float>::max())
+    fail_value(name + "=" + number_text(value) + " is out of the float32 range");
+  return static_cast<float>(value);
 }
 
 // Checks a per-channel vector: dtype T, shape (channels,), contiguous, on the CPU.
@@ -189,7 +272,12 @@ inline ParsedChain parse_chain(nb::handle post, std::int64_t channels, const Sha
       nb::object v = item[k];
       if (nb::isinstance<bool>(v) || !(nb::isinstance<nb::float_>(v) || nb::isinstance<nb::int_>(v)))
         fail_type(where + ": " + name + " bounds must be numbers");
-      return static_cast<float>(nb::cast<double>(v));
+      const double bound = PyFloat_AsDouble(v.ptr());
+      if (bound == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        fail_value(where + ": " + name + " bound " + repr_text(v) + " is out of the float range");
+      }
+      return float32_arg(bound, where + ": " + name + " bound");
     };
     ChainStep step;
     if (name == "affine") {
@@ -235,6 +323,28 @@ inline ParsedChain parse_chain(nb::handle post, std::int64_t channels, const Sha
     chain.steps.push_back(step);
   }
   return chain;
+}
+
+// Wraps a binding function so that every error it raises starts with the kernel's name:
+// ValueError and TypeError keep their type, a SizeError (checked.h) becomes ValueError, a failed
+// cast TypeError, and a failed allocation MemoryError.
+template <typename R, typename... Args>
+auto named(const char* kernel, R (*fn)(Args...)) {
+  return [kernel, fn](Args... args) -> R {
+    auto text = [kernel](const char* what) { return std::string(kernel) + ": " + what; };
+    try {
+      return fn(std::forward<Args>(args)...);
+    } catch (const nb::builtin_exception& e) {
+      throw nb::builtin_exception(e.type(), text(e.what()).c_str());
+    } catch (const SizeError& e) {
+      throw nb::value_error(text(e.what()).c_str());
+    } catch (const nb::cast_error&) {
+      throw nb::type_error(text("an argument has the wrong type").c_str());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(PyExc_MemoryError, text("out of memory").c_str());
+      throw nb::python_error();
+    }
+  };
 }
 
 }  // namespace onebit::binding

@@ -32,23 +32,24 @@ std::array<std::int64_t, 4> padding_sides(nb::handle value) {
   if (nb::isinstance<nb::sequence>(value) && !nb::isinstance<nb::str>(value) &&
       nb::len(value) == 4) {
     for (int i = 0; i < 4; ++i) {
-      nb::object item = value[i];
-      if (!nb::isinstance<nb::int_>(item) || nb::isinstance<bool>(item))
-        fail_value("padding must be an int, a pair or four ints (top, bottom, left, right)");
-      sides[i] = nb::cast<std::int64_t>(item);
+      sides[i] = int_arg(value[i], ItemName{"padding", i}, -kMaxExtent, kMaxExtent);
     }
   } else {
     const auto [ph, pw] = int_pair(value, "padding");
     sides = {ph, ph, pw, pw};
   }
   if (*std::min_element(sides.begin(), sides.end()) < 0)
-    fail_value("padding must be >= 0 on every side");
+    fail_value("padding must be >= 0 on every side, got (" + std::to_string(sides[0]) + ", " +
+               std::to_string(sides[1]) + ", " + std::to_string(sides[2]) + ", " +
+               std::to_string(sides[3]) + ")");
   return sides;
 }
 
-// The geometry of a window op on the float map x, or a ValueError naming what is wrong.
+// The geometry of a window op on the float map x whose output pixels hold `per_pixel(g)` floats,
+// or a ValueError naming what is wrong.
+template <typename PerPixel>
 WindowGeometry window_geometry(const Array& x, nb::handle kernel, nb::handle stride,
-                               nb::handle padding) {
+                               nb::handle padding, PerPixel per_pixel) {
   check_float_map(x, "x");
   WindowGeometry g;
   g.n = static_cast<std::int64_t>(x.shape(0));
@@ -59,33 +60,38 @@ WindowGeometry window_geometry(const Array& x, nb::handle kernel, nb::handle str
   std::tie(g.sh, g.sw) = int_pair(stride, "stride");
   const auto sides = padding_sides(padding);
   g.top = sides[0], g.bottom = sides[1], g.left = sides[2], g.right = sides[3];
-  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1) fail_value("kernel and stride must be >= 1");
+  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1)
+    fail_value("kernel and stride must be >= 1, got kernel (" + std::to_string(g.kh) + ", " +
+               std::to_string(g.kw) + ") and stride (" + std::to_string(g.sh) + ", " +
+               std::to_string(g.sw) + ")");
   if (g.h + g.top + g.bottom < g.kh || g.w + g.left + g.right < g.kw)
     fail_value("kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) +
                " does not fit the padded " + std::to_string(g.h + g.top + g.bottom) + "x" +
                std::to_string(g.w + g.left + g.right) + " input");
+  check_window_geometry(g, per_pixel(g));
   return g;
 }
 
 nb::ndarray<nb::numpy, float> py_float_im2col(const Array& x, nb::handle kernel,
                                               nb::handle stride, nb::handle padding,
-                                              double pad_value, int threads) {
-  const WindowGeometry g = window_geometry(x, kernel, stride, padding);
+                                              double pad_value, nb::handle threads) {
+  const WindowGeometry g = window_geometry(x, kernel, stride, padding, im2col_pixel_floats);
   if (!std::isfinite(pad_value)) fail_value("pad_value must be finite");
+  const float pad = float32_arg(pad_value, "pad_value");
   const int n_threads = check_threads(threads);
   auto out = new_array<float>({static_cast<std::size_t>(g.pixels()),
                                static_cast<std::size_t>(g.kh * g.kw * g.c)});
   {
     nb::gil_scoped_release release;
-    float_im2col(static_cast<const float*>(x.data()), g, static_cast<float>(pad_value), n_threads,
-                 out.data());
+    float_im2col(static_cast<const float*>(x.data()), g, pad, n_threads, out.data());
   }
   return out;
 }
 
 nb::ndarray<nb::numpy, float> py_maxpool2d(const Array& x, nb::handle kernel, nb::handle stride,
-                                           nb::handle padding, int threads) {
-  const WindowGeometry g = window_geometry(x, kernel, stride, padding);
+                                           nb::handle padding, nb::handle threads) {
+  const WindowGeometry g =
+      window_geometry(x, kernel, stride, padding, [](const WindowGeometry& w) { return w.c; });
   const int n_threads = check_threads(threads);
   auto out = new_array<float>({static_cast<std::size_t>(g.n), static_cast<std::size_t>(g.ho()),
                                static_cast<std::size_t>(g.wo()), static_cast<std::size_t>(g.c)});
@@ -99,7 +105,8 @@ nb::ndarray<nb::numpy, float> py_maxpool2d(const Array& x, nb::handle kernel, nb
 nb::ndarray<nb::numpy, float> py_depthwise_conv2d(const Array& x, const Array& w,
                                                   const Array& scale, const Array& bias,
                                                   nb::handle stride, nb::handle padding,
-                                                  double pad_value, int threads, nb::handle post) {
+                                                  double pad_value, nb::handle threads,
+                                                  nb::handle post) {
   check_float_map(x, "x");
   if (w.dtype() != nb::dtype<float>()) fail_type("w must be float32, got " + dtype_text(w.dtype()));
   check_layout(w, "w", 3, 3);
@@ -116,15 +123,18 @@ nb::ndarray<nb::numpy, float> py_depthwise_conv2d(const Array& x, const Array& w
                " channels, got " + shape_text(w));
   g.m = cout / g.c;
   std::tie(g.sh, g.sw) = int_pair(stride, "stride");
-  if (g.sh < 1 || g.sw < 1) fail_value("stride must be >= 1");
+  if (g.sh < 1 || g.sw < 1)
+    fail_value("stride must be >= 1, got (" + std::to_string(g.sh) + ", " + std::to_string(g.sw) +
+               ")");
   const auto sides = padding_sides(padding);
   g.top = sides[0], g.bottom = sides[1], g.left = sides[2], g.right = sides[3];
   if (!std::isfinite(pad_value)) fail_value("pad_value must be finite");
-  g.pad_value = static_cast<float>(pad_value);
+  g.pad_value = float32_arg(pad_value, "pad_value");
   if (g.kh < 1 || g.kw < 1 || g.h + g.top + g.bottom < g.kh || g.w + g.left + g.right < g.kw)
     fail_value("kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) +
                " does not fit the padded " + std::to_string(g.h) + "x" + std::to_string(g.w) +
                " input");
+  check_depthwise_geometry(g);
   const float* s = check_channel_vector<float>(scale, "scale", "float32", cout);
   const float* b = check_channel_vector<float>(bias, "bias", "float32", cout);
   const int n_threads = check_threads(threads);
@@ -140,7 +150,7 @@ nb::ndarray<nb::numpy, float> py_depthwise_conv2d(const Array& x, const Array& w
   return out;
 }
 
-nb::ndarray<nb::numpy, float> py_float_chain(const Array& x, nb::handle post, int threads) {
+nb::ndarray<nb::numpy, float> py_float_chain(const Array& x, nb::handle post, nb::handle threads) {
   if (x.dtype() != nb::dtype<float>()) fail_type("x must be float32, got " + dtype_text(x.dtype()));
   check_layout(x, "x", 1, 32);
   Shape shape(x.ndim());
@@ -170,14 +180,18 @@ nb::ndarray<nb::numpy, float> py_float_chain(const Array& x, nb::handle post, in
 constexpr std::align_val_t kMatrixAlign{64};
 
 nb::ndarray<nb::numpy, float> new_aligned_matrix(std::size_t rows, std::size_t columns) {
-  const std::size_t bytes = std::max<std::size_t>(1, rows * columns) * sizeof(float);
+  const std::int64_t count = checked_buffer_elements({static_cast<std::int64_t>(rows),
+                                                      static_cast<std::int64_t>(columns)},
+                                                     sizeof(float), "the output");
+  const std::size_t bytes =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, count)) * sizeof(float);
   float* data = static_cast<float*>(::operator new(bytes, kMatrixAlign));
   nb::capsule owner(data, [](void* p) noexcept { ::operator delete(p, kMatrixAlign); });
   const std::size_t shape[2] = {rows, columns};
   return nb::ndarray<nb::numpy, float>(data, 2, shape, owner);
 }
 
-nb::ndarray<nb::numpy, float> py_sgemm(const Array& a, const Array& b, int threads,
+nb::ndarray<nb::numpy, float> py_sgemm(const Array& a, const Array& b, nb::handle threads,
                                        const std::optional<std::string>& simd) {
   if (a.dtype() != nb::dtype<float>()) fail_type("a must be float32, got " + dtype_text(a.dtype()));
   if (b.dtype() != nb::dtype<float>()) fail_type("b must be float32, got " + dtype_text(b.dtype()));
@@ -203,7 +217,8 @@ nb::ndarray<nb::numpy, float> py_sgemm(const Array& a, const Array& b, int threa
 
 // x (N, A, B, C) -> (N, C, A, B) when to_channels_first, else (N, B, C, A): the (A, B * C) or
 // (A * B, C) matrix of each sample transposed.
-nb::ndarray<nb::numpy, float> py_transpose_map(const Array& x, int threads, bool to_nhwc) {
+nb::ndarray<nb::numpy, float> py_transpose_map(const Array& x, nb::handle threads,
+                                                bool to_nhwc) {
   check_float_map(x, "x");
   const int n_threads = check_threads(threads);
   const std::size_t n = x.shape(0), a = x.shape(1), b = x.shape(2), c = x.shape(3);
@@ -219,22 +234,28 @@ nb::ndarray<nb::numpy, float> py_transpose_map(const Array& x, int threads, bool
   return out;
 }
 
+nb::ndarray<nb::numpy, float> py_nchw_to_nhwc(const Array& x, nb::handle threads) {
+  return py_transpose_map(x, threads, true);
+}
+
+nb::ndarray<nb::numpy, float> py_nhwc_to_nchw(const Array& x, nb::handle threads) {
+  return py_transpose_map(x, threads, false);
+}
+
 }  // namespace
 
 void register_float_kernels(nb::module_& m) {
-  m.def(
-      "nchw_to_nhwc",
-      [](const Array& x, int threads) { return py_transpose_map(x, threads, true); },
-      nb::arg("x"), nb::arg("threads") = 0,
+  m.def("nchw_to_nhwc", named("nchw_to_nhwc", &py_nchw_to_nhwc), nb::arg("x"),
+      nb::arg("threads") = 0,
       "A float32 (N, C, H, W) map (C-contiguous) in the engine's layout: a new (N, H, W, C) "
       "array, equal to numpy's x.transpose(0, 2, 3, 1).");
-  m.def(
-      "nhwc_to_nchw",
-      [](const Array& x, int threads) { return py_transpose_map(x, threads, false); },
-      nb::arg("x"), nb::arg("threads") = 0,
+  m.def("nhwc_to_nchw", named("nhwc_to_nchw", &py_nhwc_to_nchw), nb::arg("x"),
+      nb::arg("threads") = 0,
       "A float32 (N, H, W, C) map (C-contiguous) back in torch's layout: a new (N, C, H, W) "
       "array, equal to numpy's x.transpose(0, 3, 1, 2).");
-  m.def("depthwise_conv2d", &py_depthwise_conv2d, nb::arg("x"), nb::arg("w"), nb::arg("scale"),
+  m.def("depthwise_conv2d",
+        named("depthwise_conv2d", &py_depthwise_conv2d), nb::arg("x"), nb::arg("w"),
+        nb::arg("scale"),
         nb::arg("bias"), nb::arg("stride") = nb::make_tuple(1, 1),
         nb::arg("padding") = nb::make_tuple(0, 0), nb::arg("pad_value") = 0.0,
         nb::arg("threads") = 0, nb::arg("post").none() = nb::none(),
@@ -243,26 +264,31 @@ void register_float_kernels(nb::module_& m) {
         "x: (N, H, W, C) float32; w: (KH, KW, C * M) float32, output channel o reads input "
         "channel o // M; padding: an int, a pair or (top, bottom, left, right), padded pixels "
         "hold pad_value. Equals onebit.runtime.reference.depthwise_conv2d bit for bit.");
-  m.def("float_im2col", &py_float_im2col, nb::arg("x"), nb::arg("kernel"),
+  m.def("float_im2col",
+        named("float_im2col", &py_float_im2col), nb::arg("x"), nb::arg("kernel"),
         nb::arg("stride") = nb::make_tuple(1, 1), nb::arg("padding") = nb::make_tuple(0, 0),
         nb::arg("pad_value") = 0.0, nb::arg("threads") = 0,
         "The (N * Ho * Wo, KH * KW * C) float32 rows of the windows of an NHWC map, each in "
         "(kh, kw, c) order, padded pixels holding pad_value: a float convolution is these rows "
         "times the (KH * KW * C, Cout) weights. padding: an int, a pair or (top, bottom, left, "
         "right).");
-  m.def("maxpool2d", &py_maxpool2d, nb::arg("x"), nb::arg("kernel"),
+  m.def("maxpool2d",
+        named("maxpool2d", &py_maxpool2d), nb::arg("x"), nb::arg("kernel"),
         nb::arg("stride") = nb::make_tuple(1, 1), nb::arg("padding") = nb::make_tuple(0, 0),
         nb::arg("threads") = 0,
         "Max-pool of a float32 NHWC map over its in-bounds window pixels (padding never wins, "
         "NaN propagates); padding: an int, a pair or (top, bottom, left, right).");
-  m.def("sgemm", &py_sgemm, nb::arg("a"), nb::arg("b"), nb::arg("threads") = 0,
+  m.def("sgemm",
+        named("sgemm", &py_sgemm), nb::arg("a"), nb::arg("b"), nb::arg("threads") = 0,
         nb::arg("simd").none() = nb::none(),
         "a @ b in float32 on the kernels' thread pool: a new (M, N) array.\n\n"
         "a: (M, K) and b: (K, N) C-contiguous float32; non-contiguous input raises ValueError (no "
         "hidden copy). Each output is one float32 sum in increasing k (fused multiply-add on the "
         "AVX2 and AVX-512 paths), so the thread count never changes the result. threads=0 uses "
         "get_num_threads(); simd forces a path from simd_paths().");
-  m.def("float_chain", &py_float_chain, nb::arg("x"), nb::arg("post"), nb::arg("threads") = 0,
+  m.def("float_chain",
+        named("float_chain", &py_float_chain), nb::arg("x"), nb::arg("post"),
+        nb::arg("threads") = 0,
         "The float_chain steps applied to a copy of x (float32 (..., C), C-contiguous): "
         "('affine', scale, bias), ('relu',), ('prelu', slope), ('hardtanh', low, high), "
         "('add', residual of x's shape), in order, per channel of the last axis.");

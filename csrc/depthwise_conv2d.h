@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "checked.h"
 #include "float_chain.h"
 #include "threads.h"
 
@@ -88,6 +89,28 @@ inline void depthwise_row(const float* x, const float* w, const DepthwiseGeometr
 #pragma GCC pop_options
 #endif
 
+// Checks g's sizes (checked.h): every extent, the output sides and the output within the buffer
+// limit; SizeError names the first that is not.
+inline void check_depthwise_geometry(const DepthwiseGeometry& g) {
+  checked_extent(g.n, "batch");
+  checked_extent(g.h, "height");
+  checked_extent(g.w, "width");
+  checked_extent(g.c, "channels");
+  checked_extent(g.m, "depth multiplier");
+  checked_extent(checked_mul(g.c, g.m, "channels x depth multiplier"), "output channels");
+  checked_extent(g.kh, "kernel height");
+  checked_extent(g.kw, "kernel width");
+  checked_extent(g.sh, "stride");
+  checked_extent(g.sw, "stride");
+  checked_extent(g.top, "padding");
+  checked_extent(g.bottom, "padding");
+  checked_extent(g.left, "padding");
+  checked_extent(g.right, "padding");
+  const std::int64_t ho = window_output_side(g.h, g.top, g.bottom, g.kh, g.sh, "height");
+  const std::int64_t wo = window_output_side(g.w, g.left, g.right, g.kw, g.sw, "width");
+  checked_buffer_elements({g.n, ho, wo, g.c, g.m}, sizeof(float), "the output");
+}
+
 // Rows below this many multiply-adds (a few microseconds) go to one thread; see for_row_chunks.
 inline constexpr std::int64_t kMinDepthwiseMacsPerThread = std::int64_t{1} << 14;
 
@@ -95,6 +118,7 @@ inline constexpr std::int64_t kMinDepthwiseMacsPerThread = std::int64_t{1} << 14
 inline void depthwise_conv2d(const float* x, const float* w, const DepthwiseGeometry& g,
                              const float* scale, const float* bias,
                              const std::vector<ChainStep>& post, int threads, float* out) {
+  check_depthwise_geometry(g);
   const std::int64_t ho = g.ho(), wo = g.wo(), cout = g.cout();
   const std::int64_t rows = g.n * ho;
   if (rows == 0 || wo == 0 || cout == 0) return;
@@ -102,8 +126,9 @@ inline void depthwise_conv2d(const float* x, const float* w, const DepthwiseGeom
   std::vector<ChainStep> steps;
   steps.push_back(ChainStep{ChainOp::affine, scale, bias});
   steps.insert(steps.end(), post.begin(), post.end());
-  const std::int64_t macs_per_row = wo * cout * g.kh * g.kw;
-  const std::int64_t useful = std::max<std::int64_t>(1, rows * macs_per_row / kMinDepthwiseMacsPerThread);
+  const std::int64_t macs_per_row = saturating_mul(wo * cout, g.kh * g.kw);
+  const std::int64_t useful =
+      std::max<std::int64_t>(1, saturating_mul(rows, macs_per_row) / kMinDepthwiseMacsPerThread);
   const int n_threads = static_cast<int>(std::min<std::int64_t>({threads, useful, rows}));
   auto task = [&](std::int64_t t) {
     const std::int64_t r0 = rows * t / n_threads, r1 = rows * (t + 1) / n_threads;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "checked.h"
 #include "threads.h"
 
 namespace onebit {
@@ -32,6 +33,32 @@ struct WindowGeometry {
   std::int64_t pixels() const { return n * ho() * wo(); }
 };
 
+// Checks g's sizes (checked.h): every extent, the output sides, and `per_pixel` floats for each
+// output pixel within the buffer limit; SizeError names the first that is not.
+inline void check_window_geometry(const WindowGeometry& g, std::int64_t per_pixel) {
+  checked_extent(g.n, "batch");
+  checked_extent(g.h, "height");
+  checked_extent(g.w, "width");
+  checked_extent(g.c, "channels");
+  checked_extent(g.kh, "kernel");
+  checked_extent(g.kw, "kernel");
+  checked_extent(g.sh, "stride");
+  checked_extent(g.sw, "stride");
+  checked_extent(g.top, "padding");
+  checked_extent(g.bottom, "padding");
+  checked_extent(g.left, "padding");
+  checked_extent(g.right, "padding");
+  const std::int64_t ho = window_output_side(g.h, g.top, g.bottom, g.kh, g.sh, "height");
+  const std::int64_t wo = window_output_side(g.w, g.left, g.right, g.kw, g.sw, "width");
+  checked_buffer_elements({g.n, ho, wo, per_pixel}, sizeof(float), "the output");
+}
+
+// The floats of one output pixel of float_im2col: KH * KW * C (checked).
+inline std::int64_t im2col_pixel_floats(const WindowGeometry& g) {
+  checked_buffer_elements({g.kh, g.kw, g.c}, sizeof(float), "an im2col row");
+  return g.kh * g.kw * g.c;
+}
+
 // Output rows below this many floats (a few microseconds) go to one thread; see for_row_chunks.
 inline constexpr std::int64_t kMinWindowFloatsPerThread = std::int64_t{1} << 14;
 
@@ -40,7 +67,7 @@ void for_output_rows(const WindowGeometry& g, std::int64_t floats_per_row, int t
   const std::int64_t rows = g.n * g.ho();
   if (rows <= 0 || g.wo() <= 0) return;
   const std::int64_t useful =
-      std::max<std::int64_t>(1, rows * floats_per_row / kMinWindowFloatsPerThread);
+      std::max<std::int64_t>(1, saturating_mul(rows, floats_per_row) / kMinWindowFloatsPerThread);
   const int tasks = static_cast<int>(std::min<std::int64_t>({threads, useful, rows}));
   auto task = [&](std::int64_t t) {
     for (std::int64_t r = rows * t / tasks; r < rows * (t + 1) / tasks; ++r) fn(r / g.ho(), r % g.ho());
@@ -54,6 +81,7 @@ void for_output_rows(const WindowGeometry& g, std::int64_t floats_per_row, int t
 
 inline void float_im2col(const float* x, const WindowGeometry& g, float pad_value, int threads,
                          float* out) {
+  check_window_geometry(g, im2col_pixel_floats(g));
   const std::int64_t wo = g.wo(), row_floats = g.kw * g.c, patch = g.kh * row_floats;
   for_output_rows(g, wo * patch, threads, [&](std::int64_t n, std::int64_t oh) {
     float* dst = out + (n * g.ho() + oh) * wo * patch;
@@ -77,8 +105,11 @@ inline void float_im2col(const float* x, const WindowGeometry& g, float pad_valu
 }
 
 inline void float_maxpool2d(const float* x, const WindowGeometry& g, int threads, float* out) {
+  check_window_geometry(g, g.c);
   const std::int64_t wo = g.wo(), c = g.c;
-  for_output_rows(g, wo * c * g.kh * g.kw, threads, [&](std::int64_t n, std::int64_t oh) {
+  // the work per output row: the in-bounds taps of each window, at most min(KH, H) x min(KW, W)
+  const std::int64_t taps = std::min(g.kh, g.h) * std::min(g.kw, g.w);
+  for_output_rows(g, saturating_mul(wo * c, taps), threads, [&](std::int64_t n, std::int64_t oh) {
     float* dst = out + (n * g.ho() + oh) * wo * c;
     const std::int64_t ih0 = std::max<std::int64_t>(0, oh * g.sh - g.top);
     const std::int64_t ih1 = std::min<std::int64_t>(g.h, oh * g.sh - g.top + g.kh);

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 
+#include "checked.h"
 #include "types.h"
 
 namespace onebit {
@@ -23,7 +25,29 @@ struct Pool2dGeometry {
   std::int64_t wo() const { return (w + 2 * pw - kw) / sw + 1; }
 };
 
+// Checks g's sizes (checked.h): every extent, padding at most half the kernel, the output sides
+// and the output within the buffer limit; SizeError names the first that is not.
+inline void check_pool2d_geometry(const Pool2dGeometry& g) {
+  checked_extent(g.n, "batch");
+  checked_extent(g.h, "height");
+  checked_extent(g.w, "width");
+  checked_extent(g.words, "words");
+  checked_extent(g.kh, "kernel");
+  checked_extent(g.kw, "kernel");
+  checked_extent(g.sh, "stride");
+  checked_extent(g.sw, "stride");
+  checked_extent(g.ph, "padding");
+  checked_extent(g.pw, "padding");
+  if (2 * g.ph > g.kh || 2 * g.pw > g.kw)
+    throw SizeError("padding must be at most half the kernel, got (" + std::to_string(g.ph) + ", " +
+                    std::to_string(g.pw) + ")");
+  const std::int64_t ho = window_output_side(g.h, g.ph, g.ph, g.kh, g.sh, "height");
+  const std::int64_t wo = window_output_side(g.w, g.pw, g.pw, g.kw, g.sw, "width");
+  checked_buffer_elements({g.n, ho, wo, g.words}, sizeof(word_t), "the output");
+}
+
 inline void bmaxpool2d(const word_t* x, const Pool2dGeometry& g, word_t* out) {
+  check_pool2d_geometry(g);
   const std::int64_t ho = g.ho(), wo = g.wo();
   for (std::int64_t n = 0; n < g.n; ++n) {
     for (std::int64_t oh = 0; oh < ho; ++oh) {

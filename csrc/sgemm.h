@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "checked.h"
 #include "cpu_features.h"
 #include "sgemm_kernels.h"
 #include "threads.h"
@@ -64,11 +65,21 @@ inline constexpr std::int64_t kSgemmTaskColumns = 64;
 
 // The work of a product in FMAs of a cache-resident tile.
 inline std::int64_t sgemm_cost(const SgemmProblem& p) {
-  return (p.m + kSgemmBElementCost) * p.n * p.k;
+  return saturating_mul((p.m + kSgemmBElementCost) * p.n, p.k);
+}
+
+// Checks p's sizes (checked.h): m, n and k within kMaxExtent and the output within the buffer
+// limit; SizeError names the first that is not.
+inline void check_sgemm_problem(const SgemmProblem& p) {
+  checked_extent(p.m, "m");
+  checked_extent(p.n, "n");
+  checked_extent(p.k, "k");
+  checked_buffer_elements({p.m, p.n}, sizeof(float), "the output");
 }
 
 // Computes p.c with the kernel of `path` on up to `threads` threads (threads >= 1).
 inline void sgemm(const SgemmProblem& p, SimdPath path, int threads) {
+  check_sgemm_problem(p);
   if (p.m == 0 || p.n == 0) return;
   if (p.k == 0) {
     std::fill(p.c, p.c + p.m * p.n, 0.0f);

@@ -10,17 +10,20 @@
 // wake-up, so even small jobs can be split without risking a slow call. One call uses the pool at
 // a time: a call that finds the pool busy (another Python thread is inside a kernel) runs all its
 // tasks on its own thread instead of waiting, so concurrent callers never deadlock and never
-// share state.
+// share state. A task that throws (a failed allocation, say) does not end the process: the first
+// exception is kept, the other tasks run to the end, and parallel_for rethrows it on the caller.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace onebit {
@@ -94,6 +97,10 @@ class ThreadPool {
       done_.wait(lock, [&] { return finished_.load(std::memory_order_acquire) == joined; });
     }
     fn_ = nullptr;
+    if (error_) {
+      std::exception_ptr error = std::exchange(error_, nullptr);
+      std::rethrow_exception(error);
+    }
   }
 
  private:
@@ -123,7 +130,19 @@ class ThreadPool {
     for (int k = 0; k < n_ranges; ++k) {
       Range& range = ranges_[(slot + k) % n_ranges];
       for (std::int64_t i = range.next.fetch_add(1); i < range.end; i = range.next.fetch_add(1))
-        (*fn_)(i);
+        run_task(i);
+    }
+  }
+
+  // Runs task i, keeping its exception (the first of the job) for the caller to rethrow: one
+  // escaping a worker thread would end the process, one escaping the caller's share would leave
+  // the workers running a task whose function is gone.
+  void run_task(std::int64_t i) {
+    try {
+      (*fn_)(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
     }
   }
 
@@ -172,6 +191,8 @@ class ThreadPool {
   };
   const Task* fn_ = nullptr;
   int helpers_ = 0;
+  std::mutex error_mutex_;
+  std::exception_ptr error_;  // the first exception of the current job
   std::unique_ptr<Range[]> ranges_{new Range[kMaxThreads]};
   std::atomic<std::uint64_t> finished_{0};  // joined workers that are done with the job
   std::atomic<std::uint64_t> state_{0};

@@ -4,11 +4,43 @@ Every kernel takes the arguments of its :mod:`onebit.runtime.reference` twin in 
 plus ``threads`` (0 = :func:`get_num_threads`) and ``simd`` (``None`` = the best path of
 :func:`simd_paths`). Importing this raises ``ImportError`` where the extension is not built. No
 torch here: the runtime runs without it.
+
+``ONEBIT_NATIVE_PATH``, when set, names an extension file to load in place of the installed one:
+``make test-sanitize`` points it at the AddressSanitizer build in ``build/sanitize``.
 """
 
 from __future__ import annotations
 
-from onebit import _native as _extension
+import importlib.util
+import os
+import sys
+from types import ModuleType
+
+
+def _load_from(path: str) -> ModuleType:
+    """Loads the extension module ``onebit._native`` from the file ``path``."""
+    if "onebit._native" in sys.modules:
+        loaded = sys.modules["onebit._native"]
+        if os.path.abspath(getattr(loaded, "__file__", "") or "") == os.path.abspath(path):
+            return loaded
+        raise ImportError(
+            f"ONEBIT_NATIVE_PATH={path} is set, but onebit._native was already imported from "
+            f"{getattr(loaded, '__file__', '?')}"
+        )
+    spec = importlib.util.spec_from_file_location("onebit._native", path)
+    if spec is None or spec.loader is None or not os.path.isfile(path):
+        raise ImportError(f"ONEBIT_NATIVE_PATH={path} is not an extension module file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["onebit._native"] = module
+    spec.loader.exec_module(module)
+    vars(sys.modules["onebit"])["_native"] = module  # as an import would: onebit._native
+    return module
+
+
+if os.environ.get("ONEBIT_NATIVE_PATH"):
+    _extension = _load_from(os.environ["ONEBIT_NATIVE_PATH"])
+else:
+    from onebit import _native as _extension
 
 # Every public name of the extension, including kernels bound after this file was written.
 __all__ = sorted(name for name in dir(_extension) if not name.startswith("_"))
