@@ -22,45 +22,7 @@ from pathlib import Path
 
 from onebit.atomic import atomic_write
 from onebit.runtime.fuzz import Report, fuzz, seed_files
-
-
-def converted_seeds() -> dict[str, bytes]:
-    """Two small converted models as seeds (needs torch): the converter's graphs, not only
-    the hand-built ones."""
-    import tempfile
-
-    import torch
-    from torch import nn
-
-    from onebit import models
-    from onebit.convert import convert
-    from onebit.nn import QuantConv2d, QuantLinear
-
-    torch.manual_seed(0)
-    binary = {"input_quantizer": "ste_sign", "weight_quantizer": "ste_sign", "bias": False}
-    cnn = nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1, bias=False),
-        nn.BatchNorm2d(8),
-        QuantConv2d(8, 8, 3, padding=1, pad_value=1.0, **binary),
-        nn.BatchNorm2d(8),
-        nn.MaxPool2d(2),
-        QuantConv2d(8, 16, 3, stride=2, **binary),
-        nn.BatchNorm2d(16),
-        nn.Flatten(),
-        QuantLinear(16 * 3 * 3, 10, **binary),
-        nn.BatchNorm1d(10),
-    ).eval()
-    mlp = models.create("binarynet-mlp", hidden=48, depth=2).eval()
-    seeds = {}
-    with tempfile.TemporaryDirectory() as folder:
-        for name, model, shape in [
-            ("converted-cnn", cnn, (1, 16, 16)),
-            ("converted-mlp", mlp, (1, 28, 28)),
-        ]:
-            path = Path(folder) / f"{name}.onebit"
-            convert(model, torch.zeros(1, *shape)).save(path)
-            seeds[name] = path.read_bytes()
-    return seeds
+from onebit.runtime.fuzz.converted import converted_seeds
 
 
 def commit() -> str:

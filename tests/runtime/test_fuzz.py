@@ -8,41 +8,17 @@ import sys
 import textwrap
 
 import pytest
-import torch
-from torch import nn
 
-from onebit.convert import convert
-from onebit.nn import QuantConv2d, QuantLinear
 from onebit.runtime.fuzz import FAILURES, Mutator, Worker, fuzz, seed_files
+from onebit.runtime.fuzz.converted import converted_seeds
 
 CASES = 2500
-
-
-def converted_seed(tmp_path) -> bytes:
-    """A converted model as one more seed: the converter's graphs, not only ours."""
-    torch.manual_seed(0)
-    binary = {"input_quantizer": "ste_sign", "weight_quantizer": "ste_sign", "bias": False}
-    model = nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1, bias=False),
-        nn.BatchNorm2d(8),
-        QuantConv2d(8, 8, 3, padding=1, pad_value=1.0, **binary),
-        nn.BatchNorm2d(8),
-        nn.MaxPool2d(2),
-        QuantConv2d(8, 16, 3, stride=2, **binary),
-        nn.BatchNorm2d(16),
-        nn.Flatten(),
-        QuantLinear(16 * 3 * 3, 10, **binary),
-        nn.BatchNorm1d(10),
-    ).eval()
-    path = tmp_path / "small.onebit"
-    convert(model, torch.zeros(1, 1, 16, 16)).save(path)
-    return path.read_bytes()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [10])
 def test_fuzzed_files_are_refused_or_run_finitely(tmp_path, seed):
-    seeds = {**seed_files(), "converted": converted_seed(tmp_path)}
+    seeds = {**seed_files(), **converted_seeds()}
     report = fuzz(CASES, seed=seed, seeds=seeds, timeout=20, keep=tmp_path / "failures")
     assert report.failed == 0, report.summary()
     assert sum(report.outcomes.values()) == CASES
