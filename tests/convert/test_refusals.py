@@ -124,3 +124,56 @@ def test_a_float_layer_scale_that_overflows_float32_is_refused_by_name():
 
 def test_a_model_that_is_not_a_module_is_refused():
     _refused(lambda x: x, torch.zeros(1, 4), "model must be a torch.nn.Module, got function")
+
+
+def _hooked_model() -> nn.Sequential:
+    binary = {"input_quantizer": "ste_sign", "weight_quantizer": "ste_sign", "bias": False}
+    return nn.Sequential(
+        nn.BatchNorm2d(3),
+        QuantConv2d(3, 8, 3, padding=1, pad_value=1.0, **binary),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 10),
+    ).eval()
+
+
+@pytest.mark.parametrize(
+    ("layer", "register"),
+    [
+        (1, lambda m: m.register_forward_hook(lambda mod, i, o: o * 2 + 1)),
+        (1, lambda m: m.register_forward_pre_hook(lambda mod, i: (i[0] * -1,))),
+        (0, lambda m: m.register_forward_hook(lambda mod, i, o: o + 1)),
+        (4, lambda m: m.register_forward_hook(lambda mod, i, o: o, with_kwargs=True)),
+    ],
+    ids=["binary-conv-hook", "binary-conv-pre-hook", "batch-norm-hook", "linear-kwargs-hook"],
+)
+def test_a_layer_with_forward_hooks_is_refused_by_name(layer, register):
+    model = _hooked_model()
+    handle = register(model[layer])
+    _refused(model, torch.zeros(1, 3, 8, 8), f"layer '{layer}' .* has forward hooks")
+    handle.remove()
+    convert(model, torch.zeros(1, 3, 8, 8))  # the same model without its hook converts
+
+
+def test_global_forward_hooks_are_refused():
+    model = _hooked_model()
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda mod, i, o: o)
+    try:
+        _refused(model, torch.zeros(1, 3, 8, 8), "global forward hooks are registered")
+    finally:
+        handle.remove()
+
+
+def test_a_method_replaced_on_one_instance_is_refused_by_name():
+    model = _hooked_model()
+    original = model[1].forward
+    model[1].forward = lambda x: -original(x)
+    _refused(model, torch.zeros(1, 3, 8, 8), r"layer '1' \(QuantConv2d\) replaces .*forward")
+
+
+def test_a_quantized_weight_patched_on_one_instance_is_refused_by_name():
+    import types
+
+    model = _hooked_model()
+    model[1].quantized_weight = types.MethodType(lambda self: -self.weight.sign(), model[1])
+    _refused(model, torch.zeros(1, 3, 8, 8), "replaces its method.*quantized_weight")

@@ -6,6 +6,11 @@ shape is recorded by running the graph on the example input.
 returns ``x`` itself) would keep its old value in the graph while PyTorch changes it. So the traced
 graph is run next to the model's own ``forward`` on a seeded random batch, and a graph that
 computes anything else than the model is refused.
+
+What a module does beyond its class is invisible to the lowering, which reads a known layer's
+parameters, not its code: forward hooks and pre-hooks (the module's own or torch's global ones)
+and methods replaced on one instance (``layer.forward = ...``). A model with any of them is
+refused by name before tracing.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 import torch
 from torch import fx, nn
+from torch.nn.modules import module as torch_module
 
 from onebit.convert.ir import ConversionError
 from onebit.convert.lowering import is_registered_subclass, module_lowering
@@ -62,9 +68,37 @@ class _ShapeRecorder(fx.Interpreter):
         return result
 
 
+def refuse_hidden_behaviour(model: nn.Module) -> None:
+    """Refuse forward hooks, pre-hooks and per-instance method overrides, which change what a
+    module computes without changing its class."""
+    if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
+        raise ConversionError(
+            "global forward hooks are registered (register_module_forward_hook or "
+            "register_module_forward_pre_hook); remove them before converting"
+        )
+    for name, module in model.named_modules():
+        where = f"layer {name!r} ({type(module).__name__})" if name else "the model"
+        if module._forward_hooks or module._forward_pre_hooks:
+            raise ConversionError(
+                f"{where} has forward hooks, which the program cannot run; remove them (or "
+                "write what they do into a module's forward) before converting"
+            )
+        replaced = sorted(
+            attribute
+            for attribute, value in vars(module).items()
+            if callable(value) and callable(getattr(type(module), attribute, None))
+        )
+        if replaced:
+            raise ConversionError(
+                f"{where} replaces its method(s) {', '.join(replaced)} on the instance; the "
+                "converter reads the class's computation, so define a subclass instead"
+            )
+
+
 def trace(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
     """Trace ``model`` (in eval mode) and record every node's output shape for a batch of
     ``example``'s shape; refuse a trace that computes anything else than ``model``."""
+    refuse_hidden_behaviour(model)
     tracer = _Tracer()
     try:
         graph = tracer.trace(model)
