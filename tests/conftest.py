@@ -37,3 +37,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _simd_line() -> str:
+    from onebit.runtime import kernels
+
+    runs, cannot = kernels.simd_paths()
+    return (
+        f"onebit kernels: {kernels.BACKEND}; SIMD paths tested: {', '.join(runs) or 'none'}; "
+        f"not runnable on this CPU (untested here): {', '.join(cannot) or 'none'}"
+    )
+
+
+def pytest_report_header(config) -> str:
+    return _simd_line()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    terminalreporter.write_line(_simd_line())

@@ -155,6 +155,16 @@ def test_simd_paths_and_threads_settings() -> None:
 
 
 @NATIVE_MISSING
+def test_the_report_of_simd_paths_splits_the_built_ones_into_run_and_not_runnable() -> None:
+    from onebit.runtime import kernels
+
+    runs, cannot = kernels.simd_paths()
+    assert runs == list(_native.simd_paths())
+    assert sorted(runs + cannot) == sorted(kernels.BUILT_SIMD_PATHS)
+    assert "portable" in runs and not set(runs) & set(cannot)
+
+
+@NATIVE_MISSING
 @pytest.mark.parametrize("simd", SIMD_PATHS)
 def test_xor_popcount_peak_runs(simd: str) -> None:
     assert _native.xor_popcount_peak(0.01, simd) > 0

@@ -8,6 +8,7 @@ The native module (``onebit._native``, C++ with run-time SIMD dispatch) and the 
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 from typing import Any
 
@@ -62,3 +63,16 @@ nhwc_to_nchw = _pick("nhwc_to_nchw")
 
 NATIVE = {name: _pick(name) is not getattr(reference, name) for name in _NAMES}
 BACKEND = "native" if all(NATIVE.values()) else "reference" if not any(NATIVE.values()) else "mixed"
+
+BUILT_SIMD_PATHS = (
+    ("avx512_vpopcntdq", "avx2", "popcnt", "portable")
+    if platform.machine().lower() in ("x86_64", "amd64")
+    else ("portable",)
+)
+"""The SIMD paths the extension is built with on this architecture (``csrc/cpu_features.h``)."""
+
+
+def simd_paths() -> tuple[list[str], list[str]]:
+    """The SIMD paths this CPU runs (best first) and the built ones it cannot run."""
+    runs = list(_native_module.simd_paths()) if _native_module is not None else []
+    return runs, [path for path in BUILT_SIMD_PATHS if path not in runs]
