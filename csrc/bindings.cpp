@@ -1,10 +1,11 @@
 // Python bindings of the packed kernels: the only file that includes nanobind.
 //
 // Every function checks its arrays before any work (dtype, ndim, shape agreement, C-contiguity,
-// CPU memory) and its sizes against checked.h's limits (any Python int is accepted and
-// range-checked), and raises TypeError (wrong type or dtype) or ValueError (wrong shape, layout,
-// value or size) naming the kernel and the argument. Non-contiguous arrays are rejected rather
-// than copied, so no hidden copy sits on a hot path: pass np.ascontiguousarray(x). Kernels
+// alignment to the element size, CPU memory) and its sizes against checked.h's limits (any Python
+// int is accepted and range-checked), and raises TypeError (wrong type or dtype) or ValueError
+// (wrong shape, layout, value or size) naming the kernel and the argument. Non-contiguous or
+// misaligned arrays are rejected rather than copied, so no hidden copy sits on a hot path: pass
+// np.ascontiguousarray(x) or np.require(x, requirements='A'). Kernels
 // release the GIL. Results are new NumPy arrays (bgemm can write into `out`).
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
@@ -135,6 +136,7 @@ nb::object py_bgemm(const Array& a, const Array& b, nb::handle k_arg, nb::handle
         static_cast<std::int64_t>(o.shape(1)) != n)
       fail_value("out must have shape (" + std::to_string(m) + ", " + std::to_string(n) + ")");
     if (!c_contiguous(Array(o))) fail_value("out must be C-contiguous");
+    check_aligned(Array(o), "out");
     dst = static_cast<std::int32_t*>(o.data());
     result = nb::borrow(out);
   } else {
@@ -270,6 +272,7 @@ std::pair<std::int64_t, std::int64_t> check_acc(const Array& acc) {
     fail_type("acc must be int32 accumulators, got " + dtype_text(acc.dtype()));
   // an empty array may come with any strides (nothing is read): skip the contiguity check
   if (acc.size() != 0 || acc.ndim() == 0) check_layout(acc, "acc", 1, 32);
+  check_aligned(acc, "acc");
   std::int64_t rows = 1;
   for (std::size_t i = 0; i + 1 < acc.ndim(); ++i) rows *= static_cast<std::int64_t>(acc.shape(i));
   return {rows, static_cast<std::int64_t>(acc.shape(acc.ndim() - 1))};

@@ -69,7 +69,23 @@ inline bool c_contiguous(const Array& x) {
   return true;
 }
 
-// Checks the device, the C-contiguity and (when min_ndim > 0) the number of axes of `x`.
+// Refuses an array whose data does not start at a multiple of its element size (a NumPy view at
+// a byte offset, such as np.ndarray(..., buffer=raw, offset=1)): the kernels load whole elements,
+// and a misaligned load is undefined behaviour (the sanitizer build aborts on it; x86 merely
+// tolerates it). Called with the dtype already checked, so the size in the message is the one the
+// kernel wants.
+inline void check_aligned(const Array& x, const char* name) {
+  const nb::dlpack::dtype d = x.dtype();
+  const std::size_t bytes = (static_cast<std::size_t>(d.bits) * d.lanes + 7) / 8;
+  if (bytes > 1 && reinterpret_cast<std::uintptr_t>(x.data()) % bytes != 0)
+    fail_value(std::string(name) + " must be aligned to " + std::to_string(bytes) +
+               " bytes (its data starts at an unaligned byte offset); pass np.require(" + name +
+               ", requirements='A')");
+}
+
+// Checks the device, the number of axes (between min_ndim and max_ndim), the extents, the
+// C-contiguity and the alignment of `x`: every array argument of every kernel goes through it
+// (bgemm's out= through c_contiguous and check_aligned).
 inline void check_layout(const Array& x, const char* name, std::size_t min_ndim, std::size_t max_ndim) {
   if (x.device_type() != nb::device::cpu::value)
     fail_type(std::string(name) + " must be a CPU array");
@@ -85,6 +101,7 @@ inline void check_layout(const Array& x, const char* name, std::size_t min_ndim,
   if (!c_contiguous(x))
     fail_value(std::string(name) + " must be C-contiguous (got strides of a view); pass "
                "np.ascontiguousarray(" + name + ")");
+  check_aligned(x, name);
 }
 
 inline void check_words(const Array& x, const char* name) {

@@ -11,6 +11,7 @@ beyond the limits (then refused), never in between, where a valid call would all
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -457,3 +458,159 @@ def test_arrays_with_a_side_beyond_the_limit_are_refused() -> None:
     with _raises(ValueError, "bitpack", "x"):
         _native.bitpack(x)
     assert math.prod(x.shape) == 2**31
+
+
+# --- arrays whose data starts at a byte offset: refused, never loaded misaligned ----------------
+
+
+def _at_offset(a: np.ndarray, offset: int) -> np.ndarray:
+    """A C-contiguous copy of `a` whose data starts `offset` bytes into a fresh (aligned) buffer."""
+    raw = np.zeros(a.nbytes + offset, np.uint8)
+    view = np.ndarray(a.shape, a.dtype, buffer=raw, offset=offset)
+    view[...] = a
+    assert view.flags.c_contiguous
+    return view
+
+
+def _misaligned_offsets(a: np.ndarray) -> list[int]:
+    """The offsets among 1, 2 and 4 bytes that leave an element of `a` misaligned."""
+    return [offset for offset in (1, 2, 4) if offset % a.itemsize]
+
+
+RESIDUAL = np.ones((1, 2, 2, 2), np.float32)  # the output shape of bconv2d_float / depthwise below
+
+# Every kernel that takes arrays, with each array argument named as its error names it (a post
+# step's array as "post[i] role"), and a call that builds the arguments from those arrays.
+ARRAY_KERNELS = {
+    "bitpack": ({"x": FLOATS}, lambda a: _native.bitpack(a["x"])),
+    "unpack": ({"words": WORDS}, lambda a: _native.unpack(a["words"], 100)),
+    "bgemm": (
+        {"a": WORDS, "b": WORDS, "out": np.zeros((3, 3), np.int32)},
+        lambda a: _native.bgemm(a["a"], a["b"], 100, out=a["out"]),
+    ),
+    "bconv2d": ({"x": PACKED, "w": W_PACKED}, lambda a: _native.bconv2d(a["x"], a["w"], 3)),
+    "bconv2d_float": (
+        {
+            "x": PACKED,
+            "w": W_PACKED,
+            "scale": ONES2,
+            "bias": ONES2,
+            "post[0] scale": ONES2,
+            "post[0] bias": ONES2,
+            "post[1] residual": RESIDUAL,
+        },
+        lambda a: _native.bconv2d_float(
+            a["x"],
+            a["w"],
+            3,
+            a["scale"],
+            a["bias"],
+            post=[
+                ("affine", a["post[0] scale"], a["post[0] bias"]),
+                ("add", a["post[1] residual"]),
+            ],
+        ),
+    ),
+    "bconv2d_bits": (
+        {"x": PACKED, "w": W_PACKED, "threshold": THRESHOLD, "flip": FLIP},
+        lambda a: _native.bconv2d_bits(a["x"], a["w"], 3, a["threshold"], a["flip"]),
+    ),
+    "output_float": (
+        {"acc": ACC, "scale": ONES2, "bias": ONES2},
+        lambda a: _native.output_float(a["acc"], a["scale"], a["bias"]),
+    ),
+    "output_bits": (
+        {"acc": ACC, "threshold": THRESHOLD, "flip": FLIP},
+        lambda a: _native.output_bits(a["acc"], a["threshold"], a["flip"]),
+    ),
+    "bmaxpool2d": ({"x": PACKED}, lambda a: _native.bmaxpool2d(a["x"])),
+    "depthwise_conv2d": (
+        {
+            "x": FLOATS,
+            "w": np.ones((3, 3, 2), np.float32),
+            "scale": ONES2,
+            "bias": ONES2,
+            "post[0] slope": ONES2,
+            "post[1] residual": RESIDUAL,
+        },
+        lambda a: _native.depthwise_conv2d(
+            a["x"],
+            a["w"],
+            a["scale"],
+            a["bias"],
+            post=[("prelu", a["post[0] slope"]), ("add", a["post[1] residual"])],
+        ),
+    ),
+    "float_chain": (
+        {
+            "x": FLOATS,
+            "post[0] scale": ONES2,
+            "post[0] bias": ONES2,
+            "post[1] slope": ONES2,
+            "post[2] residual": FLOATS,
+        },
+        lambda a: _native.float_chain(
+            a["x"],
+            [
+                ("affine", a["post[0] scale"], a["post[0] bias"]),
+                ("prelu", a["post[1] slope"]),
+                ("add", a["post[2] residual"]),
+            ],
+        ),
+    ),
+    "float_im2col": ({"x": FLOATS}, lambda a: _native.float_im2col(a["x"], (2, 2))),
+    "maxpool2d": ({"x": FLOATS}, lambda a: _native.maxpool2d(a["x"], (2, 2))),
+    "sgemm": (
+        {"a": FLOATS[0, 0], "b": FLOATS[0, 0].T.copy()},
+        lambda a: _native.sgemm(a["a"], a["b"]),
+    ),
+    "nchw_to_nhwc": ({"x": FLOATS}, lambda a: _native.nchw_to_nhwc(a["x"])),
+    "nhwc_to_nchw": ({"x": FLOATS}, lambda a: _native.nhwc_to_nchw(a["x"])),
+}
+
+MISALIGNED = [
+    pytest.param(kernel, name, offset, id=f"{kernel}-{name}-{offset}")
+    for kernel, (arrays, _) in sorted(ARRAY_KERNELS.items())
+    for name, array in arrays.items()
+    for offset in _misaligned_offsets(array)
+]
+
+
+def test_the_review_misaligned_bitpack_raises() -> None:
+    # review #4: a float32 view at byte offset 1 was read with misaligned loads (UBSan aborted)
+    a = np.ndarray((64, 64), np.float32, buffer=np.zeros(16385, np.uint8), offset=1)
+    with pytest.raises(ValueError, match=r"^bitpack: x must be aligned to 4 bytes.*np\.require"):
+        _native.bitpack(a)
+
+
+def test_every_array_kernel_is_checked_for_alignment() -> None:
+    assert set(ARRAY_KERNELS) == set(THREADED) | {"bmaxpool2d"}
+    checked = {(kernel, name) for kernel, name, _ in (p.values for p in MISALIGNED)}
+    for kernel, (arrays, _) in ARRAY_KERNELS.items():
+        for name, array in arrays.items():
+            assert (kernel, name) in checked or array.itemsize == 1, (kernel, name)
+
+
+@pytest.mark.parametrize(("kernel", "name", "offset"), MISALIGNED)
+def test_misaligned_arrays_are_refused(kernel: str, name: str, offset: int) -> None:
+    arrays, call = ARRAY_KERNELS[kernel]
+    expected = np.copy(call(dict(arrays)))  # the same call with aligned arrays is valid
+    view = _at_offset(arrays[name], offset)
+    assert view.ctypes.data % view.itemsize != 0
+    pattern = f"^{kernel}: {re.escape(name)} must be aligned to {view.itemsize} bytes"
+    with pytest.raises(ValueError, match=pattern):
+        call({**arrays, name: view})
+    # the fix the message names gives the aligned result
+    fixed = np.require(view, requirements="A")
+    np.testing.assert_array_equal(call({**arrays, name: fixed}), expected)
+
+
+@pytest.mark.parametrize("offset", [1, 3])
+def test_one_byte_elements_at_any_offset_are_accepted(offset: int) -> None:
+    x = np.arange(-70, 70, dtype=np.int8).reshape(2, 70)
+    np.testing.assert_array_equal(_native.bitpack(_at_offset(x, offset)), _native.bitpack(x))
+    flip = np.array([0, 1], np.uint8)
+    np.testing.assert_array_equal(
+        _native.output_bits(ACC - 1, THRESHOLD, _at_offset(flip, offset)),
+        _native.output_bits(ACC - 1, THRESHOLD, flip),
+    )
