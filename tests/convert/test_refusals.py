@@ -124,3 +124,12 @@ def test_a_float_layer_scale_that_overflows_float32_is_refused_by_name():
 
 def test_a_model_that_is_not_a_module_is_refused():
     _refused(lambda x: x, torch.zeros(1, 4), "model must be a torch.nn.Module, got function")
+
+
+def test_a_program_the_runtime_refuses_is_a_conversion_error():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.Linear(3, 2)).eval()
+    with torch.no_grad():
+        for layer in (model[1], model[2]):
+            layer.weight.fill_(1e30)  # finite float32, but 1e6 * 4e30 passes the value bound
+    text = _refused(model, torch.zeros(1, 4), "the converted program is refused by the runtime: ")
+    assert "its outputs can reach" in text

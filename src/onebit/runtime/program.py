@@ -238,8 +238,8 @@ class Program:
             )
         with np.errstate(over="ignore", invalid="ignore"):  # float64 1e300 -> inf, refused below
             x32 = np.require(x, np.float32, ["C", "A"])  # aligned: the kernels read it in place
-        low, high = x32.min(), x32.max()  # NaN propagates, so one comparison catches it
-        if not (-INPUT_BOUND <= low and high <= INPUT_BOUND):
+        low, high = x32.min(), x32.max()  # a NaN propagates to both and fails the comparisons
+        if not (low >= -INPUT_BOUND and high <= INPUT_BOUND):
             worst = high if np.isnan(high) or abs(high) >= abs(low) else low
             raise OnebitError(
                 f"input values must be finite and within ±{INPUT_BOUND:g}, got {float(worst):g}"
