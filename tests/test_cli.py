@@ -357,3 +357,20 @@ def test_train_into_a_file_is_one_line(tmp_path):
         f"cannot create run directory {path / 'run'}: Not a directory"
     )
     assert path.read_text() == "mine"
+
+
+def test_run_refuses_a_program_that_is_not_a_classifier(tmp_path):
+    from onebit.runtime import Program
+
+    graph = {
+        "input": {"name": "input", "shape": [1, 8, 8]},  # the digits dataset's images
+        "output": "v1",
+        "ops": [{"type": "nchw_to_nhwc", "inputs": ["input"], "output": "v1"}],
+    }
+    path = tmp_path / "map.onebit"
+    Program(graph, {}).save(path)
+    result = run("run", str(path), "--data", "digits")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.stderr
+    assert "accuracy needs a classifier whose output is (N, classes)" in lines[0]
+    assert "shape (N, 8, 8, 1)" in lines[0]

@@ -319,6 +319,12 @@ def run(
             f"{program_path} takes inputs of shape {program.input_shape}, but {data} has "
             f"{splits.input_shape}"
         )
+    if len(program.output_shape) != 1 or program.output_dtype.kind not in "fi":
+        shape = ", ".join(map(str, program.output_shape))
+        raise OnebitError(
+            f"accuracy needs a classifier whose output is (N, classes), but {program_path} "
+            f"outputs {program.output_dtype} values of shape (N, {shape})"
+        )
     started = time.perf_counter()
     predicted = program.predict(splits.x_test, batch_size)
     seconds = time.perf_counter() - started

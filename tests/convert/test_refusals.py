@@ -177,3 +177,12 @@ def test_a_quantized_weight_patched_on_one_instance_is_refused_by_name():
     model = _hooked_model()
     model[1].quantized_weight = types.MethodType(lambda self: -self.weight.sign(), model[1])
     _refused(model, torch.zeros(1, 3, 8, 8), "replaces its method.*quantized_weight")
+
+
+def test_a_program_the_runtime_refuses_is_a_conversion_error():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.Linear(3, 2)).eval()
+    with torch.no_grad():
+        for layer in (model[1], model[2]):
+            layer.weight.fill_(1e30)  # finite float32, but 1e6 * 4e30 passes the value bound
+    text = _refused(model, torch.zeros(1, 4), "the converted program is refused by the runtime: ")
+    assert "its outputs can reach" in text

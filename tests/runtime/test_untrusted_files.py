@@ -342,3 +342,158 @@ def test_predict_splits_batches_to_fit_the_memory_limit(tmp_path):
     x = x_for(full, 7)
     np.testing.assert_array_equal(tight.predict(x), full(x).argmax(axis=-1))
     assert tight.predict(x[:0]).shape == (0,)
+
+
+# -- review of #10: float32 sums, padding bits, entry counts ---------------------------------
+
+
+def _mean_graph(pool: dict) -> dict:
+    """A (1, 2, 2) input scaled by a constant, then averaged (``pool`` is the last op)."""
+    return {
+        "input": {"name": "input", "shape": [1, 2, 2]},
+        "output": "v3",
+        "ops": [
+            {"type": "nchw_to_nhwc", "inputs": ["input"], "output": "v1"},
+            {
+                "type": "affine",
+                "inputs": ["v1"],
+                "output": "v2",
+                "attrs": {"channels": 1},
+                "tensors": {"scale": "s", "bias": "b"},
+            },
+            {"inputs": ["v2"], "output": "v3", **pool},
+        ],
+    }
+
+
+MEANS = {
+    "global_avgpool": {"type": "global_avgpool"},
+    "avgpool2d": {
+        "type": "avgpool2d",
+        "attrs": {"kernel": [2, 2], "stride": [1, 1], "padding": [0, 0]},
+    },
+}
+
+
+@pytest.mark.parametrize("pool", sorted(MEANS))
+def test_a_mean_whose_float32_sum_could_overflow_is_refused(tmp_path, pool):
+    graph = _mean_graph(MEANS[pool])
+    big = {"s": np.array([9.9e23], np.float32), "b": np.zeros(1, np.float32)}  # bound 9.9e29
+    message = refused(tmp_path, graph, big, rf"'v3' \({pool}\): its float32 sum of 4 values")
+    assert "can reach 3.96e+30" in message
+    small = {"s": np.array([2e23], np.float32), "b": np.zeros(1, np.float32)}  # 4 x 2e29 fits
+    program = load(saved(tmp_path, graph, small, "small.onebit"))
+    assert np.isfinite(program(np.full((1, 1, 2, 2), 1e6, np.float32))).all()
+
+
+def test_a_large_average_pool_sums_in_float64_and_is_not_refused(tmp_path):
+    graph = _mean_graph(
+        {"type": "avgpool2d", "attrs": {"kernel": [9, 9], "stride": [1, 1], "padding": [0, 0]}}
+    )
+    graph["input"]["shape"] = [1, 9, 9]
+    big = {"s": np.array([9.9e23], np.float32), "b": np.zeros(1, np.float32)}
+    program = load(saved(tmp_path, graph, big))
+    y = program(np.full((1, 1, 9, 9), 1e6, np.float32))
+    np.testing.assert_allclose(y, 9.9e29, rtol=1e-6)
+
+
+def _packed_tensors(graph: dict, tensors: dict) -> list[tuple[str, str, int]]:
+    """(op output, tensor name, real bits per row) of every packed weight with padding bits."""
+    found = []
+    for op in graph["ops"]:
+        roles = op.get("tensors", {})
+        if op["type"] == "binary_dense":
+            found.append((op["output"], roles["weight"], op["attrs"]["k"]))
+        elif op["type"] == "binary_conv2d":
+            found.append((op["output"], roles["weight"], op["attrs"]["cin"]))
+        elif "weight_bits" in roles:
+            channels = op["attrs"]["in_features" if op["type"] == "dense" else "cin"]
+            if op["type"] == "conv2d":
+                channels //= op["attrs"].get("groups", 1)
+            found.append((op["output"], roles["weight_bits"], channels))
+    return [entry for entry in found if entry[2] % 64]
+
+
+@pytest.mark.parametrize("seed", sorted(SEEDS))
+def test_packed_weights_with_padding_bits_set_are_refused(tmp_path, seed):
+    graph, tensors = SEEDS[seed]()
+    packed = _packed_tensors(graph, tensors)
+    assert packed or seed == "cnn"
+    for output, name, channels in packed:
+        changed = dict(tensors)
+        words = tensors[name].copy()
+        words[..., -1] |= np.uint64(1) << np.uint64(63)  # the last bit of each row
+        changed[name] = words
+        message = refused(
+            tmp_path, graph, changed, f"tensor '{name}' .*has bits set beyond its {channels} "
+        )
+        assert message.split(": ", 1)[1].startswith(f"op '{output}'")
+
+
+def _flattened_dense(weight: np.ndarray) -> tuple[dict, dict]:
+    """A (3, 2, 2) input signed per pixel (3 bits in one word each), flattened to 4 words of
+    which 12 bits are real, then a binary dense layer with int output."""
+    graph = {
+        "input": {"name": "input", "shape": [3, 2, 2]},
+        "output": "v4",
+        "ops": [
+            {"type": "nchw_to_nhwc", "inputs": ["input"], "output": "v1"},
+            {"type": "sign_pack", "inputs": ["v1"], "output": "v2"},
+            {"type": "flatten", "inputs": ["v2"], "output": "v3"},
+            {
+                "type": "binary_dense",
+                "inputs": ["v3"],
+                "output": "v4",
+                "attrs": {"k": 12, "epilogue": "int"},
+                "tensors": {"weight": "w"},
+            },
+        ],
+    }
+    return graph, {"w": weight}
+
+
+def test_a_flattened_maps_padding_bits_are_checked_per_pixel(tmp_path):
+    rng = np.random.default_rng(0)
+    weight = rng.integers(0, 8, (5, 4), dtype=np.uint64)  # 3 real bits in each pixel's word
+    program = load(saved(tmp_path, *_flattened_dense(weight)))
+    x = rng.uniform(-1, 1, (4, 3, 2, 2)).astype(np.float32)
+    signs = np.where(x.transpose(0, 2, 3, 1) >= 0, 1, -1).reshape(4, 12)
+    bits = (weight[..., None] >> np.arange(3, dtype=np.uint64)) & np.uint64(1)
+    w_signs = 1 - 2 * bits.astype(np.int64).reshape(5, 12)
+    np.testing.assert_array_equal(program(x), signs @ w_signs.T)
+    weight[2, 1] |= np.uint64(1) << np.uint64(3)  # pixel 1's first padding bit
+    refused(tmp_path, *_flattened_dense(weight), "has bits set beyond its 3 channels per pixel")
+
+
+def _header_with(count: int) -> bytes:
+    header = {"__metadata__": {"onebit.format": "onebit-program", "onebit.graph": "{}"}}
+    for i in range(count):
+        header[f"t{i}"] = {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text
+
+
+def test_a_header_with_too_many_tensors_is_refused_at_once(tmp_path):
+    import time
+
+    from onebit.runtime.format import MAX_TENSORS
+
+    path = tmp_path / "many.onebit"
+    path.write_bytes(_header_with(200_000))
+    started = time.perf_counter()
+    with pytest.raises(ProgramFileError, match=f"200000 tensor entries, more than {MAX_TENSORS}"):
+        load(path)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_too_many_tensors_or_ops_are_refused_by_the_program():
+    from onebit.runtime.format import MAX_OPS, MAX_TENSORS
+
+    graph, tensors = mlp_seed()
+    many = {f"t{i}": np.zeros(1, np.float32) for i in range(MAX_TENSORS + 1)}
+    with pytest.raises(ProgramError, match=f"{MAX_TENSORS + 1} tensors, more than {MAX_TENSORS}"):
+        Program(graph, many)
+    relu = {"type": "relu", "inputs": ["input"], "output": "v"}
+    graph = {**graph, "ops": [relu] * (MAX_OPS + 1)}
+    with pytest.raises(ProgramError, match=f"{MAX_OPS + 1} ops, more than {MAX_OPS}"):
+        Program(graph, tensors)

@@ -26,6 +26,7 @@ from onebit.convert.ir import ConversionError
 from onebit.convert.lower import Lowering
 from onebit.convert.passes import Rewriter
 from onebit.convert.trace import trace
+from onebit.runtime.errors import ProgramError
 from onebit.runtime.program import Program
 
 __all__ = ["ConversionError", "convert"]
@@ -64,7 +65,10 @@ def convert(
     finally:
         model.train(was_training)
     graph, tensors = _serialize(lowering, metadata or {})
-    return Program(graph, tensors)
+    try:
+        return Program(graph, tensors)
+    except ProgramError as error:  # e.g. parameters so large the runtime's value bound refuses
+        raise ConversionError(f"the converted program is refused by the runtime: {error}") from None
 
 
 def _check_parameters(model: nn.Module) -> None:

@@ -51,6 +51,12 @@ MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own cap
 MAX_JSON_DEPTH = 64
 MAX_DIMENSION = 2**31 - 1
 MAX_AXES = 8
+MAX_TENSORS = 65_536
+"""Tensors a file may hold (the zoo's largest program has a few hundred), checked before the
+header is parsed (from a count of its ``data_offsets`` keys) and right after, before any
+per-tensor work."""
+MAX_OPS = 65_536
+"""Ops a program graph may hold (checked by the program before it builds any op)."""
 
 
 def payload_digest(tensors: Mapping[str, np.ndarray], graph_text: str = "") -> str:
@@ -144,9 +150,20 @@ def read_header(data: bytes) -> tuple[dict[str, str], dict[str, tuple[np.dtype, 
         text = data[8 : 8 + size].decode("utf-8")
     except UnicodeDecodeError:
         raise ProgramFileError("the header is not UTF-8 text") from None
+    # Every tensor entry spells this key, so its count (computed before the JSON is parsed) is
+    # at least the entries' (+1 for a tensor named so); the parsed header is counted again below.
+    listed = data.count(b'"data_offsets"', 8, 8 + size)
+    if listed > MAX_TENSORS + 1:
+        raise ProgramFileError(
+            f"the header lists {listed} tensor entries, more than {MAX_TENSORS} tensors"
+        )
     header = parse_json(text, "the safetensors header")
     if not isinstance(header, dict):
         raise ProgramFileError("the safetensors header is not a JSON object")
+    if len(header) > MAX_TENSORS + 1:  # + __metadata__
+        raise ProgramFileError(
+            f"the header lists {len(header)} entries, more than {MAX_TENSORS} tensors"
+        )
     metadata = header.pop("__metadata__", {})
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise ProgramFileError("the header's __metadata__ must be an object of strings")

@@ -23,7 +23,7 @@ import numpy as np
 
 from onebit._registry import OnebitError, UnknownNameError
 from onebit.runtime.blas import blas_single_threaded
-from onebit.runtime.format import MAX_AXES, load_program, save_program
+from onebit.runtime.format import MAX_AXES, MAX_OPS, MAX_TENSORS, load_program, save_program
 from onebit.runtime.ops import OPS, Op, ProgramError
 from onebit.runtime.shapes import INPUT_BOUND, MAX_SIZE, Value, product
 
@@ -62,6 +62,12 @@ class Program:
     tensor shapes and dtypes, finite float parameters that keep every value finite for inputs
     within ``±INPUT_BOUND`` (``onebit.runtime.shapes``), and the memory and work a call needs.
 
+    The input contract: ``x`` is real numbers of shape ``(N, *input_shape)`` whose float32 values
+    are finite and within ``±INPUT_BOUND`` (1e6); anything else (NaN, inf, a float64 1e300 that
+    float32 rounds to inf, or ``|x| > 1e6``) is refused with an :class:`OnebitError`, since the
+    load-time proof that outputs stay finite holds only there. The result is a new array, never
+    ``x`` itself or a view of it.
+
     Args:
         graph: the program graph (see the module docstring).
         tensors: the tensors its ops name.
@@ -86,6 +92,8 @@ class Program:
         if not isinstance(graph, Mapping):
             raise ProgramError("the program graph must be an object")
         self.graph = graph
+        if len(tensors) > MAX_TENSORS:
+            raise ProgramError(f"the program has {len(tensors)} tensors, more than {MAX_TENSORS}")
         self.tensors = dict(tensors)
         self._check_tensors()
         spec = graph.get("input")
@@ -110,6 +118,8 @@ class Program:
         op_specs = graph.get("ops")
         if not isinstance(op_specs, list) or not op_specs:
             raise ProgramError("the program graph has no ops")
+        if len(op_specs) > MAX_OPS:
+            raise ProgramError(f"the program graph has {len(op_specs)} ops, more than {MAX_OPS}")
         input_value = Value("float", self.input_shape, self.input_shape[-1], INPUT_BOUND)
         self.values: dict[str, Value] = {self.input_name: input_value}
         used_tensors: set[str] = set()
@@ -226,13 +236,22 @@ class Program:
                 f"a batch of {batch} needs {self.memory_needed(batch)} bytes (limit "
                 f"{self.max_memory}) or a buffer over 2^31-1 elements; split the batch"
             )
-        values: dict[str, np.ndarray] = {self.input_name: np.ascontiguousarray(x, np.float32)}
+        with np.errstate(over="ignore", invalid="ignore"):  # float64 1e300 -> inf, refused below
+            x32 = np.require(x, np.float32, ["C", "A"])  # aligned: the kernels read it in place
+        low, high = x32.min(), x32.max()  # a NaN propagates to both and fails the comparisons
+        if not (low >= -INPUT_BOUND and high <= INPUT_BOUND):
+            worst = high if np.isnan(high) or abs(high) >= abs(low) else low
+            raise OnebitError(
+                f"input values must be finite and within ±{INPUT_BOUND:g}, got {float(worst):g}"
+            )
+        values: dict[str, np.ndarray] = {self.input_name: x32}
         with blas_single_threaded():  # the cores go to the packed kernels (blas.py)
             for op, done in zip(self.ops, self._last_reads, strict=True):
                 values[op.spec["output"]] = op(*(values[name] for name in op.spec["inputs"]))
                 for name in done:  # freed early, so the next maps reuse warm memory
                     del values[name]
-        return values[self.output_name]
+        y = values[self.output_name]
+        return y.copy() if np.may_share_memory(y, x) else y  # never the caller's own array
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Predicted class of each sample (argmax of the output), in batches of at most

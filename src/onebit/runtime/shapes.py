@@ -8,7 +8,10 @@ arithmetic.
 
 Each float value also carries ``bound``, the largest magnitude it can take when the program's
 input lies within ``±INPUT_BOUND``; an op whose bound passes :data:`VALUE_LIMIT` (far below
-float32's 3.4e38, so summation rounding cannot reach infinity) is refused at load. So a loaded
+float32's 3.4e38, so summation rounding cannot reach infinity) is refused at load, and so is an
+op whose float32 intermediate sums could pass it (:func:`check_sum`: a mean sums ``count`` values
+before dividing). A dense or convolution layer's bound is already the sum of its terms'
+magnitudes, which bounds every partial sum too. So a loaded
 program maps finite inputs within ``±INPUT_BOUND`` to finite outputs.
 """
 
@@ -55,12 +58,15 @@ class Value:
     """One sample of a value: ``kind`` (``float`` float32, ``bits`` packed uint64 words, ``int``
     int32 accumulators), the stored ``shape`` without the batch axis, ``channels`` (for bits, the
     real bits in each row of the last axis, or of the whole vector after a flatten; otherwise
-    ``shape[-1]``) and ``bound`` (the largest magnitude, for float and int values)."""
+    ``shape[-1]``), ``bound`` (the largest magnitude, for float and int values) and, for bits,
+    ``row_bits``: the real bits of each pixel's words (a flatten keeps every pixel's padding
+    bits, so its vector is rows of ``words_for(row_bits)`` words)."""
 
     kind: str
     shape: tuple[int, ...]
     channels: int
     bound: float = 0.0
+    row_bits: int = 0
 
     @property
     def dtype(self) -> np.dtype:
@@ -91,9 +97,22 @@ def float_value(shape: tuple[int, ...], bound: float, where: str) -> Value:
     return Value("float", tuple(shape), shape[-1] if shape else 1, float(bound))
 
 
-def bits_value(shape: tuple[int, ...], channels: int, where: str) -> Value:
+def check_sum(count: int, bound: float, where: str) -> None:
+    """Refuse a float32 sum of ``count`` values within ``±bound`` (e.g. a mean's numerator) that
+    could pass :data:`VALUE_LIMIT`, though the mean itself would not."""
+    if not count * bound <= VALUE_LIMIT:
+        raise ProgramError(
+            f"op {where}: its float32 sum of {count} values can reach {count * bound:.3g} for "
+            f"inputs within ±{INPUT_BOUND:g} (above {VALUE_LIMIT:g}: its input is too large "
+            "to sum without overflow)"
+        )
+
+
+def bits_value(
+    shape: tuple[int, ...], channels: int, where: str, row_bits: int | None = None
+) -> Value:
     product(shape, "the output's element count", where)
-    return Value("bits", tuple(shape), channels)
+    return Value("bits", tuple(shape), channels, 0.0, channels if row_bits is None else row_bits)
 
 
 def window_side(size: int, before: int, after: int, kernel: int, stride: int, where: str) -> int:

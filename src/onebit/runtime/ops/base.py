@@ -13,7 +13,7 @@ import numpy as np
 from onebit._registry import OnebitError, Registry
 from onebit.runtime import kernels
 from onebit.runtime.errors import ProgramError
-from onebit.runtime.reference import WORD_DTYPE, words_for
+from onebit.runtime.reference import WORD_BITS, WORD_DTYPE, words_for
 from onebit.runtime.shapes import MAX_SIZE, Value, abs_max, bits_value, float_value
 
 OPS: Registry[Op] = Registry("op")
@@ -324,11 +324,29 @@ def layer_output(
     return float_value(shape, post.bound(bound, residual_bounds), op.where)
 
 
+def check_padding_bits(op: Op, role: str, words: np.ndarray, row_bits: int) -> None:
+    """Refuse packed words whose last axis (rows of ``words_for(row_bits)`` words) has a bit set
+    beyond each row's ``row_bits`` real bits: the kernels count those bits (bgemm's ``k - 2 *
+    popcount``), so a set one would move an accumulator outside ``±k``."""
+    per_row, rest = words_for(row_bits), row_bits % WORD_BITS
+    if rest == 0 or words.size == 0 or words.shape[-1] % per_row:
+        return
+    last = words.reshape(*words.shape[:-1], -1, per_row)[..., -1]
+    if (last & ~WORD_DTYPE.type((1 << rest) - 1)).any():
+        rows = words.shape[-1] // per_row
+        per_pixel = " per pixel" if rows > 1 else ""
+        raise ProgramError(
+            f"op {op.where}: tensor {op._roles[role]!r} ({role}) has bits set beyond its "
+            f"{row_bits} channels{per_pixel}"
+        )
+
+
 def weights_float(op: Op, shape: tuple[int, ...]) -> np.ndarray:
     """A float op's weights: float32 as stored, or ±1 unpacked from ``weight_bits``."""
     if "weight_bits" in op._roles:
         *outer, channels = shape
         words = op.tensor("weight_bits", WORD_DTYPE, (*outer, words_for(channels)))
+        check_padding_bits(op, "weight_bits", words, channels)
         return kernels.unpack(words, channels)
     return op.tensor("weight", np.float32, shape)
 

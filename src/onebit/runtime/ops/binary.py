@@ -13,6 +13,7 @@ from onebit.runtime.ops.base import (
     Op,
     ProgramError,
     check_map,
+    check_padding_bits,
     init_post,
     layer_output,
 )
@@ -46,6 +47,7 @@ class BinaryDense(Op):
                 f"op {self.where}: k={self.k} and the weight's {words} words per row must match "
                 f"the input's {x.channels} bits in {x.shape[0]} words"
             )
+        check_padding_bits(self, "weight", self.weight, x.row_bits)
         self.work = math.prod((cout, words))
         return layer_output(self, inputs, (), cout, self.k, self.epilogue, self.post)
 
@@ -68,6 +70,7 @@ class BinaryConv2d(Op):
         self.padding = self.pair_attr("padding", 0)
         self.pad_value = self.float_attr("pad_value", (0.0, 1.0))
         self.weight = self.tensor("weight", WORD_DTYPE, (None, None, None, words_for(self.cin)))
+        check_padding_bits(self, "weight", self.weight, self.cin)
         self.epilogue = IntEpilogue(self, self.weight.shape[0])
         self.post = init_post(self, self.weight.shape[0], self.epilogue.kind == "float")
 
@@ -89,7 +92,7 @@ class BinaryConv2d(Op):
         self.work = math.prod((ho, wo, cout, kh, kw, words))
         padded = product((height + 2 * ph, width + 2 * pw, words), "the padded map", self.where)
         self.scratch = 8 * padded + 4 * checked(ho * wo * cout, "the accumulators", self.where)
-        acc_bound = float(self.cin * kh * kw)
+        acc_bound = float(checked(self.cin * kh * kw, "the accumulator range", self.where))
         return layer_output(self, inputs, (ho, wo), cout, acc_bound, self.epilogue, self.post)
 
     def __call__(self, x: np.ndarray, *residuals: np.ndarray) -> np.ndarray:

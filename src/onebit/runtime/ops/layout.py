@@ -66,7 +66,7 @@ class Flatten(Op):
         if x.kind == "bits":  # every pixel keeps its words, so its padding bits too
             rows = size // x.shape[-1]
             channels = checked(rows * x.channels, "the flattened bits", self.where)
-            return bits_value((size,), channels, self.where)
+            return bits_value((size,), channels, self.where, x.row_bits)
         return Value(x.kind, (size,), size, x.bound)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from onebit.runtime import kernels
 from onebit.runtime.ops.base import Op, ProgramError, pad_nhwc
-from onebit.runtime.shapes import Value, bits_value, float_value, product, window_side
+from onebit.runtime.shapes import Value, bits_value, check_sum, float_value, product, window_side
 
 
 class _Pool(Op):
@@ -90,6 +90,12 @@ class AvgPool2d(_Pool):
             return 4 * padded
         return super().window_work(output, padded)
 
+    def infer(self, inputs: list[Value]) -> Value:
+        taps = self.kernel[0] * self.kernel[1]
+        if taps <= self.MAX_TAPS:  # summed in float32 (larger windows sum in float64)
+            check_sum(taps, inputs[0].bound, self.where)
+        return super().infer(inputs)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         kh, kw = self.kernel
         padded = pad_nhwc(x, self.padding, 0.0)
@@ -124,6 +130,7 @@ class GlobalAvgPool(Op):
         x = inputs[0]
         self.expect(x, "float", 3)
         self.work = x.elements
+        check_sum(x.shape[0] * x.shape[1], x.bound, self.where)
         return float_value((x.shape[-1],), x.bound, self.where)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
