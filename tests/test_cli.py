@@ -227,6 +227,20 @@ def test_train_in_an_existing_run_directory_is_one_clear_line(run_dir, extra, me
     assert (run_dir / "checkpoint.pt").read_bytes() == before
 
 
+@pytest.mark.parametrize("extra", [(), ("--resume",), ("--overwrite",)])
+def test_train_in_a_directory_another_process_holds_is_one_clear_line(run_dir, extra):
+    from onebit.train.run_directory import hold_run_directory
+
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    with hold_run_directory(run_dir):  # flock: another open file conflicts, as another process
+        result = run(*TRAIN, "--out", str(run_dir), *QUIET, "--epochs", "3", *extra)
+        assert one_error_line(result) == (
+            f"another onebit process is training in {run_dir} (lock {run_dir}/.onebit.lock); "
+            "wait for it or choose another --out"
+        )
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
 def test_train_refuses_a_run_of_another_model_and_resume_of_nothing(tmp_path, run_dir):
     other = run("train", "float-mlp", "--data", "digits", "--out", str(run_dir), *QUIET)
     assert one_error_line(other).startswith(f"{run_dir} already holds a training run")
