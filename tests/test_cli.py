@@ -227,6 +227,43 @@ def test_train_in_an_existing_run_directory_is_one_clear_line(run_dir, extra, me
     assert (run_dir / "checkpoint.pt").read_bytes() == before
 
 
+@pytest.mark.parametrize("extra", [(), ("--resume",), ("--overwrite",)])
+def test_train_in_a_directory_another_process_holds_is_one_clear_line(run_dir, extra):
+    from onebit.train.run_directory import hold_run_directory
+
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    with hold_run_directory(run_dir):  # flock: another open file conflicts, as another process
+        result = run(*TRAIN, "--out", str(run_dir), *QUIET, "--epochs", "3", *extra)
+        assert one_error_line(result) == (
+            f"another onebit process is training in {run_dir} (lock {run_dir}/.onebit.lock); "
+            "wait for it or choose another --out"
+        )
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+@pytest.mark.parametrize("name", ["checkpoint.pt", "metrics.csv", "metrics.json", "curves.png"])
+def test_convert_refuses_to_write_over_a_run_file(run_dir, name):
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    result = run("convert", str(run_dir / "checkpoint.pt"), "-o", str(run_dir / name))
+    if name == "checkpoint.pt":
+        assert one_error_line(result).endswith(
+            "is the checkpoint itself; converting would replace it"
+        )
+    else:
+        assert one_error_line(result) == (
+            f"-o {run_dir / name} is a file of the training run in {run_dir}; converting would "
+            f"replace it (write e.g. {run_dir}/model.onebit instead)"
+        )
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    other = run_dir.parent / "other"
+    other.mkdir()
+    (other / "checkpoint.pt").write_bytes(before["checkpoint.pt"])
+    assert one_error_line(
+        run("convert", str(run_dir / "checkpoint.pt"), "-o", str(other / name))
+    ).startswith(f"-o {other / name} is a file of the training run in {other}")
+    assert run("convert", str(run_dir / "checkpoint.pt"), "-o", str(run_dir)).exit_code == 0
+
+
 def test_train_refuses_a_run_of_another_model_and_resume_of_nothing(tmp_path, run_dir):
     other = run("train", "float-mlp", "--data", "digits", "--out", str(run_dir), *QUIET)
     assert one_error_line(other).startswith(f"{run_dir} already holds a training run")

@@ -264,11 +264,18 @@ def convert(
 
     from onebit.convert import convert as convert_model
     from onebit.train import load_checkpoint, model_from_checkpoint
+    from onebit.train.run_directory import RUN_FILES, run_files
 
     if output.is_dir():
         output = output / "model.onebit"
     if output.exists() and checkpoint.exists() and output.samefile(checkpoint):
         raise OnebitError(f"-o {output} is the checkpoint itself; converting would replace it")
+    target = output.resolve()
+    if target.name in RUN_FILES and run_files(target.parent):
+        raise OnebitError(
+            f"-o {output} is a file of the training run in {output.parent}; converting would "
+            f"replace it (write e.g. {output.parent / 'model.onebit'} instead)"
+        )
     model = model_from_checkpoint(checkpoint)
     config = load_checkpoint(checkpoint)["model_config"]
     metadata = {

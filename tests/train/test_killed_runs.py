@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from onebit.train import load_checkpoint
+from onebit.train.run_directory import LOCK_NAME
 
 DRIVER = Path(__file__).with_name("killed_runs.py")
 EPOCHS = 6
@@ -102,7 +103,8 @@ def test_killed_and_resumed_run_equals_the_uninterrupted_run(tmp_path, seed):
     temporary = re.compile(r"^\.(checkpoint\.pt\.\w{8}\.tmp|curves\.png\.\w{8}\.png)$")
     half_checkpoint = segments[("checkpoint", plan[2][1])]
     assert any(temporary.match(name) for name in half_checkpoint["after"]["files"])
-    assert not any(name.startswith(".") for name in report[3]["after"]["files"])  # removed
+    hidden = {name for name in report[3]["after"]["files"] if name.startswith(".")}
+    assert hidden <= {LOCK_NAME}  # temporaries removed; a killed run leaves only its lock file
     metrics_kill = plan[4][1]
     stale = segments[("metrics", metrics_kill)]["after"]
     assert stale["checkpoint_epoch"] == metrics_kill and stale["metrics_rows"] == metrics_kill - 1

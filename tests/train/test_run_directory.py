@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
+import numpy as np
 import pytest
 import torch
 
 from onebit import OnebitError
 from onebit.train import TrainConfig, fit, load_checkpoint
 from onebit.train.loop import CHECKPOINT_NAME
-from onebit.train.run_directory import RUN_FILES, remove_stale_temporaries
+from onebit.train.run_directory import (
+    LOCK_NAME,
+    RUN_FILES,
+    hold_run_directory,
+    remove_stale_temporaries,
+)
 
 
 def config(tmp_path, **overrides) -> TrainConfig:
@@ -219,3 +230,107 @@ def test_a_teacher_of_another_shape_is_refused(tmp_path, small_digits):
     assert str(error.value) == (
         f"teacher {four_classes} predicts (4,) outputs per image, but the student has 10 classes"
     )
+
+
+# Trains config()'s run in OUT (argv[1]) on the splits saved in argv[3] (no dataset loading: a
+# faster start) and, once epoch 1 is checkpointed, touches argv[2] and sleeps until killed.
+HOLDER = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from onebit.data.splits import DataSplits
+from onebit.train import TrainConfig, fit
+
+out, ready, saved = sys.argv[1:4]
+arrays = np.load(saved)
+splits = DataSplits(name="digits-small", classes=tuple(arrays["classes"].tolist()),
+                    **{key: arrays[key] for key in ("x_train", "y_train", "x_test", "y_test")})
+
+def hold(epoch, metrics, model):
+    Path(ready).touch()
+    time.sleep(300)
+
+fit(TrainConfig(model="binarynet-mlp", data="digits", model_kwargs={"hidden": 32, "depth": 1},
+                epochs=2, batch_size=50, lr=0.01, seed=1, out_dir=out, device="cpu",
+                progress=False, threads=1), splits, callbacks=[hold])
+"""
+
+
+def held_message(run_dir) -> str:
+    return (
+        f"another onebit process is training in {run_dir} (lock {run_dir / LOCK_NAME}); "
+        "wait for it or choose another --out"
+    )
+
+
+def test_a_second_process_cannot_train_in_a_held_directory_and_a_killed_one_resumes(
+    tmp_path, small_digits
+):
+    run_dir, ready, saved = tmp_path / "run", tmp_path / "ready", tmp_path / "splits.npz"
+    arrays = ("x_train", "y_train", "x_test", "y_test")
+    np.savez(saved, classes=small_digits.classes, **{k: getattr(small_digits, k) for k in arrays})
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, *map(str, (run_dir, ready, saved))])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert holder.poll() is None, f"the holder exited with {holder.returncode}"
+            assert time.monotonic() < deadline, "the holder did not finish its first epoch"
+            time.sleep(0.05)
+        checkpoint = (run_dir / CHECKPOINT_NAME).read_bytes()
+        in_flight = run_dir / ".checkpoint.pt.k3j9x_2a.tmp"  # as if the holder were writing
+        in_flight.write_bytes(b"half")
+        other_model = {"model_kwargs": {"hidden": 48, "depth": 1}}
+        for overrides in ({}, {"resume": True}, {"overwrite": True}, other_model):
+            with pytest.raises(OnebitError) as error:
+                fit(config(tmp_path, **overrides), small_digits)
+            assert str(error.value) == held_message(run_dir)
+        assert in_flight.read_bytes() == b"half"
+        assert (run_dir / CHECKPOINT_NAME).read_bytes() == checkpoint
+    finally:
+        holder.kill()
+        holder.wait()
+    assert holder.returncode == -signal.SIGKILL
+    assert (run_dir / LOCK_NAME).exists()  # a killed holder leaves its lock file, not its lock
+
+    result = fit(config(tmp_path, resume=True), small_digits)
+    assert result.trained_epochs == 1
+    assert load_checkpoint(run_dir / CHECKPOINT_NAME)["epoch"] == 2
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(RUN_FILES)
+
+
+def test_the_lock_is_held_for_the_whole_run_and_released_after(tmp_path, small_digits):
+    run_dir = tmp_path / "run"
+    attempts = []
+
+    def start_another(epoch, metrics, model):
+        assert (run_dir / LOCK_NAME).exists()
+        with pytest.raises(OnebitError) as error:
+            fit(config(tmp_path, resume=True), small_digits)  # another descriptor: refused
+        attempts.append(str(error.value))
+
+    fit(config(tmp_path), small_digits, callbacks=[start_another])
+    assert attempts == [held_message(run_dir)] * 2
+    assert not (run_dir / LOCK_NAME).exists()
+    fit(config(tmp_path, resume=True), small_digits)  # released: nothing to do, but allowed
+
+
+def test_a_directory_with_only_a_stale_lock_file_is_usable(tmp_path, small_digits):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / LOCK_NAME).write_text("")  # left by a killed run that wrote nothing else
+    fit(config(tmp_path, epochs=1), small_digits)
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(RUN_FILES)
+
+
+def test_a_failed_start_leaves_no_directory_it_created(tmp_path):
+    run_dir = tmp_path / "new" / "run"
+    with pytest.raises(RuntimeError, match="boom"), hold_run_directory(run_dir):
+        assert os.listdir(run_dir) == [LOCK_NAME]
+        raise RuntimeError("boom")
+    assert not run_dir.exists()
+
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    with hold_run_directory(existing):
+        pass
+    assert existing.is_dir() and os.listdir(existing) == []

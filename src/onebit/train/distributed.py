@@ -91,6 +91,12 @@ class DistributedContext:
             dist.destroy_process_group()
 
 
+def launched_as_main() -> bool:
+    """Whether this process is rank 0 (or not distributed), read from torchrun's environment
+    before the process group is joined: only that process writes the run directory."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     """The module inside a ``DistributedDataParallel`` wrapper, or ``model``."""
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model

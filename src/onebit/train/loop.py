@@ -6,11 +6,13 @@ latent weights, evaluate on the test split, then write the checkpoint (atomicall
 A run resumed from its checkpoint restores model, optimizer, schedule and random state and ends
 with the same weights as a run that never stopped, killed at whatever point: resuming first
 rewrites the metrics files from the checkpoint's history, so they never lag behind it. What a run
-may do in an existing run directory is :mod:`onebit.train.run_directory`'s rule.
+may do in an existing run directory is :mod:`onebit.train.run_directory`'s rule; a run holds its
+directory's lock from before those checks until it returns, so two runs never share a directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +34,7 @@ from onebit.optim import StochasticRounding, create_optimizer, create_schedule
 from onebit.train.augment import random_shift
 from onebit.train.checkpoint import load_checkpoint, save_checkpoint
 from onebit.train.distill import check_teacher_fits, distribution_loss, load_teacher
-from onebit.train.distributed import DistributedContext, unwrap
+from onebit.train.distributed import DistributedContext, launched_as_main, unwrap
 from onebit.train.metrics import MetricsLog
 from onebit.train.progress import TrainingProgress
 from onebit.train.run_directory import (
@@ -40,6 +42,7 @@ from onebit.train.run_directory import (
     check_run_directory,
     check_same_model,
     check_same_settings,
+    hold_run_directory,
     remove_replaced_files,
     remove_stale_temporaries,
 )
@@ -74,7 +77,8 @@ class TrainConfig:
         init_state: a state dict to start from instead of a fresh initialization.
         clip_weights: clip latent weights after each step (each layer's ``weight_clip``).
         out_dir: where the checkpoint, metrics and plot go; None writes nothing. A directory
-            that already holds a run needs ``resume`` or ``overwrite``.
+            that already holds a run needs ``resume`` or ``overwrite``; one that another process
+            is training in is refused.
         resume: continue from ``out_dir``'s checkpoint (an error when there is none). The run
             must ask for the settings the checkpoint was trained with, except ``epochs``: the
             same number continues exactly, another re-plans the schedule (see ``fit``).
@@ -222,17 +226,21 @@ def fit(
             epoch, once the checkpoint is written (``model`` is the unwrapped module).
     """
     config.validate()
-    if config.out_dir is not None and not config.two_step:
-        check_run_directory(Path(config.out_dir), config.resume, config.overwrite)
-    if config.two_step:
-        from onebit.train.distill import two_step
+    held: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if config.out_dir is not None and launched_as_main():
+        held = hold_run_directory(Path(config.out_dir))  # before any check: one run at a time
+    with held:
+        if config.out_dir is not None and not config.two_step:
+            check_run_directory(Path(config.out_dir), config.resume, config.overwrite)
+        if config.two_step:
+            from onebit.train.distill import two_step
 
-        return two_step(config, splits)
-    context = DistributedContext.from_env(config.device)
-    try:
-        return _fit(config, splits, callbacks, context)
-    finally:
-        context.close()
+            return two_step(config, splits)
+        context = DistributedContext.from_env(config.device)
+        try:
+            return _fit(config, splits, callbacks, context)
+        finally:
+            context.close()
 
 
 def _fit(
@@ -288,11 +296,7 @@ def _fit(
     out_dir = Path(config.out_dir) if config.out_dir is not None else None
     checkpoint_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
     if context.is_main and out_dir is not None:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise OnebitError(f"cannot create run directory {out_dir}: {error.strerror}") from None
-        remove_stale_temporaries(out_dir)
+        remove_stale_temporaries(out_dir)  # fit holds the directory: no other writer
     log = MetricsLog(out_dir)
     progress = TrainingProgress(enabled=config.progress and context.is_main, notes=context.is_main)
     start_epoch = 0

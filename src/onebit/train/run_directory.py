@@ -7,12 +7,22 @@ A resumed run must ask for the settings the checkpoint was trained with, so that
 same run rather than mixing two. Temporary files that a killed atomic write left behind
 (``.checkpoint.pt.k3j9x_2a.tmp`` and the like, see :mod:`onebit.atomic`) are removed when a run
 starts.
+
+One process at a time: a run holds an exclusive advisory lock (``flock``) on ``.onebit.lock`` in its
+directory for its whole life, taken before any of the checks above, so a second run started in the
+same directory fails at once instead of replacing the first or deleting its temporary files. The
+operating system drops the lock when the holder dies, however it dies: a directory whose run was
+killed can be resumed. The lock file is removed when the run ends; one left by a killed run is not
+"a run" and is reused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +31,7 @@ from onebit.train.metrics import CURVES_PNG, METRICS_CSV, METRICS_JSON
 
 CHECKPOINT_NAME = "checkpoint.pt"
 RUN_FILES = (CHECKPOINT_NAME, METRICS_CSV, METRICS_JSON, CURVES_PNG)
+LOCK_NAME = ".onebit.lock"
 
 # atomic_open names its temporaries ".NAME.XXXXXXXX.tmp", atomic_write ".NAME.XXXXXXXX.SUFFIX"
 # (tempfile.mkstemp: 8 characters from [a-z0-9_]).
@@ -55,6 +66,73 @@ def run_files(out_dir: Path) -> list[str]:
     return [name for name in RUN_FILES if (out_dir / name).exists()]
 
 
+@contextlib.contextmanager
+def hold_run_directory(out_dir: Path) -> Iterator[None]:
+    """Create ``out_dir`` if needed and hold its lock while the ``with`` block runs.
+
+    Take it before :func:`check_run_directory` and :func:`remove_stale_temporaries`, and only in
+    the process that writes the directory (rank 0 of a distributed run). On the way out the lock
+    file is removed, and so is ``out_dir`` if this call created it and it is left empty.
+
+    Raises:
+        OnebitError: ``out_dir`` is a file or cannot be created, or another process holds it.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OnebitError(f"run directory {out_dir} is a file, not a directory")
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OnebitError(f"cannot create run directory {out_dir}: {error.strerror}") from None
+    lock_path = out_dir / LOCK_NAME
+    try:
+        descriptor = _lock(lock_path, out_dir)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
+    try:
+        yield
+    finally:
+        # Unlinked while still locked: a process that opened this file meanwhile finds, once it
+        # gets the lock, that the name no longer points to it, and starts over (see _lock).
+        with contextlib.suppress(FileNotFoundError):
+            lock_path.unlink()
+        os.close(descriptor)
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only succeeds when the run wrote nothing
+
+
+def _lock(lock_path: Path, out_dir: Path) -> int:
+    """Open and lock ``lock_path``; the descriptor that holds the lock."""
+    while True:
+        try:
+            descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise OnebitError(f"cannot create lock file {lock_path}: {error.strerror}") from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise OnebitError(
+                f"another onebit process is training in {out_dir} (lock {lock_path}); "
+                "wait for it or choose another --out"
+            ) from None
+        except OSError as error:  # e.g. ENOLCK on a file system without locks
+            os.close(descriptor)
+            raise OnebitError(f"cannot lock {lock_path}: {error.strerror}") from None
+        opened = os.fstat(descriptor)
+        try:
+            named = os.stat(lock_path)
+        except FileNotFoundError:
+            named = None
+        if named is not None and (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino):
+            return descriptor
+        os.close(descriptor)  # the previous holder removed the file as it finished: again
+
+
 def check_run_directory(out_dir: Path, resume: bool, overwrite: bool) -> None:
     """Refuse to start a run that would replace another run or resume nothing.
 
@@ -84,7 +162,8 @@ def check_run_directory(out_dir: Path, resume: bool, overwrite: bool) -> None:
 def remove_stale_temporaries(out_dir: Path) -> list[Path]:
     """Delete the temporary files of atomic writes that a killed process left in ``out_dir``.
 
-    Call it only when no other process writes to ``out_dir``. Returns the paths removed.
+    Call it only while holding ``out_dir`` (:func:`hold_run_directory`), so that no other
+    process writes there. Returns the paths removed.
     """
     if not out_dir.is_dir():
         return []
