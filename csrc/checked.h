@@ -78,6 +78,30 @@ inline std::int64_t window_output_side(std::int64_t in, std::int64_t pad_before,
   return side;
 }
 
+struct WindowSides {
+  std::int64_t ho, wo;
+};
+
+// The output sides of a window op on an h x w map with a kh x kw kernel, strides sh, sw and
+// padding (top, bottom, left, right), each argument first checked to be within kMaxExtent.
+inline WindowSides checked_window_sides(std::int64_t h, std::int64_t w, std::int64_t kh,
+                                        std::int64_t kw, std::int64_t sh, std::int64_t sw,
+                                        std::int64_t top, std::int64_t bottom, std::int64_t left,
+                                        std::int64_t right) {
+  checked_extent(h, "height");
+  checked_extent(w, "width");
+  checked_extent(kh, "kernel height");
+  checked_extent(kw, "kernel width");
+  checked_extent(sh, "stride");
+  checked_extent(sw, "stride");
+  checked_extent(top, "padding");
+  checked_extent(bottom, "padding");
+  checked_extent(left, "padding");
+  checked_extent(right, "padding");
+  return {window_output_side(h, top, bottom, kh, sh, "height"),
+          window_output_side(w, left, right, kw, sw, "width")};
+}
+
 // The element count of a buffer of `shape` (sides of any integer type) with elements of
 // `element_bytes` bytes, or SizeError naming `what` when it would exceed kMaxBufferBytes.
 template <typename Sides>

@@ -93,22 +93,12 @@ inline void depthwise_row(const float* x, const float* w, const DepthwiseGeometr
 // limit; SizeError names the first that is not.
 inline void check_depthwise_geometry(const DepthwiseGeometry& g) {
   checked_extent(g.n, "batch");
-  checked_extent(g.h, "height");
-  checked_extent(g.w, "width");
   checked_extent(g.c, "channels");
   checked_extent(g.m, "depth multiplier");
   checked_extent(checked_mul(g.c, g.m, "channels x depth multiplier"), "output channels");
-  checked_extent(g.kh, "kernel height");
-  checked_extent(g.kw, "kernel width");
-  checked_extent(g.sh, "stride");
-  checked_extent(g.sw, "stride");
-  checked_extent(g.top, "padding");
-  checked_extent(g.bottom, "padding");
-  checked_extent(g.left, "padding");
-  checked_extent(g.right, "padding");
-  const std::int64_t ho = window_output_side(g.h, g.top, g.bottom, g.kh, g.sh, "height");
-  const std::int64_t wo = window_output_side(g.w, g.left, g.right, g.kw, g.sw, "width");
-  checked_buffer_elements({g.n, ho, wo, g.c, g.m}, sizeof(float), "the output");
+  const WindowSides out =
+      checked_window_sides(g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.top, g.bottom, g.left, g.right);
+  checked_buffer_elements({g.n, out.ho, out.wo, g.c, g.m}, sizeof(float), "the output");
 }
 
 // Rows below this many multiply-adds (a few microseconds) go to one thread; see for_row_chunks.

@@ -37,20 +37,10 @@ struct WindowGeometry {
 // output pixel within the buffer limit; SizeError names the first that is not.
 inline void check_window_geometry(const WindowGeometry& g, std::int64_t per_pixel) {
   checked_extent(g.n, "batch");
-  checked_extent(g.h, "height");
-  checked_extent(g.w, "width");
   checked_extent(g.c, "channels");
-  checked_extent(g.kh, "kernel");
-  checked_extent(g.kw, "kernel");
-  checked_extent(g.sh, "stride");
-  checked_extent(g.sw, "stride");
-  checked_extent(g.top, "padding");
-  checked_extent(g.bottom, "padding");
-  checked_extent(g.left, "padding");
-  checked_extent(g.right, "padding");
-  const std::int64_t ho = window_output_side(g.h, g.top, g.bottom, g.kh, g.sh, "height");
-  const std::int64_t wo = window_output_side(g.w, g.left, g.right, g.kw, g.sw, "width");
-  checked_buffer_elements({g.n, ho, wo, per_pixel}, sizeof(float), "the output");
+  const WindowSides out =
+      checked_window_sides(g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.top, g.bottom, g.left, g.right);
+  checked_buffer_elements({g.n, out.ho, out.wo, per_pixel}, sizeof(float), "the output");
 }
 
 // The floats of one output pixel of float_im2col: KH * KW * C (checked).
