@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 
 from onebit.bench.bconv2d import benchmark_bconv2d, markdown_bconv2d, print_bconv2d
-from onebit.bench.timing import publish
+from onebit.bench.report import publish
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from onebit.bench.bgemm import THREADS, benchmark_bgemm, markdown_bgemm, print_bgemm
-from onebit.bench.timing import publish
+from onebit.bench.report import publish
 
 
 def main(argv: list[str] | None = None) -> None:

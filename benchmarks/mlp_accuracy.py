@@ -22,7 +22,7 @@ from rich.table import Table
 
 from onebit import data as datasets
 from onebit.atomic import atomic_open
-from onebit.bench.timing import machine_info, machine_summary
+from onebit.bench.report import machine_info, machine_summary
 from onebit.train import fit
 from onebit.train.recipes import mlp_recipe
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from onebit.bench.timing import publish
+from onebit.bench.report import publish
 from onebit.bench.zoo import benchmark_zoo, markdown_zoo, print_zoo
 
 

@@ -358,7 +358,7 @@ def bench(
     out: Annotated[Path | None, typer.Option(help="Save the results as JSON here.")] = None,
 ) -> None:
     """Time the packed engine against PyTorch fp32 on the same shapes, in the same run."""
-    from onebit.bench.timing import save_results
+    from onebit.bench.report import save_results
 
     chosen = BENCHMARKS if what == "all" else (what,)
     if any(name not in BENCHMARKS for name in chosen):

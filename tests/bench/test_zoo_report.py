@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from onebit.bench.timing import machine_info
+from onebit.bench.report import machine_info
 from onebit.bench.zoo import benchmark_zoo, markdown_zoo
 from onebit.runtime import BACKEND
 

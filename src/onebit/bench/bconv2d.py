@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from onebit.bench.timing import busy_wait, machine_summary, median_seconds
+from onebit.bench.report import machine_summary
+from onebit.bench.timing import busy_wait, median_seconds
 from onebit.runtime import _native
 
 # (name, batch, cin, cout, size, kernel, threads to time)

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from onebit.bench.timing import busy_wait, machine_summary, median_seconds
+from onebit.bench.report import machine_summary
+from onebit.bench.timing import busy_wait, median_seconds
 from onebit.runtime import _native
 
 SHAPES: tuple[tuple[int, int, int], ...] = ((64, 4096, 4096), (1024, 4096, 1024))

@@ -35,7 +35,8 @@ import torch
 from torch import nn
 
 from onebit import models
-from onebit.bench.timing import busy_wait, machine_summary, median_seconds, set_threads
+from onebit.bench.report import machine_summary
+from onebit.bench.timing import busy_wait, median_seconds, set_threads
 from onebit.convert import convert
 from onebit.runtime import BACKEND, kernels, load
 

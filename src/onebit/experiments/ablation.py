@@ -269,7 +269,7 @@ def write_report(result: dict[str, Any], out_dir: Path, command: str) -> list[Pa
     """``ablation-DATA.md``, ``.png`` and ``.json`` (runs and histories) in ``out_dir``."""
     import json
 
-    from onebit.bench.timing import machine_info, machine_summary
+    from onebit.bench.report import machine_info, machine_summary
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"ablation-{result['data']}"
