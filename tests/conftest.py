@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
+from helpers import one_thread
 from onebit.data import DataSplits, load
 
 
@@ -29,14 +29,10 @@ def small_digits(digits: DataSplits) -> DataSplits:
 
 @pytest.fixture(scope="module")
 def one_torch_thread():
-    """torch on one thread for a module (``pytestmark = pytest.mark.usefixtures(...)``): its
-    small batches gain nothing from a second thread, lose much to synchronization on a busy
-    two-core machine (torch's depthwise and float64 convs slow to seconds), and one thread gives
-    the same numbers everywhere."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    """torch on one thread for a module (``pytestmark = pytest.mark.usefixtures(...)``); see
+    ``helpers.one_thread``."""
+    with one_thread():
+        yield
 
 
 def _simd_line() -> str:

@@ -223,14 +223,22 @@ def summary(
 @reports_errors
 def list_models(
     pattern: Annotated[str, typer.Argument(help="Shell-style filter, e.g. '*mlp'.")] = "*",
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the README's zoo table of every model.")
+    ] = False,
 ) -> None:
     """List the registered models."""
     from onebit import models
 
-    table = Table("model", "description", header_style="bold")
+    if markdown:
+        print(models.markdown_table(), end="")
+        return
+
+    table = Table("model", "default input", "description", header_style="bold")
     for name in models.list(pattern):
-        doc = (models.MODELS.builder(name).__doc__ or "").strip().splitlines()
-        table.add_row(name, doc[0] if doc else "")
+        config = models.config(name)
+        shape = "x".join(map(str, config.input_shape))
+        table.add_row(name, f"{shape}, {config.num_classes} classes", config.description)
     console.print(table)
 
 

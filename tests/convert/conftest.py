@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import settle
 from onebit.nn import QuantConv2d, QuantLinear
 
 
@@ -49,23 +50,7 @@ def agree(model: nn.Module, program, x: torch.Tensor, atol: float = 1e-4) -> Non
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=atol)
 
 
-def settle_batch_norm(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Module:
-    """Give every batch norm non-trivial statistics and affine parameters, then eval mode."""
-    generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.momentum = 0.5
-            with torch.no_grad():
-                module.weight.copy_(torch.randn(module.num_features, generator=generator))
-                module.bias.copy_(torch.randn(module.num_features, generator=generator) * 0.5)
-    model.train()
-    with torch.no_grad():
-        for _ in range(4):
-            model(torch.randn(32, *shape, generator=generator))
-    return model.eval()
-
-
 @pytest.fixture
 def conv_bnn() -> nn.Module:
     torch.manual_seed(0)
-    return settle_batch_norm(SmallConvBNN(), (1, 16, 16))
+    return settle(SmallConvBNN(), (1, 16, 16))

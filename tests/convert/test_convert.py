@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import SmallConvBNN, agree, settle_batch_norm
+from conftest import SmallConvBNN, agree
+from helpers import settle
 from onebit import models
 from onebit.convert import ConversionError, convert
 from onebit.nn import QuantConv2d, QuantLinear
@@ -44,7 +45,7 @@ def test_trained_binary_mlp_agrees_on_every_mnist5k_test_image(tmp_path):
 @pytest.mark.parametrize("seed", range(4), ids=lambda s: f"seed{s}")
 def test_conv_bnn_with_both_paddings_stride_pool_and_residual_agrees(seed):
     torch.manual_seed(seed)
-    model = settle_batch_norm(SmallConvBNN(), (1, 16, 16), seed)
+    model = settle(SmallConvBNN(), (1, 16, 16), seed)
     program = convert(model, torch.zeros(1, 1, 16, 16))
     types = [op.type for op in program.ops]
     assert "binary_maxpool2d" in types and types.count("binary_conv2d") == 3
@@ -58,7 +59,7 @@ def test_conv_bnn_with_both_paddings_stride_pool_and_residual_agrees(seed):
 
 def test_negative_batch_norm_scales_flip_the_comparison():
     torch.manual_seed(3)
-    model = settle_batch_norm(models.create("binarynet-mlp", hidden=64, depth=2), (1, 28, 28))
+    model = settle(models.create("binarynet-mlp", hidden=64, depth=2), (1, 28, 28))
     with torch.no_grad():
         model[2].weight[::2] *= -1  # half of the first hidden layer's scales negative
         model[4].weight[1::3] *= -1
@@ -88,7 +89,7 @@ def test_scaled_and_biased_binary_layers_agree(layer_kwargs):
         nn.BatchNorm1d(80),
         QuantLinear(80, 10, **kwargs),
     )
-    model = settle_batch_norm(model, (1, 8, 8))
+    model = settle(model, (1, 8, 8))
     program = convert(model, torch.zeros(1, 1, 8, 8))
     agree(model, program, torch.randn(200, 1, 8, 8), atol=1e-3)
 
@@ -107,7 +108,7 @@ def test_float_layers_relu_and_average_pool_agree():
         nn.Linear(8, 5),
         nn.Hardtanh(-0.5, 0.5),
     )
-    model = settle_batch_norm(model, (3, 12, 12))
+    model = settle(model, (3, 12, 12))
     program = convert(model, torch.zeros(1, 3, 12, 12))
     agree(model, program, torch.randn(16, 3, 12, 12))
 
@@ -191,7 +192,7 @@ class FunctionalBlock(nn.Module):
 
 def test_functions_and_tensor_methods_convert():
     torch.manual_seed(4)
-    model = settle_batch_norm(FunctionalBlock(), (4, 5, 5))
+    model = settle(FunctionalBlock(), (4, 5, 5))
     program = convert(model, torch.zeros(1, 4, 5, 5))
     agree(model, program, torch.randn(10, 4, 5, 5))
 
@@ -199,7 +200,7 @@ def test_functions_and_tensor_methods_convert():
 def test_shift_batch_norm_folds_like_batch_norm():
     torch.manual_seed(6)
     model = models.create("binarynet-mlp", hidden=64, depth=2, norm="shift")
-    model = settle_batch_norm(model, (1, 28, 28))
+    model = settle(model, (1, 28, 28))
     program = convert(model, torch.zeros(1, 1, 28, 28))
     assert [op.attrs.get("epilogue") for op in program.ops[2:]] == ["sign", "bits", "float"]
     agree(model, program, torch.rand(300, 1, 28, 28))

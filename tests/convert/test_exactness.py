@@ -22,7 +22,8 @@ import torch
 from exactness import compare_signs, smooth_images, trained_like
 from torch import nn
 
-from conftest import SmallConvBNN, settle_batch_norm
+from conftest import SmallConvBNN
+from helpers import settle
 from onebit import models
 from onebit.convert import convert
 from onebit.nn import QuantConv2d, QuantLinear
@@ -56,7 +57,7 @@ def test_thresholds_of_binary_input_layers_match_pytorch_bit_for_bit(seed):
     """A binary conv's sum of ±1 products is an exact integer in torch as in the engine, and the
     thresholds reproduce torch's float32 batch norm + sign on every integer: no bit may differ."""
     torch.manual_seed(seed)
-    model = settle_batch_norm(SmallConvBNN(), (1, 16, 16), seed)
+    model = settle(SmallConvBNN(), (1, 16, 16), seed)
     program = convert(model, torch.zeros(1, 1, 16, 16))
     x = torch.randn(64, 1, 16, 16, generator=torch.Generator().manual_seed(seed + 10))
     layers, _, _ = compare_signs(model, program, x)
@@ -81,7 +82,7 @@ def test_magnitude_aware_thresholds_follow_the_models_float32_scale():
         nn.BatchNorm1d(256),
         QuantLinear(256, 10, **binary),
     )
-    model = settle_batch_norm(model, (3, 8, 8))
+    model = settle(model, (3, 8, 8))
     program = convert(model, torch.zeros(1, 3, 8, 8))
     x = torch.randn(128, 3, 8, 8, generator=torch.Generator().manual_seed(10))
     layers, _, _ = compare_signs(model, program, x)

@@ -8,13 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import settle_batch_norm
+from helpers import settle
 from onebit.convert import ConversionError, convert
 from onebit.nn import LearnableBias, QuantConv2d
 
 
 def _converts_and_agrees(model: nn.Module, shape: tuple[int, ...], seed: int = 0):
-    model = settle_batch_norm(model, shape, seed)
+    model = settle(model, shape, seed)
     program = convert(model, torch.zeros(1, *shape))
     x = torch.randn(6, *shape, generator=torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
@@ -77,7 +77,7 @@ class _AugmentedAlias(nn.Module):
 
 
 def test_an_augmented_assignment_to_an_alias_is_refused():
-    model = settle_batch_norm(_AugmentedAlias(), (3, 4, 4))
+    model = settle(_AugmentedAlias(), (3, 4, 4))
     with pytest.raises(ConversionError, match="computes something else than the model"):
         convert(model, torch.zeros(1, 3, 4, 4))
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import settle_batch_norm
+from helpers import settle
 from onebit import models
 from onebit import quantizers as q
 from onebit.convert import ConversionError, convert
@@ -87,7 +87,7 @@ def test_batch_norm_with_non_finite_statistics_is_refused(field, value):
         nn.BatchNorm2d(4),
         QuantConv2d(4, 4, 3, input_quantizer="ste_sign", weight_quantizer="ste_sign"),
     )
-    model = settle_batch_norm(model, (3, 5, 5))
+    model = settle(model, (3, 5, 5))
     with torch.no_grad():
         getattr(model[1], field)[1] = value
     _refused(model, torch.zeros(1, 3, 5, 5), "layer '1' \\(BatchNorm2d\\)")

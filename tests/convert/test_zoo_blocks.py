@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import agree, settle_batch_norm
+from conftest import agree
+from helpers import settle
 from onebit.convert import ConversionError, convert
 from onebit.nn import QuantConv2d, RPReLU, RSign
 from onebit.runtime import load
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def converted(model: nn.Module, shape: tuple[int, ...], tmp_path, seed: int = 0):
     """Settle the model's batch norms, convert it, and check a save/load round trip."""
     torch.manual_seed(seed)
-    model = settle_batch_norm(model, shape, seed)
+    model = settle(model, shape, seed)
     program = convert(model, torch.zeros(1, *shape))
     program.save(tmp_path / "block.onebit")
     x = np.random.default_rng(seed).standard_normal((3, *shape), dtype=np.float32)

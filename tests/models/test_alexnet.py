@@ -12,10 +12,10 @@ from zoo_checks import (
     assert_float_twin,
     count_on_meta,
     output_shape_on_meta,
-    settle,
     weight_names,
 )
 
+from helpers import settle
 from onebit import OnebitError, models
 from onebit.nn import LearnableBias, QuantConv2d, QuantLinear, binary_parameters
 

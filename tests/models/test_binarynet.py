@@ -11,12 +11,11 @@ from zoo_checks import (
     assert_converted_agrees,
     assert_float_twin,
     count_on_meta,
-    one_thread,
     output_shape_on_meta,
-    settle,
     weight_names,
 )
 
+from helpers import one_thread, settle
 from onebit import OnebitError, models
 from onebit.nn import QuantConv2d, QuantLinear, binary_parameters, register_weight_clip
 

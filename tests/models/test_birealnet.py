@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import settle
 from onebit import OnebitError, models
 from onebit.convert import convert
 from onebit.models._common import parameter_count
@@ -15,22 +16,6 @@ from onebit.nn import QuantConv2d, QuantizedLayer, binary_parameters
 from onebit.quantizers import Quantizer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def settle(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Module:
-    """Random BN scales and shifts, BN statistics from a few random batches, then eval mode."""
-    generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.momentum = 0.5
-            with torch.no_grad():
-                module.weight.copy_(torch.randn(module.num_features, generator=generator))
-                module.bias.copy_(torch.randn(module.num_features, generator=generator) * 0.5)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randn(16, *shape, generator=generator))
-    return model.eval()
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers import settle
 from onebit import models
 from onebit.convert import convert
 from onebit.models._common import parameter_count
@@ -35,24 +36,6 @@ def larq_summary_count(model: nn.Module) -> int:
     in_norms = {id(p) for m in norms for p in m.parameters()}
     weights = sum(p.numel() for p in model.parameters() if id(p) not in in_norms)
     return weights + sum(2 * m.num_features for m in norms)
-
-
-def settle(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Module:
-    """Random BN scales and shifts (where a BN has them), BN statistics from a few random
-    batches, then eval mode."""
-    generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.momentum = 0.5
-            if module.affine:
-                with torch.no_grad():
-                    module.weight.copy_(torch.randn(module.num_features, generator=generator))
-                    module.bias.copy_(torch.randn(module.num_features, generator=generator) * 0.5)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randn(16, *shape, generator=generator))
-    return model.eval()
 
 
 @pytest.mark.parametrize(

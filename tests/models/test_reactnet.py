@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import settle
 from onebit import OnebitError, models
 from onebit.convert import convert
 from onebit.models._common import parameter_count
@@ -15,27 +16,6 @@ from onebit.nn import LearnableBias, QuantConv2d, QuantizedLayer, RPReLU, binary
 from onebit.quantizers import Quantizer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def settle(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Module:
-    """Random BN scales and shifts, learnable biases and PReLU slopes (so every shift matters),
-    BN statistics from a few random batches, then eval mode."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.momentum = 0.5
-                module.weight.copy_(torch.randn(module.num_features, generator=generator))
-                module.bias.copy_(torch.randn(module.num_features, generator=generator) * 0.5)
-            elif isinstance(module, LearnableBias):
-                module.bias.copy_(torch.randn(module.num_channels, generator=generator) * 0.3)
-            elif isinstance(module, nn.PReLU):
-                module.weight.uniform_(-0.5, 0.5, generator=generator)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randn(16, *shape, generator=generator))
-    return model.eval()
 
 
 def test_parameter_count_at_imagenet_shape_is_the_official_count():

@@ -13,12 +13,11 @@ from zoo_checks import (
     assert_converted_agrees,
     assert_float_twin,
     count_on_meta,
-    one_thread,
     output_shape_on_meta,
-    settle,
     weight_names,
 )
 
+from helpers import one_thread, settle
 from onebit import models
 from onebit.convert.trace import trace
 from onebit.nn import QuantConv2d, binary_parameters

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 from torch import nn
 
+from helpers import one_thread
 from onebit import models
 from onebit.convert import convert
 from onebit.models._common import parameter_count
-from onebit.nn import LearnableBias, QuantizedLayer, binary_parameters
+from onebit.nn import QuantizedLayer, binary_parameters
 from onebit.quantizers import Quantizer
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on a single thread: these small batches gain nothing from a second one, lose
-    much to thread synchronization on a busy machine, and give the same numbers everywhere."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def count_on_meta(name: str, batch_norm_statistics: bool = False, **kwargs) -> int:
@@ -59,27 +45,6 @@ def assert_float_twin(binary: nn.Module, twin: nn.Module) -> None:
     assert list(binary_parameters(twin)) == []
     # the same parameters in the same order (names may differ: the twin has activation modules)
     assert [p.shape for p in twin.parameters()] == [p.shape for p in binary.parameters()]
-
-
-def settle(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Module:
-    """Random batch norm statistics, scales (some negative) and shifts, then eval mode: a model
-    whose converted thresholds are not the trivial ones of a freshly built network."""
-    generator = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.momentum = 0.5
-            if m.affine:
-                with torch.no_grad():
-                    m.weight.copy_(torch.randn(m.num_features, generator=generator))
-                    m.bias.copy_(torch.randn(m.num_features, generator=generator) * 0.5)
-        elif isinstance(m, LearnableBias):
-            with torch.no_grad():
-                m.bias.copy_(torch.randn(m.num_channels, generator=generator) * 0.5)
-    model.train()
-    with torch.no_grad(), one_thread():
-        for _ in range(2):
-            model(torch.randn(8, *shape, generator=generator))
-    return model.eval()
 
 
 def assert_converted_agrees(model: nn.Module, samples: int = 12, seed: int = 1, atol=1e-4):

@@ -1,23 +1,77 @@
 """The model registry and factory.
 
-A model entry point is a short decorated function that sets one architecture's arguments and calls
-that family's builder. ``create(name, **overrides)`` drops overrides that are None, so the CLI can
+A zoo entry is a decorator line on its family's builder, ``@zoo_entry(name, **architecture)``: it
+fixes the architecture's arguments, takes the default input shape and class count from the
+entry's row of the config table (:mod:`onebit.models.configs`), and leaves every other argument of
+the builder to the user. ``create(name, **overrides)`` drops overrides that are None, so the CLI can
 pass unset flags straight through.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from torch import nn
 
 from onebit._registry import OnebitError, Registry
+from onebit.models.configs import CONFIGS, ModelConfig
 
 MODELS: Registry[nn.Module] = Registry("model", instance_type=nn.Module)
 
 register_model = MODELS.register
+
+Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
+
+
+def _config_defaults(config: ModelConfig, arguments: Sequence[str]) -> dict[str, Any]:
+    """The config's input and classes, as the builder takes them: a vector model (an MLP) takes
+    ``input_shape``, an image model ``in_channels`` and ``input_size``."""
+    if "input_shape" in arguments:
+        return {"input_shape": config.input_shape, "num_classes": config.num_classes}
+    return {
+        "num_classes": config.num_classes,
+        "input_size": config.input_size,
+        "in_channels": config.in_channels,
+    }
+
+
+def zoo_entry(name: str, /, **architecture: Any) -> Callable[[Builder], Builder]:
+    """Decorator: register ``name`` as the decorated builder with ``architecture`` fixed.
+
+    The entry takes every other argument of the builder as a keyword, with the defaults of
+    ``CONFIGS[name]`` for the input and the classes and the builder's own for the rest; its
+    signature says so, which is what ``create`` checks arguments against. The builder is returned
+    unchanged, so one builder carries the decorators of all its entries.
+    """
+    config = CONFIGS[name]
+
+    def decorate(builder: Builder) -> Builder:
+        signature = inspect.signature(builder)
+        signature.bind_partial(**architecture)  # an argument the builder does not take fails here
+        defaults = _config_defaults(config, list(signature.parameters))
+        options = []
+        for parameter in signature.parameters.values():
+            if parameter.name in architecture:
+                continue
+            default = defaults.get(parameter.name, parameter.default)
+            if default is inspect.Parameter.empty:
+                raise TypeError(f"{name}: no default for {parameter.name!r}")
+            options.append(parameter.replace(kind=parameter.KEYWORD_ONLY, default=default))
+
+        def entry(**overrides: Any) -> nn.Module:
+            return builder(**architecture, **{**defaults, **overrides})
+
+        entry.__signature__ = signature.replace(parameters=options)  # type: ignore[attr-defined]
+        entry.__name__ = entry.__qualname__ = name
+        entry.__module__ = builder.__module__
+        entry.__doc__ = config.description
+        entry.config = config  # type: ignore[attr-defined]
+        register_model(name)(entry)
+        return builder
+
+    return decorate
 
 
 def create(name: str, **overrides: Any) -> nn.Module:
@@ -30,6 +84,12 @@ def create(name: str, **overrides: Any) -> nn.Module:
     model = MODELS.create(name, **kwargs)
     model.onebit_config = {"name": name, **kwargs}
     return model
+
+
+def config(name: str) -> ModelConfig:
+    """The config table's record of model ``name``; an unknown name suggests the nearest ones."""
+    MODELS.builder(name)
+    return CONFIGS[name]
 
 
 def list_models(pattern: str = "*") -> list[str]:

@@ -24,7 +24,7 @@ from torch import nn
 
 from onebit._registry import OnebitError
 from onebit.models._common import FeatureClassifier, check_image_args, quantizer_or_none
-from onebit.models._factory import register_model
+from onebit.models._factory import zoo_entry
 from onebit.nn import LearnableBias, QuantConv2d, QuantLinear
 
 KERAS_EPSILON = 1e-3  # BatchNormalization's default
@@ -72,11 +72,13 @@ def _stem(
     ], side
 
 
+@zoo_entry("binary-alexnet")
 def build_binary_alexnet(
+    *,
     num_classes: int,
     input_size: int,
     in_channels: int,
-    binary: bool,
+    binary: bool = True,
     inflation_ratio: int = 1,
     input_quantizer: Any = "ste_sign",
     weight_quantizer: Any = "ste_sign",
@@ -157,11 +159,13 @@ def build_binary_alexnet(
     )
 
 
+@zoo_entry("xnornet-alexnet")
 def build_xnornet(
+    *,
     num_classes: int,
     input_size: int,
     in_channels: int,
-    binary: bool,
+    binary: bool = True,
     input_quantizer: Any = "ste_sign",
     weight_quantizer: Any = "ste_sign",
 ) -> XNORNet:
@@ -232,51 +236,3 @@ def build_xnornet(
     ]
     classifier = nn.Linear(4096 * side * side, num_classes, bias=False)
     return XNORNet(nn.Sequential(*features), classifier, shape, num_classes, binary)
-
-
-@register_model("binary-alexnet")
-def binary_alexnet(
-    num_classes: int = 1000,
-    input_size: int = 224,
-    in_channels: int = 3,
-    binary: bool = True,
-    inflation_ratio: int = 1,
-    input_quantizer: Any = "ste_sign",
-    weight_quantizer: Any = "ste_sign",
-) -> BinaryAlexNet:
-    """BinaryAlexNet of the Larq zoo (``larq_zoo/literature/binary_alex_net.py``), the AlexNet of
-    Hubara, Courbariaux et al., "Binarized Neural Networks" (NIPS 2016); 61,859,192 parameters,
-    Keras-counted, as in the zoo's ImageNet table (36.30 % top-1)."""
-    return build_binary_alexnet(
-        num_classes,
-        input_size,
-        in_channels,
-        binary,
-        inflation_ratio=inflation_ratio,
-        input_quantizer=input_quantizer,
-        weight_quantizer=weight_quantizer,
-    )
-
-
-@register_model("xnornet-alexnet")
-def xnornet_alexnet(
-    num_classes: int = 1000,
-    input_size: int = 224,
-    in_channels: int = 3,
-    binary: bool = True,
-    input_quantizer: Any = "ste_sign",
-    weight_quantizer: Any = "ste_sign",
-) -> XNORNet:
-    """XNOR-Net of the Larq zoo (``larq_zoo/literature/xnornet.py``): Rastegari, Ordonez, Redmon,
-    Farhadi, "XNOR-Net: ImageNet Classification Using Binary Convolutional Neural Networks" (ECCV
-    2016): its block order (batch norm, sign, binary convolution, pool) and eq. (4)'s weight
-    scale; 62,396,768 parameters, Keras-counted,
-    as in the zoo's ImageNet table (44.96 % top-1)."""
-    return build_xnornet(
-        num_classes,
-        input_size,
-        in_channels,
-        binary,
-        input_quantizer=input_quantizer,
-        weight_quantizer=weight_quantizer,
-    )

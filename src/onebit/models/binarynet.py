@@ -30,7 +30,7 @@ from torch import nn
 
 from onebit._registry import OnebitError
 from onebit.models._common import FeatureClassifier, check_image_args, quantizer_or_none
-from onebit.models._factory import register_model
+from onebit.models._factory import zoo_entry
 from onebit.nn import QuantConv2d, QuantLinear
 
 # (output channels, max-pool after it) of each 3x3 convolution, at width 1
@@ -53,11 +53,13 @@ def _sign_slot(binary: bool) -> list[nn.Module]:
     return [] if binary else [nn.Hardtanh()]
 
 
+@zoo_entry("binarynet-vgg")
 def build_binarynet_vgg(
+    *,
     num_classes: int,
     input_size: int,
     in_channels: int,
-    binary: bool,
+    binary: bool = True,
     width: float = 1.0,
     input_quantizer: Any = "ste_sign",
     weight_quantizer: Any = "ste_sign",
@@ -117,30 +119,4 @@ def build_binarynet_vgg(
     ]
     return BinaryNetVGG(
         nn.Sequential(*features), nn.Sequential(*classifier), shape, num_classes, binary
-    )
-
-
-@register_model("binarynet-vgg")
-def binarynet_vgg(
-    num_classes: int = 10,
-    input_size: int = 32,
-    in_channels: int = 3,
-    binary: bool = True,
-    width: float = 1.0,
-    input_quantizer: Any = "ste_sign",
-    weight_quantizer: Any = "ste_sign",
-) -> BinaryNetVGG:
-    """The BNN paper's CIFAR-10 ConvNet, (2x128C3)-MP2-(2x256C3)-MP2-(2x512C3)-MP2-(2x1024FC)-10
-    with batch norm after every layer (Courbariaux et al. 2016, Table 1; code:
-    MatthieuCourbariaux/BinaryNet ``Train-time/cifar10.py``); 14,033,566 parameters at width 1,
-    counted from that code's layers (the paper gives no count): 14,022,016 weights, 3,850
-    biases, 7,700 batch norm scales and shifts."""
-    return build_binarynet_vgg(
-        num_classes,
-        input_size,
-        in_channels,
-        binary,
-        width=width,
-        input_quantizer=input_quantizer,
-        weight_quantizer=weight_quantizer,
     )

@@ -45,7 +45,7 @@ from torch import nn
 
 from onebit._registry import OnebitError
 from onebit.models._common import ImageClassifier, check_image_args
-from onebit.models._factory import register_model
+from onebit.models._factory import zoo_entry
 from onebit.nn import QuantConv2d
 
 STAGE_WIDTHS = (64, 128, 256, 512)
@@ -144,28 +144,31 @@ class BiRealNet(ImageClassifier):
         return self.fc(self.flatten(self.pool(self.stages(self.stem(x)))))
 
 
+@zoo_entry("birealnet18", depth=18, momentum=0.2, eps=1e-3, weight_clip=1.0)
+@zoo_entry("birealnet34", depth=34, momentum=0.1, eps=1e-5, weight_clip=None)
 def build_birealnet(
     depth: int,
-    num_classes: int,
-    input_size: int,
-    in_channels: int,
-    binary: bool,
     momentum: float,
     eps: float,
     weight_clip: float | None,
+    *,
+    num_classes: int,
+    input_size: int,
+    in_channels: int,
+    binary: bool = True,
 ) -> BiRealNet:
     """Build Bi-Real Net-18 or -34 (``depth``), binary or its full-precision twin.
 
     Args:
         depth: 18 or 34.
+        momentum: every BatchNorm's momentum, in PyTorch's convention (Keras' is 1 minus it).
+        eps: every BatchNorm's epsilon.
+        weight_clip: bound of the binary layers' latent weights; None: no clip.
         num_classes: output units.
         input_size: side of the square input; a multiple of 32, so that every downsampling block
             halves an even side (its shortcut pool and its strided conv then agree).
         in_channels: channels of the input image.
         binary: the binary network, or its full-precision twin (Hardtanh in place of each sign).
-        momentum: every BatchNorm's momentum, in PyTorch's convention (Keras' is 1 minus it).
-        eps: every BatchNorm's epsilon.
-        weight_clip: bound of the binary layers' latent weights; None: no clip.
     """
     if depth not in STAGE_BLOCKS:
         raise OnebitError(f"birealnet: depth must be one of {sorted(STAGE_BLOCKS)}, got {depth}")
@@ -174,35 +177,3 @@ def build_birealnet(
     if input_size % 32:
         raise OnebitError(f"{name}: input_size must be a multiple of 32, got {input_size}")
     return BiRealNet(STAGE_BLOCKS[depth], shape, num_classes, binary, momentum, eps, weight_clip)
-
-
-@register_model("birealnet18")
-def birealnet18(
-    num_classes: int = 1000, input_size: int = 224, in_channels: int = 3, binary: bool = True
-) -> BiRealNet:
-    """Bi-Real Net-18 as Larq zoo builds it (``larq_zoo/literature/birealnet.py``): BN momentum
-    0.8 (Keras) = 0.2 (PyTorch), epsilon 1e-3, latent weights clipped to [-1, 1].
-
-    11,699,112 parameters at 224x224 and 1000 classes, counting BN running statistics as Keras
-    does (the "ImageNet Metrics" table of Larq zoo's ``BiRealNet`` docstring and the Larq zoo
-    docs' model table: 57.47% top-1). Paper: Liu et al., ECCV 2018, 56.4% top-1.
-    """
-    return build_birealnet(
-        18, num_classes, input_size, in_channels, binary, momentum=0.2, eps=1e-3, weight_clip=1.0
-    )
-
-
-@register_model("birealnet34")
-def birealnet34(
-    num_classes: int = 1000, input_size: int = 224, in_channels: int = 3, binary: bool = True
-) -> BiRealNet:
-    """Bi-Real Net-34 as the official PyTorch code builds it (``liuzechun/Bi-Real-net``,
-    ``pytorch_implementation/BiReal18_34/birealnet.py``, ``birealnet34``): stages of 6, 8, 12
-    and 6 blocks, PyTorch's BN defaults, no latent-weight clip.
-
-    21,797,672 parameters at 224x224 and 1000 classes, as the official model counts them
-    (``sum(p.numel() for p in model.parameters())``). Paper: Liu et al., ECCV 2018, 62.2% top-1.
-    """
-    return build_birealnet(
-        34, num_classes, input_size, in_channels, binary, momentum=0.1, eps=1e-5, weight_clip=None
-    )

@@ -17,7 +17,7 @@ from typing import Any
 from torch import nn
 
 from onebit._registry import OnebitError
-from onebit.models._factory import register_model
+from onebit.models._factory import zoo_entry
 from onebit.nn import QuantLinear, ShiftBatchNorm1d
 
 NORMS = {"batch": nn.BatchNorm1d, "shift": ShiftBatchNorm1d}
@@ -43,12 +43,14 @@ def _check(input_shape: Sequence[int], num_classes: int, hidden: int, depth: int
         raise OnebitError(f"dropout must be in [0, 1), got {dropout}")
 
 
+@zoo_entry("binarynet-mlp", binary=True, momentum=0.1)
+@zoo_entry("float-mlp", binary=False, momentum=0.1, input_quantizer=None, weight_quantizer=None)
 def build_mlp(
     input_shape: Sequence[int],
     num_classes: int,
-    hidden: int,
-    depth: int,
-    binary: bool,
+    hidden: int = 1024,
+    depth: int = 3,
+    binary: bool = True,
     input_quantizer: Any = "ste_sign",
     weight_quantizer: Any = "ste_sign",
     dropout: float = 0.0,
@@ -95,44 +97,3 @@ def build_mlp(
             if dropout:
                 layers.append(nn.Dropout(dropout))
     return MLP(layers, tuple(input_shape), num_classes)
-
-
-@register_model("binarynet-mlp")
-def binarynet_mlp(
-    input_shape: Sequence[int] = (1, 28, 28),
-    num_classes: int = 10,
-    hidden: int = 1024,
-    depth: int = 3,
-    dropout: float = 0.0,
-    input_quantizer: Any = "ste_sign",
-    weight_quantizer: Any = "ste_sign",
-    norm: str = "batch",
-) -> MLP:
-    """The BNN paper's MNIST MLP (Courbariaux et al. 2016, sec. 2.5), binary weights and
-    activations, BatchNorm before each sign; the paper uses ``hidden=4096``."""
-    return build_mlp(
-        input_shape,
-        num_classes,
-        hidden,
-        depth,
-        binary=True,
-        dropout=dropout,
-        input_quantizer=input_quantizer,
-        weight_quantizer=weight_quantizer,
-        norm=norm,
-    )
-
-
-@register_model("float-mlp")
-def float_mlp(
-    input_shape: Sequence[int] = (1, 28, 28),
-    num_classes: int = 10,
-    hidden: int = 1024,
-    depth: int = 3,
-    dropout: float = 0.0,
-    norm: str = "batch",
-) -> MLP:
-    """The full-precision twin of ``binarynet-mlp``: same layout, float weights, ReLU."""
-    return build_mlp(
-        input_shape, num_classes, hidden, depth, binary=False, dropout=dropout, norm=norm
-    )

@@ -47,7 +47,7 @@ from torch import nn
 
 from onebit._registry import OnebitError
 from onebit.models._common import ImageClassifier, check_image_args
-from onebit.models._factory import register_model
+from onebit.models._factory import zoo_entry
 from onebit.nn import QuantConv2d
 
 CLIP = 1.25  # Larq's SteSign(clip_value=1.25) and WeightClip(1.25)
@@ -194,8 +194,11 @@ class QuickNet(ImageClassifier):
         return self.fc(self.flatten(self.pool(self.relu(x))))
 
 
+@zoo_entry("quicknet-small", variant="quicknet-small")
+@zoo_entry("quicknet", variant="quicknet")
+@zoo_entry("quicknet-large", variant="quicknet-large")
 def build_quicknet(
-    variant: str, num_classes: int, input_size: int, in_channels: int, binary: bool
+    variant: str, *, num_classes: int, input_size: int, in_channels: int, binary: bool = True
 ) -> QuickNet:
     """Build a QuickNet, binary or its full-precision twin.
 
@@ -211,42 +214,3 @@ def build_quicknet(
     shape = check_image_args(variant, num_classes, input_size, in_channels, minimum_size=32)
     blocks, widths = SECTIONS[variant]
     return QuickNet(blocks, widths, shape, num_classes, binary)
-
-
-@register_model("quicknet-small")
-def quicknet_small(
-    num_classes: int = 1000, input_size: int = 224, in_channels: int = 3, binary: bool = True
-) -> QuickNet:
-    """Larq zoo's QuickNetSmall (``larq_zoo/sota/quicknet.py``, ``QuickNetSmallFactory``).
-
-    12,655,688 parameters at 224x224 and 1000 classes as Larq's ``summary`` counts them (every
-    BN as 2 per channel): the "ImageNet Metrics" table of the ``QuickNetSmall`` docstring (59.4%
-    top-1). Bannink et al., MLSys 2021.
-    """
-    return build_quicknet("quicknet-small", num_classes, input_size, in_channels, binary)
-
-
-@register_model("quicknet")
-def quicknet(
-    num_classes: int = 1000, input_size: int = 224, in_channels: int = 3, binary: bool = True
-) -> QuickNet:
-    """Larq zoo's QuickNet (``larq_zoo/sota/quicknet.py``, ``QuickNetFactory``).
-
-    13,234,088 parameters at 224x224 and 1000 classes as Larq's ``summary`` counts them (every
-    BN as 2 per channel): the "ImageNet Metrics" table of the ``QuickNet`` docstring (63.3%
-    top-1). Bannink et al., MLSys 2021.
-    """
-    return build_quicknet("quicknet", num_classes, input_size, in_channels, binary)
-
-
-@register_model("quicknet-large")
-def quicknet_large(
-    num_classes: int = 1000, input_size: int = 224, in_channels: int = 3, binary: bool = True
-) -> QuickNet:
-    """Larq zoo's QuickNetLarge (``larq_zoo/sota/quicknet.py``, ``QuickNetLargeFactory``).
-
-    23,342,248 parameters at 224x224 and 1000 classes as Larq's ``summary`` counts them (every
-    BN as 2 per channel): the "ImageNet Metrics" table of the ``QuickNetLarge`` docstring.
-    Bannink et al., MLSys 2021.
-    """
-    return build_quicknet("quicknet-large", num_classes, input_size, in_channels, binary)

@@ -47,7 +47,7 @@ from torch import nn
 
 from onebit._registry import OnebitError
 from onebit.models._common import ImageClassifier, check_image_args
-from onebit.models._factory import register_model
+from onebit.models._factory import zoo_entry
 from onebit.nn import LearnableBias, QuantConv2d, RPReLU
 
 STEM_WIDTH = 32
@@ -149,7 +149,10 @@ class ReActNet(ImageClassifier):
         return self.fc(self.flatten(self.pool(self.blocks(self.stem(x)))))
 
 
-def build_reactnet(num_classes: int, input_size: int, in_channels: int, binary: bool) -> ReActNet:
+@zoo_entry("reactnet-a")
+def build_reactnet(
+    *, num_classes: int, input_size: int, in_channels: int, binary: bool = True
+) -> ReActNet:
     """Build ReActNet-A, binary or its full-precision twin.
 
     Args:
@@ -163,16 +166,3 @@ def build_reactnet(num_classes: int, input_size: int, in_channels: int, binary: 
     if input_size % 32:
         raise OnebitError(f"reactnet-a: input_size must be a multiple of 32, got {input_size}")
     return ReActNet(BLOCKS, shape, num_classes, binary)
-
-
-@register_model("reactnet-a")
-def reactnet_a(
-    num_classes: int = 1000, input_size: int = 224, in_channels: int = 3, binary: bool = True
-) -> ReActNet:
-    """ReActNet-A as the official code builds it (``liuzechun/ReActNet``,
-    ``mobilenet/2_step2/reactnet.py``): a binary MobileNetV1 with RSign and RPReLU.
-
-    29,343,592 parameters at 224x224 and 1000 classes, as the official model counts them
-    (``sum(p.numel() for p in model.parameters())``). Paper: Liu et al., ECCV 2020, 69.4% top-1.
-    """
-    return build_reactnet(num_classes, input_size, in_channels, binary)

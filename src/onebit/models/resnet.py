@@ -43,7 +43,7 @@ from torch import nn
 
 from onebit._registry import OnebitError
 from onebit.models._common import ImageClassifier, check_image_args, quantizer_or_none
-from onebit.models._factory import register_model
+from onebit.models._factory import zoo_entry
 from onebit.nn import QuantConv2d, QuantLinear
 
 
@@ -207,12 +207,16 @@ DEPTHS = {
 }
 
 
+@zoo_entry("binary-resnet18", depth=18)
+@zoo_entry("binary-resnet34", depth=34)
+@zoo_entry("binary-resnet50", depth=50)
 def build_binary_resnet(
     depth: int,
+    *,
     num_classes: int,
     input_size: int,
     in_channels: int,
-    binary: bool,
+    binary: bool = True,
     input_quantizer: Any = "ste_sign",
     weight_quantizer: Any = "ste_sign",
 ) -> BinaryResNet:
@@ -234,57 +238,3 @@ def build_binary_resnet(
     block, layers = DEPTHS[depth]
     q = _Binarization(binary, input_quantizer, weight_quantizer)
     return BinaryResNet(block, layers, q, shape, num_classes, binary)
-
-
-@register_model("binary-resnet18")
-def binary_resnet18(
-    num_classes: int = 1000,
-    input_size: int = 224,
-    in_channels: int = 3,
-    binary: bool = True,
-    input_quantizer: Any = "ste_sign",
-    weight_quantizer: Any = "ste_sign",
-) -> BinaryResNet:
-    """BinaryNet.pytorch's binary ResNet-18 (``models/resnet_binary.py``, ``depth=18``),
-    binarized as in Hubara et al., "Binarized Neural Networks" (NIPS 2016), whose paper has no
-    ResNet results; 11,692,536 parameters: torchvision's ResNet-18 (11,689,512) plus the head's two
-    ``BatchNorm1d``."""
-    return build_binary_resnet(
-        18, num_classes, input_size, in_channels, binary, input_quantizer, weight_quantizer
-    )
-
-
-@register_model("binary-resnet34")
-def binary_resnet34(
-    num_classes: int = 1000,
-    input_size: int = 224,
-    in_channels: int = 3,
-    binary: bool = True,
-    input_quantizer: Any = "ste_sign",
-    weight_quantizer: Any = "ste_sign",
-) -> BinaryResNet:
-    """BinaryNet.pytorch's binary ResNet-34 (``models/resnet_binary.py``, ``depth=34``),
-    binarized as in Hubara et al., "Binarized Neural Networks" (NIPS 2016), whose paper has no
-    ResNet results; 21,800,696 parameters: torchvision's ResNet-34 (21,797,672) plus the head's two
-    ``BatchNorm1d``."""
-    return build_binary_resnet(
-        34, num_classes, input_size, in_channels, binary, input_quantizer, weight_quantizer
-    )
-
-
-@register_model("binary-resnet50")
-def binary_resnet50(
-    num_classes: int = 1000,
-    input_size: int = 224,
-    in_channels: int = 3,
-    binary: bool = True,
-    input_quantizer: Any = "ste_sign",
-    weight_quantizer: Any = "ste_sign",
-) -> BinaryResNet:
-    """BinaryNet.pytorch's binary ResNet-50 (``models/resnet_binary.py``, ``depth=50``, with the
-    bottleneck repaired as the module docstring says), binarized as in Hubara et al., "Binarized
-    Neural Networks" (NIPS 2016), whose paper has no ResNet results; 25,563,128 parameters:
-    torchvision's ResNet-50 (25,557,032) plus the head's two ``BatchNorm1d``."""
-    return build_binary_resnet(
-        50, num_classes, input_size, in_channels, binary, input_quantizer, weight_quantizer
-    )

@@ -32,7 +32,7 @@ from typing import Any
 from torch import nn
 
 from onebit.models._common import FeatureClassifier, check_image_args, quantizer_or_none
-from onebit.models._factory import register_model
+from onebit.models._factory import zoo_entry
 from onebit.nn import QuantConv2d, QuantLinear
 
 # VGG configuration D: channels, "M" = 2x2 max-pool
@@ -50,36 +50,38 @@ def _sign_slot(binary: bool) -> list[nn.Module]:
     return [] if binary else [nn.Hardtanh()]
 
 
+@zoo_entry("binary-vgg16", layers=VGG16, name="binary-vgg16")
 def build_binary_vgg(
-    config: tuple[int | str, ...],
+    layers: tuple[int | str, ...],
+    name: str,
+    *,
     num_classes: int,
     input_size: int,
     in_channels: int,
-    binary: bool,
+    binary: bool = True,
     input_quantizer: Any = "ste_sign",
     weight_quantizer: Any = "ste_sign",
-    name: str = "binary-vgg",
 ) -> BinaryVGG:
-    """Build a binary VGG of configuration ``config`` (``binary=True``) or its float twin.
+    """Build a binary VGG of configuration ``layers`` (``binary=True``) or its float twin.
 
     Args:
-        config: channels of each 3x3 convolution, "M" for a 2x2 max-pool (closing a group).
+        layers: channels of each 3x3 convolution, "M" for a 2x2 max-pool (closing a group).
+        name: the model's name in error messages.
         num_classes: output units.
         input_size: side of the square input image, at least ``2 ** pools``.
         in_channels: channels of the input image.
         binary: binarize weights and activations; False gives the float twin (Hardtanh).
         input_quantizer: the sign of every layer's input but the first (binary only).
         weight_quantizer: the quantizer of every layer's weights (binary only).
-        name: the model's name in error messages.
     """
-    pools = config.count("M")
+    pools = layers.count("M")
     shape = check_image_args(name, num_classes, input_size, in_channels, 2**pools)
     activations = quantizer_or_none(binary, input_quantizer)
     weights = quantizer_or_none(binary, weight_quantizer)
 
     features: list[nn.Module] = []
     fan_in, side = in_channels, input_size
-    for i, item in enumerate(config):
+    for i, item in enumerate(layers):
         if item == "M":
             continue
         first = not features
@@ -93,7 +95,7 @@ def build_binary_vgg(
                 weight_quantizer=weights,
             )
         )
-        if i + 1 < len(config) and config[i + 1] == "M":
+        if i + 1 < len(layers) and layers[i + 1] == "M":
             features.append(nn.MaxPool2d(2, 2))
             side //= 2
         features += [nn.BatchNorm2d(item), *_sign_slot(binary)]
@@ -114,29 +116,4 @@ def build_binary_vgg(
     ]
     return BinaryVGG(
         nn.Sequential(*features), nn.Sequential(*classifier), shape, num_classes, binary
-    )
-
-
-@register_model("binary-vgg16")
-def binary_vgg16(
-    num_classes: int = 1000,
-    input_size: int = 224,
-    in_channels: int = 3,
-    binary: bool = True,
-    input_quantizer: Any = "ste_sign",
-    weight_quantizer: Any = "ste_sign",
-) -> BinaryVGG:
-    """VGG-16 (Simonyan & Zisserman, ICLR 2015, Table 1 column D) binarized with the layer pattern
-    of BinaryNet.pytorch's ``models/vgg_cifar10_binary.py`` (Hubara et al., "Binarized Neural
-    Networks", NIPS 2016); 138,382,376 parameters: torchvision's ``vgg16_bn`` (138,365,992) plus
-    the batch norms of the two hidden dense layers."""
-    return build_binary_vgg(
-        VGG16,
-        num_classes,
-        input_size,
-        in_channels,
-        binary,
-        input_quantizer=input_quantizer,
-        weight_quantizer=weight_quantizer,
-        name="binary-vgg16",
     )
