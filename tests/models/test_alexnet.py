@@ -22,15 +22,10 @@ from onebit.nn import LearnableBias, QuantConv2d, QuantLinear, binary_parameters
 NAMES = ["binary-alexnet", "xnornet-alexnet"]
 
 
-@pytest.mark.parametrize(
-    ("name", "larq_zoo_count"),
-    # The "Parameters" column of the ImageNet metrics tables in larq/zoo's
-    # larq_zoo/literature/binary_alex_net.py and xnornet.py docstrings (the zoo's API docs),
-    # Keras-counted: batch norm moving means and variances included.
-    [("binary-alexnet", 61_859_192), ("xnornet-alexnet", 62_396_768)],
-)
-def test_parameter_count_matches_the_larq_zoo(name, larq_zoo_count):
-    assert count_on_meta(name, batch_norm_statistics=True) == larq_zoo_count
+@pytest.mark.parametrize("name", NAMES)
+def test_float_twin_counts_as_the_larq_zoo_too(name):
+    """The reference (``models.CONFIGS``) is Keras-counted: batch norm statistics included."""
+    larq_zoo_count = models.config(name).reference_parameters
     assert count_on_meta(name, batch_norm_statistics=True, binary=False) == larq_zoo_count
 
 

@@ -18,25 +18,27 @@ from onebit.quantizers import Quantizer
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.mark.parametrize(
-    ("name", "batch_norm_statistics", "expected"),
-    [
-        # Larq zoo: the "ImageNet Metrics" table of larq_zoo/literature/birealnet.py's BiRealNet
-        # docstring and the Larq zoo docs' model table, "Bi-Real Net | 57.47 % | 79.84 % |
-        # 11 699 112". Keras counts every BN's moving mean and variance.
-        ("birealnet18", True, 11_699_112),
-        # The official PyTorch model (liuzechun/Bi-Real-net, pytorch_implementation/BiReal18_34/
-        # birealnet.py, birealnet34), sum(p.numel() for p in model.parameters()): stem 9,408 +
-        # 128; stage 1: 6 x (36,864 + 128); stage 2: 8,192 + 256 + 73,728 + 256 + 7 x (147,456
-        # + 256); stage 3: 32,768 + 512 + 294,912 + 512 + 11 x (589,824 + 512); stage 4:
-        # 131,072 + 1,024 + 1,179,648 + 1,024 + 5 x (2,359,296 + 1,024); fc 513,000.
-        ("birealnet34", False, 21_797_672),
-    ],
-)
-def test_parameter_count_at_imagenet_shape_is_the_reference(name, batch_norm_statistics, expected):
+def test_birealnet34_count_by_hand_is_the_official_models():
+    """The official PyTorch model (liuzechun/Bi-Real-net, pytorch_implementation/BiReal18_34/
+    birealnet.py, birealnet34), sum(p.numel() for p in model.parameters()), layer by layer."""
+    stem = 9_408 + 128
+    stages = [
+        6 * (36_864 + 128),
+        8_192 + 256 + 73_728 + 256 + 7 * (147_456 + 256),
+        32_768 + 512 + 294_912 + 512 + 11 * (589_824 + 512),
+        131_072 + 1_024 + 1_179_648 + 1_024 + 5 * (2_359_296 + 1_024),
+    ]
+    fc = 513_000
+    assert stem + sum(stages) + fc == models.config("birealnet34").reference_parameters
+
+
+def test_birealnet18_reference_is_torchs_count_plus_the_batch_norm_statistics():
+    """Larq zoo's figure counts every BN's moving mean and variance, as Keras does."""
     with torch.device("meta"):
-        model = models.create(name, num_classes=1000, input_size=224)
-    assert parameter_count(model, batch_norm_statistics=batch_norm_statistics) == expected
+        model = models.create("birealnet18")
+    statistics = sum(2 * m.num_features for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    assert parameter_count(model) + statistics == models.config("birealnet18").reference_parameters
+    assert statistics == 9_600
 
 
 def test_birealnet18_binary_weights_count_their_1_bit_parameters():

@@ -26,9 +26,17 @@ def test_parameter_count_at_imagenet_shape_is_the_official_count():
     (6 C) with one more BN (2 C): 11 C^2 + 17 C. Stem 864 + 64, fc 1,025,000:
     928 + (11,808 + 46,144 + 165,376 + 182,400 + 658,432 + 725,248 + 5 x 2,627,584
     + 2,892,288 + 10,498,048) + 1,025,000."""
+
+    def block(c: int, doubles: bool) -> int:
+        return 11 * c * c + 17 * c if doubles else 10 * c * c + 12 * c
+
+    widths = [(32, True), (64, True), (128, False), (128, True), (256, False), (256, True)]
+    widths += [(512, False)] * 5 + [(512, True), (1024, False)]
+    by_hand = 864 + 64 + sum(block(c, doubles) for c, doubles in widths) + 1_025_000
+    assert by_hand == models.config("reactnet-a").reference_parameters
     with torch.device("meta"):
-        model = models.create("reactnet-a", num_classes=1000, input_size=224)
-    assert parameter_count(model) == 29_343_592
+        model = models.create("reactnet-a")
+    assert parameter_count(model) == by_hand
 
 
 def test_layout_follows_the_official_code():

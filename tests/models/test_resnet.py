@@ -62,6 +62,8 @@ def test_parameter_count_is_torchvisions_plus_the_head_batch_norms(depth):
         head = 2 * features + 2 * classes  # BatchNorm1d before and after the classifier
         expected = torchvision_resnet_count(depth, classes) + head
         assert count_on_meta(f"binary-resnet{depth}", num_classes=classes) == expected
+        if classes == 1000:
+            assert expected == models.config(f"binary-resnet{depth}").reference_parameters
     assert count_on_meta(f"binary-resnet{depth}", binary=False) == TORCHVISION[depth] + (
         2 * features + 2000
     )
