@@ -1,4 +1,6 @@
-"""Helpers the tests share: torch on one thread, and a model settled into a non-trivial eval state.
+"""Helpers the tests share: torch on one thread, a model settled into a non-trivial eval state,
+the reference sign and seeded parameters of a layer, and the native kernels parametrized over
+every SIMD path and thread count.
 
 Import them as ``from helpers import ...``: pyproject.toml puts ``tests/`` on the path.
 """
@@ -6,8 +8,10 @@ Import them as ``from helpers import ...``: pyproject.toml puts ``tests/`` on th
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Sequence
 
+import pytest
 import torch
 from torch import nn
 
@@ -62,3 +66,40 @@ def settle(
         for _ in range(batches):
             model(torch.randn(batch_size, *shape, generator=generator))
     return model.eval()
+
+
+def sign(x: torch.Tensor) -> torch.Tensor:
+    """The reference sign, sign(0) = +1."""
+    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+
+
+def randomize_(module: nn.Module, gen: torch.Generator) -> nn.Module:
+    """Fill every parameter from ``gen`` (layer init draws from the global generator)."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype))
+    return module
+
+
+try:
+    from onebit.runtime import _native as native  # honours ONEBIT_NATIVE_PATH (make test-sanitize)
+except ImportError:  # the extension is not built; test_native_built.py fails loudly then
+    native = None
+
+NATIVE_MISSING = pytest.mark.skipif(native is None, reason="onebit._native is not built")
+SIMD_PATHS = list(native.simd_paths()) if native is not None else []
+
+
+def native_params(*names: str, threads: Sequence[int] = (1, 2, 3)) -> list:
+    """One ``pytest.param`` per (SIMD path, thread count) holding the native kernels ``names``
+    with that path and count fixed; a skipped one where the extension is not built."""
+    if native is None:
+        return [pytest.param(*(None for _ in names), id="native", marks=NATIVE_MISSING)]
+    return [
+        pytest.param(
+            *(functools.partial(getattr(native, n), threads=count, simd=simd) for n in names),
+            id=f"{simd}-t{count}",
+        )
+        for simd in SIMD_PATHS
+        for count in threads
+    ]

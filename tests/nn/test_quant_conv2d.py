@@ -12,6 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from helpers import randomize_, sign
 from onebit import OnebitError
 from onebit.nn import QuantConv2d
 
@@ -21,19 +22,6 @@ CHANNELS = st.sampled_from([1, 7, 33, 65])
 ODD_SIZES = st.sampled_from([1, 3, 5, 7, 9, 11])
 SEEDS = st.integers(0, 2**31 - 1)
 BINARY = {"input_quantizer": "ste_sign", "weight_quantizer": "ste_sign"}
-
-
-def sign(x: torch.Tensor) -> torch.Tensor:
-    """The reference sign, sign(0) = +1."""
-    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
-
-
-def randomize_(module: nn.Module, gen: torch.Generator) -> nn.Module:
-    """Fill every parameter from ``gen`` (layer init draws from the global generator)."""
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype))
-    return module
 
 
 def explicit_pads(padding, kernel_size: int, dilation: int) -> list[int]:

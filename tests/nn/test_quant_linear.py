@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from helpers import randomize_, sign
 from onebit.nn import QuantLinear
 
 # Deterministic examples (a failure replays as is), and no example database written to the tree.
@@ -18,19 +19,6 @@ LAYER_SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, data
 
 FEATURES = st.sampled_from([1, 7, 33, 65])
 SEEDS = st.integers(0, 2**31 - 1)
-
-
-def sign(x: torch.Tensor) -> torch.Tensor:
-    """The reference sign, sign(0) = +1."""
-    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
-
-
-def randomize_(module: nn.Module, gen: torch.Generator) -> nn.Module:
-    """Fill every parameter from ``gen`` (layer init draws from the global generator)."""
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype))
-    return module
 
 
 @LAYER_SETTINGS

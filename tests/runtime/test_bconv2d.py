@@ -13,30 +13,10 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import NATIVE_MISSING, SIMD_PATHS, native, native_params
 from onebit.runtime import reference
 
-try:  # the extension module itself: these kernels are not yet re-exported by runtime/_native.py
-    from onebit import _native
-except ImportError:  # the extension is not built
-    _native = None
-
-NATIVE_MISSING = pytest.mark.skipif(_native is None, reason="onebit._native is not built")
-SIMD_PATHS = list(_native.simd_paths()) if _native is not None else []
-
-
-def _native_params(name: str) -> list:
-    """One ``pytest.param`` per (SIMD path, thread count) of the native ``name``."""
-    if _native is None:
-        return [pytest.param(None, id="native", marks=NATIVE_MISSING)]
-    kernel = getattr(_native, name)
-    return [
-        pytest.param(functools.partial(kernel, threads=threads, simd=simd), id=f"{simd}-t{threads}")
-        for simd in SIMD_PATHS
-        for threads in (1, 2)
-    ]
-
-
-NATIVE = _native_params("bconv2d")
+NATIVE = native_params("bconv2d", threads=(1, 2))
 IMPLS = [pytest.param(reference.bconv2d, id="reference"), *NATIVE]
 
 
@@ -151,7 +131,7 @@ def _epilogue_args(cout: int, seed: int):
     return scale, bias, threshold, flip
 
 
-@pytest.mark.parametrize("impl", _native_params("bconv2d_float"))
+@pytest.mark.parametrize("impl", native_params("bconv2d_float", threads=(1, 2)))
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("seed", [0], ids=lambda s: f"seed{s}")
 def test_fused_float_equals_unfused(impl, case: Case, seed: int) -> None:
@@ -173,7 +153,7 @@ def test_fused_float_equals_unfused(impl, case: Case, seed: int) -> None:
     np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
 
 
-@pytest.mark.parametrize("impl", _native_params("bconv2d_bits"))
+@pytest.mark.parametrize("impl", native_params("bconv2d_bits", threads=(1, 2)))
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("seed", [0], ids=lambda s: f"seed{s}")
 def test_fused_bits_equals_unfused(impl, case: Case, seed: int) -> None:
@@ -217,13 +197,13 @@ def test_fused_bad_epilogue_arguments() -> None:
     w = np.zeros((4, 3, 3, 1), dtype=np.uint64)
     ones = np.ones(4, np.float32)
     with pytest.raises(ValueError, match="scale"):
-        _native.bconv2d_float(x, w, 10, np.ones(3, np.float32), ones)
+        native.bconv2d_float(x, w, 10, np.ones(3, np.float32), ones)
     with pytest.raises(TypeError, match="bias"):
-        _native.bconv2d_float(x, w, 10, ones, np.ones(4, np.float64))
+        native.bconv2d_float(x, w, 10, ones, np.ones(4, np.float64))
     with pytest.raises(ValueError, match="flip"):
-        _native.bconv2d_bits(x, w, 10, np.zeros(4, np.int32), np.full(4, 3, np.uint8))
+        native.bconv2d_bits(x, w, 10, np.zeros(4, np.int32), np.full(4, 3, np.uint8))
     with pytest.raises(TypeError, match="threshold"):
-        _native.bconv2d_bits(x, w, 10, ones, np.zeros(4, np.uint8))
+        native.bconv2d_bits(x, w, 10, ones, np.zeros(4, np.uint8))
 
 
 def _random_words(rng: np.random.Generator, shape: tuple[int, ...], channels: int) -> np.ndarray:
@@ -255,11 +235,11 @@ def test_native_multithreaded_splits(
     scale, bias, threshold, flip = _epilogue_args(cout, 0)
     args = ((1, 1), (1, 1), 0.0)
     acc = reference.bconv2d(x, w, cin, *args)
-    native = functools.partial(_native.bconv2d, threads=threads, simd=simd)
-    np.testing.assert_array_equal(native(x, w, cin, *args), acc)
-    bits = _native.bconv2d_bits(x, w, cin, threshold, flip, *args, threads=threads, simd=simd)
+    bconv2d = functools.partial(native.bconv2d, threads=threads, simd=simd)
+    np.testing.assert_array_equal(bconv2d(x, w, cin, *args), acc)
+    bits = native.bconv2d_bits(x, w, cin, threshold, flip, *args, threads=threads, simd=simd)
     np.testing.assert_array_equal(bits, reference.output_bits(acc, threshold, flip))
-    floats = _native.bconv2d_float(x, w, cin, scale, bias, *args, threads=threads, simd=simd)
+    floats = native.bconv2d_float(x, w, cin, scale, bias, *args, threads=threads, simd=simd)
     expected = reference.output_float(acc, scale, bias)
     np.testing.assert_array_equal(floats.view(np.uint32), expected.view(np.uint32))
 
@@ -270,10 +250,10 @@ def test_default_threads_and_simd(seed: int) -> None:
     case = Case(2, 70, 33, 9, 8, (3, 3), (1, 1), (1, 1), 0.0)
     x, w = _data(case, seed)
     xp, wp = _pack_nchw(x), _pack_nchw(w)
-    np.testing.assert_array_equal(_call(_native.bconv2d, xp, wp, case), torch_bconv2d(x, w, case))
+    np.testing.assert_array_equal(_call(native.bconv2d, xp, wp, case), torch_bconv2d(x, w, case))
     # ints for stride and padding, like the reference
     np.testing.assert_array_equal(
-        _native.bconv2d(xp, wp, case.cin, 1, 1, 0.0), reference.bconv2d(xp, wp, case.cin, 1, 1, 0.0)
+        native.bconv2d(xp, wp, case.cin, 1, 1, 0.0), reference.bconv2d(xp, wp, case.cin, 1, 1, 0.0)
     )
 
 
@@ -302,7 +282,7 @@ def test_native_equals_reference_random_shapes(case: Case, seed: int, threads: i
     xp, wp = _pack_nchw(x), _pack_nchw(w)
     expected = _call(reference.bconv2d, xp, wp, case)
     for simd in SIMD_PATHS:
-        got = _call(functools.partial(_native.bconv2d, threads=threads, simd=simd), xp, wp, case)
+        got = _call(functools.partial(native.bconv2d, threads=threads, simd=simd), xp, wp, case)
         np.testing.assert_array_equal(got, expected, err_msg=f"{case} simd={simd}")
 
 
@@ -360,12 +340,12 @@ def test_native_refuses_wrong_dtype_and_layout() -> None:
     x = np.zeros((1, 5, 5, 2), dtype=np.uint64)
     w = np.zeros((4, 3, 3, 2), dtype=np.uint64)
     with pytest.raises(TypeError, match="x"):
-        _native.bconv2d(x.astype(np.int64), w, 100)
+        native.bconv2d(x.astype(np.int64), w, 100)
     with pytest.raises(TypeError, match="w"):
-        _native.bconv2d(x, w.astype(np.float32), 100)
+        native.bconv2d(x, w.astype(np.float32), 100)
     with pytest.raises(ValueError, match="x"):
-        _native.bconv2d(np.zeros((1, 5, 5, 4), dtype=np.uint64)[..., ::2], w, 100)
+        native.bconv2d(np.zeros((1, 5, 5, 4), dtype=np.uint64)[..., ::2], w, 100)
     with pytest.raises(ValueError, match="simd"):
-        _native.bconv2d(x, w, 100, simd="no-such-path")
+        native.bconv2d(x, w, 100, simd="no-such-path")
     with pytest.raises(ValueError, match="threads"):
-        _native.bconv2d(x, w, 100, threads=-1)
+        native.bconv2d(x, w, 100, threads=-1)

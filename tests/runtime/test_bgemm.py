@@ -4,7 +4,6 @@ and 3 threads; plus argument checks and concurrent callers."""
 
 from __future__ import annotations
 
-import functools
 import threading
 
 import numpy as np
@@ -13,34 +12,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import NATIVE_MISSING, SIMD_PATHS, native, native_params
 from onebit.runtime import reference
 
-try:
-    from onebit.runtime import _native
-except ImportError:  # the extension is not built
-    _native = None
-
-NATIVE_MISSING = pytest.mark.skipif(_native is None, reason="onebit._native is not built")
-SIMD_PATHS = list(_native.simd_paths()) if _native is not None else []
 THREADS = (1, 2, 3)  # 3 is more than this 2-core machine has
 CHANNELS = (1, 7, 31, 32, 33, 63, 64, 65, 127, 513)
 SEEDS = [pytest.param(seed, id=f"seed{seed}") for seed in (0, 1)]
 
 
-def _native_params() -> list:
-    """One ``pytest.param`` per (SIMD path, thread count) of the native ``bgemm``."""
-    if _native is None:
-        return [pytest.param(None, id="native", marks=NATIVE_MISSING)]
-    return [
-        pytest.param(
-            functools.partial(_native.bgemm, threads=threads, simd=simd), id=f"{simd}-t{threads}"
-        )
-        for simd in SIMD_PATHS
-        for threads in THREADS
-    ]
-
-
-NATIVE = _native_params()
+NATIVE = native_params("bgemm", threads=THREADS)
 IMPLS = [pytest.param(reference.bgemm, id="reference"), *NATIVE]
 
 
@@ -141,17 +121,17 @@ def test_bgemm_large_k_is_exact(bgemm) -> None:
 
 @NATIVE_MISSING
 def test_simd_paths_and_threads_settings() -> None:
-    paths = _native.simd_paths()
-    assert paths[-1] == "portable" and _native.default_simd_path() == paths[0]
-    before = _native.get_num_threads()
+    paths = native.simd_paths()
+    assert paths[-1] == "portable" and native.default_simd_path() == paths[0]
+    before = native.get_num_threads()
     assert before >= 1
     try:
-        _native.set_num_threads(3)
-        assert _native.get_num_threads() == 3
+        native.set_num_threads(3)
+        assert native.get_num_threads() == 3
         with pytest.raises(ValueError, match="n must be"):
-            _native.set_num_threads(0)
+            native.set_num_threads(0)
     finally:
-        _native.set_num_threads(before)
+        native.set_num_threads(before)
 
 
 @NATIVE_MISSING
@@ -159,7 +139,7 @@ def test_the_report_of_simd_paths_splits_the_built_ones_into_run_and_not_runnabl
     from onebit.runtime import kernels
 
     runs, cannot = kernels.simd_paths()
-    assert runs == list(_native.simd_paths())
+    assert runs == list(native.simd_paths())
     assert sorted(runs + cannot) == sorted(kernels.BUILT_SIMD_PATHS)
     assert "portable" in runs and not set(runs) & set(cannot)
 
@@ -167,7 +147,7 @@ def test_the_report_of_simd_paths_splits_the_built_ones_into_run_and_not_runnabl
 @NATIVE_MISSING
 @pytest.mark.parametrize("simd", SIMD_PATHS)
 def test_xor_popcount_peak_runs(simd: str) -> None:
-    assert _native.xor_popcount_peak(0.01, simd) > 0
+    assert native.xor_popcount_peak(0.01, simd) > 0
 
 
 @NATIVE_MISSING
@@ -175,15 +155,15 @@ def test_bgemm_writes_into_out() -> None:
     rng = np.random.default_rng(3)
     a, b = _random_words(rng, 6, 3), _random_words(rng, 8, 3)
     out = np.full((6, 8), 7, np.int32)
-    result = _native.bgemm(a, b, 150, out=out)
+    result = native.bgemm(a, b, 150, out=out)
     assert result is out or np.shares_memory(result, out)
     np.testing.assert_array_equal(out, reference.bgemm(a, b, 150))
     with pytest.raises(TypeError, match="out must be int32"):
-        _native.bgemm(a, b, 150, out=np.zeros((6, 8), np.int64))
+        native.bgemm(a, b, 150, out=np.zeros((6, 8), np.int64))
     with pytest.raises(ValueError, match=r"out must have shape \(6, 8\)"):
-        _native.bgemm(a, b, 150, out=np.zeros((8, 6), np.int32))
+        native.bgemm(a, b, 150, out=np.zeros((8, 6), np.int32))
     with pytest.raises(ValueError, match="out must be C-contiguous"):
-        _native.bgemm(a, b, 150, out=np.zeros((8, 6), np.int32).T)
+        native.bgemm(a, b, 150, out=np.zeros((8, 6), np.int32).T)
 
 
 WORDS = np.zeros((4, 2), np.uint64)
@@ -211,22 +191,22 @@ BAD_INPUTS = {
 )
 def test_bgemm_rejects_bad_input(a, b, k: int, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
-        _native.bgemm(a, b, k)
+        native.bgemm(a, b, k)
 
 
 @NATIVE_MISSING
 def test_bgemm_rejects_unknown_simd_path() -> None:
     with pytest.raises(ValueError, match=r"simd='neon' is not available.*portable"):
-        _native.bgemm(WORDS, WORDS, 64, simd="neon")
+        native.bgemm(WORDS, WORDS, 64, simd="neon")
     with pytest.raises(ValueError, match="threads must be >= 0"):
-        _native.bgemm(WORDS, WORDS, 64, threads=-2)
+        native.bgemm(WORDS, WORDS, 64, threads=-2)
 
 
 @NATIVE_MISSING
 def test_bgemm_empty_rows() -> None:
     empty = np.zeros((0, 2), np.uint64)
-    assert _native.bgemm(empty, WORDS, 100).shape == (0, 4)
-    assert _native.bgemm(WORDS, empty, 100).shape == (4, 0)
+    assert native.bgemm(empty, WORDS, 100).shape == (0, 4)
+    assert native.bgemm(WORDS, empty, 100).shape == (4, 0)
 
 
 @NATIVE_MISSING
@@ -245,7 +225,7 @@ def test_concurrent_callers_get_correct_results(threads: int) -> None:
         a, b, k, expected = cases[index]
         for round_ in range(25):
             simd = SIMD_PATHS[(index + round_) % len(SIMD_PATHS)]
-            if not np.array_equal(_native.bgemm(a, b, k, threads=threads, simd=simd), expected):
+            if not np.array_equal(native.bgemm(a, b, k, threads=threads, simd=simd), expected):
                 errors.append(f"thread {index} round {round_} ({simd})")
 
     pool = [threading.Thread(target=worker, args=(i,)) for i in range(4)]

@@ -3,47 +3,25 @@ reference bit for bit, over every SIMD path this machine has and 1, 2 and 3 thre
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from helpers import NATIVE_MISSING, SIMD_PATHS, native, native_params
 from onebit.runtime import reference
 
-try:
-    from onebit.runtime import _native
-except ImportError:  # the extension is not built
-    _native = None
-
-NATIVE_MISSING = pytest.mark.skipif(_native is None, reason="onebit._native is not built")
-SIMD_PATHS = list(_native.simd_paths()) if _native is not None else []
 THREADS = (1, 2, 3)  # 3 is more than this 2-core machine has
 CHANNELS = (1, 7, 31, 32, 33, 63, 64, 65, 127, 513)
 SEEDS = [pytest.param(seed, id=f"seed{seed}") for seed in (0, 1)]
 
 
-def _native_params(*names: str) -> list:
-    """One ``pytest.param`` per (SIMD path, thread count): the native kernels ``names``."""
-    if _native is None:
-        return [pytest.param(*(None for _ in names), id="native", marks=NATIVE_MISSING)]
-    return [
-        pytest.param(
-            *(functools.partial(getattr(_native, n), threads=threads, simd=simd) for n in names),
-            id=f"{simd}-t{threads}",
-        )
-        for simd in SIMD_PATHS
-        for threads in THREADS
-    ]
-
-
-PACKERS = [pytest.param(reference.bitpack, id="reference"), *_native_params("bitpack")]
-UNPACKERS = [pytest.param(reference.unpack, id="reference"), *_native_params("unpack")]
+PACKERS = [pytest.param(reference.bitpack, id="reference"), *native_params("bitpack")]
+UNPACKERS = [pytest.param(reference.unpack, id="reference"), *native_params("unpack")]
 ROUND_TRIPS = [
     pytest.param(reference.bitpack, reference.unpack, id="reference"),
-    *_native_params("bitpack", "unpack"),
+    *native_params("bitpack", "unpack"),
 ]
 
 
@@ -147,26 +125,26 @@ def test_unpack_of_pack_is_sign(pack, unpack, x: np.ndarray) -> None:
 )
 def test_bitpack_rejects_bad_input(x, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
-        _native.bitpack(x)
+        native.bitpack(x)
 
 
 @NATIVE_MISSING
 def test_unpack_rejects_bad_input() -> None:
     words = np.zeros((2, 2), np.uint64)
     with pytest.raises(ValueError, match="channels=64 needs exactly 1"):
-        _native.unpack(words, 64)
+        native.unpack(words, 64)
     with pytest.raises(ValueError, match="channels must be >= 1"):
-        _native.unpack(words, 0)
+        native.unpack(words, 0)
     with pytest.raises(TypeError, match="uint64"):
-        _native.unpack(words.astype(np.int64), 100)
+        native.unpack(words.astype(np.int64), 100)
     with pytest.raises(ValueError, match="contiguous"):
-        _native.unpack(np.zeros((2, 4), np.uint64)[:, ::2], 100)
+        native.unpack(np.zeros((2, 4), np.uint64)[:, ::2], 100)
 
 
 @NATIVE_MISSING
 def test_bad_simd_or_threads_are_rejected() -> None:
     x = np.ones((2, 3), np.float32)
     with pytest.raises(ValueError, match="available: " + ", ".join(SIMD_PATHS)):
-        _native.bitpack(x, simd="avx9000")
+        native.bitpack(x, simd="avx9000")
     with pytest.raises(ValueError, match="threads"):
-        _native.bitpack(x, threads=-1)
+        native.bitpack(x, threads=-1)

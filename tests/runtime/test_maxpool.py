@@ -10,17 +10,12 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import NATIVE_MISSING, native
 from onebit.runtime import reference
 
-try:  # the extension module itself: these kernels are not yet re-exported by runtime/_native.py
-    from onebit import _native
-except ImportError:  # the extension is not built
-    _native = None
-
-NATIVE_MISSING = pytest.mark.skipif(_native is None, reason="onebit._native is not built")
 IMPLS = [
     pytest.param(reference.bmaxpool2d, id="reference"),
-    pytest.param(getattr(_native, "bmaxpool2d", None), id="native", marks=NATIVE_MISSING),
+    pytest.param(getattr(native, "bmaxpool2d", None), id="native", marks=NATIVE_MISSING),
 ]
 
 # (kernel, stride, padding); stride None means the kernel size
@@ -79,7 +74,7 @@ def test_native_equals_reference_random_shapes(kh, kw, data, channels, seed) -> 
     w = data.draw(st.integers(max(1, kw - 2 * pw), 9))
     x = _pack(_pm1(seed, data.draw(st.integers(1, 2)), channels, h, w))
     np.testing.assert_array_equal(
-        _native.bmaxpool2d(x, (kh, kw), stride, (ph, pw)),
+        native.bmaxpool2d(x, (kh, kw), stride, (ph, pw)),
         reference.bmaxpool2d(x, (kh, kw), stride, (ph, pw)),
     )
 
@@ -111,6 +106,6 @@ def test_bad_arguments_raise_value_error(impl, shape, kwargs, match) -> None:
 @NATIVE_MISSING
 def test_native_refuses_wrong_dtype_and_layout() -> None:
     with pytest.raises(TypeError, match="x"):
-        _native.bmaxpool2d(np.zeros((1, 4, 4, 1), dtype=np.int64))
+        native.bmaxpool2d(np.zeros((1, 4, 4, 1), dtype=np.int64))
     with pytest.raises(ValueError, match="x"):
-        _native.bmaxpool2d(np.zeros((1, 4, 4, 2), dtype=np.uint64)[..., :1])
+        native.bmaxpool2d(np.zeros((1, 4, 4, 2), dtype=np.uint64)[..., :1])

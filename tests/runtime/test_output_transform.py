@@ -14,14 +14,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import NATIVE_MISSING, native
 from onebit.runtime import reference
 
-try:  # the extension module itself: these kernels are not yet re-exported by runtime/_native.py
-    from onebit import _native
-except ImportError:  # the extension is not built
-    _native = None
-
-NATIVE_MISSING = pytest.mark.skipif(_native is None, reason="onebit._native is not built")
 INT32_MIN, INT32_MAX = np.iinfo(np.int32).min, np.iinfo(np.int32).max
 CHANNELS = [1, 7, 31, 32, 33, 63, 64, 65, 127, 513]
 LEADING = [(), (3,), (2, 3, 5)]
@@ -29,9 +24,9 @@ LEADING = [(), (3,), (2, 3, 5)]
 
 def _impls(name: str) -> list:
     impls = [pytest.param(getattr(reference, name), id="reference")]
-    if _native is None:
+    if native is None:
         return [*impls, pytest.param(None, id="native", marks=NATIVE_MISSING)]
-    kernel = getattr(_native, name)
+    kernel = getattr(native, name)
     return impls + [
         pytest.param(functools.partial(kernel, threads=threads), id=f"native-t{threads}")
         for threads in (1, 2)
@@ -183,12 +178,12 @@ def test_native_equals_reference_random_shapes(leading, channels, seed, threads)
     rng = _seeded(seed)
     acc, threshold, flip = _bits_data(rng, leading, channels)
     np.testing.assert_array_equal(
-        _native.output_bits(acc, threshold, flip, threads=threads),
+        native.output_bits(acc, threshold, flip, threads=threads),
         reference.output_bits(acc, threshold, flip),
     )
     acc, scale, bias = _float_data(rng, leading, channels)
     np.testing.assert_array_equal(
-        _native.output_float(acc, scale, bias, threads=threads).view(np.uint32),
+        native.output_float(acc, scale, bias, threads=threads).view(np.uint32),
         reference.output_float(acc, scale, bias).view(np.uint32),
     )
 
@@ -239,8 +234,8 @@ def test_output_bits_bad_arguments(impl, acc, threshold, flip, error, match) -> 
 def test_native_refuses_non_contiguous() -> None:
     acc = np.zeros((4, 10), dtype=np.int32)[:, ::2]
     with pytest.raises(ValueError, match="acc"):
-        _native.output_float(acc, np.ones(5, F32), np.ones(5, F32))
+        native.output_float(acc, np.ones(5, F32), np.ones(5, F32))
     with pytest.raises(ValueError, match="acc"):
-        _native.output_bits(acc, np.ones(5, I32), np.ones(5, U8))
+        native.output_bits(acc, np.ones(5, I32), np.ones(5, U8))
     with pytest.raises(ValueError, match="threads"):
-        _native.output_bits(np.zeros((4, 5), I32), np.ones(5, I32), np.ones(5, U8), threads=-1)
+        native.output_bits(np.zeros((4, 5), I32), np.ones(5, I32), np.ones(5, U8), threads=-1)

@@ -4,7 +4,6 @@ count never changes the native result; argument checks."""
 
 from __future__ import annotations
 
-import functools
 import threading
 
 import numpy as np
@@ -12,34 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import NATIVE_MISSING, SIMD_PATHS, native, native_params
 from onebit.runtime import reference
 
-try:
-    from onebit.runtime import _native
-except ImportError:  # test_native_built.py fails loudly when the extension is missing
-    _native = None
-
-NATIVE_MISSING = pytest.mark.skipif(_native is None, reason="onebit._native is not built")
-SIMD_PATHS = list(_native.simd_paths()) if _native is not None else []
 THREADS = (1, 2)
 # Around every path's vector width (4, 8, 16) and tiles; 300 crosses the 256-wide K and N blocks.
 SIZES = (1, 7, 15, 16, 17, 31, 33, 63, 64, 65, 129, 300)
 
 
-def _native_params() -> list:
-    """One ``pytest.param`` per (SIMD path, thread count) of the native ``sgemm``."""
-    if _native is None:
-        return [pytest.param(None, id="native", marks=NATIVE_MISSING)]
-    return [
-        pytest.param(
-            functools.partial(_native.sgemm, threads=threads, simd=simd), id=f"{simd}-t{threads}"
-        )
-        for simd in SIMD_PATHS
-        for threads in THREADS
-    ]
-
-
-NATIVE = _native_params()
+NATIVE = native_params("sgemm", threads=THREADS)
 IMPLS = [pytest.param(reference.sgemm, id="reference"), *NATIVE]
 
 
@@ -111,19 +91,19 @@ def test_sgemm_empty(sgemm, m: int, k: int, n: int) -> None:
 def test_sgemm_threads_do_not_change_the_result(simd: str, m: int, k: int, n: int) -> None:
     """Each output is one sum in increasing k, whichever thread and tile computes it."""
     a, b = _operands(7, m, k, n)
-    one = _native.sgemm(a, b, threads=1, simd=simd)
-    np.testing.assert_array_equal(_native.sgemm(a, b, threads=2, simd=simd), one)
-    np.testing.assert_array_equal(_native.sgemm(a, b, threads=3, simd=simd), one)
+    one = native.sgemm(a, b, threads=1, simd=simd)
+    np.testing.assert_array_equal(native.sgemm(a, b, threads=2, simd=simd), one)
+    np.testing.assert_array_equal(native.sgemm(a, b, threads=3, simd=simd), one)
 
 
 @NATIVE_MISSING
 def test_sgemm_concurrent_callers() -> None:
     """Two Python threads in the kernel at once (the pool serves one; the other runs inline)."""
     a, b = _operands(11, 300, 200, 300)
-    expected = _native.sgemm(a, b, threads=1)
+    expected = native.sgemm(a, b, threads=1)
     results: list[np.ndarray] = []
     workers = [
-        threading.Thread(target=lambda: results.append(_native.sgemm(a, b, threads=2)))
+        threading.Thread(target=lambda: results.append(native.sgemm(a, b, threads=2)))
         for _ in range(4)
     ]
     for worker in workers:
@@ -166,6 +146,6 @@ def test_sgemm_rejects_a_list(sgemm) -> None:
 @NATIVE_MISSING
 def test_sgemm_rejects_bad_threads_and_simd() -> None:
     with pytest.raises(ValueError, match="threads must be >= 0"):
-        _native.sgemm(MATRIX, MATRIX.T.copy(), threads=-1)
+        native.sgemm(MATRIX, MATRIX.T.copy(), threads=-1)
     with pytest.raises(ValueError, match="simd='avx9000' is not available"):
-        _native.sgemm(MATRIX, MATRIX.T.copy(), simd="avx9000")
+        native.sgemm(MATRIX, MATRIX.T.copy(), simd="avx9000")
