@@ -67,7 +67,6 @@ def zoo_entry(name: str, /, **architecture: Any) -> Callable[[Builder], Builder]
         entry.__name__ = entry.__qualname__ = name
         entry.__module__ = builder.__module__
         entry.__doc__ = config.description
-        entry.config = config  # type: ignore[attr-defined]
         register_model(name)(entry)
         return builder
 
