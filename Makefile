@@ -66,7 +66,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 bench-accuracy: $(STAMP)
-	$(BIN)/python benchmarks/mlp_accuracy.py
+	$(BIN)/onebit experiment accuracy
 
 clean:
 	rm -rf $(VENV) runs build dist

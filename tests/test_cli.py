@@ -24,6 +24,7 @@ def test_datasets_lists_bundled_and_file_loaders():
     assert result.exit_code == 0
     for name in ("mnist5k", "digits", "mnist", "cifar10", "folder"):
         assert name in result.stdout
+    assert "default_rng(1).permutation(n)" in " ".join(result.stdout.split())
 
 
 def test_summary_prints_totals():
@@ -411,3 +412,22 @@ def test_run_refuses_a_program_that_is_not_a_classifier(tmp_path):
     assert result.exit_code == 2 and len(lines) == 1, result.stderr
     assert "accuracy needs a classifier whose output is (N, classes)" in lines[0]
     assert "shape (N, 8, 8, 1)" in lines[0]
+
+
+@pytest.mark.slow
+def test_train_val_fraction_sets_the_validation_split(tmp_path):
+    import json
+
+    args = ["train", "binarynet-mlp", "--data", "digits", "--epochs", "1", "--hidden", "16"]
+    args += ["--no-progress", "--device", "cpu", "--threads", "1"]
+    done = run(*args, "--val-fraction", "0.2", "--out", str(tmp_path / "a"))
+    assert done.exit_code == 0, done.output
+    assert "validation" in done.stdout and "test accuracy" in done.stdout
+    history = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert "val_accuracy" in history[0]
+    none = run(*args, "--val-fraction", "0", "--out", str(tmp_path / "b"))
+    assert none.exit_code == 0 and "validation" not in none.stdout
+    bad = run(*args, "--val-fraction", "1.5", "--out", str(tmp_path / "c"))
+    assert bad.exit_code == 2 and "val_fraction must be in [0, 1), got 1.5" in bad.stderr
+    help_text = run("train", "--help").stdout
+    assert "--val-fraction" in help_text and "validation" in help_text

@@ -76,6 +76,14 @@ def train(
     data_path: Annotated[
         Path | None, typer.Option(help="Directory of a file-based dataset.")
     ] = None,
+    val_fraction: Annotated[
+        float,
+        typer.Option(
+            help="Hold out this share of the training split as a validation split, evaluated "
+            "every epoch beside the test split (fixed seeded permutation, see `onebit "
+            "datasets`); 0: none. Choose settings on validation, never on test."
+        ),
+    ] = 0.1,
     epochs: Annotated[int, typer.Option(min=1)] = 30,
     batch_size: Annotated[int, typer.Option(min=2)] = 100,
     optimizer: Annotated[
@@ -146,6 +154,7 @@ def train(
         model=model,
         data=data,
         data_path=None if data_path is None else str(data_path),
+        val_fraction=val_fraction,
         model_kwargs=_given(
             hidden=hidden,
             depth=depth,
@@ -181,8 +190,10 @@ def train(
         return
     final = result.final
     size = summarize(result.model)
+    val = f"validation {final['val_accuracy']:.2%}, " if "val_accuracy" in final else ""
     console.print(
-        f"[bold]{model}[/] on {data}: test accuracy [bold green]{final['test_accuracy']:.2%}[/] "
+        f"[bold]{model}[/] on {data}: {val}test accuracy "
+        f"[bold green]{final['test_accuracy']:.2%}[/] "
         f"after {final['epoch']} epochs, {result.seconds_per_epoch:.2f} s/epoch\n"
         f"model size: {size.packed_bytes / 1e6:.3f} MB with 1-bit weights packed vs "
         f"{size.float32_bytes / 1e6:.3f} MB float32 ({size.compression:.1f}x smaller)\n"
@@ -248,7 +259,13 @@ def datasets() -> None:
     """List the datasets: bundled ones, and loaders for your own files."""
     from onebit import data
 
-    table = Table("dataset", "needs --data-path", "description", header_style="bold")
+    table = Table(
+        "dataset",
+        "needs --data-path",
+        "description",
+        header_style="bold",
+        caption=f"Every dataset's {data.VALIDATION_RULE}.",
+    )
     for name, description, needs_path in data.describe():
         table.add_row(name, "yes" if needs_path else "no", description)
     console.print(table)
@@ -402,38 +419,74 @@ experiment_app = typer.Typer(help="Experiments that train many runs and write a 
 app.add_typer(experiment_app, name="experiment")
 
 
+def _seed_list(seeds: str) -> list[int]:
+    try:
+        return [int(s) for s in seeds.split(",")]
+    except ValueError:
+        raise OnebitError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+
+
+def _load_report(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        report = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise OnebitError(f"{path} is not a JSON report: {error}") from None
+    missing = [key for key in ("command", "machine", "summary") if key not in report]
+    if not isinstance(report, dict) or missing:
+        raise OnebitError(f"{path} is not a report of this experiment (no {missing or 'fields'})")
+    return report
+
+
 @experiment_app.command()
 @reports_errors
 def ablation(
     data: Annotated[str, typer.Option(help="mnist5k or digits.")] = "mnist5k",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
     epochs: Annotated[int, typer.Option(min=2)] = 30,
+    hidden: Annotated[int, typer.Option(min=1, help="Units per hidden layer.")] = 1024,
     variants: Annotated[
         str | None, typer.Option(help="Comma-separated subset of the variants (default all).")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Where the report goes.")] = Path("docs"),
+    out: Annotated[
+        Path, typer.Option(help="Where the report goes (`--out docs` remakes the project's).")
+    ] = Path("runs/ablation"),
     work_dir: Annotated[Path, typer.Option(help="Run directories (teachers).")] = Path(
         "runs/ablation"
     ),
     update: Annotated[
         bool, typer.Option(help="Replace only these variants' rows in the existing report.")
     ] = False,
+    from_json: Annotated[
+        Path | None,
+        typer.Option(help="Re-render the Markdown and plot of a saved JSON report into --out."),
+    ] = None,
 ) -> None:
-    """The baseline recipe with each training technique swapped in, over several seeds."""
-    import json
+    """The baseline recipe with each training technique swapped in, over several seeds.
+
+    Reports validation and test accuracy; Bop's gamma and threshold are chosen on validation.
+    """
     import shlex
 
-    from onebit.experiments.ablation import VARIANTS, merge_results, run_ablation, write_report
+    from onebit.experiments.ablation import (
+        VARIANTS,
+        merge_results,
+        render_report,
+        run_ablation,
+        write_report,
+    )
 
+    if from_json is not None:
+        for path in render_report(_load_report(from_json), out):
+            console.print(f"wrote {path}", highlight=False)
+        return
     known = [v.name for v in VARIANTS]
     chosen = None if variants is None else [v.strip() for v in variants.split(",")]
     unknown = [v for v in chosen or [] if v not in known]
     if unknown:
         raise OnebitError(f"unknown variant(s) {unknown}; known: {', '.join(known)}")
-    try:
-        seed_list = [int(s) for s in seeds.split(",")]
-    except ValueError:
-        raise OnebitError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    seed_list = _seed_list(seeds)
     result = run_ablation(
         data,
         seed_list,
@@ -441,18 +494,67 @@ def ablation(
         chosen,
         work_dir,
         log=lambda line: console.print(line, highlight=False),
+        hidden=hidden,
     )
     words = ["onebit", "experiment", "ablation", "--data", data, "--seeds", seeds]
-    words += ["--epochs", str(epochs), *(["--variants", variants] if variants else [])]
+    words += ["--epochs", str(epochs), *(["--hidden", str(hidden)] if hidden != 1024 else [])]
+    words += [*(["--variants", variants] if variants else []), "--out", str(out)]
     command = shlex.join(words)
     if update:
         report = out / f"ablation-{data}.json"
         if not report.exists():
             raise OnebitError(f"--update needs an existing report, and {report} does not exist")
-        previous = json.loads(report.read_text())
+        previous = _load_report(report)
         result = merge_results(previous, result)
         command = previous.get("command", command)  # the command that remakes every row
     for path in write_report(result, out, command):
+        console.print(f"wrote {path}", highlight=False)
+
+
+@experiment_app.command()
+@reports_errors
+def accuracy(
+    data: Annotated[
+        str | None, typer.Option(help="Comma-separated datasets (default mnist5k,digits).")
+    ] = None,
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds of the final runs.")] = "0,1,2",
+    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    hidden: Annotated[int, typer.Option(min=1, help="Units per hidden layer.")] = 1024,
+    out: Annotated[
+        Path, typer.Option(help="Where the report goes (`--out docs` remakes the project's).")
+    ] = Path("runs/accuracy"),
+    from_json: Annotated[
+        Path | None, typer.Option(help="Re-render the Markdown of a saved JSON report into --out.")
+    ] = None,
+) -> None:
+    """binarynet-mlp against its float twin, whose recipe is chosen on validation.
+
+    Reports validation and test accuracy over seeds, the float candidates tried, and the gap
+    to the float twin on test means.
+    """
+    import shlex
+
+    from onebit.experiments.accuracy import DATA_RECIPES, render_report, run_accuracy, write_report
+
+    if from_json is not None:
+        path = render_report(_load_report(from_json), out)
+        console.print(f"wrote {path}", highlight=False)
+        return
+    names = list(DATA_RECIPES) if data is None else [d.strip() for d in data.split(",")]
+    unknown = [d for d in names if d not in DATA_RECIPES]
+    if unknown:
+        raise OnebitError(f"unknown dataset(s) {unknown}; known: {', '.join(DATA_RECIPES)}")
+    result = run_accuracy(
+        names,
+        _seed_list(seeds),
+        epochs,
+        hidden,
+        log=lambda line: console.print(line, highlight=False),
+    )
+    words = ["onebit", "experiment", "accuracy", "--seeds", seeds, "--epochs", str(epochs)]
+    words += [*(["--data", data] if data else []), "--out", str(out)]
+    words += ["--hidden", str(hidden)] if hidden != 1024 else []
+    for path in write_report(result, out, shlex.join(words)):
         console.print(f"wrote {path}", highlight=False)
 
 

@@ -9,7 +9,8 @@ from onebit.atomic import atomic_write
 
 
 def plot_training_curves(history: Sequence[dict[str, float]], path: Path, title: str = "") -> Path:
-    """Loss (left) and accuracy (right) per epoch, train and test."""
+    """Loss (left) and accuracy (right) per epoch: train, validation (when the history has it)
+    and test."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,7 +18,9 @@ def plot_training_curves(history: Sequence[dict[str, float]], path: Path, title:
 
     epochs = [row["epoch"] for row in history]
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-    for split in ("train", "test"):
+    for split in ("train", "val", "test"):
+        if f"{split}_loss" not in history[0]:
+            continue
         loss_axis.plot(epochs, [row[f"{split}_loss"] for row in history], label=split)
         accuracy_axis.plot(epochs, [100 * row[f"{split}_accuracy"] for row in history], label=split)
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")

@@ -27,7 +27,7 @@ def test_properties_and_repr() -> None:
     assert splits.num_classes == 3
     assert splits.input_shape == (3, 2, 5)
     assert repr(splits) == (
-        "DataSplits('toy', train=4, test=2, input_shape=(3, 2, 5), num_classes=3)"
+        "DataSplits('toy', train=4, val=0, test=2, input_shape=(3, 2, 5), num_classes=3)"
     )
 
 

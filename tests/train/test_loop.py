@@ -128,6 +128,8 @@ def test_resume_refuses_a_checkpoint_of_another_model(tmp_path, small_digits):
         ({"schedule": "cosin"}, "did you mean 'cosine'"),
         ({"resume": True, "out_dir": None}, "output directory"),
         ({"model_kwargs": {"width": 3}}, "it takes"),
+        ({"val_fraction": 1.0}, r"val_fraction must be in \[0, 1\), got 1.0"),
+        ({"val_fraction": 0.999}, "leaves 400 for validation and 0 for training"),
     ],
 )
 def test_bad_settings_are_clear_errors(tmp_path, small_digits, overrides, message):
@@ -135,3 +137,34 @@ def test_bad_settings_are_clear_errors(tmp_path, small_digits, overrides, messag
 
     with pytest.raises(OnebitError, match=message):
         fit(small_config(tmp_path, **overrides), small_digits)
+
+
+def test_history_reports_validation_and_test_separately(tmp_path, small_digits, capsys):
+    result = fit(small_config(tmp_path, epochs=2, val_fraction=0.25, progress=True), small_digits)
+    assert list(result.final) == [
+        "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+        "test_loss", "test_accuracy", "lr", "epoch_seconds",
+    ]  # fmt: skip
+    carved = small_digits.with_validation(0.25)
+    restored = model_from_checkpoint(tmp_path / "run" / CHECKPOINT_NAME)
+    _, correct, seen = evaluate(
+        restored, torch.from_numpy(carved.x_val), torch.from_numpy(carved.y_val)
+    )
+    assert seen == 100 and correct / seen == pytest.approx(result.final["val_accuracy"])
+    text = (tmp_path / "run" / "metrics.csv").read_bytes()
+    assert b"\r" not in text and text.splitlines()[0].startswith(
+        b"epoch,train_loss,train_accuracy,val_loss"
+    )
+    assert "val loss" in capsys.readouterr().err
+
+
+def test_without_a_validation_split_there_are_no_val_metrics(tmp_path, small_digits):
+    result = fit(small_config(tmp_path, epochs=1, val_fraction=0.0, out_dir=None), small_digits)
+    assert "val_accuracy" not in result.final and "test_accuracy" in result.final
+
+
+def test_splits_that_already_have_a_validation_split_are_refused(tmp_path, small_digits):
+    from onebit import OnebitError
+
+    with pytest.raises(OnebitError, match="already has a validation split"):
+        fit(small_config(tmp_path, epochs=1), small_digits.with_validation(0.1))

@@ -114,6 +114,7 @@ def test_resume_needs_a_checkpoint(tmp_path, small_digits):
         ({"lr": 0.02}, "lr was 0.01, now 0.02"),
         ({"seed": 2, "batch_size": 40}, "batch_size was 50, now 40; seed was 1, now 2"),
         ({"schedule": "constant"}, "schedule was 'cosine', now 'constant'"),
+        ({"val_fraction": 0.2}, "val_fraction was 0.1, now 0.2"),
         ({"epochs": 1}, "cannot resume {run} for 1 epochs: it already finished 2"),
         ({"overwrite": True}, "--resume and --overwrite contradict each other"),
         (
@@ -334,3 +335,19 @@ def test_a_failed_start_leaves_no_directory_it_created(tmp_path):
     with hold_run_directory(existing):
         pass
     assert existing.is_dir() and os.listdir(existing) == []
+
+
+def test_a_checkpoint_from_before_validation_splits_resumes_as_val_fraction_zero(
+    tmp_path, small_digits
+):
+    from onebit.train import save_checkpoint
+
+    fit(config(tmp_path, epochs=1, val_fraction=0.0), small_digits)
+    path = tmp_path / "run" / CHECKPOINT_NAME
+    state = load_checkpoint(path)
+    del state["train_config"]["val_fraction"]  # as checkpoints written before it existed
+    save_checkpoint(path, state)
+    with pytest.raises(OnebitError, match=r"val_fraction was 0\.0, now 0\.1"):
+        fit(config(tmp_path, resume=True, epochs=2), small_digits)
+    result = fit(config(tmp_path, resume=True, epochs=2, val_fraction=0.0), small_digits)
+    assert result.trained_epochs == 1 and "val_accuracy" not in result.history[-1]

@@ -1,7 +1,10 @@
-"""Real datasets as NumPy train and test splits, with no torch import (the runtime reuses them).
+"""Real datasets as NumPy train, validation and test splits, with no torch import (the runtime
+reuses them).
 
 ``load(name, path)`` builds a registered dataset: the bundled ``mnist5k`` and ``digits`` need no
-path; ``mnist``, ``cifar10`` and ``folder`` read the files under ``path``.
+path; ``mnist``, ``cifar10`` and ``folder`` read the files under ``path``. ``load(...,
+val_fraction=f)`` also carves a validation split out of the training part by
+:func:`validation_split` (the same rule for every dataset; training runs use ``f = 0.1``).
 """
 
 from __future__ import annotations
@@ -16,10 +19,21 @@ from onebit.data.bundled import digits, mnist5k
 from onebit.data.cifar import load_cifar10
 from onebit.data.folder import load_image_folder
 from onebit.data.mnist_idx import load_mnist_idx, read_idx
-from onebit.data.splits import DataSplits, permutation_split
+from onebit.data.splits import (
+    DEFAULT_VAL_FRACTION,
+    VAL_SPLIT_SEED,
+    VALIDATION_RULE,
+    DataSplits,
+    check_val_fraction,
+    permutation_split,
+    validation_split,
+)
 
 __all__ = [
     "DATASETS",
+    "DEFAULT_VAL_FRACTION",
+    "VALIDATION_RULE",
+    "VAL_SPLIT_SEED",
     "DataSplits",
     "describe",
     "digits",
@@ -31,6 +45,7 @@ __all__ = [
     "mnist5k",
     "permutation_split",
     "read_idx",
+    "validation_split",
 ]
 
 DATASETS: Registry[DataSplits] = Registry("dataset")
@@ -43,18 +58,26 @@ DATASETS.register("cifar10")(load_cifar10)
 DATASETS.register("folder")(load_image_folder)
 
 
-def load(name: str, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> DataSplits:
+def load(
+    name: str,
+    path: str | os.PathLike[str] | None = None,
+    val_fraction: float = 0.0,
+    **kwargs: Any,
+) -> DataSplits:
     """Load the dataset registered as ``name``.
 
     Args:
         name: a name from :func:`list`.
         path: the file or directory a file-based dataset reads; None for a bundled one.
+        val_fraction: the share of the training part to hold out as the validation split
+            (:func:`validation_split`); 0, the default, gives the loader's splits unchanged.
         **kwargs: further arguments of the loader, e.g. ``image_size`` for ``folder``.
 
     Raises:
         OnebitError: for an unknown name (suggesting the nearest), a path given to a bundled
             dataset or missing for a file-based one, a path that does not exist, an argument the
-            loader does not take, or files that cannot be read.
+            loader does not take, files that cannot be read, or a ``val_fraction`` outside
+            [0, 1) or too large or small for the training part.
     """
     loader = DATASETS.builder(name)
     args: tuple[Any, ...] = ()
@@ -70,7 +93,8 @@ def load(name: str, path: str | os.PathLike[str] | None = None, **kwargs: Any) -
         inspect.signature(loader).bind(*args, **kwargs)
     except TypeError as err:
         raise OnebitError(f"dataset {name!r}: {err}") from None
-    return loader(*args, **kwargs)
+    check_val_fraction(val_fraction)  # before any file is read
+    return loader(*args, **kwargs).with_validation(val_fraction)
 
 
 def list(pattern: str = "*") -> list[str]:  # shadows the builtin in this module only

@@ -1,8 +1,14 @@
-"""The train and test arrays every loader returns, and the one rule that splits a set in two."""
+"""The train, validation and test arrays every loader returns, and the rules that split them.
+
+A loader gives train and test arrays; :meth:`DataSplits.with_validation` then carves a validation
+split out of the training part by :func:`validation_split` (never out of the test part), so
+hyperparameters can be chosen without looking at test data.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,10 +18,23 @@ from onebit.data._checks import describe_value
 SPLIT_SEED = 0
 """Seed of the permutation that splits a dataset shipped without its own test set."""
 
+VAL_SPLIT_SEED = 1
+"""Seed of the permutation that carves the validation split out of the training part."""
+
+DEFAULT_VAL_FRACTION = 0.1
+"""The share of the training part that training runs hold out for validation by default."""
+
+VALIDATION_RULE = (
+    "validation: the last round(f * n) of numpy.random.default_rng(1).permutation(n) over the "
+    "n training samples (f = --val-fraction, default 0.1; not stratified); the test split is "
+    "never touched"
+)
+"""The split rule in one line, for ``onebit datasets`` and reports."""
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class DataSplits:
-    """A dataset as train and test arrays.
+    """A dataset as train, validation and test arrays.
 
     Images are float32 of shape (N, C, H, W) scaled to [0, 1]; labels are int64 of shape (N,),
     indices into ``classes``.
@@ -27,6 +46,8 @@ class DataSplits:
         x_test: test images.
         y_test: test labels.
         classes: the class names; label ``i`` means ``classes[i]``.
+        x_val: validation images, carved from the training part (empty when there is none).
+        y_val: validation labels (empty when there is none).
 
     Raises:
         OnebitError: if the arrays have the wrong dtype, rank or range, or do not match.
@@ -38,17 +59,62 @@ class DataSplits:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: tuple[str, ...]
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not self.classes or not all(isinstance(c, str) for c in self.classes):
             raise OnebitError(f"dataset {self.name!r}: classes must be a non-empty tuple of str")
-        for split in ("train", "test"):
+        if (self.x_val is None) != (self.y_val is None):
+            raise OnebitError(f"dataset {self.name!r}: give both x_val and y_val, or neither")
+        if self.x_val is None and isinstance(self.x_train, np.ndarray):
+            object.__setattr__(self, "x_val", self.x_train[:0])
+            object.__setattr__(self, "y_val", np.zeros(0, np.int64))
+        splits = ("train", "val", "test") if self.has_validation else ("train", "test")
+        for split in splits:
             self._check_split(split, getattr(self, f"x_{split}"), getattr(self, f"y_{split}"))
-        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+        for split in splits[1:]:
+            shape = getattr(self, f"x_{split}").shape[1:]
+            if self.x_train.shape[1:] != shape:
+                raise OnebitError(
+                    f"dataset {self.name!r}: train images are {self.x_train.shape[1:]} "
+                    f"but {split} images are {shape}"
+                )
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether there is a validation split (a non-empty one)."""
+        return self.y_val is not None and len(self.y_val) > 0
+
+    def with_validation(self, fraction: float, seed: int = VAL_SPLIT_SEED) -> DataSplits:
+        """These splits with a validation split carved out of the training part.
+
+        The rule is :func:`validation_split`; the test split is returned as it is.
+
+        Args:
+            fraction: the share of the training samples that become validation samples;
+                0 returns the splits without a validation split.
+            seed: the permutation's seed; the default is the documented rule.
+
+        Raises:
+            OnebitError: if these splits already have a validation split, the fraction is not
+                in [0, 1), or the training part is too small to give both parts samples.
+        """
+        if self.has_validation:
             raise OnebitError(
-                f"dataset {self.name!r}: train images are {self.x_train.shape[1:]} "
-                f"but test images are {self.x_test.shape[1:]}"
+                f"dataset {self.name!r} already has a validation split "
+                f"({len(self.y_val)} samples); carve it from splits without one"
             )
+        train, val = validation_split(len(self.y_train), fraction, seed)
+        if len(val) == 0:
+            return self
+        return replace(
+            self,
+            x_train=self.x_train[train],
+            y_train=self.y_train[train],
+            x_val=self.x_train[val],
+            y_val=self.y_train[val],
+        )
 
     def _check_split(self, split: str, x: np.ndarray, y: np.ndarray) -> None:
         where = f"dataset {self.name!r}, {split} split"
@@ -85,7 +151,8 @@ class DataSplits:
 
     def __repr__(self) -> str:
         return (
-            f"DataSplits({self.name!r}, train={len(self.x_train)}, test={len(self.x_test)}, "
+            f"DataSplits({self.name!r}, train={len(self.x_train)}, val={len(self.y_val)}, "
+            f"test={len(self.x_test)}, "
             f"input_shape={self.input_shape}, num_classes={self.num_classes})"
         )
 
@@ -107,3 +174,48 @@ def permutation_split(n: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
         raise OnebitError(f"cannot split {n} samples into {n - n_test} train and {n_test} test")
     idx = np.random.default_rng(SPLIT_SEED).permutation(n)
     return idx[: n - n_test], idx[n - n_test :]
+
+
+def validation_split(
+    n: int, fraction: float, seed: int = VAL_SPLIT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``n`` training samples into training and validation samples by a fixed permutation.
+
+    The rule is ``idx = numpy.random.default_rng(seed).permutation(n)`` with ``seed`` 1 by
+    default: the last ``n_val = floor(fraction * n + 0.5)`` entries of ``idx`` index the
+    validation samples and the others the training samples, in permutation order. The split is
+    not stratified: with 10 balanced classes and a few hundred validation samples every class is
+    represented, and the rule stays one line.
+
+    Args:
+        n: how many training samples there are.
+        fraction: the share that becomes validation samples, in [0, 1); 0 gives none.
+        seed: the permutation's seed.
+
+    Returns:
+        The training indices and the validation indices (empty when ``fraction`` is 0).
+
+    Raises:
+        OnebitError: if ``fraction`` is not in [0, 1) or either part would be too small (a
+            positive fraction must give at least one validation sample and leave two for
+            training, the least BatchNorm can train on).
+    """
+    check_val_fraction(fraction)
+    if fraction == 0:
+        return np.arange(n), np.arange(0)
+    n_val = math.floor(fraction * n + 0.5)
+    if n_val < 1 or n - n_val < 2:
+        raise OnebitError(
+            f"val_fraction {fraction} of {n} training samples leaves {n_val} for validation "
+            f"and {n - n_val} for training; each needs samples (training at least 2)"
+        )
+    idx = np.random.default_rng(seed).permutation(n)
+    return idx[: n - n_val], idx[n - n_val :]
+
+
+def check_val_fraction(fraction: float) -> None:
+    """Refuse a validation fraction outside [0, 1), naming the value."""
+    if isinstance(fraction, bool) or not (
+        isinstance(fraction, int | float) and 0.0 <= fraction < 1.0
+    ):
+        raise OnebitError(f"val_fraction must be in [0, 1), got {fraction!r}")

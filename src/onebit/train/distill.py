@@ -1,23 +1,15 @@
-"""Training with a full-precision teacher, and the two-step binarization schedule.
+"""Training with a full-precision teacher.
 
 Knowledge distillation here is ReActNet's distributional loss: the student matches the teacher's
 class distribution, ``L = (1/n) sum_i sum_c p_T(c|x_i) log(p_T(c|x_i) / p_S(c|x_i))``, the KL
-divergence from teacher to student (Liu et al., "ReActNet", ECCV 2020, eq. (5)). The two-step
-schedule trains binary activations with real-valued weights first, then binarizes the weights
-too, starting from the first step's weights (Martinez et al., "Training Binary Neural Networks
-with Real-to-Binary Convolutions", ICLR 2020, sec. 4.2; ReActNet sec. 4.1).
+divergence from teacher to student (Liu et al., "ReActNet", ECCV 2020, eq. (5)).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from onebit.data import DataSplits
 
 
 def distribution_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
@@ -67,43 +59,3 @@ def check_teacher_fits(
             f"teacher {path} predicts {tuple(logits.shape[1:])} outputs per image, but the "
             f"student has {num_classes} classes"
         )
-
-
-def two_step(config, splits: DataSplits | None = None):
-    """Train in two steps: binary activations and real weights for the first half of the epochs,
-    then binary weights too, initialized from the first step. Each step writes its own run
-    directory (``OUT/step1``, ``OUT/step2``) and can be resumed on its own; resuming a two-step
-    run whose second step has no checkpoint yet starts that step.
-
-    Returns the second step's result, with the first step's epochs prepended to its history.
-    """
-    from onebit.train.loop import fit
-
-    if config.epochs < 2:
-        from onebit._registry import OnebitError
-
-        raise OnebitError("the two-step schedule needs at least 2 epochs")
-    first_epochs = config.epochs // 2
-    out = None if config.out_dir is None else Path(config.out_dir)
-    real_weights = {**config.model_kwargs, "weight_quantizer": "identity"}
-    first = fit(
-        dataclasses.replace(
-            config, epochs=first_epochs, model_kwargs=real_weights, two_step=False,
-            out_dir=None if out is None else str(out / "step1"),
-        ),
-        splits,
-    )  # fmt: skip
-    state = first.model.state_dict()
-    resume_second = config.resume and (out / "step2" / "checkpoint.pt").exists()
-    second = fit(
-        dataclasses.replace(
-            config, epochs=config.epochs - first_epochs, two_step=False, init_state=state,
-            out_dir=None if out is None else str(out / "step2"), resume=resume_second,
-        ),
-        splits,
-    )  # fmt: skip
-    for row in second.history:
-        row["epoch"] += first_epochs
-    second.history[:0] = first.history
-    second.trained_epochs += first.trained_epochs
-    return second

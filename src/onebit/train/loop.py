@@ -2,7 +2,9 @@
 
 What a run does, epoch by epoch: shuffle with a generator seeded by ``(seed, epoch)`` (so an epoch's
 order never depends on what ran before it), step the optimizer and the per-step schedule, clip the
-latent weights, evaluate on the test split, then write the checkpoint (atomically) and the metrics.
+latent weights, evaluate on the validation split (held out of the training part, see
+:meth:`onebit.data.DataSplits.with_validation`) and on the test split, reported separately,
+then write the checkpoint (atomically) and the metrics.
 A run resumed from its checkpoint restores model, optimizer, schedule and random state and ends
 with the same weights as a run that never stopped, killed at whatever point: resuming first
 rewrites the metrics files from the checkpoint's history, so they never lag behind it. What a run
@@ -46,6 +48,7 @@ from onebit.train.run_directory import (
     remove_replaced_files,
     remove_stale_temporaries,
 )
+from onebit.train.two_step import two_step
 
 EpochCallback = Callable[[int, dict[str, float], nn.Module], None]
 
@@ -58,6 +61,9 @@ class TrainConfig:
         model: registry name of the model.
         data: registry name of the dataset.
         data_path: directory of a file-based dataset (mnist IDX, cifar10, folder).
+        val_fraction: the share of the training part held out as the validation split
+            (:func:`onebit.data.validation_split`), evaluated every epoch beside the test split;
+            0: no validation split. Choose hyperparameters on validation, never on test.
         model_kwargs: extra model arguments (``hidden``, ``depth``, ``dropout``...).
         epochs: passes over the training split.
         batch_size: samples per optimizer step, summed over all processes.
@@ -73,7 +79,7 @@ class TrainConfig:
         teacher: checkpoint of a trained model to distill from (``distribution_loss``).
         distill_weight: the loss is ``w * distillation + (1 - w) * cross-entropy``.
         two_step: binary activations with real weights for half the epochs, then binary
-            weights too (``onebit.train.distill.two_step``).
+            weights too (``onebit.train.two_step.two_step``).
         init_state: a state dict to start from instead of a fresh initialization.
         clip_weights: clip latent weights after each step (each layer's ``weight_clip``).
         out_dir: where the checkpoint, metrics and plot go; None writes nothing. A directory
@@ -93,6 +99,7 @@ class TrainConfig:
     model: str = "binarynet-mlp"
     data: str = "mnist5k"
     data_path: str | None = None
+    val_fraction: float = datasets.DEFAULT_VAL_FRACTION
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     epochs: int = 30
     batch_size: int = 100
@@ -117,6 +124,7 @@ class TrainConfig:
     progress: bool = True
 
     def validate(self) -> None:
+        datasets.check_val_fraction(self.val_fraction)
         if self.epochs < 1:
             raise OnebitError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 2:
@@ -221,7 +229,8 @@ def fit(
 
     Args:
         config: the run.
-        splits: data to use instead of loading ``config.data`` (e.g. a subset in tests).
+        splits: data to use instead of loading ``config.data`` (e.g. a subset in tests), without
+            a validation split: ``config.val_fraction`` carves it out of their training part.
         callbacks: called on every process as ``callback(epoch, metrics, model)`` after each
             epoch, once the checkpoint is written (``model`` is the unwrapped module).
     """
@@ -233,9 +242,7 @@ def fit(
         if config.out_dir is not None and not config.two_step:
             check_run_directory(Path(config.out_dir), config.resume, config.overwrite)
         if config.two_step:
-            from onebit.train.distill import two_step
-
-            return two_step(config, splits)
+            return two_step(config, splits, fit)
         context = DistributedContext.from_env(config.device)
         try:
             return _fit(config, splits, callbacks, context)
@@ -260,12 +267,18 @@ def _fit(
     local_batch = config.batch_size // context.world_size
 
     if splits is None:
-        splits = datasets.load(config.data, config.data_path)
+        splits = datasets.load(config.data, config.data_path, config.val_fraction)
+    else:
+        splits = splits.with_validation(config.val_fraction)
     device = context.device
     x_train = torch.from_numpy(splits.x_train).to(device)
     y_train = torch.from_numpy(splits.y_train).to(device)
-    x_test = torch.from_numpy(splits.x_test).to(device)
-    y_test = torch.from_numpy(splits.y_test).to(device)
+    evaluated = {"val": (splits.x_val, splits.y_val)} if splits.has_validation else {}
+    evaluated["test"] = (splits.x_test, splits.y_test)
+    eval_sets = {
+        name: (torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
+        for name, (x, y) in evaluated.items()
+    }
 
     torch.manual_seed(config.seed)
     model_kwargs = {
@@ -357,22 +370,22 @@ def _fit(
             if not math.isfinite(loss_sum):
                 raise OnebitError(f"training diverged at epoch {epoch + 1} (loss is {loss_sum})")
 
-            test_part = torch.arange(context.rank, len(x_test), context.world_size)
-            test_loss, test_correct, test_seen = evaluate(
-                model, x_test[test_part], y_test[test_part]
-            )
-            totals = context.all_reduce_sum(
-                [loss_sum, correct, seen, test_loss, test_correct, test_seen, epoch_seconds]
-            )
+            sums = [loss_sum, correct, seen, epoch_seconds]
+            for x_eval, y_eval in eval_sets.values():
+                part = torch.arange(context.rank, len(x_eval), context.world_size)
+                sums += evaluate(model, x_eval[part], y_eval[part])
+            totals = context.all_reduce_sum(sums)
             metrics = {
                 "epoch": epoch + 1,
                 "train_loss": totals[0] / totals[2],
                 "train_accuracy": totals[1] / totals[2],
-                "test_loss": totals[3] / totals[5],
-                "test_accuracy": totals[4] / totals[5],
-                "lr": schedule.get_last_lr()[0],
-                "epoch_seconds": totals[6] / context.world_size,
             }
+            for i, name in enumerate(eval_sets):
+                eval_loss, eval_correct, eval_seen = totals[4 + 3 * i : 7 + 3 * i]
+                metrics[f"{name}_loss"] = eval_loss / eval_seen
+                metrics[f"{name}_accuracy"] = eval_correct / eval_seen
+            metrics["lr"] = schedule.get_last_lr()[0]
+            metrics["epoch_seconds"] = totals[3] / context.world_size
             log.append(metrics)
             progress.end_epoch(metrics)
             if context.is_main and checkpoint_path is not None:

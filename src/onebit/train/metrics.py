@@ -29,7 +29,7 @@ class MetricsLog:
         if self.out_dir is None or not self.history:
             return
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(self.history[0]))
+        writer = csv.DictWriter(buffer, fieldnames=list(self.history[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.history)
         with atomic_open(self.out_dir / METRICS_CSV, "w") as handle:
@@ -38,7 +38,8 @@ class MetricsLog:
             json.dump(self.history, handle, indent=1)
 
     def plot(self) -> Path | None:
-        """Write ``curves.png`` (loss and accuracy per epoch, train and test); returns its path."""
+        """Write ``curves.png`` (loss and accuracy per epoch: train, validation when the run has
+        a validation split, and test); returns its path."""
         if self.out_dir is None or not self.history:
             return None
         from onebit.plots import plot_training_curves

@@ -72,9 +72,12 @@ class TrainingProgress:
     def end_epoch(self, metrics: dict[str, float]) -> None:
         if not self.enabled:
             return
+        splits = "  ".join(
+            f"{split} loss {metrics[f'{split}_loss']:.4f} acc {metrics[f'{split}_accuracy']:.2%}"
+            for split in ("train", "val", "test")
+            if f"{split}_loss" in metrics
+        )
         self.console.print(
-            f"epoch {metrics['epoch']:>3}  "
-            f"train loss {metrics['train_loss']:.4f} acc {metrics['train_accuracy']:.2%}  "
-            f"test loss {metrics['test_loss']:.4f} acc {metrics['test_accuracy']:.2%}  "
+            f"epoch {metrics['epoch']:>3}  {splits}  "
             f"lr {metrics['lr']:.2e}  {metrics['epoch_seconds']:.2f}s"
         )

@@ -47,6 +47,7 @@ _TEMPORARY = re.compile(
 # (``data_path``, ``teacher``) may move.
 SAME_ON_RESUME = (
     "data",
+    "val_fraction",
     "batch_size",
     "optimizer",
     "optimizer_options",
@@ -59,6 +60,9 @@ SAME_ON_RESUME = (
     "distill_weight",
     "clip_weights",
 )
+SAVED_BEFORE_THEY_EXISTED = {"val_fraction": 0.0}
+"""What a checkpoint written before a setting existed was trained with: runs before validation
+splits trained on the whole training part."""
 
 
 def run_files(out_dir: Path) -> list[str]:
@@ -214,6 +218,7 @@ def check_same_settings(
     """
     if saved is None:
         return
+    saved = {**SAVED_BEFORE_THEY_EXISTED, **saved}
     changed = [
         f"{name} was {saved[name]!r}, now {asked[name]!r}"
         for name in SAME_ON_RESUME

@@ -1,0 +1,55 @@
+"""Selection on the validation split: the best candidate by validation accuracy, never by test."""
+
+from __future__ import annotations
+
+import pytest
+
+from onebit._registry import OnebitError
+from onebit.experiments.selection import Candidate, select
+
+CANDIDATES = tuple(Candidate(f"lr {lr}", {"lr": lr}) for lr in (0.1, 0.01, 0.001, 0.0001))
+VAL = {0.1: 0.80, 0.01: 0.95, 0.001: 0.90, 0.0001: 0.95}
+
+
+def metrics_with_test_inverted(candidate: Candidate) -> dict[str, float]:
+    """What a training run reports, with test accuracy ranking the candidates the other way."""
+    val = VAL[candidate.settings["lr"]]
+    return {"val_accuracy": val, "test_accuracy": 1.0 - val, "train_accuracy": 1.0}
+
+
+def test_the_best_validation_accuracy_wins_and_test_plays_no_part():
+    selection = select(CANDIDATES, metrics_with_test_inverted)
+    assert selection.best.name == "lr 0.01"  # tied with lr 0.0001 on validation: tried first
+    assert selection.val_accuracy == {
+        "lr 0.1": 0.8,
+        "lr 0.01": 0.95,
+        "lr 0.001": 0.9,
+        "lr 0.0001": 0.95,
+    }
+    record = selection.as_json()
+    assert record["chosen"] == "lr 0.01" and record["chosen_settings"] == {"lr": 0.01}
+    assert [c["val_accuracy"] for c in record["candidates"]] == [0.8, 0.95, 0.9, 0.95]
+    assert "test" not in str(record)
+
+
+def test_the_order_of_the_candidates_breaks_ties():
+    assert select(CANDIDATES[::-1], metrics_with_test_inverted).best.name == "lr 0.0001"
+
+
+def test_every_candidate_is_trained_once_in_order():
+    trained = []
+    select(CANDIDATES, lambda c: trained.append(c.name) or metrics_with_test_inverted(c))
+    assert trained == [c.name for c in CANDIDATES]
+
+
+@pytest.mark.parametrize(
+    ("candidates", "train_fn", "message"),
+    [
+        ((), metrics_with_test_inverted, "at least one candidate"),
+        (CANDIDATES[:1] * 2, metrics_with_test_inverted, "distinct"),
+        (CANDIDATES, lambda c: {"test_accuracy": 0.9}, "without a validation split"),
+    ],
+)
+def test_refusals(candidates, train_fn, message):
+    with pytest.raises(OnebitError, match=message):
+        select(candidates, train_fn)
