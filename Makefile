@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.onebit-installed
 DEMO_DIR ?= runs/demo
 
-.PHONY: demo test test-sanitize lint bench-accuracy clean
+.PHONY: demo test test-sanitize lint bench-accuracy reports clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,11 +62,23 @@ test-sanitize: $(STAMP)
 	echo passed > $(SANITIZE_RESULT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 bench-accuracy: $(STAMP)
 	$(BIN)/python benchmarks/mlp_accuracy.py
+
+# Every docs/ report, regenerated at one commit: refused unless `git status --porcelain` is empty,
+# because a figure must name a clean commit (the result files record it, with the load average).
+# Timing reports first, then the fuzz run (the longest); the machine should be otherwise idle.
+reports: $(STAMP)
+	$(BIN)/python -m onebit.bench.provenance --require-clean
+	$(BIN)/onebit bench bgemm --out docs/bgemm.json
+	$(BIN)/onebit bench bconv2d --out docs/bconv2d.json
+	$(BIN)/onebit bench zoo --out docs/zoo.json
+	$(BIN)/onebit bench mlp --out docs/mlp_engine.json
+	$(BIN)/onebit bench fuzz --cases 100000 --jobs 2 --seed 1 --converted --out docs/fuzz.json
+	# ---- accuracy experiments (validation-selected; the lead adds these commands here) ----
 
 clean:
 	rm -rf $(VENV) runs build dist
