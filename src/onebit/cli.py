@@ -547,8 +547,6 @@ def bench_mlp(
     from onebit.bench import mlp
 
     counts = _thread_counts(threads, (1, 2))
-    if checkpoint is None and from_json is None:
-        errors.print(f"note: {mlp.UNTRAINED_NOTE}", highlight=False)
     _bench(
         "mlp",
         out,
