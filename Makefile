@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/onebit train binarynet-mlp --data mnist5k --epochs 30 --augment-shift 2 --out $(DEMO_DIR) --overwrite
 	$(BIN)/onebit convert $(DEMO_DIR)/checkpoint.pt -o $(DEMO_DIR)/model.onebit
 	$(BIN)/onebit run $(DEMO_DIR)/model.onebit --data mnist5k
-	$(BIN)/onebit bench mlp --checkpoint $(DEMO_DIR)/checkpoint.pt
+	$(BIN)/onebit bench mlp --checkpoint $(DEMO_DIR)/checkpoint.pt --out $(DEMO_DIR)/mlp_engine.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -77,7 +77,7 @@ reports: $(STAMP)
 	$(BIN)/onebit bench bconv2d --out docs/bconv2d.json
 	$(BIN)/onebit bench zoo --out docs/zoo.json
 	$(BIN)/onebit bench mlp --out docs/mlp_engine.json
-	$(BIN)/onebit bench fuzz --cases 100000 --jobs 2 --seed 1 --converted --out docs/fuzz.json
+	$(BIN)/onebit bench fuzz --out docs/fuzz.json --cases 100000 --jobs 2 --seed 1 --converted
 	# ---- accuracy experiments (validation-selected; the lead adds these commands here) ----
 
 clean:

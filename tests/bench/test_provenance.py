@@ -132,3 +132,16 @@ def test_lines_warn_when_dirty_or_busy_and_not_otherwise():
     assert any("uncommitted" in line for line in provenance_lines(dirty)[1:])
     busy = {**clean, "idle": False, "warning": "machine not idle: load 3.00 before the start"}
     assert "**Warning: machine not idle: load 3.00 before the start.**" in provenance_lines(busy)
+
+
+def test_make_reports_checks_the_tree_before_any_benchmark():
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text().splitlines()
+    start = makefile.index("reports: $(STAMP)")
+    recipe = [line.strip() for line in makefile[start + 1 :] if line.startswith("\t")]
+    recipe = recipe[: next(i for i, line in enumerate(recipe) if line.startswith("#"))]
+    assert recipe[0] == "$(BIN)/python -m onebit.bench.provenance --require-clean"
+    names = [line.split()[2] for line in recipe[1:]]
+    assert names == ["bgemm", "bconv2d", "zoo", "mlp", "fuzz"]
+    assert "--cases 100000 --jobs 2" in recipe[-1]
