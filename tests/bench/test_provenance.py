@@ -145,3 +145,12 @@ def test_make_reports_checks_the_tree_before_any_benchmark():
     names = [line.split()[2] for line in recipe[1:]]
     assert names == ["bgemm", "bconv2d", "zoo", "mlp", "fuzz"]
     assert "--cases 100000 --jobs 2" in recipe[-1]
+
+
+def test_machine_info_without_a_start_judges_only_the_load_after():
+    from onebit.bench.report import machine_info
+
+    record = machine_info()["provenance"]
+    assert record["load_before"] is None and record["threads"] >= 1
+    assert record["commit"] == describe()
+    assert "n/a before" in provenance_lines(record)[0]

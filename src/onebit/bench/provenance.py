@@ -144,6 +144,13 @@ class Provenance:
         """The commit, diff hash and SIMD path, and the load before the measurement."""
         return cls(describe(source), diff_sha256(source), simd_path(), load_average())
 
+    @classmethod
+    def at_end(cls, threads: int, source: str | os.PathLike[str] = SOURCE_DIR) -> dict[str, Any]:
+        """A provenance taken only after the work, for a writer that did not call :meth:`start`:
+        the load before is unknown (``None``), so only the load after is judged."""
+        taken = cls(describe(source), diff_sha256(source), simd_path(), None)
+        return taken.finish(threads)
+
     def finish(self, threads: int = 1) -> dict[str, Any]:
         """Record the load after the measurement (which ran up to ``threads`` threads) and the
         idle verdict; returns the JSON-ready dict."""
@@ -169,7 +176,7 @@ def provenance_lines(provenance: dict[str, Any] | None) -> list[str]:
     lines = [
         f"Commit {commit}; SIMD path {provenance['simd']}; 1-minute load "
         f"{load(provenance.get('load_before'))} before, {load(provenance.get('load_after'))} "
-        f"after ({provenance.get('threads')} threads at most)."
+        f"after (the benchmark ran {provenance.get('threads')} thread(s) at most)."
     ]
     warnings = []
     if commit.endswith("-dirty") or provenance.get("diff_sha256") or commit == "unknown":

@@ -51,16 +51,18 @@ def machine_info(provenance: dict[str, Any] | None = None) -> dict[str, Any]:
     """CPU model, core count, Python, NumPy and torch (if imported) versions, and the provenance.
 
     Args:
-        provenance: what :meth:`Provenance.finish` returned for the measurement; without it, one
-            is taken now (the load "before" is then the load at the end, and the writer says so
-            by leaving ``threads`` at 1).
+        provenance: what :meth:`Provenance.finish` returned for the measurement. Without it,
+            one is taken now (:meth:`Provenance.at_end`: no load before, the load after judged
+            against torch's thread count), so a writer that can should call
+            :meth:`Provenance.start` before it measures.
     """
     import sys
 
     import numpy as np
 
-    if provenance is None:
-        provenance = Provenance.start().finish()
+    if provenance is None:  # the work ran on torch's threads, when torch is loaded
+        torch = sys.modules.get("torch")
+        provenance = Provenance.at_end(torch.get_num_threads() if torch else 1)
     info = {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
