@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.onebit-installed
 DEMO_DIR ?= runs/demo
 
-.PHONY: demo test test-sanitize lint bench-accuracy clean
+.PHONY: demo test test-sanitize lint bench-accuracy reports clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/onebit train binarynet-mlp --data mnist5k --epochs 30 --augment-shift 2 --out $(DEMO_DIR) --overwrite
 	$(BIN)/onebit convert $(DEMO_DIR)/checkpoint.pt -o $(DEMO_DIR)/model.onebit
 	$(BIN)/onebit run $(DEMO_DIR)/model.onebit --data mnist5k
-	$(BIN)/onebit bench mlp --checkpoint $(DEMO_DIR)/checkpoint.pt
+	$(BIN)/onebit bench mlp --checkpoint $(DEMO_DIR)/checkpoint.pt --out $(DEMO_DIR)/mlp_engine.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -62,11 +62,23 @@ test-sanitize: $(STAMP)
 	echo passed > $(SANITIZE_RESULT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 bench-accuracy: $(STAMP)
 	$(BIN)/onebit experiment accuracy
+
+# Every docs/ report, regenerated at one commit: refused unless `git status --porcelain` is empty,
+# because a figure must name a clean commit (the result files record it, with the load average).
+# Timing reports first, then the fuzz run (the longest); the machine should be otherwise idle.
+reports: $(STAMP)
+	$(BIN)/python -m onebit.bench.provenance --require-clean
+	$(BIN)/onebit bench bgemm --out docs/bgemm.json
+	$(BIN)/onebit bench bconv2d --out docs/bconv2d.json
+	$(BIN)/onebit bench zoo --out docs/zoo.json
+	$(BIN)/onebit bench mlp --out docs/mlp_engine.json
+	$(BIN)/onebit bench fuzz --out docs/fuzz.json --cases 100000 --jobs 2 --seed 1 --converted
+	# ---- accuracy experiments (validation-selected; the lead adds these commands here) ----
 
 clean:
 	rm -rf $(VENV) runs build dist

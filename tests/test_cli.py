@@ -146,7 +146,9 @@ def test_convert_then_run_a_trained_checkpoint(tmp_path):
     [
         (("convert", "/no/such.pt", "-o", "x.onebit"), "checkpoint not found"),
         (("run", "/no/such.onebit"), "program file not found"),
-        (("bench", "gpu"), "unknown benchmark 'gpu'; known: mlp, bgemm, bconv2d, zoo, all"),
+        (("bench", "bgemm", "--from-json", "/no/such.json"), "/no/such.json"),
+        (("bench", "bgemm", "--shape", "64x4096"), "--shape takes MxKxN"),
+        (("bench", "zoo", "--baseline", "onnx"), "unknown --baseline ['onnx']"),
     ],
 )
 def test_engine_commands_report_bad_paths_in_one_line(args, message):

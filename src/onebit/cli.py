@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from onebit._cli_output import console, reports_errors
 from onebit._registry import OnebitError
+from onebit.bench.cli import bench_app
 
 app = typer.Typer(
     name="onebit",
@@ -21,30 +20,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(soft_wrap=True)
-if not console.is_terminal:  # logs and pipes: room for the tables instead of 80 columns
-    console.width = 132
-errors = Console(stderr=True, soft_wrap=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def reports_errors(command: F) -> F:
-    """Turn an OnebitError or an OSError (a missing file, a full disk) into one line on stderr
-    and exit status 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (OnebitError, OSError) as error:
-            errors.print(f"[bold red]error:[/] {error}", highlight=False)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            errors.print("interrupted; the last finished epoch's checkpoint is kept")
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _model_args(pairs: list[str] | None) -> dict[str, Any]:
@@ -372,47 +347,7 @@ def run(
     )
 
 
-BENCHMARKS = ("mlp", "bgemm", "bconv2d", "zoo")
-
-
-@app.command()
-@reports_errors
-def bench(
-    what: Annotated[str, typer.Argument(help="mlp, bgemm, bconv2d, zoo or all.")] = "all",
-    checkpoint: Annotated[Path | None, typer.Option(help="Trained checkpoint for 'mlp'.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Save the results as JSON here.")] = None,
-) -> None:
-    """Time the packed engine against PyTorch fp32 on the same shapes, in the same run."""
-    from onebit.bench.report import save_results
-
-    chosen = BENCHMARKS if what == "all" else (what,)
-    if any(name not in BENCHMARKS for name in chosen):
-        raise OnebitError(f"unknown benchmark {what!r}; known: {', '.join(BENCHMARKS)}, all")
-    results = {}
-    for name in chosen:
-        if name == "mlp":
-            from onebit.bench.mlp import benchmark_mlp, print_mlp
-
-            results[name] = benchmark_mlp(None if checkpoint is None else str(checkpoint))
-            print_mlp(results[name], console)
-        elif name == "bgemm":
-            from onebit.bench.bgemm import benchmark_bgemm, print_bgemm
-
-            results[name] = benchmark_bgemm()
-            print_bgemm(results[name], console)
-        elif name == "bconv2d":
-            from onebit.bench.bconv2d import benchmark_bconv2d, print_bconv2d
-
-            results[name] = benchmark_bconv2d()
-            print_bconv2d(results[name], console)
-        else:
-            from onebit.bench.zoo import benchmark_zoo, print_zoo
-
-            results[name] = benchmark_zoo()
-            print_zoo(results[name], console)
-    if out is not None:
-        save_results(out, results)
-        console.print(f"saved {out}", highlight=False)
+app.add_typer(bench_app, name="bench")
 
 
 experiment_app = typer.Typer(help="Experiments that train many runs and write a report.")

@@ -1,6 +1,6 @@
 """The loader under structured fuzzing: thousands of mutated files, each in a supervised worker;
 no crash, hang, undocumented exception or non-finite output. The long run (100,000+ files) is
-``benchmarks/fuzz_programs.py``."""
+``onebit bench fuzz``."""
 
 from __future__ import annotations
 

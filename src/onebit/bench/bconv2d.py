@@ -9,7 +9,7 @@ and each ``output_*`` alone), and, in the same run, torch's fp32 ``conv2d`` in b
 Fairness: torch's OpenMP workers keep spinning for a while after a multi-threaded op and take the
 cores onebit's own thread pool needs. So for each (conv, threads) onebit is timed before torch,
 and every torch timing is followed by a pause before the next onebit timing. Torch runs at
-``torch.set_num_threads(t)``, onebit with ``threads=t``. Run with ``python benchmarks/bconv2d.py``.
+``torch.set_num_threads(t)``, onebit with ``threads=t``. Run with ``onebit bench bconv2d``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from onebit.bench.report import machine_summary
-from onebit.bench.timing import busy_wait, median_seconds
+from onebit.bench.timing import PAUSE_KIND, busy_wait, median_seconds
 from onebit.runtime import _native
 
 # (name, batch, cin, cout, size, kernel, threads to time)
@@ -32,6 +32,9 @@ CONVS: tuple[tuple[str, int, int, int, int, int, tuple[int, ...]], ...] = (
     ("3x3 64->64 56x56", 1, 64, 64, 56, 3, (1, 2)),
     ("1x1 256->256 14x14", 1, 256, 256, 14, 1, (1,)),
 )
+QUICK_CONVS: tuple[tuple[str, int, int, int, int, int, tuple[int, ...]], ...] = (
+    ("3x3 32->32 8x8", 1, 32, 32, 8, 3, (1, 2)),
+)  # a check that the whole benchmark runs, in seconds; not a figure to publish
 PAUSE_S = 0.5  # lets torch's OpenMP workers stop spinning before onebit is timed
 _TIMING = {"repeat": 11, "warmup": 5, "min_seconds": 0.03}
 
@@ -131,7 +134,13 @@ def benchmark_bconv2d(
         row["scaling_vs_1_thread"] = (
             None if one is None else {v: one["onebit_s"][v] / t for v, t in row["onebit_s"].items()}
         )
-    return {"simd": simd, "pause_after_torch_s": pause, "rows": rows}
+    return {
+        "simd": simd,
+        "pause_after_torch_s": pause,
+        "pause_kind": PAUSE_KIND,
+        "timing": _TIMING,
+        "rows": rows,
+    }
 
 
 _COLUMNS = (
@@ -187,18 +196,24 @@ def print_bconv2d(result: dict[str, Any], console) -> None:
     console.print(table)
 
 
-def markdown_bconv2d(result: dict[str, Any], machine: dict[str, Any], command: str) -> str:
-    """A Markdown report of ``result``: the table, the machine and the command that remakes it."""
+def markdown_bconv2d(doc: dict[str, Any]) -> str:
+    """The Markdown report of a stored ``bconv2d`` document: method (from the stored values), the
+    machine and provenance, and the table."""
+    result = doc["bconv2d"]
+    timing = result["timing"]
     lines = [
         "# bconv2d vs torch fp32 conv2d",
         "",
-        f"Remake with `{command}`. Median times; packed NHWC input, stride 1, padding K // 2 "
+        f"Remake with `{doc['command']}`. Each time is the median of {timing['repeat']} samples "
+        f"after {timing['warmup']} warm-up calls, a sample looping the call for at least "
+        f"{timing['min_seconds'] * 1e3:g} ms; packed NHWC input, stride 1, padding K // 2 "
         "filled with +1. Every baseline is torch's fp32 `conv2d` measured in the same run at the "
         "same thread count, the faster of contiguous and channels_last (onebit timed first, then "
-        f"torch, then a {result['pause_after_torch_s']:g} s pause). `fused` variants produce "
-        "packed bits or float32 in the kernel; `unfused` ones run `bconv2d` then `output_*`.",
+        f"torch, then a {result['pause_after_torch_s']:g} s {result['pause_kind']}). `fused` "
+        "variants produce packed bits or float32 in the kernel; `unfused` ones run `bconv2d` "
+        "then `output_*`. × 1 thread = the time at 1 thread / the time at this count.",
         "",
-        machine_summary(machine),
+        machine_summary(doc["machine"]),
         "",
         "| " + " | ".join(_COLUMNS) + " |",
         "|---|---:|---|" + "---:|" * (len(_COLUMNS) - 3),

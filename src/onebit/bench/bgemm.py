@@ -10,7 +10,7 @@ core (``xor_popcount_peak``) and reports the fraction of it that bgemm reaches.
 Fairness: torch's OpenMP workers keep spinning for a while after a multi-threaded op and take the
 cores onebit's own thread pool needs. So for each (shape, threads) onebit is timed before torch,
 and every torch timing is followed by a pause before the next onebit timing. Torch runs at
-``torch.set_num_threads(t)``, onebit with ``threads=t``. Run with ``python benchmarks/bgemm.py``.
+``torch.set_num_threads(t)``, onebit with ``threads=t``. Run with ``onebit bench bgemm``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from onebit.bench.report import machine_summary
-from onebit.bench.timing import busy_wait, median_seconds
+from onebit.bench.timing import PAUSE_KIND, busy_wait, median_seconds
 from onebit.runtime import _native
 
 SHAPES: tuple[tuple[int, int, int], ...] = ((64, 4096, 4096), (1024, 4096, 1024))
@@ -78,11 +78,12 @@ def benchmark_bgemm(
     shapes: tuple[tuple[int, int, int], ...] = SHAPES,
     threads: tuple[int, ...] = THREADS,
     pause: float = PAUSE_S,
+    peak_seconds: float = PEAK_S,
 ) -> dict[str, Any]:
     """bgemm and bitpack+bgemm vs torch fp32 (best of matmul, oneDNN) and int8 dynamic Linear."""
     rng = np.random.default_rng(0)
     simd = _native.default_simd_path()
-    peak = _native.xor_popcount_peak(PEAK_S)  # before any torch op: nothing else spinning
+    peak = _native.xor_popcount_peak(peak_seconds)  # before any torch op: nothing else spinning
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     for m, k, n in shapes:
@@ -131,6 +132,8 @@ def benchmark_bgemm(
         "simd_paths": list(_native.simd_paths()),
         "xor_popcount_peak_gmacs_per_core": peak / 1e9,
         "pause_after_torch_s": pause,
+        "pause_kind": PAUSE_KIND,
+        "timing": _TIMING,
         "notes": notes,
         "results": rows,
     }
@@ -195,20 +198,25 @@ def print_bgemm(result: dict[str, Any], console) -> None:
     console.print(table)
 
 
-def markdown_bgemm(result: dict[str, Any], machine: dict[str, Any], command: str) -> str:
-    """A Markdown report of ``result``: the table, the machine and the command that remakes it."""
+def markdown_bgemm(doc: dict[str, Any]) -> str:
+    """The Markdown report of a stored ``bgemm`` document: method (from the stored values), the
+    machine and provenance, and the table."""
+    result = doc["bgemm"]
+    timing = result["timing"]
     lines = [
         "# bgemm vs torch fp32 and int8",
         "",
-        f"Remake with `{command}`. Median times; every baseline measured in the same run at the "
+        f"Remake with `{doc['command']}`. Each time is the median of {timing['repeat']} samples "
+        f"after {timing['warmup']} warm-up calls, a sample looping the call for at least "
+        f"{timing['min_seconds'] * 1e3:g} ms; every baseline measured in the same run at the "
         "same thread count (onebit timed first, then torch, then a "
-        f"{result['pause_after_torch_s']:g} s pause). vs fp32 = against the faster of "
-        "`torch.matmul` and oneDNN `mkldnn_linear`; vs int8 = against torch's dynamically "
-        "quantized `nn.Linear`; % peak = share of the measured register-resident "
+        f"{result['pause_after_torch_s']:g} s {result['pause_kind']}). vs fp32 = against the "
+        "faster of `torch.matmul` and oneDNN `mkldnn_linear`; vs int8 = against torch's "
+        "dynamically quantized `nn.Linear`; % peak = share of the measured register-resident "
         f"xor+popcount peak, {result['xor_popcount_peak_gmacs_per_core']:.0f} binary GMAC/s per "
         "core, times the thread count.",
         "",
-        machine_summary(machine),
+        machine_summary(doc["machine"]),
         "",
         "| " + " | ".join(_COLUMNS) + " |",
         "|---|" + "---:|" * (len(_COLUMNS) - 1),

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+PAUSE_KIND = "busy-wait pause (spinning, not asleep: see timing.busy_wait)"
+
 
 def median_seconds(
     run: Callable[[], Any], repeat: int = 20, warmup: int = 3, min_seconds: float = 0.0

@@ -11,7 +11,7 @@ they reach the graph's validation rather than stopping at the checksum.
 Each case runs in a worker process (load, a call on a finite batch within ``[-1, 1]``, a call on
 an empty batch) supervised with a timeout: a worker that dies or hangs is recorded with the case
 and replaced, so one process serves many files. Used by ``tests/runtime/test_fuzz.py`` (a few
-thousand cases) and ``benchmarks/fuzz_programs.py`` (the long run).
+thousand cases) and ``onebit bench fuzz`` (the long run, :mod:`onebit.runtime.fuzz.campaign`).
 """
 
 from onebit.runtime.fuzz.mutations import Case, Mutator

@@ -1,0 +1,276 @@
+"""``onebit bench NAME``: each benchmark a thin command over :mod:`onebit.bench`, writing its
+JSON result (with provenance) and the Markdown report rendered from it, or re-rendering a stored
+result with ``--from-json``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from onebit._cli_output import console, errors, reports_errors
+from onebit._registry import OnebitError
+
+bench_app = typer.Typer(
+    help="Time the packed engine against PyTorch on the same shapes, in the same run. Each "
+    "benchmark writes a JSON result (machine, commit, load, SIMD path) to --out, by default the "
+    "project's report docs/NAME.json, and a Markdown report rendered from it beside it.",
+    no_args_is_help=True,
+)
+
+FromJson = Annotated[
+    Path | None,
+    typer.Option(
+        "--from-json",
+        help="Measure nothing: re-render the Markdown report of this stored result, beside it.",
+    ),
+]
+Threads = Annotated[list[int] | None, typer.Option("--threads", help="A thread count (repeat).")]
+Pause = Annotated[
+    float | None, typer.Option(min=0, help="Seconds of busy pause after each torch timing.")
+]
+
+
+def _out_option(default: str) -> Any:
+    return typer.Option(help=f"Where the JSON result goes (the .md beside it); default {default}.")
+
+
+def _words(**options: Any) -> list[str]:
+    """The command-line words of the options the user set, for the report's "Remake with"."""
+    words: list[str] = []
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        for item in value if isinstance(value, list) else [value]:
+            if item is True:
+                words.append(flag)
+            elif item is not None and item is not False:
+                words += [flag, str(item)]
+    return words
+
+
+def _bench(
+    name: str,
+    out: Path,
+    from_json: Path | None,
+    words: list[str],
+    measure: Callable[[], dict[str, Any]],
+    show: Callable[[dict[str, Any], Any], None],
+    threads: int,
+) -> dict[str, Any] | None:
+    """Re-render ``from_json``, or measure with provenance, print, and publish to ``out``."""
+    import shlex
+
+    from onebit.bench.provenance import Provenance
+    from onebit.bench.report import publish, rerender
+
+    if from_json is not None:
+        console.print(f"wrote {rerender(from_json, name)}", highlight=False)
+        return None
+    provenance = Provenance.start()
+    result = measure()
+    finished = provenance.finish(threads=threads)
+    show(result, console)
+    command = shlex.join(["onebit", "bench", name, *words])
+    json_path, report = publish(name, result, out, command, finished)
+    console.print(f"wrote {json_path} and {report}", highlight=False)
+    if finished["warning"]:
+        errors.print(f"warning: {finished['warning']}", highlight=False)
+    return result
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    try:
+        m, k, n = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise OnebitError(f"--shape takes MxKxN (e.g. 64x4096x4096), got {text!r}") from None
+    if min(m, k, n) < 1:
+        raise OnebitError(f"--shape sizes must be at least 1, got {text!r}")
+    return m, k, n
+
+
+def _thread_counts(threads: list[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    counts = tuple(threads or default)
+    if min(counts) < 1:
+        raise OnebitError(f"--threads must be at least 1, got {list(counts)}")
+    return counts
+
+
+@bench_app.command("bgemm")
+@reports_errors
+def bench_bgemm(
+    out: Annotated[Path, _out_option("docs/bgemm.json")] = Path("docs/bgemm.json"),
+    threads: Threads = None,
+    shape: Annotated[
+        list[str] | None, typer.Option(help="MxKxN (repeat); default the report's shapes.")
+    ] = None,
+    pause: Pause = None,
+    from_json: FromJson = None,
+) -> None:
+    """bgemm vs torch fp32 (matmul, oneDNN) and int8 dynamic Linear."""
+    from onebit.bench import bgemm
+
+    counts = _thread_counts(threads, bgemm.THREADS)
+    shapes = tuple(_shape(text) for text in shape) if shape else bgemm.SHAPES
+    _bench(
+        "bgemm",
+        out,
+        from_json,
+        _words(out=str(out), threads=threads, shape=shape, pause=pause),
+        lambda: bgemm.benchmark_bgemm(shapes, counts, bgemm.PAUSE_S if pause is None else pause),
+        bgemm.print_bgemm,
+        max(counts),
+    )
+
+
+@bench_app.command("bconv2d")
+@reports_errors
+def bench_bconv2d(
+    out: Annotated[Path, _out_option("docs/bconv2d.json")] = Path("docs/bconv2d.json"),
+    quick: Annotated[
+        bool, typer.Option("--quick", help="One small conv: checks the run, not a figure.")
+    ] = False,
+    pause: Pause = None,
+    from_json: FromJson = None,
+) -> None:
+    """bconv2d variants vs torch fp32 conv2d (faster memory format)."""
+    from onebit.bench import bconv2d
+
+    convs = bconv2d.QUICK_CONVS if quick else bconv2d.CONVS
+    _bench(
+        "bconv2d",
+        out,
+        from_json,
+        _words(out=str(out), quick=quick, pause=pause),
+        lambda: bconv2d.benchmark_bconv2d(convs, bconv2d.PAUSE_S if pause is None else pause),
+        bconv2d.print_bconv2d,
+        max(count for conv in convs for count in conv[-1]),
+    )
+
+
+@bench_app.command("zoo")
+@reports_errors
+def bench_zoo(
+    out: Annotated[Path, _out_option("docs/zoo.json")] = Path("docs/zoo.json"),
+    model: Annotated[list[str] | None, typer.Option(help="A zoo model (repeat).")] = None,
+    threads: Threads = None,
+    input_size: Annotated[int, typer.Option(min=16)] = 224,
+    rounds: Annotated[int, typer.Option(min=1)] = 15,
+    pause: Pause = None,
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option(help="A torch ResNet-18 setup to try (repeat); default all."),
+    ] = None,
+    from_json: FromJson = None,
+) -> None:
+    """Zoo models packed vs the fastest torch fp32 ResNet-18 setup, batch 1."""
+    from onebit.bench import zoo
+
+    counts = _thread_counts(threads, (1, 2))
+    unknown = [name for name in baseline or [] if name not in zoo.BASELINE_SETUPS]
+    if unknown:
+        raise OnebitError(f"unknown --baseline {unknown}; known: {', '.join(zoo.BASELINE_SETUPS)}")
+    words = _words(out=str(out), model=model, threads=threads, baseline=baseline, pause=pause)
+    words += _words(input_size=input_size if input_size != 224 else None)
+    words += _words(rounds=rounds if rounds != 15 else None)
+    _bench(
+        "zoo",
+        out,
+        from_json,
+        words,
+        lambda: zoo.benchmark_zoo(
+            model or zoo.BENCH_MODELS,
+            counts,
+            input_size,
+            zoo.PAUSE_S if pause is None else pause,
+            rounds,
+            baseline or zoo.BASELINE_SETUPS,
+        ),
+        zoo.print_zoo,
+        max(counts),
+    )
+
+
+@bench_app.command("mlp")
+@reports_errors
+def bench_mlp(
+    out: Annotated[Path, _out_option("docs/mlp_engine.json")] = Path("docs/mlp_engine.json"),
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="A trained binarynet-mlp checkpoint; without it, an untrained one."),
+    ] = None,
+    threads: Threads = None,
+    pause: Pause = None,
+    from_json: FromJson = None,
+) -> None:
+    """binarynet-mlp packed vs its float twin (headline) and torch eval of itself, batch 1.
+
+    Without --checkpoint it times an untrained model of the same shape and says so: latency
+    does not depend on the weights, and no accuracy is reported.
+    """
+    from onebit.bench import mlp
+
+    counts = _thread_counts(threads, (1, 2))
+    _bench(
+        "mlp",
+        out,
+        from_json,
+        _words(out=str(out), checkpoint=checkpoint, threads=threads, pause=pause),
+        lambda: mlp.benchmark_mlp(
+            None if checkpoint is None else str(checkpoint),
+            counts,
+            mlp.PAUSE_S if pause is None else pause,
+        ),
+        mlp.print_mlp,
+        max(counts),
+    )
+
+
+@bench_app.command("fuzz")
+@reports_errors
+def bench_fuzz(
+    out: Annotated[Path, _out_option("docs/fuzz.json")] = Path("docs/fuzz.json"),
+    cases: Annotated[int, typer.Option(min=1)] = 100_000,
+    seed: Annotated[int, typer.Option(help="The run's seed.")] = 0,
+    start: Annotated[int, typer.Option(min=0, help="The first case index.")] = 0,
+    jobs: Annotated[int, typer.Option(min=1, help="Workers side by side.")] = 1,
+    chunk: Annotated[int, typer.Option(min=1, help="Cases per progress line.")] = 5000,
+    timeout: Annotated[float, typer.Option(min=0.001, help="Seconds before a hang.")] = 20.0,
+    seed_file: Annotated[
+        list[Path] | None, typer.Option(help="A .onebit file to mutate too (repeat).")
+    ] = None,
+    converted: Annotated[
+        bool, typer.Option("--converted", help="Also mutate two small converted models.")
+    ] = False,
+    keep: Annotated[Path | None, typer.Option(help="Save failing files here.")] = None,
+    from_json: FromJson = None,
+) -> None:
+    """Fuzz the .onebit loader with mutated files; exit status 1 if any case failed."""
+    from onebit.runtime.fuzz.campaign import run_campaign
+
+    words = _words(out=str(out), cases=cases, jobs=jobs, seed=seed, converted=converted)
+    words += _words(start=start or None, chunk=chunk if chunk != 5000 else None)
+    words += _words(timeout=timeout if timeout != 20.0 else None, seed_file=seed_file, keep=keep)
+    result = _bench(
+        "fuzz",
+        out,
+        from_json,
+        words,
+        lambda: run_campaign(
+            cases,
+            seed,
+            start,
+            jobs,
+            chunk,
+            timeout,
+            seed_file,
+            converted,
+            keep,
+            log=lambda line: console.print(line, highlight=False, markup=False),
+        ),
+        lambda result, console: None,
+        jobs,
+    )
+    if result is not None and result["failures"]:
+        raise typer.Exit(1)
