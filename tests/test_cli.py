@@ -134,7 +134,13 @@ def test_convert_then_run_a_trained_checkpoint(tmp_path):
     assert program.is_file() and "x smaller" in converted.stdout
     checkpoint = out / "checkpoint.pt"
     ran = run(
-        "run", str(program), "--data", "digits", "--threads", "1", "--compare-checkpoint",
+        "run",
+        str(program),
+        "--data",
+        "digits",
+        "--threads",
+        "1",
+        "--compare-checkpoint",
         str(checkpoint),
     )
     assert ran.exit_code == 0, ran.output
@@ -167,7 +173,9 @@ def test_compare_checkpoint_counts_the_samples_classified_differently(tmp_path):
     state = {"model_config": other.onebit_config, "model_state": other.state_dict(), "epoch": 0}
     save_checkpoint(checkpoint, state)
     x_test = load("digits").x_test
-    expected = int((load_program(path).predict(x_test) != torch_predictions(checkpoint, x_test)).sum())
+    expected = int(
+        (load_program(path).predict(x_test) != torch_predictions(checkpoint, x_test)).sum()
+    )
     assert expected > 0  # two random models disagree somewhere
     result = run("run", str(path), "--data", "digits", "--compare-checkpoint", str(checkpoint))
     assert result.exit_code == 0, result.output
@@ -468,7 +476,13 @@ def test_boolean_options_are_switches(command):
     assert result.exit_code == 0
     assert "<bool>" not in result.stdout and "BOOLEAN" not in result.stdout
     if command == "train":
-        for switch in ("--two-step", "--resume", "--overwrite", "--no-clip-weights", "--no-progress"):
+        for switch in (
+            "--two-step",
+            "--resume",
+            "--overwrite",
+            "--no-clip-weights",
+            "--no-progress",
+        ):
             assert switch in result.stdout
 
 

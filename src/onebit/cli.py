@@ -181,12 +181,18 @@ def train(
     grad_rounding_bits: Annotated[
         int | None, typer.Option(min=2, max=32, help="Stochastically round gradients to N bits.")
     ] = None,
-    two_step: Annotated[bool, typer.Option("--two-step", help="Binary activations first, then binary weights too.")] = False,
+    two_step: Annotated[
+        bool, typer.Option("--two-step", help="Binary activations first, then binary weights too.")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/MODEL-DATA).")
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the run directory's checkpoint.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in the run directory.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the run directory's checkpoint.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the run already in the run directory.")
+    ] = False,
     hidden: Annotated[int | None, typer.Option(min=1, help="Units per hidden layer.")] = None,
     depth: Annotated[int | None, typer.Option(min=1, help="Hidden layers.")] = None,
     dropout: Annotated[float | None, typer.Option(min=0.0, max=0.99)] = None,
@@ -198,7 +204,8 @@ def train(
         typer.Option(help="Any model argument as KEY=VALUE, e.g. width=0.5 (repeatable)."),
     ] = None,
     clip_weights: Annotated[
-        bool, typer.Option("--clip-weights/--no-clip-weights", help="Clip latent weights each step.")
+        bool,
+        typer.Option("--clip-weights/--no-clip-weights", help="Clip latent weights each step."),
     ] = True,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
     threads: Annotated[int | None, typer.Option(min=1, help="Torch threads per process.")] = None,
@@ -365,8 +372,7 @@ def convert(
     ratio = f"{float_size / size:.1f}x smaller" if binarized else "not binarized"
     console.print(
         f"wrote {output}: {size / 1e6:.3f} MB vs {float_size / 1e6:.3f} MB float32 state dict "
-        f"({ratio}); {len(program.ops)} ops: "
-        + ", ".join(op.type for op in program.ops),
+        f"({ratio}); {len(program.ops)} ops: " + ", ".join(op.type for op in program.ops),
         highlight=False,
     )
 
