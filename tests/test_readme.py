@@ -1,10 +1,10 @@
-"""Every fenced ``bash`` and ``python`` block of README.md, run as written, so the README cannot rot.
+"""Every fenced ``bash`` and ``python`` block of README.md, run as written: the README cannot rot.
 
 The blocks run in a temporary working directory (with ``.venv`` linked to the repository's, so
 ``. .venv/bin/activate`` works there), with the repository's virtual environment first on
 ``PATH`` and a temporary ``HOME`` holding small files in the real formats where the README reads
 yours: ``~/mnist`` (MNIST IDX files), ``~/cifar-10-batches-py`` (CIFAR-10 pickles) and
-``~/images`` (one folder a class). Shell blocks run first, in README order, then each Python block
+``~/images`` (one folder a class), and ``OMP_NUM_THREADS=1``. Shell blocks run first, in README order, then each Python block
 in a process of its own, because the Python blocks read what the shell blocks wrote (the demo's
 checkpoint). Blocks fenced as ``text`` are sample output and do not run.
 
@@ -95,10 +95,9 @@ def shortened_shell_line(line: str, work: Path) -> str:
     if make:
         indent, target, rest = make.groups()
         if target == "test":
-            return f"{indent}make -n -C {REPO} test{rest}"
-        return (
-            f"{indent}make -C {REPO} {target}{rest} DEMO_EPOCHS=1 DEMO_DIR={work / 'runs' / 'demo'}"
-        )
+            return f"{indent}make -n -C {REPO} test{rest}{hash_}{comment}"
+        demo = f"DEMO_EPOCHS=1 DEMO_DIR={work / 'runs' / 'demo'}"
+        return f"{indent}make -C {REPO} {target}{rest} {demo}{hash_}{comment}"
     if re.search(r"\bonebit train\b", command):
         if re.search(r"--epochs[ =]\d+", command):
             command = re.sub(r"--epochs([ =])\d+", r"--epochs\g<1>1", command)
@@ -157,7 +156,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     write_user_files(home)
     env = dict(os.environ)
     env.update(HOME=str(home), PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}")
-    env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+    # One torch thread a process: on 2 shared cores, torch's default spin-waits made an epoch
+    # 3x slower (torchrun's two processes share them too). The kernels' own pool is unchanged.
+    env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
     env.pop("PYTHONPATH", None)
     return work, env
 
