@@ -4,9 +4,9 @@ The blocks run in a temporary working directory (with ``.venv`` linked to the re
 ``. .venv/bin/activate`` works there), with the repository's virtual environment first on
 ``PATH`` and a temporary ``HOME`` holding small files in the real formats where the README reads
 yours: ``~/mnist`` (MNIST IDX files), ``~/cifar-10-batches-py`` (CIFAR-10 pickles) and
-``~/images`` (one folder a class), and ``OMP_NUM_THREADS=1``. Shell blocks run first, in README order, then each Python block
-in a process of its own, because the Python blocks read what the shell blocks wrote (the demo's
-checkpoint). Blocks fenced as ``text`` are sample output and do not run.
+``~/images`` (one folder a class), and ``OMP_NUM_THREADS=1``. Shell blocks run first, in README
+order, then each Python block in a process of its own, because the Python blocks read what the
+shell blocks wrote (the demo's checkpoint). Blocks fenced as ``text`` are sample output and do not run.
 
 To keep the whole file near a minute, a few commands run shortened; these are the only changes
 to a block's text, and the README's last section lists them too:
