@@ -6,7 +6,8 @@ The blocks run in a temporary working directory (with ``.venv`` linked to the re
 yours: ``~/mnist`` (MNIST IDX files), ``~/cifar-10-batches-py`` (CIFAR-10 pickles) and
 ``~/images`` (one folder a class), and ``OMP_NUM_THREADS=1``. Shell blocks run first, in README
 order, then each Python block in a process of its own, because the Python blocks read what the
-shell blocks wrote (the demo's checkpoint). Blocks fenced as ``text`` are sample output and do not run.
+shell blocks wrote (the demo's checkpoint). Blocks fenced as ``text`` are sample output and do
+not run.
 
 To keep the whole file near a minute, a few commands run shortened; these are the only changes
 to a block's text, and the README's last section lists them too:
