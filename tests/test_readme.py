@@ -9,7 +9,7 @@ order, then each Python block in a process of its own, because the Python blocks
 shell blocks wrote (the demo's checkpoint). Blocks fenced as ``text`` are sample output and do
 not run.
 
-To keep the whole file near a minute, a few commands run shortened; these are the only changes
+To keep the file short, a few commands run shortened; these are the only changes
 to a block's text, and the README's last section lists them too:
 
 - ``make test`` runs as ``make -n test`` (a dry run: the suite it starts is the one running this);
