@@ -511,3 +511,16 @@ def test_gitignore_covers_what_a_demo_writes():
     ignored = (Path(__file__).resolve().parents[1] / ".gitignore").read_text().split()
     for pattern in ("*.onebit", "runs/", "*.pt"):
         assert pattern in ignored
+
+
+def test_converting_a_float_model_does_not_claim_a_size_ratio(tmp_path):
+    out = tmp_path / "float"
+    trained = run(
+        "train", "float-mlp", "--data", "digits", "--hidden", "16", "--depth", "1",
+        "--epochs", "1", "--out", str(out), *QUIET,
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert "not binarized" in trained.stdout and "1.0x smaller" not in trained.stdout
+    converted = run("convert", str(out / "checkpoint.pt"), "-o", str(tmp_path / "f.onebit"))
+    assert converted.exit_code == 0, converted.output
+    assert "(not binarized)" in converted.stdout and "x smaller" not in converted.stdout
