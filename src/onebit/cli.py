@@ -76,8 +76,7 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    """Binary neural networks: train and summarize them in PyTorch, convert them to packed
-    .onebit programs, and run and time those with XNOR-popcount kernels."""
+    """The options of ``onebit`` itself (the app's help text describes the command)."""
 
 
 def _registry_choices() -> dict[str, str]:
