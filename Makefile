@@ -7,6 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.onebit-installed
 DEMO_DIR ?= runs/demo
+DEMO_EPOCHS ?= 30
 
 .PHONY: demo test test-sanitize lint bench-accuracy reports clean
 
@@ -15,16 +16,17 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The editable install also builds the C++ extension (onebit._native, CMakeLists.txt + csrc/), so a
-# change to either reinstalls; pip fetches scikit-build-core and nanobind into its build env.
+# change to either reinstalls; pip fetches scikit-build-core and nanobind into its build env. The
+# dev extra holds the train extra (torch, the CLI, the datasets) and the test tools.
 $(STAMP): $(BIN)/python pyproject.toml CMakeLists.txt $(wildcard csrc/*)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/onebit train binarynet-mlp --data mnist5k --epochs 30 --augment-shift 2 --out $(DEMO_DIR) --overwrite
+	$(BIN)/onebit train binarynet-mlp --data mnist5k --epochs $(DEMO_EPOCHS) --augment-shift 2 --out $(DEMO_DIR) --overwrite
 	$(BIN)/onebit convert $(DEMO_DIR)/checkpoint.pt -o $(DEMO_DIR)/model.onebit
-	$(BIN)/onebit run $(DEMO_DIR)/model.onebit --data mnist5k
+	$(BIN)/onebit run $(DEMO_DIR)/model.onebit --data mnist5k --compare-checkpoint $(DEMO_DIR)/checkpoint.pt
 	$(BIN)/onebit bench mlp --checkpoint $(DEMO_DIR)/checkpoint.pt --out $(DEMO_DIR)/mlp_engine.json
 
 test: $(STAMP)

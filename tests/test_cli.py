@@ -133,12 +133,54 @@ def test_convert_then_run_a_trained_checkpoint(tmp_path):
     converted = run("convert", str(out / "checkpoint.pt"), "-o", str(program))
     assert converted.exit_code == 0, converted.output
     assert program.is_file() and "x smaller" in converted.stdout
-    ran = run("run", str(program), "--data", "digits", "--threads", "1")
+    checkpoint = out / "checkpoint.pt"
+    ran = run(
+        "run",
+        str(program),
+        "--data",
+        "digits",
+        "--threads",
+        "1",
+        "--compare-checkpoint",
+        str(checkpoint),
+    )
     assert ran.exit_code == 0, ran.output
     reported = float(ran.stdout.split("accuracy ")[1].split("%")[0])
     trained_accuracy = float(trained.stdout.split("test accuracy ")[1].split("%")[0])
-    assert reported == trained_accuracy  # the packed program predicts what the model predicts
+    assert reported == trained_accuracy
     assert "batch-1 latency" in ran.stdout
+    assert (  # the packed program predicts what the model predicts, sample by sample
+        f"packed program vs PyTorch eval of {checkpoint}: 0 of 360 test samples classified "
+        "differently" in ran.stdout
+    )
+
+
+def test_compare_checkpoint_counts_the_samples_classified_differently(tmp_path):
+    import torch
+
+    from onebit import models
+    from onebit.convert import convert
+    from onebit.convert.agreement import torch_predictions
+    from onebit.data import load
+    from onebit.runtime import load as load_program
+    from onebit.train import save_checkpoint
+
+    torch.manual_seed(0)
+    kwargs = {"input_shape": (1, 8, 8), "num_classes": 10, "hidden": 16, "depth": 1}
+    converted, other = (models.create("binarynet-mlp", **kwargs).eval() for _ in range(2))
+    path = tmp_path / "m.onebit"
+    convert(converted, torch.zeros(1, 1, 8, 8)).save(path)
+    checkpoint = tmp_path / "other.pt"
+    state = {"model_config": other.onebit_config, "model_state": other.state_dict(), "epoch": 0}
+    save_checkpoint(checkpoint, state)
+    x_test = load("digits").x_test
+    expected = int(
+        (load_program(path).predict(x_test) != torch_predictions(checkpoint, x_test)).sum()
+    )
+    assert expected > 0  # two random models disagree somewhere
+    result = run("run", str(path), "--data", "digits", "--compare-checkpoint", str(checkpoint))
+    assert result.exit_code == 0, result.output
+    assert f": {expected:,} of 360 test samples classified differently" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -433,3 +475,74 @@ def test_train_val_fraction_sets_the_validation_split(tmp_path):
     assert bad.exit_code == 2 and "val_fraction must be in [0, 1), got 1.5" in bad.stderr
     help_text = run("train", "--help").stdout
     assert "--val-fraction" in help_text and "validation" in help_text
+
+
+def wide_help(*args: str):
+    """Help at 200 columns: rich cuts words longer than a column at the default 80."""
+    return runner.invoke(app, [*args, "--help"], env={"COLUMNS": "200"})
+
+
+def test_help_describes_the_package_and_its_version():
+    from importlib.metadata import version
+
+    result = wide_help()
+    assert result.exit_code == 0
+    assert "(soon)" not in result.stdout and ".onebit programs" in result.stdout
+    shown = run("--version")
+    assert shown.exit_code == 0 and shown.stdout.strip() == f"onebit {version('onebit')}"
+
+
+@pytest.mark.parametrize("command", [None, "train", "run", "convert", "summary", "bench"])
+def test_boolean_options_are_switches(command):
+    result = wide_help(*([command] if command else []))
+    assert result.exit_code == 0
+    assert "<bool>" not in result.stdout and "BOOLEAN" not in result.stdout
+    if command == "train":
+        for switch in (
+            "--two-step",
+            "--resume",
+            "--overwrite",
+            "--no-clip-weights",
+            "--no-progress",
+        ):
+            assert switch in result.stdout
+
+
+def test_train_help_lists_the_registered_choices():
+    from onebit import quantizers
+    from onebit.models.mlp import NORMS
+
+    result = wide_help("train")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    for name in (*quantizers.QUANTIZERS.list(), *NORMS):
+        assert name in text
+
+
+def test_a_float_model_is_not_called_smaller():
+    result = run("summary", "float-mlp")
+    assert result.exit_code == 0
+    assert "not binarized" in result.stdout and "1.0x smaller" not in result.stdout
+    binary = run("summary", "binarynet-mlp")
+    assert "not binarized" not in binary.stdout
+
+
+def test_gitignore_covers_what_a_demo_writes():
+    from pathlib import Path
+
+    ignored = (Path(__file__).resolve().parents[1] / ".gitignore").read_text().split()
+    for pattern in ("*.onebit", "runs/", "*.pt"):
+        assert pattern in ignored
+
+
+def test_converting_a_float_model_does_not_claim_a_size_ratio(tmp_path):
+    out = tmp_path / "float"
+    trained = run(
+        "train", "float-mlp", "--data", "digits", "--hidden", "16", "--depth", "1",
+        "--epochs", "1", "--out", str(out), *QUIET,
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert "not binarized" in trained.stdout and "1.0x smaller" not in trained.stdout
+    converted = run("convert", str(out / "checkpoint.pt"), "-o", str(tmp_path / "f.onebit"))
+    assert converted.exit_code == 0, converted.output
+    assert "(not binarized)" in converted.stdout and "x smaller" not in converted.stdout

@@ -6,8 +6,15 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
-from rich.table import Table
+try:
+    import typer
+    from rich.table import Table
+    from typer.core import TyperCommand, TyperGroup
+except ImportError as missing:  # the runtime-only install: numpy and safetensors
+    raise SystemExit(
+        f"onebit: the command line needs the cli extra ({missing.name} is not installed): "
+        "pip install 'onebit[cli]' to run programs, 'onebit[train]' for everything"
+    ) from None
 
 from onebit._cli_output import console, reports_errors
 from onebit._registry import OnebitError
@@ -15,11 +22,79 @@ from onebit.bench.cli import bench_app
 
 app = typer.Typer(
     name="onebit",
-    help="Binary neural networks: train, summarize and (soon) pack and run them.",
+    help="Binary neural networks: train and summarize them in PyTorch, convert them to packed "
+    ".onebit programs, and run and time those with XNOR-popcount kernels.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("onebit")
+        except PackageNotFoundError:
+            from onebit import __version__ as installed
+        console.print(f"onebit {installed}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The options of ``onebit`` itself (the app's help text describes the command)."""
+
+
+def _registry_choices() -> dict[str, str]:
+    """The help of each option whose values come from a registry, listing them (read when help
+    is shown, so that a plain command does not import torch for it)."""
+    from onebit import quantizers
+    from onebit.models.mlp import NORMS
+
+    names = ", ".join(quantizers.QUANTIZERS.list())
+    return {
+        "norm": f"Normalization of MLPs: {', '.join(sorted(NORMS))} (shift: the BNN paper's "
+        "shift-based BN).",
+        "input_quantizer": f"Activation quantizer: {names}.",
+        "weight_quantizer": f"Weight quantizer: {names}.",
+    }
+
+
+class _SwitchesTakeNoValue:
+    """Help that shows a switch (``--resume``, ``--progress/--no-progress``) without a ``<bool>``
+    value: it takes none."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class OnebitGroup(_SwitchesTakeNoValue, TyperGroup):
+    """The ``onebit`` command group."""
+
+
+class OnebitCommand(_SwitchesTakeNoValue, TyperCommand):
+    """A subcommand whose help also lists the registered names of registry-valued options."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        if {param.name for param in self.params} & {"norm", "input_quantizer"}:
+            choices = _registry_choices()
+            for param in self.params:
+                if param.name in choices:
+                    param.help = choices[param.name]  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)
 
 
 def _model_args(pairs: list[str] | None) -> dict[str, Any]:
@@ -89,33 +164,36 @@ def train(
         int | None, typer.Option(min=2, max=32, help="Stochastically round gradients to N bits.")
     ] = None,
     two_step: Annotated[
-        bool, typer.Option(help="Binary activations first, then binary weights too.")
+        bool, typer.Option("--two-step", help="Binary activations first, then binary weights too.")
     ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/MODEL-DATA).")
     ] = None,
     resume: Annotated[
-        bool, typer.Option(help="Continue from the run directory's checkpoint.")
+        bool, typer.Option("--resume", help="Continue from the run directory's checkpoint.")
     ] = False,
     overwrite: Annotated[
-        bool, typer.Option(help="Replace the run already in the run directory.")
+        bool, typer.Option("--overwrite", help="Replace the run already in the run directory.")
     ] = False,
     hidden: Annotated[int | None, typer.Option(min=1, help="Units per hidden layer.")] = None,
     depth: Annotated[int | None, typer.Option(min=1, help="Hidden layers.")] = None,
     dropout: Annotated[float | None, typer.Option(min=0.0, max=0.99)] = None,
-    norm: Annotated[
-        str | None, typer.Option(help="batch, or shift (the BNN paper's shift-based BN).")
-    ] = None,
+    norm: Annotated[str | None, typer.Option(help="Normalization of MLPs.")] = None,
     input_quantizer: Annotated[str | None, typer.Option(help="Activation quantizer.")] = None,
     weight_quantizer: Annotated[str | None, typer.Option(help="Weight quantizer.")] = None,
     model_arg: Annotated[
         list[str] | None,
         typer.Option(help="Any model argument as KEY=VALUE, e.g. width=0.5 (repeatable)."),
     ] = None,
-    clip_weights: Annotated[bool, typer.Option(help="Clip latent weights each step.")] = True,
+    clip_weights: Annotated[
+        bool,
+        typer.Option("--clip-weights/--no-clip-weights", help="Clip latent weights each step."),
+    ] = True,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
     threads: Annotated[int | None, typer.Option(min=1, help="Torch threads per process.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show progress bars.")
+    ] = True,
 ) -> None:
     """Train MODEL on a dataset; writes checkpoint, metrics and curves to the run directory.
 
@@ -170,8 +248,7 @@ def train(
         f"[bold]{model}[/] on {data}: {val}test accuracy "
         f"[bold green]{final['test_accuracy']:.2%}[/] "
         f"after {final['epoch']} epochs, {result.seconds_per_epoch:.2f} s/epoch\n"
-        f"model size: {size.packed_bytes / 1e6:.3f} MB with 1-bit weights packed vs "
-        f"{size.float32_bytes / 1e6:.3f} MB float32 ({size.compression:.1f}x smaller)\n"
+        f"model size: {size.size_text()}\n"
         f"run directory: {result.out_dir}",
         highlight=False,
     )
@@ -263,6 +340,7 @@ def convert(
     import torch
 
     from onebit.convert import convert as convert_model
+    from onebit.summary import summarize
     from onebit.train import load_checkpoint, model_from_checkpoint
     from onebit.train.run_directory import RUN_FILES, run_files
 
@@ -289,10 +367,11 @@ def convert(
     state = io.BytesIO()
     torch.save(model.state_dict(), state)
     size, float_size = output.stat().st_size, state.getbuffer().nbytes
+    binarized = summarize(model).binary_params > 0
+    ratio = f"{float_size / size:.1f}x smaller" if binarized else "not binarized"
     console.print(
         f"wrote {output}: {size / 1e6:.3f} MB vs {float_size / 1e6:.3f} MB float32 state dict "
-        f"({float_size / size:.1f}x smaller); {len(program.ops)} ops: "
-        + ", ".join(op.type for op in program.ops),
+        f"({ratio}); {len(program.ops)} ops: " + ", ".join(op.type for op in program.ops),
         highlight=False,
     )
 
@@ -307,6 +386,13 @@ def run(
     ] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="Kernel threads.")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    compare_checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="The checkpoint the program was converted from: count the test samples the "
+            "two classify differently (needs torch)."
+        ),
+    ] = None,
 ) -> None:
     """Run a packed program on a dataset's test split: accuracy and latency (no torch needed)."""
     import time
@@ -345,6 +431,16 @@ def run(
         f"(kernels: {runtime.BACKEND})",
         highlight=False,
     )
+    if compare_checkpoint is not None:
+        from onebit.convert.agreement import torch_predictions
+
+        expected = torch_predictions(compare_checkpoint, splits.x_test, batch_size)
+        differ = int((expected != predicted).sum())
+        console.print(
+            f"packed program vs PyTorch eval of {compare_checkpoint}: {differ:,} of "
+            f"{len(predicted):,} test samples classified differently",
+            highlight=False,
+        )
 
 
 app.add_typer(bench_app, name="bench")
@@ -391,7 +487,8 @@ def ablation(
         "runs/ablation"
     ),
     update: Annotated[
-        bool, typer.Option(help="Replace only these variants' rows in the existing report.")
+        bool,
+        typer.Option("--update", help="Replace only these variants' rows in the existing report."),
     ] = False,
     from_json: Annotated[
         Path | None,
@@ -491,6 +588,16 @@ def accuracy(
     words += ["--hidden", str(hidden)] if hidden != 1024 else []
     for path in write_report(result, out, shlex.join(words)):
         console.print(f"wrote {path}", highlight=False)
+
+
+app.info.cls = experiment_app.info.cls = bench_app.info.cls = OnebitGroup
+for _command in (
+    *app.registered_commands,
+    *experiment_app.registered_commands,
+    *bench_app.registered_commands,
+):
+    if _command.cls in (None, TyperCommand):
+        _command.cls = OnebitCommand
 
 
 def main() -> None:

@@ -85,6 +85,16 @@ class ModelSummary:
     def compression(self) -> float:
         return self.float32_bytes / self.packed_bytes if self.packed_bytes else 1.0
 
+    def size_text(self) -> str:
+        """Packed vs float32 memory in words; a model with no 1-bit parameters says so instead
+        of claiming to be "1.0x smaller"."""
+        if not self.binary_params:
+            return f"{self.float32_bytes / 1e6:.3f} MB float32 (not binarized: no 1-bit weights)"
+        return (
+            f"{self.packed_bytes / 1e6:.3f} MB with 1-bit weights packed vs "
+            f"{self.float32_bytes / 1e6:.3f} MB float32 ({self.compression:.1f}x smaller)"
+        )
+
 
 def _layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Quantized layers whole, and every other leaf module not inside one."""
@@ -220,9 +230,7 @@ def print_summary(
     console.print(
         f"Total params: {summary.params:,}  (1-bit: {summary.binary_params:,}, "
         f"32-bit: {summary.params - summary.binary_params:,})\n"
-        f"Memory: {summary.packed_bytes / 1e6:.3f} MB packed vs "
-        f"{summary.float32_bytes / 1e6:.3f} MB "
-        f"float32 ({summary.compression:.1f}x smaller)\n"
+        f"Memory: {summary.size_text()}\n"
         f"MACs: {summary.binary_macs:,} binary, {summary.float_macs:,} float"
     )
     return summary

@@ -5,6 +5,10 @@ those spinning threads take the cores that the packed kernels' thread pool needs
 layer: with BLAS on 2 threads, the binary convolutions of a network with a few float layers ran
 no faster on 2 threads than on 1. So a program call runs BLAS on one thread (the float layers are
 a small share of a binary network's work) and leaves the cores to the packed kernels.
+
+The threads are set through threadpoolctl (the ``cli`` and ``train`` extras install it). The
+runtime's own install (numpy and safetensors only) may lack it: then NumPy's BLAS threads are not
+pinned, results are the same, and a network with float layers may scale worse on several threads.
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ _libraries: list | None = None
 def blas_libraries() -> list:
     """threadpoolctl's controllers of the OpenBLAS libraries loaded when first asked: NumPy's
     wheels use OpenBLAS, whose threads spin. (Another BLAS in the process, such as torch's MKL,
-    is not the runtime's and is left alone.)"""
+    is not the runtime's and is left alone.) Empty without threadpoolctl installed."""
     global _libraries
     if _libraries is None:
-        from threadpoolctl import ThreadpoolController
-
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _libraries = []
+            return _libraries
         controllers = ThreadpoolController().select(user_api="blas").lib_controllers
         _libraries = [lib for lib in controllers if lib.internal_api == "openblas"]
     return _libraries
