@@ -80,7 +80,9 @@ reports: $(STAMP)
 	$(BIN)/onebit bench zoo --out docs/zoo.json
 	$(BIN)/onebit bench mlp --out docs/mlp_engine.json
 	$(BIN)/onebit bench fuzz --out docs/fuzz.json --cases 100000 --jobs 2 --seed 1 --converted
-	# ---- accuracy experiments (validation-selected; the lead adds these commands here) ----
+	$(BIN)/onebit experiment accuracy --out docs
+	$(BIN)/onebit experiment ablation --data mnist5k --out docs
+	$(BIN)/onebit experiment ablation --data digits --out docs
 
 clean:
 	rm -rf $(VENV) runs build dist

@@ -19,6 +19,7 @@ except ImportError as missing:  # the runtime-only install: numpy and safetensor
 from onebit._cli_output import console, reports_errors
 from onebit._registry import OnebitError
 from onebit.bench.cli import bench_app
+from onebit.bench.provenance import Provenance
 
 app = typer.Typer(
     name="onebit",
@@ -519,6 +520,7 @@ def ablation(
     if unknown:
         raise OnebitError(f"unknown variant(s) {unknown}; known: {', '.join(known)}")
     seed_list = _seed_list(seeds)
+    started = Provenance.start()
     result = run_ablation(
         data,
         seed_list,
@@ -539,7 +541,8 @@ def ablation(
         previous = _load_report(report)
         result = merge_results(previous, result)
         command = previous.get("command", command)  # the command that remakes every row
-    for path in write_report(result, out, command):
+    measured = started.finish(torch_threads())
+    for path in write_report(result, out, command, measured):
         console.print(f"wrote {path}", highlight=False)
 
 
@@ -576,6 +579,7 @@ def accuracy(
     unknown = [d for d in names if d not in DATA_RECIPES]
     if unknown:
         raise OnebitError(f"unknown dataset(s) {unknown}; known: {', '.join(DATA_RECIPES)}")
+    started = Provenance.start()
     result = run_accuracy(
         names,
         _seed_list(seeds),
@@ -586,7 +590,8 @@ def accuracy(
     words = ["onebit", "experiment", "accuracy", "--seeds", seeds, "--epochs", str(epochs)]
     words += [*(["--data", data] if data else []), "--out", str(out)]
     words += ["--hidden", str(hidden)] if hidden != 1024 else []
-    for path in write_report(result, out, shlex.join(words)):
+    measured = started.finish(torch_threads())
+    for path in write_report(result, out, shlex.join(words), measured):
         console.print(f"wrote {path}", highlight=False)
 
 
@@ -598,6 +603,13 @@ for _command in (
 ):
     if _command.cls in (None, TyperCommand):
         _command.cls = OnebitCommand
+
+
+def torch_threads() -> int:
+    """The thread count torch trained with (the experiments' own load on the machine)."""
+    import torch
+
+    return torch.get_num_threads()
 
 
 def main() -> None:

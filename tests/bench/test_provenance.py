@@ -139,12 +139,16 @@ def test_make_reports_checks_the_tree_before_any_benchmark():
 
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text().splitlines()
     start = makefile.index("reports: $(STAMP)")
-    recipe = [line.strip() for line in makefile[start + 1 :] if line.startswith("\t")]
-    recipe = recipe[: next(i for i, line in enumerate(recipe) if line.startswith("#"))]
+    end = next(i for i in range(start + 1, len(makefile)) if not makefile[i].startswith("\t"))
+    recipe = [line.strip() for line in makefile[start + 1 : end]]
     assert recipe[0] == "$(BIN)/python -m onebit.bench.provenance --require-clean"
-    names = [line.split()[2] for line in recipe[1:]]
-    assert names == ["bgemm", "bconv2d", "zoo", "mlp", "fuzz"]
-    assert "--cases 100000 --jobs 2" in recipe[-1]
+    names = [line.split()[1:3] for line in recipe[1:]]
+    assert names == [
+        *(["bench", name] for name in ("bgemm", "bconv2d", "zoo", "mlp", "fuzz")),
+        *(["experiment", name] for name in ("accuracy", "ablation", "ablation")),
+    ]
+    assert "--cases 100000 --jobs 2" in recipe[5]
+    assert all(line.endswith("--out docs") for line in recipe[6:])
 
 
 def test_machine_info_without_a_start_judges_only_the_load_after():

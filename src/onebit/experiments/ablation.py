@@ -395,12 +395,19 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def write_report(result: dict[str, Any], out_dir: Path, command: str) -> list[Path]:
+def write_report(
+    result: dict[str, Any],
+    out_dir: Path,
+    command: str,
+    provenance: dict[str, Any] | None = None,
+) -> list[Path]:
     """``ablation-DATA.json`` (machine, command, selections, runs with histories), and the
-    ``.md`` and ``.png`` rendered from it, in ``out_dir``."""
+    ``.md`` and ``.png`` rendered from it, in ``out_dir``. ``provenance`` is what
+    :meth:`Provenance.finish` returned for the runs (without it, the commit and load are taken
+    at the end only)."""
     from onebit.bench.report import machine_info
 
-    report = {"command": command, **result, "machine": machine_info()}
+    report = {"command": command, **result, "machine": machine_info(provenance)}
     out_dir.mkdir(parents=True, exist_ok=True)
     js = out_dir / f"ablation-{result['data']}.json"
     with atomic_open(js, "w") as handle:

@@ -267,12 +267,18 @@ def markdown(report: dict[str, Any]) -> str:
 REPORT_STEM = "mlp_accuracy"
 
 
-def write_report(result: dict[str, Any], out_dir: Path, command: str) -> list[Path]:
+def write_report(
+    result: dict[str, Any],
+    out_dir: Path,
+    command: str,
+    provenance: dict[str, Any] | None = None,
+) -> list[Path]:
     """``mlp_accuracy.json`` (machine, command, selections, runs) and the ``.md`` rendered from
-    it, in ``out_dir``."""
+    it, in ``out_dir``. ``provenance`` is what :meth:`Provenance.finish` returned for the runs
+    (without it, the commit and load are taken at the end only)."""
     from onebit.bench.report import machine_info
 
-    report = {"command": command, **result, "machine": machine_info()}
+    report = {"command": command, **result, "machine": machine_info(provenance)}
     out_dir.mkdir(parents=True, exist_ok=True)
     js = out_dir / f"{REPORT_STEM}.json"
     with atomic_open(js, "w") as handle:
