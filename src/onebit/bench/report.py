@@ -136,6 +136,20 @@ def save_results(path: str | os.PathLike[str], doc: dict[str, Any]) -> None:
         json.dump(doc, handle, indent=1)
 
 
+def save_experiment(
+    result: dict[str, Any],
+    path: str | os.PathLike[str],
+    command: str,
+    provenance: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write an experiment's JSON (its command, the result's fields and the machine it ran on)
+    atomically to ``path``; returns the document written."""
+    doc = {"command": command, **result, "machine": machine_info(provenance)}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_results(path, doc)
+    return doc
+
+
 def publish(
     name: str,
     result: dict[str, Any],

@@ -15,7 +15,6 @@ those selection runs are reported as a grid and never counted among the final ru
 from __future__ import annotations
 
 import dataclasses
-import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -405,13 +404,10 @@ def write_report(
     ``.md`` and ``.png`` rendered from it, in ``out_dir``. ``provenance`` is what
     :meth:`Provenance.finish` returned for the runs (without it, the commit and load are taken
     at the end only)."""
-    from onebit.bench.report import machine_info
+    from onebit.bench.report import save_experiment
 
-    report = {"command": command, **result, "machine": machine_info(provenance)}
-    out_dir.mkdir(parents=True, exist_ok=True)
     js = out_dir / f"ablation-{result['data']}.json"
-    with atomic_open(js, "w") as handle:
-        json.dump(report, handle, indent=1)
+    report = save_experiment(result, js, command, provenance)
     return [*render_report(report, out_dir), js]
 
 
