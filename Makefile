@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.onebit-installed
+# make reports waits (up to 5 min) before each benchmark for the previous one's load to decay.
+WAIT_IDLE := $(BIN)/python -m onebit.bench.provenance --wait-idle 300
 DEMO_DIR ?= runs/demo
 DEMO_EPOCHS ?= 30
 
@@ -75,14 +77,14 @@ bench-accuracy: $(STAMP)
 # Timing reports first, then the fuzz run (the longest); the machine should be otherwise idle.
 reports: $(STAMP)
 	$(BIN)/python -m onebit.bench.provenance --require-clean
-	$(BIN)/onebit bench bgemm --out docs/bgemm.json
-	$(BIN)/onebit bench bconv2d --out docs/bconv2d.json
-	$(BIN)/onebit bench zoo --out docs/zoo.json
-	$(BIN)/onebit bench mlp --out docs/mlp_engine.json
-	$(BIN)/onebit bench fuzz --out docs/fuzz.json --cases 100000 --jobs 2 --seed 1 --converted
-	$(BIN)/onebit experiment accuracy --out docs
-	$(BIN)/onebit experiment ablation --data mnist5k --out docs
-	$(BIN)/onebit experiment ablation --data digits --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit bench bgemm --out docs/bgemm.json
+	$(WAIT_IDLE) && $(BIN)/onebit bench bconv2d --out docs/bconv2d.json
+	$(WAIT_IDLE) && $(BIN)/onebit bench zoo --out docs/zoo.json
+	$(WAIT_IDLE) && $(BIN)/onebit bench mlp --out docs/mlp_engine.json
+	$(WAIT_IDLE) && $(BIN)/onebit bench fuzz --out docs/fuzz.json --cases 100000 --jobs 2 --seed 1 --converted
+	$(WAIT_IDLE) && $(BIN)/onebit experiment accuracy --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data mnist5k --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data digits --out docs
 
 clean:
 	rm -rf $(VENV) runs build dist

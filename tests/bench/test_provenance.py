@@ -142,6 +142,8 @@ def test_make_reports_checks_the_tree_before_any_benchmark():
     end = next(i for i in range(start + 1, len(makefile)) if not makefile[i].startswith("\t"))
     recipe = [line.strip() for line in makefile[start + 1 : end]]
     assert recipe[0] == "$(BIN)/python -m onebit.bench.provenance --require-clean"
+    assert all(line.startswith("$(WAIT_IDLE) && ") for line in recipe[1:])
+    recipe[1:] = [line.removeprefix("$(WAIT_IDLE) && ") for line in recipe[1:]]
     names = [line.split()[1:3] for line in recipe[1:]]
     assert names == [
         *(["bench", name] for name in ("bgemm", "bconv2d", "zoo", "mlp", "fuzz")),
@@ -158,3 +160,31 @@ def test_machine_info_without_a_start_judges_only_the_load_after():
     assert record["load_before"] is None and record["threads"] >= 1
     assert record["commit"] == describe()
     assert "n/a before" in provenance_lines(record)[0]
+
+
+def test_wait_until_idle_polls_until_the_load_falls_to_the_idle_limit():
+    from onebit.bench.provenance import IDLE_LOAD_BEFORE, wait_until_idle
+
+    readings = iter([1.9, 1.2, 0.7, IDLE_LOAD_BEFORE, 0.1])
+    slept: list[float] = []
+    last = wait_until_idle(60, poll_s=5, load=lambda: next(readings), sleep=slept.append)
+    assert last == IDLE_LOAD_BEFORE and slept == [5, 5, 5]
+
+
+def test_wait_until_idle_gives_up_after_its_limit_and_returns_the_busy_load():
+    from onebit.bench.provenance import wait_until_idle
+
+    slept: list[float] = []
+    assert wait_until_idle(12, poll_s=5, load=lambda: 3.0, sleep=slept.append) == 3.0
+    assert slept == [5, 5, 2]
+    assert wait_until_idle(12, load=lambda: None, sleep=slept.append) is None  # no load average
+    assert slept == [5, 5, 2]
+
+
+def test_wait_idle_on_the_command_line_rejects_negative_seconds(capsys):
+    from onebit.bench.provenance import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["--wait-idle", "-1"])
+    assert raised.value.code == 2
+    assert "--wait-idle takes seconds >= 0, not -1" in capsys.readouterr().err

@@ -4,7 +4,9 @@ measured, the SIMD path the kernels ran, and whether the machine was idle around
 A result file is reproducible only when it names a clean commit, so every result file stores a
 :class:`Provenance` and every report prints it, with a warning line when the tree was dirty or
 the machine was busy. ``python -m onebit.bench.provenance --require-clean`` exits with status 1
-(and says why) when the source tree has uncommitted changes; ``make reports`` calls it first.
+(and says why) when the source tree has uncommitted changes; ``make reports`` calls it first,
+and ``--wait-idle SECONDS`` before each benchmark, so that one benchmark's own load has decayed
+before the next one takes its "before" reading.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +124,27 @@ def idle_warning(load_before: float | None, load_after: float | None, threads: i
     return "machine not idle: " + "; ".join(reasons) + "; figures may be low"
 
 
+def wait_until_idle(
+    max_wait_s: float,
+    poll_s: float = 5.0,
+    load: Callable[[], float | None] = load_average,
+    sleep: Callable[[float], None] = time.sleep,
+) -> float | None:
+    """Wait until the 1-minute load average is at most ``IDLE_LOAD_BEFORE``, polling every
+    ``poll_s`` seconds for at most ``max_wait_s``; returns the last load read (``None`` where the
+    OS has none). The average decays with a one-minute time constant, so after a benchmark that
+    kept 2 cores busy it takes about 80 s to fall to 0.5. Giving up after ``max_wait_s`` is not an
+    error: the next report then carries the not-idle warning."""
+    waited = 0.0
+    current = load()
+    while current is not None and current > IDLE_LOAD_BEFORE and waited < max_wait_s:
+        step = min(poll_s, max_wait_s - waited)
+        sleep(step)
+        waited += step
+        current = load()
+    return current
+
+
 @dataclass
 class Provenance:
     """The facts that make a result reproducible. Take it before the measurement with
@@ -207,8 +232,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--require-clean", action="store_true", help="exit 1 when the tree is not clean"
     )
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        metavar="SECONDS",
+        help=f"wait (at most SECONDS) until the 1-minute load is at most {IDLE_LOAD_BEFORE:g}",
+    )
     parser.add_argument("--source", type=Path, default=SOURCE_DIR, help="a path in the checkout")
     args = parser.parse_args(argv)
+    if args.wait_idle is not None:
+        if args.wait_idle < 0:
+            parser.error(f"--wait-idle takes seconds >= 0, not {args.wait_idle:g}")
+        current = wait_until_idle(args.wait_idle)
+        if current is not None and current > IDLE_LOAD_BEFORE:
+            print(
+                f"warning: 1-minute load still {current:.2f} after {args.wait_idle:g} s "
+                f"(> {IDLE_LOAD_BEFORE:g}); the next report will say the machine was not idle",
+                file=sys.stderr,
+            )
+        else:
+            print(f"idle: 1-minute load {'n/a' if current is None else f'{current:.2f}'}")
+        return 0
     if args.require_clean:
         reason = require_clean(args.source)
         if reason:
