@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.onebit-installed
-# make reports waits (up to 5 min) before each benchmark for the previous one's load to decay.
+# make reports waits (up to 5 min) before each benchmark for the previous one's load to decay
+# (to a 1-minute load of 0.3: about two minutes after a 2-thread benchmark).
 WAIT_IDLE := $(BIN)/python -m onebit.bench.provenance --wait-idle 300
 DEMO_DIR ?= runs/demo
 DEMO_EPOCHS ?= 30
