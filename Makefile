@@ -86,6 +86,7 @@ reports: $(STAMP)
 	$(WAIT_IDLE) && $(BIN)/onebit experiment accuracy --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data mnist5k --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data digits --out docs
+	$(BIN)/python -m onebit.bench.readme
 
 clean:
 	rm -rf $(VENV) runs build dist

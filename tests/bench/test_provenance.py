@@ -134,7 +134,7 @@ def test_lines_warn_when_dirty_or_busy_and_not_otherwise():
     assert "**Warning: machine not idle: load 3.00 before the start.**" in provenance_lines(busy)
 
 
-def test_make_reports_checks_the_tree_before_any_benchmark():
+def test_make_reports_checks_the_tree_first_and_renders_the_readme_last():
     from pathlib import Path
 
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text().splitlines()
@@ -142,6 +142,7 @@ def test_make_reports_checks_the_tree_before_any_benchmark():
     end = next(i for i in range(start + 1, len(makefile)) if not makefile[i].startswith("\t"))
     recipe = [line.strip() for line in makefile[start + 1 : end]]
     assert recipe[0] == "$(BIN)/python -m onebit.bench.provenance --require-clean"
+    assert recipe.pop() == "$(BIN)/python -m onebit.bench.readme"  # last: README from the JSON
     assert all(line.startswith("$(WAIT_IDLE) && ") for line in recipe[1:])
     recipe[1:] = [line.removeprefix("$(WAIT_IDLE) && ") for line in recipe[1:]]
     names = [line.split()[1:3] for line in recipe[1:]]
