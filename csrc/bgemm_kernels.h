@@ -9,7 +9,8 @@
 // Rule for the per-path .cpp files: include only this header and intrinsics, keep every helper in an
 // anonymous namespace, and use no std:: templates. A shared inline function or template compiled
 // with -mavx512f in one file could be picked by the linker for every caller (ODR), and then run on
-// a CPU that lacks the instructions.
+// a CPU that lacks the instructions. (The NEON path needs no target flags, ASIMD being part of the
+// aarch64 base ISA, but bgemm_neon.cpp keeps the same rule.)
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,12 @@ std::int64_t peak_avx2(std::int64_t iters, std::uint64_t* sink);
 void bgemm_avx512_vpopcntdq(const BgemmProblem& p, std::int64_t m0, std::int64_t m1,
                             std::int64_t n0, std::int64_t n1);
 std::int64_t peak_avx512_vpopcntdq(std::int64_t iters, std::uint64_t* sink);
+#endif
+
+#if defined(ONEBIT_NEON)
+void bgemm_neon(const BgemmProblem& p, std::int64_t m0, std::int64_t m1, std::int64_t n0,
+                std::int64_t n1);
+std::int64_t peak_neon(std::int64_t iters, std::uint64_t* sink);
 #endif
 
 }  // namespace onebit::kernels
