@@ -267,8 +267,6 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
   const std::int64_t patch = g.patch_words();
 #if defined(ONEBIT_X86)
   const bool channel_vectors = path == SimdPath::avx512_vpopcntdq;
-#else
-  const bool channel_vectors = false;
 #endif
   const std::int64_t work = saturating_mul(saturating_mul(pixels, g.cout), patch);
   threads = static_cast<int>(

@@ -6,13 +6,15 @@
 // AVX2 byte counts ("Faster Population Counts Using AVX2 Instructions", Computer Journal 2018):
 // the byte counts of up to kGroupSteps steps add up in 8-bit lanes (vaddq_u8; at most 8 per step),
 // a pairwise widening add folds them into 16-bit lanes (vpadalq_u8) once per group, and each
-// accumulator's 16-bit lanes are summed across once, at the end of the tile (reduce4).
+// accumulator's 16-bit lanes are summed across once, at the end of the tile (reduce4). The 16-bit
+// lanes start from zero in each tile call, which covers one K block of at most kKcWords words, so
+// their bound (the static_asserts below) holds for any k; the sums over K blocks are carried in
+// `out` as int32 (at most k <= INT32_MAX).
 // Micro-kernel: kMr = 3 rows of a x kNr = 4 rows of b; 12 byte accumulators, 12 widened ones, 3 a
-// vectors and 1 b vector fill 28 of the 32 vector registers. Blocking as in the AVX2 path: a K
-// block of kKcWords words keeps the rows of a tile in L1, an N block of b rows stays in L2.
+// vectors and 1 b vector fill 28 of the 32 vector registers. Cache blocking: bgemm_blocking.h.
 #include <arm_neon.h>
 
-#include "bgemm_kernels.h"
+#include "bgemm_blocking.h"
 
 namespace onebit::kernels {
 namespace {
@@ -29,9 +31,6 @@ constexpr std::int64_t kKcWords = 256;
 static_assert((kKcWords / kVecWords + 1) * 2 * kByteBits <= 65535,
               "16-bit lanes of a K block must not overflow");
 constexpr std::int64_t kL2Bytes = 256 * 1024;
-
-inline std::int64_t min64(std::int64_t x, std::int64_t y) { return x < y ? x : y; }
-inline std::int64_t max64(std::int64_t x, std::int64_t y) { return x > y ? x : y; }
 
 // Two words at p.
 inline uint8x16_t load_pair(const word_t* p) {
@@ -50,6 +49,28 @@ inline uint32x4_t reduce4(uint16x8_t v0, uint16x8_t v1, uint16x8_t v2, uint16x8_
   return vpaddq_u32(s01, s23);
 }
 
+// wide[i][j] += the bit counts of ar[i] ^ br[j] over `steps` (at most kGroupSteps) vectors
+// Load(row + w), Load(row + w + kVecWords), ...: summed as bytes, then widened once.
+template <int MR, int NR, uint8x16_t (*Load)(const word_t*)>
+inline void count_group(const word_t* const* ar, const word_t* const* br, std::int64_t w,
+                        std::int64_t steps, uint16x8_t (&wide)[MR][NR]) {
+  uint8x16_t bytes[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) bytes[i][j] = vdupq_n_u8(0);
+  for (std::int64_t s = 0; s < steps; ++s, w += kVecWords) {
+    uint8x16_t av[MR];
+    for (int i = 0; i < MR; ++i) av[i] = Load(ar[i] + w);
+    for (int j = 0; j < NR; ++j) {
+      const uint8x16_t bv = Load(br[j] + w);
+      for (int i = 0; i < MR; ++i)
+        bytes[i][j] = vaddq_u8(bytes[i][j], vcntq_u8(veorq_u8(av[i], bv)));
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) wide[i][j] = vpadalq_u8(wide[i][j], bytes[i][j]);
+}
+
+// bgemm_blocking.h's register tile.
 template <int MR, int NR>
 void tile(const BgemmProblem& p, std::int64_t i0, std::int64_t j0, std::int64_t w0,
           std::int64_t w1, bool first, bool last) {
@@ -62,34 +83,9 @@ void tile(const BgemmProblem& p, std::int64_t i0, std::int64_t j0, std::int64_t 
     for (int j = 0; j < NR; ++j) wide[i][j] = vdupq_n_u16(0);
   const std::int64_t len = w1 - w0;
   const std::int64_t steps = len / kVecWords;
-  for (std::int64_t s0 = 0; s0 < steps; s0 += kGroupSteps) {
-    const std::int64_t s1 = min64(steps, s0 + kGroupSteps);
-    uint8x16_t bytes[MR][NR];
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) bytes[i][j] = vdupq_n_u8(0);
-    for (std::int64_t s = s0; s < s1; ++s) {
-      const std::int64_t w = s * kVecWords;
-      uint8x16_t av[MR];
-      for (int i = 0; i < MR; ++i) av[i] = load_pair(ar[i] + w);
-      for (int j = 0; j < NR; ++j) {
-        const uint8x16_t bv = load_pair(br[j] + w);
-        for (int i = 0; i < MR; ++i)
-          bytes[i][j] = vaddq_u8(bytes[i][j], vcntq_u8(veorq_u8(av[i], bv)));
-      }
-    }
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) wide[i][j] = vpadalq_u8(wide[i][j], bytes[i][j]);
-  }
-  if (steps * kVecWords < len) {
-    const std::int64_t w = steps * kVecWords;
-    uint8x16_t av[MR];
-    for (int i = 0; i < MR; ++i) av[i] = load_single(ar[i] + w);
-    for (int j = 0; j < NR; ++j) {
-      const uint8x16_t bv = load_single(br[j] + w);
-      for (int i = 0; i < MR; ++i)
-        wide[i][j] = vpadalq_u8(wide[i][j], vcntq_u8(veorq_u8(av[i], bv)));
-    }
-  }
+  for (std::int64_t s0 = 0; s0 < steps; s0 += kGroupSteps)
+    count_group<MR, NR, load_pair>(ar, br, s0 * kVecWords, min64(kGroupSteps, steps - s0), wide);
+  if (steps * kVecWords < len) count_group<MR, NR, load_single>(ar, br, len - 1, 1, wide);
   // One vector of 4 sums per row of the tile. The int32 arithmetic wraps (defined for NEON lanes),
   // and k - 2 * total fits int32, so the result is exact.
   const uint16x8_t zero = vdupq_n_u16(0);
@@ -105,22 +101,8 @@ void tile(const BgemmProblem& p, std::int64_t i0, std::int64_t j0, std::int64_t 
     } else {
       std::int32_t lanes[kNr];
       vst1q_s32(lanes, sums);
-      for (int j = 0; j < NR; ++j) {
-        const std::int64_t total = static_cast<std::int64_t>(lanes[j]) + (first ? 0 : o[j]);
-        o[j] = static_cast<std::int32_t>(last ? p.k - 2 * total : total);
-      }
+      for (int j = 0; j < NR; ++j) store_sum(p, o + j, lanes[j], first, last);
     }
-  }
-}
-
-template <int MR>
-void tile_row(const BgemmProblem& p, std::int64_t i0, std::int64_t j0, std::int64_t nr,
-              std::int64_t w0, std::int64_t w1, bool first, bool last) {
-  switch (nr) {
-    case 4: tile<MR, 4>(p, i0, j0, w0, w1, first, last); break;
-    case 3: tile<MR, 3>(p, i0, j0, w0, w1, first, last); break;
-    case 2: tile<MR, 2>(p, i0, j0, w0, w1, first, last); break;
-    default: tile<MR, 1>(p, i0, j0, w0, w1, first, last); break;
   }
 }
 
@@ -128,27 +110,7 @@ void tile_row(const BgemmProblem& p, std::int64_t i0, std::int64_t j0, std::int6
 
 void bgemm_neon(const BgemmProblem& p, std::int64_t m0, std::int64_t m1, std::int64_t n0,
                 std::int64_t n1) {
-  for (std::int64_t w0 = 0; w0 < p.words; w0 += kKcWords) {
-    const std::int64_t w1 = min64(p.words, w0 + kKcWords);
-    const bool first = w0 == 0;
-    const bool last = w1 == p.words;
-    const std::int64_t row_bytes = (w1 - w0) * static_cast<std::int64_t>(sizeof(word_t));
-    const std::int64_t nc = max64(kNr, kL2Bytes / row_bytes / kNr * kNr);
-    for (std::int64_t jb = n0; jb < n1; jb += nc) {
-      const std::int64_t jb_end = min64(n1, jb + nc);
-      for (std::int64_t i = m0; i < m1; i += kMr) {
-        const std::int64_t mr = min64(kMr, m1 - i);
-        for (std::int64_t j = jb; j < jb_end; j += kNr) {
-          const std::int64_t nr = min64(kNr, jb_end - j);
-          switch (mr) {
-            case 3: tile_row<3>(p, i, j, nr, w0, w1, first, last); break;
-            case 2: tile_row<2>(p, i, j, nr, w0, w1, first, last); break;
-            default: tile_row<1>(p, i, j, nr, w0, w1, first, last); break;
-          }
-        }
-      }
-    }
-  }
+  blocked_bgemm<kMr, kNr, kKcWords, kL2Bytes>(p, m0, m1, n0, n1);
 }
 
 std::int64_t peak_neon(std::int64_t iters, std::uint64_t* sink) {

@@ -67,7 +67,7 @@ class Results {
   int64_t print() const {
     int64_t passed = 0, failed = 0;
     for (const Row& r : rows_) {
-      std::printf("  %-20s %5lld passed, %lld failed\n", r.name.c_str(),
+      std::printf("  %-28s %5lld passed, %lld failed\n", r.name.c_str(),
                   static_cast<long long>(r.passed), static_cast<long long>(r.failed));
       passed += r.passed;
       failed += r.failed;
@@ -347,9 +347,12 @@ int main(int argc, char** argv) {
       {13, 11, 1000, 0.5, 0.5}, {6, 8, 4000, 1.0, 0.0},   {6, 8, 4000, 1.0, 1.0},
       {5, 7, 70001, 0.5, 0.5},  {3, 5, 35000, 1.0, 0.0},  {120, 90, 2560, 0.5, 0.5},
       {25, 1, 300, 0.3, 0.6},   {1, 25, 300, 0.6, 0.3},
+      // A million channels (63 K blocks of 256 words) of rows that differ everywhere: every
+      // partial sum of every stage at its maximum.
+      {2, 3, 1000001, 1.0, 0.0},
   };
   std::uniform_int_distribution<int64_t> side(1, 40), depth(1, 1500);
-  for (int i = 0; i < 30; ++i) gemm_cases.push_back({side(rng), side(rng), depth(rng), 0.5, 0.5});
+  for (int i = 0; i < 60; ++i) gemm_cases.push_back({side(rng), side(rng), depth(rng), 0.5, 0.5});
   for (const GemmCase& c : gemm_cases)
     check_bgemm(results, paths, rng, c.m, c.n, c.k, c.p_a, c.p_b);
 
