@@ -19,7 +19,7 @@
 //
 // GEMM kernel: on the "avx512_vpopcntdq" path, bconv2d_avx512.cpp's kernel vectorized along the
 // output channels (each task packs weight panels into its own buffer; see that file for why); on
-// the other paths, bgemm's kernel of that path.
+// the other paths (aarch64's "neon" included), bgemm's kernel of that path.
 //
 // Work split: tasks are tiles of output pixels x blocks of output channels (whole words, so the
 // bit transform writes whole words). A task builds its im2col rows in a thread-local buffer (L1 /
@@ -180,7 +180,8 @@ T* scratch(std::int64_t count) {
 
 // Im2col rows per task: about kTileBytes of patch words, a multiple of the kernels' row tiles.
 inline constexpr std::int64_t kTileBytes = 48 * 1024;
-inline constexpr std::int64_t kRowQuantum = 12;  // a multiple of every path's rows per tile (4, 2)
+// A multiple of every path's rows per tile (6, 3, 2).
+inline constexpr std::int64_t kRowQuantum = 12;
 // Word pairs (pixels x Cout x patch words) per thread below which a conv stays on one thread:
 // about 10 us of the AVX-512 kernel (~6 word pairs per ns). A pool worker still spinning after
 // the previous layer joins within a microsecond, and one that is asleep is not waited for
@@ -266,8 +267,6 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
   const std::int64_t patch = g.patch_words();
 #if defined(ONEBIT_X86)
   const bool channel_vectors = path == SimdPath::avx512_vpopcntdq;
-#else
-  const bool channel_vectors = false;
 #endif
   const std::int64_t work = saturating_mul(saturating_mul(pixels, g.cout), patch);
   threads = static_cast<int>(

@@ -7,7 +7,8 @@
 // k <= INT32_MAX).
 //
 // The portable kernel (bgemm_scalar.h via bgemm_portable.cpp) is the baseline; SIMD siblings sit in
-// bgemm_popcnt.cpp, bgemm_avx2.cpp and bgemm_avx512.cpp, each compiled with its own target flags.
+// bgemm_popcnt.cpp, bgemm_avx2.cpp and bgemm_avx512.cpp (x86, each compiled with its own target
+// flags) and bgemm_neon.cpp (aarch64).
 // This header picks one at run time (cpu_features.h) and splits the output over the thread pool.
 #pragma once
 
@@ -34,6 +35,9 @@ inline kernels::BgemmKernel bgemm_kernel(SimdPath path) {
     case SimdPath::avx2: return kernels::bgemm_avx2;
     case SimdPath::popcnt: return kernels::bgemm_popcnt;
 #endif
+#if defined(ONEBIT_NEON)
+    case SimdPath::neon: return kernels::bgemm_neon;
+#endif
     default: return kernels::bgemm_portable;
   }
 }
@@ -45,13 +49,16 @@ inline kernels::PeakLoop peak_loop(SimdPath path) {
     case SimdPath::avx2: return kernels::peak_avx2;
     case SimdPath::popcnt: return kernels::peak_popcnt;
 #endif
+#if defined(ONEBIT_NEON)
+    case SimdPath::neon: return kernels::peak_neon;
+#endif
     default: return kernels::peak_portable;
   }
 }
 
 // Below this many word pairs (m * n * words) per thread, extra threads cost more than they save.
 inline constexpr std::int64_t kMinWordPairsPerThread = std::int64_t{1} << 17;
-// Row granularity of a task: a multiple of every path's register tile (4 x 6, 2 x 3, 2 x 4).
+// Row granularity of a task: a multiple of every path's register tile (6 x 4, 2 x 3, 2 x 4, 3 x 4).
 inline constexpr std::int64_t kTaskRows = 24;
 
 // Tasks per thread. One long run of tiles each measured best (4 per thread: 5% slower at

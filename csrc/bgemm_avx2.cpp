@@ -4,10 +4,10 @@
 // the K tail is a masked load. AVX2 has no vector popcount, so bytes are counted with two 16-entry
 // vpshufb lookups (low and high nibble) and summed into 64-bit lanes with vpsadbw (Mula's method).
 // Micro-kernel: 2 rows of a x 3 rows of b (6 accumulators fit the 16 ymm registers with the
-// lookup table, the nibble mask and the loaded rows).
+// lookup table, the nibble mask and the loaded rows). Cache blocking: bgemm_blocking.h.
 #include <immintrin.h>
 
-#include "bgemm_kernels.h"
+#include "bgemm_blocking.h"
 
 namespace onebit::kernels {
 namespace {
@@ -17,9 +17,6 @@ constexpr int kNr = 3;
 constexpr int kVecWords = 4;
 constexpr std::int64_t kKcWords = 256;
 constexpr std::int64_t kL2Bytes = 256 * 1024;
-
-inline std::int64_t min64(std::int64_t x, std::int64_t y) { return x < y ? x : y; }
-inline std::int64_t max64(std::int64_t x, std::int64_t y) { return x > y ? x : y; }
 
 struct Counter {
   __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2,
@@ -78,20 +75,7 @@ void tile(const BgemmProblem& p, std::int64_t i0, std::int64_t j0, std::int64_t 
   }
   for (int i = 0; i < MR; ++i) {
     std::int32_t* o = p.out + (i0 + i) * p.n + j0;
-    for (int j = 0; j < NR; ++j) {
-      const std::int64_t total = hsum(acc[i][j]) + (first ? 0 : o[j]);
-      o[j] = static_cast<std::int32_t>(last ? p.k - 2 * total : total);
-    }
-  }
-}
-
-template <int MR>
-void tile_row(const BgemmProblem& p, std::int64_t i0, std::int64_t j0, std::int64_t nr,
-              std::int64_t w0, std::int64_t w1, bool first, bool last) {
-  switch (nr) {
-    case 3: tile<MR, 3>(p, i0, j0, w0, w1, first, last); break;
-    case 2: tile<MR, 2>(p, i0, j0, w0, w1, first, last); break;
-    default: tile<MR, 1>(p, i0, j0, w0, w1, first, last); break;
+    for (int j = 0; j < NR; ++j) store_sum(p, o + j, hsum(acc[i][j]), first, last);
   }
 }
 
@@ -99,27 +83,7 @@ void tile_row(const BgemmProblem& p, std::int64_t i0, std::int64_t j0, std::int6
 
 void bgemm_avx2(const BgemmProblem& p, std::int64_t m0, std::int64_t m1, std::int64_t n0,
                 std::int64_t n1) {
-  for (std::int64_t w0 = 0; w0 < p.words; w0 += kKcWords) {
-    const std::int64_t w1 = min64(p.words, w0 + kKcWords);
-    const bool first = w0 == 0;
-    const bool last = w1 == p.words;
-    const std::int64_t row_bytes = (w1 - w0) * static_cast<std::int64_t>(sizeof(word_t));
-    const std::int64_t nc = max64(kNr, kL2Bytes / row_bytes / kNr * kNr);
-    for (std::int64_t jb = n0; jb < n1; jb += nc) {
-      const std::int64_t jb_end = min64(n1, jb + nc);
-      for (std::int64_t i = m0; i < m1; i += kMr) {
-        const std::int64_t mr = min64(kMr, m1 - i);
-        for (std::int64_t j = jb; j < jb_end; j += kNr) {
-          const std::int64_t nr = min64(kNr, jb_end - j);
-          if (mr == 2) {
-            tile_row<2>(p, i, j, nr, w0, w1, first, last);
-          } else {
-            tile_row<1>(p, i, j, nr, w0, w1, first, last);
-          }
-        }
-      }
-    }
-  }
+  blocked_bgemm<kMr, kNr, kKcWords, kL2Bytes>(p, m0, m1, n0, n1);
 }
 
 std::int64_t peak_avx2(std::int64_t iters, std::uint64_t* sink) {

@@ -6,12 +6,12 @@
 // 24 vpxorq + vpopcntq + vpaddq into 64-bit-lane accumulators (a lane sums at most
 // kKcWords / 8 * 64 bits, far from overflow). Once per K block the 8 accumulators of two rows are
 // reduced together into one vector of 8 sums (reduce8), so the epilogue stays vectorized: that
-// matters at K = 4096, where a tile runs only 8 steps. Blocking: a K block of kKcWords words
-// keeps the kMr + kNr rows of a tile in L1, an N block of b rows (about kL2Bytes) stays in L2
-// while every row tile of a walks over it.
+// matters at K = 4096, where a tile runs only 8 steps. Blocking (bgemm_blocking.h): a K block of
+// kKcWords words keeps the kMr + kNr rows of a tile in L1, an N block of b rows (about kL2Bytes)
+// stays in L2 while every row tile of a walks over it.
 #include <immintrin.h>
 
-#include "bgemm_kernels.h"
+#include "bgemm_blocking.h"
 
 namespace onebit::kernels {
 namespace {
@@ -21,9 +21,6 @@ constexpr int kNr = 4;
 constexpr int kVecWords = 8;
 constexpr std::int64_t kKcWords = 256;
 constexpr std::int64_t kL2Bytes = 384 * 1024;
-
-inline std::int64_t min64(std::int64_t x, std::int64_t y) { return x < y ? x : y; }
-inline std::int64_t max64(std::int64_t x, std::int64_t y) { return x > y ? x : y; }
 
 // Horizontal sums of 8 vectors of 8 x 64-bit lanes: lane j of the result is the sum of the lanes
 // of vector v[order[j]] with order = {0, 4, 1, 5, 2, 6, 3, 7} (callers pass their vectors in that
@@ -102,45 +99,11 @@ void tile(const BgemmProblem& p, std::int64_t i0, std::int64_t j0, std::int64_t 
   }
 }
 
-template <int MR>
-void tile_row(const BgemmProblem& p, std::int64_t i0, std::int64_t j0, std::int64_t nr,
-              std::int64_t w0, std::int64_t w1, bool first, bool last) {
-  switch (nr) {
-    case 4: tile<MR, 4>(p, i0, j0, w0, w1, first, last); break;
-    case 3: tile<MR, 3>(p, i0, j0, w0, w1, first, last); break;
-    case 2: tile<MR, 2>(p, i0, j0, w0, w1, first, last); break;
-    default: tile<MR, 1>(p, i0, j0, w0, w1, first, last); break;
-  }
-}
-
 }  // namespace
 
 void bgemm_avx512_vpopcntdq(const BgemmProblem& p, std::int64_t m0, std::int64_t m1,
                             std::int64_t n0, std::int64_t n1) {
-  for (std::int64_t w0 = 0; w0 < p.words; w0 += kKcWords) {
-    const std::int64_t w1 = min64(p.words, w0 + kKcWords);
-    const bool first = w0 == 0;
-    const bool last = w1 == p.words;
-    const std::int64_t row_bytes = (w1 - w0) * static_cast<std::int64_t>(sizeof(word_t));
-    const std::int64_t nc = max64(kNr, kL2Bytes / row_bytes / kNr * kNr);
-    for (std::int64_t jb = n0; jb < n1; jb += nc) {
-      const std::int64_t jb_end = min64(n1, jb + nc);
-      for (std::int64_t i = m0; i < m1; i += kMr) {
-        const std::int64_t mr = min64(kMr, m1 - i);
-        for (std::int64_t j = jb; j < jb_end; j += kNr) {
-          const std::int64_t nr = min64(kNr, jb_end - j);
-          switch (mr) {
-            case 6: tile_row<6>(p, i, j, nr, w0, w1, first, last); break;
-            case 5: tile_row<5>(p, i, j, nr, w0, w1, first, last); break;
-            case 4: tile_row<4>(p, i, j, nr, w0, w1, first, last); break;
-            case 3: tile_row<3>(p, i, j, nr, w0, w1, first, last); break;
-            case 2: tile_row<2>(p, i, j, nr, w0, w1, first, last); break;
-            default: tile_row<1>(p, i, j, nr, w0, w1, first, last); break;
-          }
-        }
-      }
-    }
-  }
+  blocked_bgemm<kMr, kNr, kKcWords, kL2Bytes>(p, m0, m1, n0, n1);
 }
 
 std::int64_t peak_avx512_vpopcntdq(std::int64_t iters, std::uint64_t* sink) {

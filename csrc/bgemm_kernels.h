@@ -1,5 +1,5 @@
 // The interface every bgemm SIMD path implements; one .cpp per path, each compiled with its own
-// target flags (see CMakeLists.txt) and chosen at run time by bgemm.h.
+// target flags (see cmake/onebit_kernels.cmake) and chosen at run time by bgemm.h.
 //
 // Memory layout: a is (m, words) and b is (n, words) row-major packed rows (types.h's convention);
 // out is (m, n) row-major int32. A kernel call computes the rectangle [m0, m1) x [n0, n1) of
@@ -9,7 +9,10 @@
 // Rule for the per-path .cpp files: include only this header and intrinsics, keep every helper in an
 // anonymous namespace, and use no std:: templates. A shared inline function or template compiled
 // with -mavx512f in one file could be picked by the linker for every caller (ODR), and then run on
-// a CPU that lacks the instructions.
+// a CPU that lacks the instructions. (The NEON path needs no target flags, ASIMD being part of the
+// aarch64 base ISA, but bgemm_neon.cpp keeps the same rule.) Code the paths share goes in a header
+// whose contents sit in an anonymous namespace, included by each (bgemm_blocking.h,
+// bgemm_scalar.h).
 #pragma once
 
 #include <cstdint>
@@ -50,6 +53,12 @@ std::int64_t peak_avx2(std::int64_t iters, std::uint64_t* sink);
 void bgemm_avx512_vpopcntdq(const BgemmProblem& p, std::int64_t m0, std::int64_t m1,
                             std::int64_t n0, std::int64_t n1);
 std::int64_t peak_avx512_vpopcntdq(std::int64_t iters, std::uint64_t* sink);
+#endif
+
+#if defined(ONEBIT_NEON)
+void bgemm_neon(const BgemmProblem& p, std::int64_t m0, std::int64_t m1, std::int64_t n0,
+                std::int64_t n1);
+std::int64_t peak_neon(std::int64_t iters, std::uint64_t* sink);
 #endif
 
 }  // namespace onebit::kernels

@@ -47,7 +47,7 @@ nb::ndarray<nb::numpy, word_t> py_bitpack(const Array& x, nb::handle threads,
     fail_type("x must be float32 or int8, got " + dtype_text(x.dtype()));
   check_layout(x, "x", 1, 32);
   const int n_threads = check_threads(threads);
-  const bool avx512 = resolve_simd(simd) == SimdPath::avx512_vpopcntdq;
+  const SimdPath path = resolve_simd(simd);
   const std::int64_t channels = static_cast<std::int64_t>(x.shape(x.ndim() - 1));
   Shape shape(x.ndim());
   std::int64_t rows = 1;
@@ -62,9 +62,9 @@ nb::ndarray<nb::numpy, word_t> py_bitpack(const Array& x, nb::handle threads,
     nb::gil_scoped_release release;
     for_row_chunks(rows, channels, n_threads, [&](std::int64_t r0, std::int64_t r1) {
       if (is_f32) {
-        bitpack_rows(static_cast<const float*>(x.data()), r0, r1, channels, dst, avx512);
+        bitpack_rows(static_cast<const float*>(x.data()), r0, r1, channels, dst, path);
       } else {
-        bitpack_rows(static_cast<const std::int8_t*>(x.data()), r0, r1, channels, dst, avx512);
+        bitpack_rows(static_cast<const std::int8_t*>(x.data()), r0, r1, channels, dst, path);
       }
     });
   }
@@ -82,7 +82,7 @@ nb::ndarray<nb::numpy, float> py_unpack(const Array& words, nb::handle channels_
     fail_value("words has " + std::to_string(w) + " words per row, but channels=" +
                std::to_string(channels) + " needs exactly " + std::to_string(words_for(channels)));
   const int n_threads = check_threads(threads);
-  const bool avx512 = resolve_simd(simd) == SimdPath::avx512_vpopcntdq;
+  const SimdPath path = resolve_simd(simd);
   Shape shape(words.ndim());
   std::int64_t rows = 1;
   for (std::size_t i = 0; i + 1 < words.ndim(); ++i) {
@@ -96,7 +96,7 @@ nb::ndarray<nb::numpy, float> py_unpack(const Array& words, nb::handle channels_
   {
     nb::gil_scoped_release release;
     for_row_chunks(rows, channels, n_threads, [&](std::int64_t r0, std::int64_t r1) {
-      unpack_rows(src, r0, r1, channels, dst, avx512);
+      unpack_rows(src, r0, r1, channels, dst, path);
     });
   }
   return out;

@@ -5,10 +5,12 @@
 // (+1), x < 0 or NaN -> bit 1 (-1); channel c is bit c % kWordBits of word c / kWordBits, and the
 // unused high bits of a row's last word are 0.
 //
-// Two paths: a portable loop, and (on x86 CPUs with AVX-512 F/BW, chosen with the bgemm path
-// "avx512_vpopcntdq") a vector path that turns a compare straight into a mask, i.e. into bits of
-// the word: vcmpps gives 16 sign bits per vector for float32, vpmovb2m 64 per vector for int8.
-// These few functions carry their own target attribute instead of a separate .cpp.
+// Three paths, chosen by the bgemm path (cpu_features.h): a portable loop; on x86 CPUs with
+// AVX-512 F/BW ("avx512_vpopcntdq"), a vector path that turns a compare straight into a mask, i.e.
+// into bits of the word: vcmpps gives 16 sign bits per vector for float32, vpmovb2m 64 per vector
+// for int8 (these few functions carry their own target attribute instead of a separate .cpp); on
+// aarch64 ("neon"), bitpack_neon.cpp, which sums weighted compare lanes into bytes (packing only;
+// unpacking stays portable there).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,8 @@
 #include <immintrin.h>
 #endif
 
+#include "bitpack_kernels.h"
+#include "cpu_features.h"
 #include "types.h"
 
 namespace onebit {
@@ -132,24 +136,31 @@ ONEBIT_AVX512_BITPACK inline void unpack_rows_avx512(const word_t* words_in,
 #undef ONEBIT_AVX512_BITPACK
 #endif
 
-// Packs rows [row_begin, row_end) of x (rows, channels) into out (rows, words_for(channels)).
+// Packs rows [row_begin, row_end) of x (rows, channels) into out (rows, words_for(channels)) with
+// the packing of bgemm path `path` (one this CPU runs).
 template <typename T>
 void bitpack_rows(const T* x, std::int64_t row_begin, std::int64_t row_end, std::int64_t channels,
-                  word_t* out, bool avx512) {
+                  word_t* out, SimdPath path) {
 #if defined(ONEBIT_X86)
-  if (avx512) return bitpack_rows_avx512(x, row_begin, row_end, channels, out);
+  if (path == SimdPath::avx512_vpopcntdq)
+    return bitpack_rows_avx512(x, row_begin, row_end, channels, out);
 #endif
-  (void)avx512;
+#if defined(ONEBIT_NEON)
+  if (path == SimdPath::neon)
+    return kernels::bitpack_rows_neon(x, row_begin, row_end, channels, out);
+#endif
+  (void)path;
   bitpack_rows_portable(x, row_begin, row_end, channels, out);
 }
 
 // Unpacks rows [row_begin, row_end) of words (rows, words_for(channels)) to +-1.0f.
 inline void unpack_rows(const word_t* words, std::int64_t row_begin, std::int64_t row_end,
-                        std::int64_t channels, float* out, bool avx512) {
+                        std::int64_t channels, float* out, SimdPath path) {
 #if defined(ONEBIT_X86)
-  if (avx512) return unpack_rows_avx512(words, row_begin, row_end, channels, out);
+  if (path == SimdPath::avx512_vpopcntdq)
+    return unpack_rows_avx512(words, row_begin, row_end, channels, out);
 #endif
-  (void)avx512;
+  (void)path;
   unpack_rows_portable(words, row_begin, row_end, channels, out);
 }
 

@@ -1,9 +1,12 @@
 // Run-time choice of the SIMD path for the packed kernels.
 //
-// Paths, best first: "avx512_vpopcntdq" (AVX-512 F/BW/VL + VPOPCNTDQ), "avx2" (AVX2 + POPCNT),
-// "popcnt" (scalar POPCNT), "portable" (plain C++, any CPU; the only path off x86). The module is
-// compiled without -march flags; each path's kernel sits in its own .cpp built with that path's
-// flags, and nothing calls it unless the CPU reports the features here.
+// Paths, best first. On x86 (ONEBIT_X86): "avx512_vpopcntdq" (AVX-512 F/BW/VL + VPOPCNTDQ), "avx2"
+// (AVX2 + POPCNT), "popcnt" (scalar POPCNT), "portable". On aarch64 (ONEBIT_NEON): "neon" (Advanced
+// SIMD, which ARMv8-A makes mandatory, so it is always supported there), "portable". Elsewhere
+// only "portable" (plain C++, any CPU). The module is compiled without -march flags; each x86
+// path's kernel sits in its own .cpp built with that path's flags, and nothing calls it unless the
+// CPU reports the features here. cmake/onebit_kernels.cmake defines ONEBIT_X86 or ONEBIT_NEON and
+// lists the path files of that architecture.
 #pragma once
 
 #include <string>
@@ -12,16 +15,28 @@
 
 namespace onebit {
 
-enum class SimdPath { avx512_vpopcntdq, avx2, popcnt, portable };
+#if defined(ONEBIT_NEON) && !defined(__aarch64__)
+#error "ONEBIT_NEON is for aarch64 targets only"
+#endif
 
+enum class SimdPath { avx512_vpopcntdq, avx2, popcnt, neon, portable };
+
+// The paths built into this binary, best first.
+#if defined(ONEBIT_X86)
 inline constexpr SimdPath kAllSimdPaths[] = {SimdPath::avx512_vpopcntdq, SimdPath::avx2,
                                              SimdPath::popcnt, SimdPath::portable};
+#elif defined(ONEBIT_NEON)
+inline constexpr SimdPath kAllSimdPaths[] = {SimdPath::neon, SimdPath::portable};
+#else
+inline constexpr SimdPath kAllSimdPaths[] = {SimdPath::portable};
+#endif
 
 inline const char* simd_name(SimdPath path) {
   switch (path) {
     case SimdPath::avx512_vpopcntdq: return "avx512_vpopcntdq";
     case SimdPath::avx2: return "avx2";
     case SimdPath::popcnt: return "popcnt";
+    case SimdPath::neon: return "neon";
     case SimdPath::portable: return "portable";
   }
   return "portable";
@@ -38,9 +53,12 @@ inline bool simd_supported(SimdPath path) {
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vpopcntdq");
     case SimdPath::avx2: return popcnt && __builtin_cpu_supports("avx2");
     case SimdPath::popcnt: return popcnt;
+    case SimdPath::neon: return false;
     case SimdPath::portable: return true;
   }
   return false;
+#elif defined(ONEBIT_NEON)
+  return path == SimdPath::neon || path == SimdPath::portable;
 #else
   return path == SimdPath::portable;
 #endif

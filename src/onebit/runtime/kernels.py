@@ -64,11 +64,14 @@ nhwc_to_nchw = _pick("nhwc_to_nchw")
 NATIVE = {name: _pick(name) is not getattr(reference, name) for name in _NAMES}
 BACKEND = "native" if all(NATIVE.values()) else "reference" if not any(NATIVE.values()) else "mixed"
 
-BUILT_SIMD_PATHS = (
-    ("avx512_vpopcntdq", "avx2", "popcnt", "portable")
-    if platform.machine().lower() in ("x86_64", "amd64")
-    else ("portable",)
-)
+_X86_PATHS = ("avx512_vpopcntdq", "avx2", "popcnt", "portable")
+_ARM64_PATHS = ("neon", "portable")
+BUILT_SIMD_PATHS = {
+    "x86_64": _X86_PATHS,
+    "amd64": _X86_PATHS,
+    "aarch64": _ARM64_PATHS,
+    "arm64": _ARM64_PATHS,
+}.get(platform.machine().lower(), ("portable",))
 """The SIMD paths the extension is built with on this architecture (``csrc/cpu_features.h``)."""
 
 
