@@ -52,3 +52,4 @@ elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
   list(APPEND ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bgemm_neon.cpp
     ${ONEBIT_CSRC}/bitpack_neon.cpp)
 endif()
+

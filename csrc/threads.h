@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "checked.h"
+
 namespace onebit {
 
 inline constexpr int kMaxThreads = 256;
@@ -200,6 +202,22 @@ class ThreadPool {
 
 inline void parallel_for(std::int64_t n_tasks, const ThreadPool::Task& fn, int threads) {
   ThreadPool::instance().parallel_for(n_tasks, fn, threads);
+}
+
+// Runs fn(row_begin, row_end) over `rows` rows in about `threads` chunks.
+// row_cost: the floats (or values) a row touches. Chunks get at least kMinCostPerThread of them,
+// a few microseconds of work: a pool worker still spinning after the previous layer joins in
+// about a microsecond (threads.h), so the split pays off well below the cost of waking one.
+template <typename Fn>
+inline void for_row_chunks(std::int64_t rows, std::int64_t row_cost, int threads, Fn fn) {
+  constexpr std::int64_t kMinCostPerThread = std::int64_t{1} << 15;
+  const std::int64_t useful =
+      std::max<std::int64_t>(1, saturating_mul(rows, row_cost) / kMinCostPerThread);
+  const std::int64_t tasks = std::max<std::int64_t>(1, std::min<std::int64_t>({threads, useful, rows}));
+  if (tasks == 1) return fn(0, rows);
+  parallel_for(
+      tasks, [&](std::int64_t t) { fn(rows * t / tasks, rows * (t + 1) / tasks); },
+      static_cast<int>(tasks));
 }
 
 }  // namespace onebit

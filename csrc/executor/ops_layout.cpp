@@ -1,0 +1,72 @@
+#include <cstring>
+
+#include "../bitpack.h"
+#include "../cpu_features.h"
+#include "../layout.h"
+#include "../threads.h"
+#include "ops.h"
+
+namespace onebit {
+
+Value NchwToNhwc::infer(const std::vector<Value>& inputs) {
+  const Value& x = inputs[0];
+  expect(x, Kind::float32, 3);
+  in_ = x.shape;
+  return float_value({x.shape[1], x.shape[2], x.shape[0]}, x.bound, where());
+}
+
+void NchwToNhwc::run(const std::vector<const void*>& inputs, void* output,
+                     const RunContext& ctx) const {
+  transpose_batched(static_cast<const float*>(inputs[0]), ctx.batch, in_[0], in_[1] * in_[2],
+                    static_cast<float*>(output), ctx.threads);
+}
+
+Value NhwcToNchw::infer(const std::vector<Value>& inputs) {
+  const Value& x = inputs[0];
+  expect(x, Kind::float32, 3);
+  in_ = x.shape;
+  return float_value({x.shape[2], x.shape[0], x.shape[1]}, x.bound, where());
+}
+
+void NhwcToNchw::run(const std::vector<const void*>& inputs, void* output,
+                     const RunContext& ctx) const {
+  transpose_batched(static_cast<const float*>(inputs[0]), ctx.batch, in_[0] * in_[1], in_[2],
+                    static_cast<float*>(output), ctx.threads);
+}
+
+Value Flatten::infer(const std::vector<Value>& inputs) {
+  const Value& x = inputs[0];
+  const std::int64_t size = product(x.shape, "the flattened size", where());
+  bytes_ = size * kind_size(x.kind);
+  if (x.kind == Kind::bits) {  // every pixel keeps its words, so its padding bits too
+    const std::int64_t rows = x.shape.back() ? size / x.shape.back() : 0;
+    const std::int64_t channels = checked(big_int{rows} * x.channels, "the flattened bits", where());
+    return bits_value({size}, channels, where(), x.row_bits);
+  }
+  return Value{x.kind, {size}, size, x.bound, 0};
+}
+
+void Flatten::run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const {
+  std::memcpy(output, inputs[0], static_cast<std::size_t>(ctx.batch * bytes_));
+}
+
+Value SignPack::infer(const std::vector<Value>& inputs) {
+  const Value& x = inputs[0];
+  expect(x, Kind::float32);
+  channels_ = x.shape.back();
+  rows_ = x.elements() / (channels_ ? channels_ : 1);
+  Shape shape(x.shape.begin(), x.shape.end() - 1);
+  shape.push_back(words_for(channels_));
+  return bits_value(shape, channels_, where());
+}
+
+void SignPack::run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const {
+  const float* x = static_cast<const float*>(inputs[0]);
+  word_t* out = static_cast<word_t*>(output);
+  const SimdPath path = default_simd_path();
+  for_row_chunks(ctx.batch * rows_, channels_, ctx.threads, [&](std::int64_t r0, std::int64_t r1) {
+    bitpack_rows(x, r0, r1, channels_, out, path);
+  });
+}
+
+}  // namespace onebit

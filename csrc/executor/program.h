@@ -1,0 +1,89 @@
+// A loaded program: the graph's ops, validated and planned, runnable on float batches.
+//
+// Building one validates the whole graph with the rules and messages of the Python runtime's
+// Program (src/onebit/runtime/program.py): JSON types, every op's attributes against the shapes
+// they imply (each value's per-sample shape inferred, every size capped at 2^31-1), tensor shapes
+// and dtypes, finite float parameters that keep every value finite for inputs within
+// ±kInputBound, and the memory and work a call needs. A program holds no per-call state: one
+// loaded program may run on several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "op.h"
+
+namespace onebit {
+
+inline constexpr std::int64_t kDefaultMaxMemory = std::int64_t{4} << 30;
+inline constexpr std::int64_t kDefaultMaxWork = std::int64_t{1} << 36;
+inline constexpr std::size_t kMaxOps = 65536;
+inline constexpr std::size_t kMaxTensors = 65536;
+inline constexpr std::size_t kMaxAxes = 8;
+
+struct ProgramLimits {
+  std::int64_t max_memory = kDefaultMaxMemory;  // bytes of a call's values at batch 1
+  std::int64_t max_work = kDefaultMaxWork;      // operations per sample
+};
+
+class Program {
+ public:
+  // `tensor_order`: the tensors' names in the file's order (the order the checks visit them).
+  Program(json graph, TensorTable tensors, std::vector<std::string> tensor_order,
+          ProgramLimits limits = {});
+  // Its ops hold references into its graph and tensors: a program stays where it was built.
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return output_->shape; }
+  Kind output_kind() const { return output_->kind; }
+  std::int64_t input_elements() const { return product_of(input_shape_); }
+  std::int64_t output_elements() const { return product_of(output_->shape); }
+  const std::vector<std::unique_ptr<Op>>& ops() const { return ops_; }
+  const json& metadata() const { return metadata_; }
+  const json& graph() const { return graph_; }
+  const TensorTable& tensors() const { return tensors_; }
+  std::int64_t peak_bytes() const { return peak_bytes_; }
+  double work() const { return work_; }
+  ProgramLimits limits() const { return limits_; }
+  // Peak bytes of the values and scratch of one call on `batch` samples (tensors not included).
+  std::int64_t memory_needed(std::int64_t batch) const;
+
+  // Runs `batch` samples: x holds batch * input_elements() float32 values in torch's layout,
+  // `out` receives batch * output_elements() values of output_kind() (float32 for classifiers).
+  // Refuses (onebit::input_error) inputs that are not finite or beyond ±kInputBound and batches
+  // beyond the memory limit, before any work.
+  void run(const float* x, std::int64_t batch, void* out, int threads) const;
+
+ private:
+  static std::int64_t product_of(const Shape& shape);
+  std::unique_ptr<Op> build(std::size_t index, const json& spec);
+  void plan();
+
+  json graph_;
+  TensorTable tensors_;
+  ProgramLimits limits_;
+  json metadata_;
+  std::string input_name_;
+  Shape input_shape_;
+  std::string output_name_;
+  std::map<std::string, Value> values_;
+  const Value* output_ = nullptr;
+  std::vector<std::unique_ptr<Op>> ops_;
+  std::vector<std::vector<std::string>> last_reads_;  // values freed after each op
+  std::int64_t expanded_bytes_ = 0;
+  std::int64_t peak_bytes_ = 0, largest_buffer_ = 0;
+  double work_ = 0;
+};
+
+// A call's input or batch is refused (the OnebitError of the Python runtime, not a file error).
+class input_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+}  // namespace onebit

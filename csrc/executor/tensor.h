@@ -1,0 +1,68 @@
+// A program's tensor: its dtype, shape and elements, copied out of the file into storage aligned
+// for its type (safetensors offsets need not be aligned, and the kernels read words in place).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "../types.h"
+
+namespace onebit {
+
+enum class Dtype { u64, i32, u8, f32 };
+
+// NumPy's name of a dtype ("uint64", ...), as the Python loader's messages print it.
+inline const char* dtype_name(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::u64: return "uint64";
+    case Dtype::i32: return "int32";
+    case Dtype::u8: return "uint8";
+    case Dtype::f32: return "float32";
+  }
+  return "?";
+}
+
+inline std::int64_t dtype_size(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::u64: return 8;
+    case Dtype::i32: case Dtype::f32: return 4;
+    case Dtype::u8: return 1;
+  }
+  return 0;
+}
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // A tensor of `dtype` and `shape` holding a copy of `bytes` (elements * dtype_size bytes, in
+  // little-endian order, as safetensors stores them; this executor runs on little-endian CPUs).
+  Tensor(Dtype dtype, std::vector<std::int64_t> shape, const void* bytes)
+      : dtype_(dtype), shape_(std::move(shape)) {
+    elements_ = 1;
+    for (std::int64_t side : shape_) elements_ *= side;  // sides and count checked by the reader
+    const std::size_t size = static_cast<std::size_t>(elements_ * dtype_size(dtype_));
+    storage_.resize((size + sizeof(word_t) - 1) / sizeof(word_t));
+    if (size) std::memcpy(storage_.data(), bytes, size);
+  }
+
+  Dtype dtype() const { return dtype_; }
+  const std::vector<std::int64_t>& shape() const { return shape_; }
+  std::int64_t ndim() const { return static_cast<std::int64_t>(shape_.size()); }
+  std::int64_t elements() const { return elements_; }
+  std::int64_t nbytes() const { return elements_ * dtype_size(dtype_); }
+  template <class T>
+  const T* data() const { return reinterpret_cast<const T*>(storage_.data()); }
+
+ private:
+  Dtype dtype_ = Dtype::f32;
+  std::vector<std::int64_t> shape_;
+  std::int64_t elements_ = 0;
+  std::vector<word_t> storage_;  // word-aligned for every dtype
+};
+
+using TensorTable = std::map<std::string, Tensor>;
+
+}  // namespace onebit
