@@ -138,9 +138,11 @@ def test_parameters_that_overflow_float32_are_refused(tmp_path, value):
 @pytest.mark.parametrize(
     ("low", "high", "message"),
     [
+        (-(10**400), 1.0, "min must be a finite number within float32"),
         (-1e300, 1.0, "min must be a finite number within float32"),
         (-3e38, -3e38, "its outputs can reach"),
     ],
+    ids=["400-digit-integer", "-1e300", "-3e38"],
 )
 def test_hardtanh_limits_beyond_the_value_limit_are_refused(tmp_path, low, high, message):
     graph, tensors = mlp_seed()
@@ -240,6 +242,7 @@ def _header_dtype(dtype):
         (_text_change('"k": 64', '"k": ' + "[" * 5000 + "]" * 5000), "deeper than 64"),
         (_text_change('"k": 64', '"k": ' + "9" * 5000), "not valid JSON"),
         (_text_change('"min": -1.5', '"min": NaN'), "not valid JSON"),
+        (_text_change('"output": "v1"', '"output": "v\\ud800"'), "unpaired UTF-16 surrogate"),
         (_text_change('"version": 1', '"version": 7'), "version 7 is not supported"),
     ],
     ids=[
@@ -260,6 +263,7 @@ def _header_dtype(dtype):
         "deep-nesting",
         "5000-digits",
         "nan-literal",
+        "lone-surrogate",
         "version-7",
     ],
 )

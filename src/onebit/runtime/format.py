@@ -116,14 +116,22 @@ def _refuse_constant(name: str) -> None:
 
 def parse_json(text: str, what: str) -> Any:
     """``json.loads`` for untrusted text: nesting deeper than :data:`MAX_JSON_DEPTH`, NaN and
-    Infinity, and integers beyond Python's digit limit are a :class:`ProgramFileError`."""
+    Infinity, integers beyond Python's digit limit and strings that are not Unicode text (an
+    unpaired surrogate escape, which no UTF-8 reader accepts) are a :class:`ProgramFileError`."""
     if json_depth(text) > MAX_JSON_DEPTH:
         raise ProgramFileError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ProgramFileError(f"{what} is not valid JSON ({message[:200]})") from None
+    try:  # an unpaired surrogate escape ("\\ud800") loads as text no UTF-8 encoder accepts
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProgramFileError(
+            f"{what} is not valid JSON (a string holds an unpaired UTF-16 surrogate escape)"
+        ) from None
+    return value
 
 
 def _shape(name: str, entry: Any) -> tuple[int, ...]:

@@ -22,12 +22,14 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def is_float32(value: Any) -> bool:
-    """A JSON number that float32 holds as a finite value."""
+    """A JSON number that float32 holds as a finite value (an integer of any length included:
+    it is compared exactly, never converted to a float that could overflow)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
     return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and abs(value) <= FLOAT32_MAX
+        abs(value) <= FLOAT32_MAX
+        if isinstance(value, int)
+        else math.isfinite(value) and abs(value) <= FLOAT32_MAX
     )
 
 
