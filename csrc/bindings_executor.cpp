@@ -89,7 +89,7 @@ void register_executor(nb::module_& m) {
            "Validates `graph` (JSON text) over `tensors` ({name: array}, visited in `order`).")
       .def("run", &run_program, nb::arg("x"), nb::arg("threads") = 0,
            "The output of the float32 batch x, shape (N, *input_shape).")
-      .def_prop_ro("peak_bytes", &Program::peak_bytes)
+      .def_prop_ro("peak_bytes", [](const Program& p) { return static_cast<std::int64_t>(p.peak_bytes()); })
       .def_prop_ro("work", &Program::work);
 }
 

@@ -60,8 +60,9 @@ class Op {
   virtual void run(const std::vector<const void*>& inputs, void* output,
                    const RunContext& ctx) const = 0;
 
-  // Bytes per sample the op allocates besides its output.
-  std::int64_t scratch() const { return scratch_; }
+  // Bytes per sample the op allocates besides its output (exact: a size the plan then refuses
+  // may pass 2^63, as the Python runtime's unbounded integers do).
+  big_int scratch() const { return scratch_; }
   // Multiply-adds, comparisons or word operations per sample (a double: it may pass 2^63).
   double work() const { return work_; }
 
@@ -88,7 +89,7 @@ class Op {
   void expect(const Value& value, Kind kind, int ndim = -1, const std::string& name = "input") const;
 
  protected:
-  std::int64_t scratch_ = 0;
+  big_int scratch_ = 0;
   double work_ = 0.0;
 
  private:

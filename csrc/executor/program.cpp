@@ -165,12 +165,12 @@ void Program::plan() {
   for (const auto& [name, i] : last_read)
     if (name != output_name_) last_reads_[i].push_back(name);
   const Value& input = values_.at(input_name_);
-  std::int64_t live = input.nbytes(), peak = live, largest = input.elements();
+  big_int live = input.nbytes(), peak = live, largest = input.elements();
   double work = 0;
   for (std::size_t i = 0; i < ops_.size(); ++i) {
     const Value& output = values_.at(ops_[i]->output());
     peak = std::max(peak, live + output.nbytes() + ops_[i]->scratch());
-    largest = std::max({largest, output.elements(), ops_[i]->scratch() / 4});
+    largest = std::max({largest, big_int{output.elements()}, ops_[i]->scratch() / 4});
     work += std::max(ops_[i]->work(), double(output.elements()));
     live += output.nbytes();
     for (const std::string& name : last_reads_[i]) live -= values_.at(name).nbytes();
@@ -183,15 +183,9 @@ void Program::plan() {
                         " operations per sample, above the limit " +
                         pyformat::number(double(limits_.max_work), 3) + " (ONEBIT_MAX_WORK)");
   if (memory_needed(1) > limits_.max_memory)
-    throw program_error("the program needs " + std::to_string(memory_needed(1)) +
+    throw program_error("the program needs " + big_text(memory_needed(1)) +
                         " bytes at batch 1, above the limit " + std::to_string(limits_.max_memory) +
                         " (max_memory / ONEBIT_MAX_MEMORY)");
-}
-
-std::int64_t Program::memory_needed(std::int64_t batch) const {
-  std::int64_t bytes = 0;
-  if (__builtin_mul_overflow(batch, peak_bytes_, &bytes)) return INT64_MAX;
-  return bytes;
 }
 
 void Program::run(const float* x, std::int64_t batch, void* out, int threads) const {
@@ -199,7 +193,7 @@ void Program::run(const float* x, std::int64_t batch, void* out, int threads) co
   if (batch == 0) return;
   if (memory_needed(batch) > limits_.max_memory || big_int{batch} * largest_buffer_ > kMaxSize)
     throw input_error("a batch of " + std::to_string(batch) + " needs " +
-                      std::to_string(memory_needed(batch)) + " bytes (limit " +
+                      big_text(memory_needed(batch)) + " bytes (limit " +
                       std::to_string(limits_.max_memory) +
                       ") or a buffer over 2^31-1 elements; split the batch");
   const std::int64_t count = batch * input_elements();

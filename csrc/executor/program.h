@@ -47,11 +47,11 @@ class Program {
   const json& metadata() const { return metadata_; }
   const json& graph() const { return graph_; }
   const TensorTable& tensors() const { return tensors_; }
-  std::int64_t peak_bytes() const { return peak_bytes_; }
+  big_int peak_bytes() const { return peak_bytes_; }
   double work() const { return work_; }
   ProgramLimits limits() const { return limits_; }
   // Peak bytes of the values and scratch of one call on `batch` samples (tensors not included).
-  std::int64_t memory_needed(std::int64_t batch) const;
+  big_int memory_needed(std::int64_t batch) const { return big_int{batch} * peak_bytes_; }
 
   // Runs `batch` samples: x holds batch * input_elements() float32 values in torch's layout,
   // `out` receives batch * output_elements() values of output_kind() (float32 for classifiers).
@@ -76,7 +76,7 @@ class Program {
   std::vector<std::unique_ptr<Op>> ops_;
   std::vector<std::vector<std::string>> last_reads_;  // values freed after each op
   std::int64_t expanded_bytes_ = 0;
-  std::int64_t peak_bytes_ = 0, largest_buffer_ = 0;
+  big_int peak_bytes_ = 0, largest_buffer_ = 0;
   double work_ = 0;
 };
 

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "ops.h"
+#include "ops_conv.h"
 
 namespace onebit {
 
@@ -58,7 +59,9 @@ const std::map<std::string, OpFactory>& op_factories() {
   static const std::map<std::string, OpFactory> factories = {
       {"add", make<Add>},
       {"affine", make<Affine>},
+      {"binary_conv2d", make<BinaryConv2d>},
       {"binary_dense", make<BinaryDense>},
+      {"conv2d", make<Conv2d>},
       {"dense", make<Dense>},
       {"flatten", make<Flatten>},
       {"hardtanh", make<Hardtanh>},

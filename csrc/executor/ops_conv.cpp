@@ -1,0 +1,284 @@
+#include "ops_conv.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "../bconv2d.h"
+#include "../bitpack.h"
+#include "../cpu_features.h"
+#include "../depthwise_conv2d.h"
+#include "../float_chain.h"
+#include "../float_window.h"
+#include "../sgemm.h"
+#include "../threads.h"
+
+namespace onebit {
+
+namespace {
+
+// The largest sum of magnitudes over one output's weights (row-major, `outputs` rows).
+double row_sums(const std::vector<float>& weight, std::int64_t outputs) {
+  const std::int64_t per_row = outputs ? static_cast<std::int64_t>(weight.size()) / outputs : 0;
+  double largest = 0.0;
+  for (std::int64_t o = 0; o < outputs; ++o) {
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < per_row; ++i) sum += std::fabs(double(weight[o * per_row + i]));
+    largest = std::max(largest, sum);
+  }
+  return largest;
+}
+
+std::vector<const float*> residual_maps(const std::vector<const void*>& inputs) {
+  std::vector<const float*> out;
+  for (std::size_t i = 1; i < inputs.size(); ++i) out.push_back(static_cast<const float*>(inputs[i]));
+  return out;
+}
+
+void apply_chain(const std::vector<ChainStep>& steps, float* y, std::int64_t rows,
+                 std::int64_t channels, int threads) {
+  if (steps.empty()) return;
+  for_row_chunks(rows, channels, threads, [&](std::int64_t r0, std::int64_t r1) {
+    apply_chain_rows(steps, channels, y + r0 * channels, channels, r0, r1 - r0, 0, channels);
+  });
+}
+
+void pack_signs(const float* y, std::int64_t rows, std::int64_t channels, word_t* out, int threads) {
+  const SimdPath path = default_simd_path();
+  for_row_chunks(rows, channels, threads, [&](std::int64_t r0, std::int64_t r1) {
+    bitpack_rows(y, r0, r1, channels, out, path);
+  });
+}
+
+}  // namespace
+
+Conv2d::Conv2d(const json& spec, const TensorTable& tensors)
+    : Op(spec, tensors, "conv2d", -1),
+      cin_(int_attr("cin", 1)),
+      cout_(int_attr("cout", 1)),
+      kh_(pair_attr("kernel", 1).first),
+      kw_(pair_attr("kernel", 1).second),
+      sh_(pair_attr("stride", 1).first),
+      sw_(pair_attr("stride", 1).second),
+      padding_(padding_attr()),
+      pad_value_(float_attr("pad_value")),
+      groups_(read_groups()),
+      weight_(weights_float(*this, {cout_, kh_, kw_, cin_ / groups_})),
+      gain_(row_sums(weight_, cout_)),
+      epilogue_(*this, cout_),
+      post_(init_post(*this, cout_, epilogue_.kind() != FloatEpilogue::Kind::sign)) {
+  const std::int64_t group_in = cin_ / groups_, group_out = cout_ / groups_, taps = kh_ * kw_;
+  std::vector<float> laid(weight_.size());
+  if (groups_ == 1) {  // (KH * KW * Cin, Cout): rows in the im2col columns' order
+    const std::int64_t patch = taps * cin_;
+    for (std::int64_t o = 0; o < cout_; ++o)
+      for (std::int64_t i = 0; i < patch; ++i) laid[i * cout_ + o] = weight_[o * patch + i];
+  } else if (group_in == 1) {  // depthwise (KH, KW, Cout): tap-major
+    for (std::int64_t o = 0; o < cout_; ++o)
+      for (std::int64_t t = 0; t < taps; ++t) laid[t * cout_ + o] = weight_[o * taps + t];
+  } else {  // (G, Cin/G * KH * KW, Cout/G), each row (c, kh, kw) as the grouped columns
+    for (std::int64_t g = 0; g < groups_; ++g)
+      for (std::int64_t j = 0; j < group_out; ++j)
+        for (std::int64_t t = 0; t < taps; ++t)
+          for (std::int64_t c = 0; c < group_in; ++c)
+            laid[(g * group_in * taps + c * taps + t) * group_out + j] =
+                weight_[((g * group_out + j) * taps + t) * group_in + c];
+  }
+  weight_.swap(laid);
+  depthwise_ = groups_ > 1 && group_in == 1;
+  if (depthwise_ && epilogue_.kind() == FloatEpilogue::Kind::none) {
+    ones_.assign(static_cast<std::size_t>(cout_), 1.0f);
+    zeros_.assign(static_cast<std::size_t>(cout_), 0.0f);
+  }
+}
+
+std::int64_t Conv2d::read_groups() const {
+  const std::int64_t groups = has_attr("groups") ? int_attr("groups", 1) : 1;
+  if (cin_ % groups || cout_ % groups)
+    throw program_error("op " + where() + ": groups=" + std::to_string(groups) +
+                        " must divide both cin=" + std::to_string(cin_) + " and cout=" +
+                        std::to_string(cout_));
+  return groups;
+}
+
+Value Conv2d::infer(const std::vector<Value>& inputs) {
+  const Value& x = inputs[0];
+  expect(x, Kind::float32, 3);
+  height_ = x.shape[0];
+  width_ = x.shape[1];
+  const std::int64_t channels = x.shape[2];
+  if (channels != cin_)
+    throw program_error("op " + where() + ": cin=" + std::to_string(cin_) + " but its input has " +
+                        std::to_string(channels));
+  const std::int64_t top = padding_[0], bottom = padding_[1], left = padding_[2], right = padding_[3];
+  ho_ = window_side(height_, top, bottom, kh_, sh_, where());
+  wo_ = window_side(width_, left, right, kw_, sw_, where());
+  const std::int64_t group_in = cin_ / groups_;
+  work_ = double(ho_) * double(wo_) * double(cout_) * double(kh_) * double(kw_) * double(group_in);
+  const std::int64_t outputs = checked(big_int{ho_} * wo_ * cout_, "the output", where());
+  if (depthwise_) {
+    scratch_ = 4 * big_int{outputs};
+  } else {
+    const std::int64_t columns =
+        product({ho_, wo_, kh_, kw_, cin_}, "the im2col columns", where());
+    if (groups_ == 1) {
+      scratch_ = 4 * (big_int{columns} + outputs);
+    } else {
+      const big_int padded = big_int{height_ + top + bottom} * (width_ + left + right) * cin_;
+      scratch_ = 4 * (padded + 2 * big_int{columns} + 2 * big_int{outputs});
+    }
+  }
+  const double bound = std::max(x.bound, std::fabs(pad_value_)) * gain_;
+  return layer_output(*this, inputs, {ho_, wo_}, cout_, bound, epilogue_.kind_name(),
+                      epilogue_.bound(bound), post_);
+}
+
+void Conv2d::run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const {
+  const float* x = static_cast<const float*>(inputs[0]);
+  const bool sign = epilogue_.kind() == FloatEpilogue::Kind::sign;
+  const std::int64_t rows = ctx.batch * ho_ * wo_;
+  std::vector<float> signs(sign ? static_cast<std::size_t>(rows * cout_) : 0);
+  float* y = sign ? signs.data() : static_cast<float*>(output);
+  const std::int64_t top = padding_[0], bottom = padding_[1], left = padding_[2], right = padding_[3];
+  if (depthwise_) {
+    DepthwiseGeometry g;
+    g.n = ctx.batch, g.h = height_, g.w = width_, g.c = cin_, g.m = cout_ / cin_;
+    g.kh = kh_, g.kw = kw_, g.sh = sh_, g.sw = sw_;
+    g.top = top, g.bottom = bottom, g.left = left, g.right = right;
+    g.pad_value = static_cast<float>(pad_value_);
+    const bool affine = epilogue_.kind() != FloatEpilogue::Kind::none;
+    const std::vector<ChainStep> post = post_.steps(residual_maps(inputs));
+    const std::vector<ChainStep> chain = epilogue_.steps(nullptr, {});
+    depthwise_conv2d(x, weight_.data(), g, affine ? chain[0].a : ones_.data(),
+                     affine ? chain[0].b : zeros_.data(), post, ctx.threads, y);
+  } else if (groups_ == 1) {
+    const bool direct = kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && !top && !bottom && !left && !right;
+    std::vector<float> columns;
+    const float* a = x;
+    if (!direct) {
+      WindowGeometry g;
+      g.n = ctx.batch, g.h = height_, g.w = width_, g.c = cin_;
+      g.kh = kh_, g.kw = kw_, g.sh = sh_, g.sw = sw_;
+      g.top = top, g.bottom = bottom, g.left = left, g.right = right;
+      columns.resize(static_cast<std::size_t>(rows * kh_ * kw_ * cin_));
+      float_im2col(x, g, static_cast<float>(pad_value_), ctx.threads, columns.data());
+      a = columns.data();
+    }
+    sgemm(SgemmProblem{a, weight_.data(), y, rows, cout_, kh_ * kw_ * cin_}, default_simd_path(),
+          ctx.threads);
+    apply_chain(epilogue_.steps(&post_, residual_maps(inputs)), y, rows, cout_, ctx.threads);
+  } else {
+    run_grouped(x, y, ctx);
+    apply_chain(epilogue_.steps(&post_, residual_maps(inputs)), y, rows, cout_, ctx.threads);
+  }
+  if (sign) pack_signs(y, rows, cout_, static_cast<word_t*>(output), ctx.threads);
+}
+
+// Grouped (not depthwise): per group, the windows of its channels as rows in (c, kh, kw) order
+// times its (Cin/G * KH * KW, Cout/G) weights. The Python runtime computes this with NumPy's
+// matmul (BLAS), so the two agree to float32 rounding, not bit for bit.
+void Conv2d::run_grouped(const float* x, float* y, const RunContext& ctx) const {
+  const std::int64_t group_in = cin_ / groups_, group_out = cout_ / groups_, taps = kh_ * kw_;
+  const std::int64_t top = padding_[0], left = padding_[2];
+  const std::int64_t rows = ctx.batch * ho_ * wo_, patch = group_in * taps;
+  const float pad = static_cast<float>(pad_value_);
+  std::vector<float> columns(static_cast<std::size_t>(rows * patch));
+  std::vector<float> product(static_cast<std::size_t>(rows * group_out));
+  for (std::int64_t g = 0; g < groups_; ++g) {
+    for_row_chunks(rows, patch, ctx.threads, [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const std::int64_t n = r / (ho_ * wo_), oy = r / wo_ % ho_, ox = r % wo_;
+        float* row = columns.data() + r * patch;
+        for (std::int64_t c = 0; c < group_in; ++c)
+          for (std::int64_t i = 0; i < kh_; ++i)
+            for (std::int64_t j = 0; j < kw_; ++j) {
+              const std::int64_t iy = oy * sh_ + i - top, ix = ox * sw_ + j - left;
+              const bool inside = iy >= 0 && iy < height_ && ix >= 0 && ix < width_;
+              row[c * taps + i * kw_ + j] =
+                  inside ? x[((n * height_ + iy) * width_ + ix) * cin_ + g * group_in + c] : pad;
+            }
+      }
+    });
+    sgemm(SgemmProblem{columns.data(), weight_.data() + g * patch * group_out, product.data(), rows,
+                       group_out, patch},
+          default_simd_path(), ctx.threads);
+    for (std::int64_t r = 0; r < rows; ++r)
+      std::memcpy(y + r * cout_ + g * group_out, product.data() + r * group_out,
+                  static_cast<std::size_t>(group_out) * sizeof(float));
+  }
+}
+
+BinaryConv2d::BinaryConv2d(const json& spec, const TensorTable& tensors)
+    : Op(spec, tensors, "binary_conv2d", -1),
+      cin_(int_attr("cin", 1)),
+      sh_(pair_attr("stride", 1).first),
+      sw_(pair_attr("stride", 1).second),
+      ph_(pair_attr("padding", 0).first),
+      pw_(pair_attr("padding", 0).second),
+      pad_value_(float_attr("pad_value", {0.0, 1.0})),
+      weight_(&checked_weight()),
+      epilogue_(*this, weight_->shape()[0]),
+      post_(init_post(*this, weight_->shape()[0], epilogue_.kind() == IntEpilogue::Kind::float32)) {}
+
+const Tensor& BinaryConv2d::checked_weight() {
+  const Tensor& weight = tensor("weight", Dtype::u64, Shape{-1, -1, -1, words_for(cin_)});
+  check_padding_bits(*this, "weight", weight, cin_);
+  return weight;
+}
+
+Value BinaryConv2d::infer(const std::vector<Value>& inputs) {
+  const Value& x = inputs[0];
+  expect(x, Kind::bits, 3);
+  height_ = x.shape[0];
+  width_ = x.shape[1];
+  const std::int64_t words = x.shape[2];
+  if (words != words_for(cin_) || x.channels != cin_)
+    throw program_error("op " + where() + ": cin=" + std::to_string(cin_) +
+                        " does not match the input's " + std::to_string(x.channels) +
+                        " channels in " + std::to_string(words) + " words");
+  const Shape& w = weight_->shape();
+  const std::int64_t cout = w[0], kh = w[1], kw = w[2];
+  if (std::min({cout, kh, kw}) < 1)
+    throw program_error("op " + where() + ": the weight's shape " + pyformat::tuple(w) + " is empty");
+  const std::int64_t ho = window_side(height_, ph_, ph_, kh, sh_, where());
+  const std::int64_t wo = window_side(width_, pw_, pw_, kw, sw_, where());
+  work_ = double(ho) * double(wo) * double(cout) * double(kh) * double(kw) * double(words);
+  const std::int64_t padded =
+      product({height_ + 2 * ph_, width_ + 2 * pw_, words}, "the padded map", where());
+  scratch_ = 8 * big_int{padded} +
+             4 * big_int{checked(big_int{ho} * wo * cout, "the accumulators", where())};
+  const double acc_bound =
+      double(checked(big_int{cin_} * kh * kw, "the accumulator range", where()));
+  return layer_output(*this, inputs, {ho, wo}, cout, acc_bound, epilogue_.kind_name(),
+                      epilogue_.bound(acc_bound), post_);
+}
+
+void BinaryConv2d::run(const std::vector<const void*>& inputs, void* output,
+                       const RunContext& ctx) const {
+  const Shape& w = weight_->shape();
+  Conv2dGeometry g;
+  g.n = ctx.batch, g.h = height_, g.w = width_, g.cin = cin_, g.words = words_for(cin_);
+  g.cout = w[0], g.kh = w[1], g.kw = w[2];
+  g.sh = sh_, g.sw = sw_, g.ph = ph_, g.pw = pw_;
+  g.zero_padding = pad_value_ == 0.0;
+  const word_t* x = static_cast<const word_t*>(inputs[0]);
+  const SimdPath path = default_simd_path();
+  switch (epilogue_.kind()) {
+    case IntEpilogue::Kind::bits:
+      bconv2d(x, weight_->data<word_t>(), g, path, ctx.threads,
+              BitsOutput{&epilogue_.thresholds(), static_cast<word_t*>(output)});
+      break;
+    case IntEpilogue::Kind::float32: {
+      const std::vector<ChainStep> post = post_.steps(residual_maps(inputs));
+      bconv2d(x, weight_->data<word_t>(), g, path, ctx.threads,
+              FloatOutput{epilogue_.scale(), epilogue_.bias(), static_cast<float*>(output),
+                          post.empty() ? nullptr : &post});
+      break;
+    }
+    case IntEpilogue::Kind::int32:
+      bconv2d(x, weight_->data<word_t>(), g, path, ctx.threads,
+              Int32Output{static_cast<std::int32_t*>(output)});
+      break;
+  }
+}
+
+}  // namespace onebit
