@@ -16,8 +16,8 @@ from onebit.runtime.fuzz.seeds import mlp_seed
 native = pytest.importorskip("onebit._native")
 
 PORTED = {
-    "add", "affine", "binary_conv2d", "binary_dense", "conv2d", "dense", "flatten", "hardtanh", "nchw_to_nhwc",
-    "nhwc_to_nchw", "prelu", "relu", "sign_pack",
+    "add", "affine", "binary_conv2d", "binary_dense", "conv2d", "dense", "flatten",
+    "hardtanh", "nchw_to_nhwc", "nhwc_to_nchw", "prelu", "relu", "sign_pack",
 }  # fmt: skip
 LIMITS = {"max_memory": 4 * 2**30, "max_work": 2**36}
 
@@ -27,9 +27,9 @@ def native_program(graph, tensors, **limits):
     return native.Program(text, dict(tensors), list(tensors), **{**LIMITS, **limits})
 
 
-def outcome(build):
+def outcome(build, *args):
     try:
-        return "ok", build()
+        return "ok", build(*args)
     except ProgramError as error:
         return "refused", str(error)
 
@@ -78,8 +78,8 @@ def test_mutated_graphs_are_accepted_and_refused_as_the_python_runtime_does(muta
             continue  # refused by the file reader, before any graph check
         if not ported(graph) or case.kind == "huge_int":
             continue  # integers past 64 bits: the C++ file reader's to parse (not yet done)
-        python = outcome(lambda: PythonProgram(graph, tensors))
-        cpp = outcome(lambda: native_program(graph, tensors))
+        python = outcome(PythonProgram, graph, tensors)
+        cpp = outcome(native_program, graph, tensors)
         where = f"case {index} ({case.kind}: {case.detail})"
         assert python[0] == cpp[0], f"{where}: python {python}, C++ {cpp}"
         if python[0] == "refused":
