@@ -56,7 +56,7 @@ test-sanitize: $(STAMP)
 		echo "SKIPPED: the sanitizer pass needs cmake and libasan ($(CXX) found '$(LIBASAN)')"; \
 		echo "skipped: no cmake or libasan" > $(SANITIZE_RESULT); exit 0; fi; \
 	set -e; \
-	cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DONEBIT_SANITIZE=ON \
+	cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DONEBIT_SANITIZE=ON -DONEBIT_PYTHON=ON -DONEBIT_C_LIBRARY=OFF \
 		-DPython_EXECUTABLE=$(abspath $(BIN)/python) \
 		-Dnanobind_DIR="$$($(BIN)/python -m nanobind --cmake_dir)" >/dev/null; \
 	cmake --build $(SANITIZE_DIR) -j 2; \

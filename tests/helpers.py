@@ -1,6 +1,6 @@
 """Helpers the tests share: torch on one thread, a model settled into a non-trivial eval state,
-the reference sign and seeded parameters of a layer, and the native kernels parametrized over
-every SIMD path and thread count.
+the reference sign and seeded parameters of a layer, the native kernels parametrized over
+every SIMD path and thread count, and running commands and CMake builds for the native tests.
 
 Import them as ``from helpers import ...``: pyproject.toml puts ``tests/`` on the path.
 """
@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
+import struct
+import subprocess
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -103,3 +108,47 @@ def native_params(*names: str, threads: Sequence[int] = (1, 2, 3)) -> list:
         for simd in SIMD_PATHS
         for count in threads
     ]
+
+
+def run_command(command: Sequence[str], timeout: float) -> str:
+    """stdout of ``command``; a failure names the command with the end of its output."""
+    done = subprocess.run(
+        [str(part) for part in command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, (
+        f"{' '.join(map(str, command))} exited {done.returncode}:\n{output[-6000:]}"
+    )
+    return done.stdout
+
+
+def cmake_build(source: Path, build: Path, *args: str, targets: Sequence[str] = ()) -> Path:
+    """Configures ``source`` into ``build`` (with ``args``) and builds ``targets`` (all if none)
+    on 2 jobs; returns ``build``."""
+    run_command(["cmake", "-S", source, "-B", build, *args], 180)
+    chosen = [arg for target in targets for arg in ("--target", target)]
+    run_command(["cmake", "--build", build, "-j", "2", *chosen], 900)
+    return build
+
+
+IDX_TYPE_CODES = {
+    np.dtype("u1"): 0x08,
+    np.dtype("i1"): 0x09,
+    np.dtype("i2"): 0x0B,
+    np.dtype("i4"): 0x0C,
+    np.dtype("f4"): 0x0D,
+    np.dtype("f8"): 0x0E,
+}
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
+    """Write ``array`` as an IDX file (gzip-compressed if asked) and return the path."""
+    header = bytes([0, 0, IDX_TYPE_CODES[array.dtype], array.ndim])
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    content = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    path.write_bytes(gzip.compress(content) if compress else content)
+    return path

@@ -34,6 +34,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from helpers import write_idx
+
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 VENV_BIN = Path(sys.executable).parent
@@ -127,19 +129,16 @@ def load_test_module(path: Path) -> ModuleType:
 def write_user_files(home: Path) -> None:
     """Small datasets in the real formats, where the README's commands look for yours."""
     data_tests = Path(__file__).parent / "data"
-    idx = load_test_module(data_tests / "conftest.py")
     rng = np.random.default_rng(0)
     mnist = home / "mnist"
     mnist.mkdir()
     for prefix, count in (("train", 40), ("t10k", 10)):
-        idx.write_idx(
+        write_idx(
             mnist / f"{prefix}-images-idx3-ubyte.gz",
             rng.integers(0, 256, (count, 28, 28), dtype=np.uint8),
             compress=True,
         )
-        idx.write_idx(
-            mnist / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, count, dtype=np.uint8)
-        )
+        write_idx(mnist / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, count, dtype=np.uint8))
     cifar = home / "cifar-10-batches-py"
     cifar.mkdir()
     load_test_module(data_tests / "test_cifar.py").write_cifar(cifar)

@@ -23,14 +23,6 @@ std::string names_repr(const std::vector<std::string>& names) {
   return out + "]";
 }
 
-// A value's buffer for one call: word-aligned storage for `bytes` bytes.
-struct Buffer {
-  std::vector<word_t> words;
-  explicit Buffer(std::int64_t bytes)
-      : words(static_cast<std::size_t>((bytes + sizeof(word_t) - 1) / sizeof(word_t))) {}
-  void* data() { return words.data(); }
-};
-
 }  // namespace
 
 std::int64_t Program::product_of(const Shape& shape) {
@@ -158,12 +150,25 @@ std::unique_ptr<Op> Program::build(std::size_t index, const json& spec) {
 }
 
 void Program::plan() {
-  std::map<std::string, std::size_t> last_read;
-  for (std::size_t i = 0; i < ops_.size(); ++i)
-    for (const std::string& name : ops_[i]->inputs()) last_read[name] = i;
-  last_reads_.assign(ops_.size(), {});
-  for (const auto& [name, i] : last_read)
-    if (name != output_name_) last_reads_[i].push_back(name);
+  std::map<std::string, std::size_t> slot{{input_name_, 0}}, last_read;
+  slot_bytes_ = {values_.at(input_name_).nbytes()};
+  for (std::size_t i = 0; i < ops_.size(); ++i) {
+    input_slots_.emplace_back();
+    for (const std::string& name : ops_[i]->inputs()) {
+      input_slots_.back().push_back(slot.at(name));
+      last_read[name] = i;
+    }
+    slot[ops_[i]->output()] = i + 1;
+    slot_bytes_.push_back(values_.at(ops_[i]->output()).nbytes());
+  }
+  output_slot_ = slot.at(output_name_);
+  std::vector<std::vector<std::string>> last_reads(ops_.size());
+  freed_slots_.assign(ops_.size(), {});
+  for (const auto& [name, i] : last_read) {
+    if (name == output_name_) continue;
+    last_reads[i].push_back(name);
+    freed_slots_[i].push_back(slot.at(name));
+  }
   const Value& input = values_.at(input_name_);
   big_int live = input.nbytes(), peak = live, largest = input.elements();
   double work = 0;
@@ -173,7 +178,7 @@ void Program::plan() {
     largest = std::max({largest, big_int{output.elements()}, ops_[i]->scratch() / 4});
     work += std::max(ops_[i]->work(), double(output.elements()));
     live += output.nbytes();
-    for (const std::string& name : last_reads_[i]) live -= values_.at(name).nbytes();
+    for (const std::string& name : last_reads[i]) live -= values_.at(name).nbytes();
   }
   peak_bytes_ = peak;
   largest_buffer_ = largest;
@@ -210,24 +215,25 @@ void Program::run(const float* x, std::int64_t batch, void* out, int threads) co
                       ", got " + pyformat::number(worst));
   }
   const RunContext ctx{batch, threads};
-  std::map<std::string, Buffer> buffers;
-  std::map<std::string, const void*> values{{input_name_, x}};
+  std::vector<std::unique_ptr<word_t[]>> owned(slot_bytes_.size());  // freed after their last read
+  std::vector<const void*> value(slot_bytes_.size(), nullptr);
+  value[0] = x;
+  std::vector<const void*> inputs;
   for (std::size_t i = 0; i < ops_.size(); ++i) {
-    const Op& op = *ops_[i];
-    std::vector<const void*> inputs;
-    for (const std::string& name : op.inputs()) inputs.push_back(values.at(name));
-    const bool last = op.output() == output_name_ && i + 1 == ops_.size();
+    inputs.clear();
+    for (std::size_t s : input_slots_[i]) inputs.push_back(value[s]);
     void* target = out;
-    if (!last) {
-      auto placed = buffers.emplace(op.output(), Buffer(batch * values_.at(op.output()).nbytes()));
-      target = placed.first->second.data();
+    if (i + 1 != output_slot_ || i + 1 != ops_.size()) {
+      const std::int64_t bytes = batch * slot_bytes_[i + 1];
+      owned[i + 1].reset(new word_t[static_cast<std::size_t>(bytes / sizeof(word_t) + 1)]);
+      target = owned[i + 1].get();
     }
-    op.run(inputs, target, ctx);
-    values[op.output()] = target;
-    for (const std::string& name : last_reads_[i]) buffers.erase(name);
+    ops_[i]->run(inputs, target, ctx);
+    value[i + 1] = target;
+    for (std::size_t s : freed_slots_[i]) owned[s].reset();
   }
-  if (values.at(output_name_) != out)
-    std::memcpy(out, values.at(output_name_), static_cast<std::size_t>(batch * output_->nbytes()));
+  if (value[output_slot_] != out)
+    std::memcpy(out, value[output_slot_], static_cast<std::size_t>(batch * output_->nbytes()));
 }
 
 }  // namespace onebit

@@ -74,7 +74,11 @@ class Program {
   std::map<std::string, Value> values_;
   const Value* output_ = nullptr;
   std::vector<std::unique_ptr<Op>> ops_;
-  std::vector<std::vector<std::string>> last_reads_;  // values freed after each op
+  // The run plan in value slots (0: the input, i + 1: op i's output): what each op reads, the
+  // slots freed after it, each slot's bytes per sample and the output's slot.
+  std::vector<std::vector<std::size_t>> input_slots_, freed_slots_;
+  std::vector<std::int64_t> slot_bytes_;
+  std::size_t output_slot_ = 0;
   std::int64_t expanded_bytes_ = 0;
   big_int peak_bytes_ = 0, largest_buffer_ = 0;
   double work_ = 0;

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-import struct
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-IDX_TYPE_CODES = {
-    np.dtype("u1"): 0x08,
-    np.dtype("i1"): 0x09,
-    np.dtype("i2"): 0x0B,
-    np.dtype("i4"): 0x0C,
-    np.dtype("f4"): 0x0D,
-    np.dtype("f8"): 0x0E,
-}
-
-
-def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
-    """Write ``array`` as an IDX file (gzip-compressed if asked) and return the path."""
-    header = bytes([0, 0, IDX_TYPE_CODES[array.dtype], array.ndim])
-    header += struct.pack(f">{array.ndim}I", *array.shape)
-    content = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    path.write_bytes(gzip.compress(content) if compress else content)
-    return path
+from helpers import write_idx
 
 
 @pytest.fixture

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from helpers import SIMD_PATHS, native
+from helpers import SIMD_PATHS, cmake_build, native, run_command
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build" / "native"
@@ -39,20 +38,9 @@ KERNELS = (
 )
 
 
-def _run(command: list[str], timeout: float) -> str:
-    """stdout of ``command``; a failure names the command with the end of its output."""
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"{' '.join(command)} exited {done.returncode}:\n{output[-6000:]}"
-    return done.stdout
-
-
 def _build(name: str, *cmake_args: str) -> Path:
     """Configures and builds tests/native in build/native/NAME; returns the program's path."""
-    build = BUILD / name
-    _run(["cmake", "-S", str(ROOT / "tests" / "native"), "-B", str(build), *cmake_args], 120)
-    _run(["cmake", "--build", str(build), "-j", "2"], 300)
-    return build / "kernels_test"
+    return cmake_build(ROOT / "tests" / "native", BUILD / name, *cmake_args) / "kernels_test"
 
 
 def _check_report(output: str, paths: list[str]) -> None:
@@ -73,7 +61,7 @@ def _check_report(output: str, paths: list[str]) -> None:
 def test_every_simd_path_of_this_cpu_matches_the_portable_path_and_the_references() -> None:
     if shutil.which("cmake") is None:
         pytest.skip("the native kernel test needs cmake")
-    output = _run([str(_build("host"))], 120)
+    output = run_command([str(_build("host"))], 120)
     # The program's paths are the extension's: the same sources, flags and CPU checks.
     runs = re.search(r"^paths run: (.*)$", output, re.MULTILINE)
     assert runs is not None, output
@@ -98,7 +86,7 @@ def test_the_neon_kernels_match_bit_for_bit_on_aarch64_under_qemu() -> None:
     program = _build("aarch64", f"-DCMAKE_TOOLCHAIN_FILE={toolchain}")
     header = program.read_bytes()[:20]
     assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == EM_AARCH64
-    output = _run([QEMU, "-L", AARCH64_SYSROOT, str(program)], 300)
+    output = run_command([QEMU, "-L", AARCH64_SYSROOT, str(program)], 300)
     assert output.startswith("onebit native kernel test (aarch64"), output
     _check_report(output, ["neon", "portable"])
     AARCH64_RESULT.write_text("passed\n")

@@ -1,0 +1,55 @@
+# libonebit: the executor, the kernels and the C API (csrc/api/onebit.h) as a shared and a static
+# library, installed with a CMake package config (find_package(onebit) -> onebit::onebit and
+# onebit::onebit_static) and a pkg-config file (onebit.pc); and examples/c/classify, which loads a
+# program and classifies MNIST images read from an IDX file. Only the C++ standard library (and
+# nlohmann/json's headers at build time) are needed.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(ONEBIT_LIBRARY_SOURCES csrc/api/onebit.cpp ${ONEBIT_BINARY_KERNEL_SOURCES}
+  ${ONEBIT_FLOAT_KERNEL_SOURCES} ${ONEBIT_EXECUTOR_SOURCES})
+add_library(onebit_objects OBJECT ${ONEBIT_LIBRARY_SOURCES})
+set_target_properties(onebit_objects PROPERTIES POSITION_INDEPENDENT_CODE ON
+  CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+onebit_target_options(onebit_objects)
+
+add_library(onebit SHARED $<TARGET_OBJECTS:onebit_objects>)
+add_library(onebit_static STATIC $<TARGET_OBJECTS:onebit_objects>)
+set_target_properties(onebit_static PROPERTIES OUTPUT_NAME onebit)
+set_target_properties(onebit PROPERTIES VERSION ${PROJECT_VERSION}
+  SOVERSION ${PROJECT_VERSION_MAJOR})
+foreach(target onebit onebit_static)
+  target_link_libraries(${target} PUBLIC Threads::Threads)
+  target_include_directories(${target} PUBLIC
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/csrc/api>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  set_target_properties(${target} PROPERTIES LINKER_LANGUAGE CXX)
+endforeach()
+if(NOT ONEBIT_SANITIZE)
+  target_link_options(onebit PRIVATE $<$<CXX_COMPILER_ID:GNU,Clang>:-s>)  # stripped: size
+endif()
+
+add_executable(onebit_classify examples/c/classify.c)
+target_link_libraries(onebit_classify PRIVATE onebit_static)
+set_target_properties(onebit_classify PROPERTIES LINKER_LANGUAGE CXX)
+# The C API's own checks (tests/api/test_c_library.py runs them), linked to the shared library.
+add_executable(onebit_api_test tests/api/api_test.c)
+target_link_libraries(onebit_api_test PRIVATE onebit m)
+set_target_properties(onebit_api_test PROPERTIES LINKER_LANGUAGE CXX)
+
+install(TARGETS onebit onebit_static EXPORT onebitTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES csrc/api/onebit.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT onebitTargets NAMESPACE onebit:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/onebit)
+configure_package_config_file(cmake/onebitConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/onebitConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/onebit)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/onebitConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/onebitConfig.cmake
+  ${CMAKE_CURRENT_BINARY_DIR}/onebitConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/onebit)
+configure_file(cmake/onebit.pc.in ${CMAKE_CURRENT_BINARY_DIR}/onebit.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/onebit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

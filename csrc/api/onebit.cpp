@@ -1,0 +1,148 @@
+// The C API (onebit.h) over the C++ executor: every entry point catches every exception and turns
+// it into a status and a per-thread message.
+#include "api/onebit.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "executor/loader.h"
+#include "threads.h"
+
+struct onebit_program {
+  std::unique_ptr<onebit::Program> program;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+onebit_status fail(onebit_status status, const std::string& message) {
+  last_error = message;
+  return status;
+}
+
+// Runs `body`, mapping each exception the executor raises to its status.
+template <class Body>
+onebit_status guarded(Body body) {
+  try {
+    body();
+    return ONEBIT_OK;
+  } catch (const onebit::program_error& error) {
+    return fail(ONEBIT_ERROR_PROGRAM, error.what());
+  } catch (const onebit::program_file_error& error) {
+    return fail(ONEBIT_ERROR_FILE, error.what());
+  } catch (const onebit::input_error& error) {
+    return fail(ONEBIT_ERROR_INPUT, error.what());
+  } catch (const std::bad_alloc&) {
+    return fail(ONEBIT_ERROR_INTERNAL, "out of memory");
+  } catch (const std::exception& error) {
+    return fail(ONEBIT_ERROR_INTERNAL, std::string("internal error: ") + error.what());
+  } catch (...) {
+    return fail(ONEBIT_ERROR_INTERNAL, "internal error: an unknown exception");
+  }
+}
+
+// A limit given to the API, or the environment's, or the default (onebit.runtime.program._limit).
+std::int64_t limit(std::int64_t given, const char* variable, std::int64_t fallback) {
+  if (given < 0) throw onebit::input_error(std::string(variable) + " must be positive or 0 (default)");
+  if (given > 0) return given;
+  const char* text = std::getenv(variable);
+  if (text == nullptr) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  const long long value = std::strtoll(text, &end, 10);
+  if (end == text || *end != '\0' || errno == ERANGE)
+    throw onebit::input_error(std::string(variable) + "='" + text + "' is not a whole number");
+  if (value < 1) throw onebit::input_error(std::string(variable) + " must be a positive int");
+  return value;
+}
+
+onebit::ProgramLimits limits(std::int64_t max_memory, std::int64_t max_work) {
+  return {limit(max_memory, "ONEBIT_MAX_MEMORY", onebit::kDefaultMaxMemory),
+          limit(max_work, "ONEBIT_MAX_WORK", onebit::kDefaultMaxWork)};
+}
+
+int shape_of(const onebit_program* program, bool input, int64_t* dims) {
+  if (program == nullptr) return fail(ONEBIT_ERROR_ARGUMENT, "program is NULL"), -1;
+  const onebit::Shape& shape = input ? program->program->input_shape() : program->program->output_shape();
+  if (dims != nullptr)
+    for (std::size_t i = 0; i < shape.size(); ++i) dims[i] = shape[i];
+  return static_cast<int>(shape.size());
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* onebit_version(void) { return "0.1.0"; }
+
+const char* onebit_last_error(void) { return last_error.c_str(); }
+
+onebit_program* onebit_load_with_limits(const char* path, int64_t max_memory, int64_t max_work) {
+  if (path == nullptr) return fail(ONEBIT_ERROR_ARGUMENT, "path is NULL"), nullptr;
+  onebit_program* loaded = nullptr;
+  const onebit_status status = guarded([&] {
+    auto program = onebit::load_program(path, limits(max_memory, max_work));
+    loaded = new onebit_program{std::move(program)};
+  });
+  return status == ONEBIT_OK ? loaded : nullptr;
+}
+
+onebit_program* onebit_load(const char* path) { return onebit_load_with_limits(path, 0, 0); }
+
+onebit_program* onebit_load_memory(const void* data, size_t size) {
+  if (data == nullptr && size != 0) return fail(ONEBIT_ERROR_ARGUMENT, "data is NULL"), nullptr;
+  onebit_program* loaded = nullptr;
+  const onebit_status status = guarded([&] {
+    auto program = onebit::load_program_memory(static_cast<const std::uint8_t*>(data), size,
+                                               limits(0, 0));
+    loaded = new onebit_program{std::move(program)};
+  });
+  return status == ONEBIT_OK ? loaded : nullptr;
+}
+
+int onebit_input_shape(const onebit_program* program, int64_t* dims) {
+  return shape_of(program, true, dims);
+}
+
+int onebit_output_shape(const onebit_program* program, int64_t* dims) {
+  return shape_of(program, false, dims);
+}
+
+int64_t onebit_input_size(const onebit_program* program) {
+  if (program == nullptr) return fail(ONEBIT_ERROR_ARGUMENT, "program is NULL"), -1;
+  return program->program->input_elements();
+}
+
+int64_t onebit_output_size(const onebit_program* program) {
+  if (program == nullptr) return fail(ONEBIT_ERROR_ARGUMENT, "program is NULL"), -1;
+  return program->program->output_elements();
+}
+
+onebit_status onebit_set_threads(int threads) {
+  if (threads < 0 || threads > onebit::kMaxThreads)
+    return fail(ONEBIT_ERROR_ARGUMENT, "threads must be 0 (all) to " +
+                                           std::to_string(onebit::kMaxThreads) + ", got " +
+                                           std::to_string(threads));
+  onebit::default_threads().store(threads == 0 ? onebit::hardware_threads() : threads);
+  return ONEBIT_OK;
+}
+
+onebit_status onebit_run(const onebit_program* program, const float* x, int64_t batch, float* out) {
+  if (program == nullptr) return fail(ONEBIT_ERROR_ARGUMENT, "program is NULL");
+  if (batch < 0) return fail(ONEBIT_ERROR_ARGUMENT, "batch must be >= 0, got " + std::to_string(batch));
+  if (batch > 0 && (x == nullptr || out == nullptr))
+    return fail(ONEBIT_ERROR_ARGUMENT, x == nullptr ? "x is NULL" : "out is NULL");
+  if (program->program->output_kind() != onebit::Kind::float32)
+    return fail(ONEBIT_ERROR_ARGUMENT,
+                "the program's output is not float32 (a packed or integer map): onebit_run "
+                "returns floats only");
+  return guarded([&] { program->program->run(x, batch, out, onebit::resolve_threads(0)); });
+}
+
+void onebit_free(onebit_program* program) { delete program; }
+
+}  // extern "C"
