@@ -21,7 +21,7 @@ $(BIN)/python:
 # The editable install also builds the C++ extension (onebit._native, CMakeLists.txt + csrc/), so a
 # change to either reinstalls; pip fetches scikit-build-core and nanobind into its build env. The
 # dev extra holds the train extra (torch, the CLI, the datasets) and the test tools.
-$(STAMP): $(BIN)/python pyproject.toml CMakeLists.txt $(wildcard csrc/*)
+$(STAMP): $(BIN)/python pyproject.toml CMakeLists.txt $(wildcard csrc/* csrc/*/*)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)

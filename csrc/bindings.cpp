@@ -34,6 +34,7 @@
 namespace onebit {
 
 void register_float_kernels(nb::module_& m);  // bindings_float.cpp
+void register_program_file(nb::module_& m);   // bindings_program.cpp
 
 namespace {
 
@@ -475,4 +476,5 @@ NB_MODULE(_native, m) {
   // ---- end bconv2d, output transforms, binary max-pool ----
 
   register_float_kernels(m);
+  register_program_file(m);
 }

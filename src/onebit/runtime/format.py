@@ -110,20 +110,41 @@ def json_depth(text: str) -> int:
     return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_surrogate(node: Any) -> bool:
+    """Whether a string in ``node`` holds an unpaired surrogate (from a ``\\u`` escape)."""
+    if isinstance(node, str):
+        return _SURROGATE.search(node) is not None
+    if isinstance(node, dict):
+        return any(_holds_surrogate(k) or _holds_surrogate(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_holds_surrogate(v) for v in node)
+    return False
+
+
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
 def parse_json(text: str, what: str) -> Any:
     """``json.loads`` for untrusted text: nesting deeper than :data:`MAX_JSON_DEPTH`, NaN and
-    Infinity, and integers beyond Python's digit limit are a :class:`ProgramFileError`."""
+    Infinity, integers beyond Python's digit limit and unpaired surrogates (``"\\ud800"``) are a
+    :class:`ProgramFileError`."""
     if json_depth(text) > MAX_JSON_DEPTH:
         raise ProgramFileError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ProgramFileError(f"{what} is not valid JSON ({message[:200]})") from None
+    # A str may hold an unpaired surrogate; UTF-8 (the C++ reader's strings, the checksum's
+    # tensor labels) cannot, so such text is refused.
+    if _SURROGATE_ESCAPE.search(text) and _holds_surrogate(value):
+        raise ProgramFileError(f"{what} is not valid JSON (a \\u escape is an unpaired surrogate)")
+    return value
 
 
 def _shape(name: str, entry: Any) -> tuple[int, ...]:

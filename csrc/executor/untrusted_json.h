@@ -1,0 +1,293 @@
+// JSON from an untrusted file, parsed by nlohmann/json with the rules of the Python loader
+// (onebit/runtime/format.py: json_depth, parse_json), so that both accept the same texts, build
+// the same values and refuse the rest with the same message.
+//
+// nlohmann's parser recurses, so the nesting depth is measured first, by a scan that skips
+// strings exactly as format.py's regular expression does. Where nlohmann and Python's json module
+// differ, the differences are removed before or after nlohmann parses:
+//   - integers beyond 64 bits: Python keeps them exact, nlohmann turns them into floats (or
+//     refuses them as overflowing). Such a number token is replaced, before parsing, by a 0 padded
+//     with spaces, and its value (from the parse callback, which sees numbers in text order) by a
+//     binary value of subtype kBigIntegerSubtype holding its decimal digits: a JSON text never
+//     yields a binary value, so is_json_integer() knows it for an integer of no C++ type.
+//     An integer of more than 4300 digits is refused with Python's message (its default
+//     int_max_str_digits).
+//   - floats beyond the double range (1e999): Python reads infinity, nlohmann refuses; the token
+//     is replaced as above and its value set to +-infinity.
+//   - NaN, Infinity, -Infinity: refused by both; the message says so as Python's does.
+//   - a byte-order mark before the text: Python refuses it, nlohmann skips it; refused here.
+//   - a \u escape that is an unpaired surrogate: nlohmann refuses it, and so does format.py (a
+//     Python str would hold it, a UTF-8 string cannot).
+// Syntax errors name the problem in nlohmann's words where Python names it in its own; the
+// message starts the same ("<what> is not valid JSON (").
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "executor/python_repr.h"
+#include "executor/utf8.h"
+
+namespace onebit {
+
+class program_file_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr int kMaxJsonDepth = 64;
+inline constexpr std::size_t kMaxIntegerDigits = 4300;  // Python's default int_max_str_digits
+inline constexpr std::uint64_t kBigIntegerSubtype = 1;
+
+// Whether a JSON value is an integer (not a float such as 1.0, not a boolean): Python's
+// type(v) is int on the value json.loads builds.
+template <typename Json>
+bool is_json_integer(const Json& value) {
+  return value.is_number_integer() ||
+         (value.is_binary() && value.get_binary().has_subtype() &&
+          value.get_binary().subtype() == kBigIntegerSubtype);
+}
+
+// The value of a JSON integer if it lies in [low, high], else false (a float, a boolean, an
+// integer out of the range, one beyond 64 bits).
+template <typename Json>
+bool json_integer_in(const Json& value, std::int64_t low, std::int64_t high, std::int64_t& out) {
+  if (value.is_number_unsigned()) {
+    const auto v = value.template get<std::uint64_t>();
+    if (high < 0 || v > static_cast<std::uint64_t>(high)) return false;
+    out = static_cast<std::int64_t>(v);
+  } else if (value.is_number_integer()) {
+    out = value.template get<std::int64_t>();
+  } else {
+    return false;
+  }
+  return out >= low && out <= high;
+}
+
+// Python's repr() of the value json.loads would build.
+template <typename Json>
+std::string python_repr_json(const Json& value) {
+  if (value.is_null()) return "None";
+  if (value.is_boolean()) return value.template get<bool>() ? "True" : "False";
+  if (value.is_number_unsigned()) return std::to_string(value.template get<std::uint64_t>());
+  if (value.is_number_integer()) return std::to_string(value.template get<std::int64_t>());
+  if (value.is_number_float()) return python_float_repr(value.template get<double>());
+  if (value.is_string()) return python_repr(value.template get_ref<const std::string&>());
+  if (value.is_binary()) {
+    const auto& digits = value.get_binary();
+    return std::string(digits.begin(), digits.end());
+  }
+  std::string out;
+  if (value.is_array()) {
+    for (const auto& item : value) out += (out.empty() ? "" : ", ") + python_repr_json(item);
+    return "[" + out + "]";
+  }
+  for (auto it = value.begin(); it != value.end(); ++it)
+    out += (out.empty() ? "" : ", ") + python_repr(it.key()) + ": " + python_repr_json(it.value());
+  return "{" + out + "}";
+}
+
+namespace json_detail {
+
+// The end of the string that starts with the quote at text[begin], as format.py's expression
+// "[^"\\]*(?:\\.[^"\\]*)*" matches it, or npos when it has no closing quote.
+inline std::size_t string_end(const std::string& text, std::size_t begin) {
+  for (std::size_t i = begin + 1; i < text.size(); ++i) {
+    if (text[i] == '"') return i + 1;
+    if (text[i] == '\\') ++i;
+  }
+  return std::string::npos;
+}
+
+struct OddNumber {
+  std::size_t ordinal;  // among the number tokens, in text order
+  std::size_t offset;   // of its first byte
+  std::string digits;   // an integer's decimal digits; empty for a float
+  double value;         // a float's value (+-infinity)
+  bool too_long;        // an integer of more than kMaxIntegerDigits digits
+};
+
+// Whether text[begin, end) is a JSON number, and whether an integer (no fraction or exponent).
+inline bool is_number_token(const std::string& text, std::size_t begin, std::size_t end,
+                            bool& integer) {
+  std::size_t i = begin;
+  const auto digits = [&] {
+    const std::size_t start = i;
+    while (i < end && text[i] >= '0' && text[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < end && text[i] == '-') ++i;
+  if (i < end && text[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  integer = true;
+  if (i < end && text[i] == '.') {
+    ++i;
+    integer = false;
+    if (!digits()) return false;
+  }
+  if (i < end && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    integer = false;
+    if (i < end && (text[i] == '+' || text[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == end;
+}
+
+// Whether the integer token text[begin, end) fits nlohmann's int64 (negative) or uint64.
+inline bool fits_64_bits(const std::string& text, std::size_t begin, std::size_t end) {
+  const bool negative = text[begin] == '-';
+  const std::string digits = text.substr(begin + (negative ? 1 : 0), end - begin - (negative ? 1 : 0));
+  const std::string limit = negative ? "9223372036854775808" : "18446744073709551615";
+  return digits.size() < limit.size() || (digits.size() == limit.size() && digits <= limit);
+}
+
+// One pass over the text outside strings: the nesting depth (format.py's json_depth) and the
+// number tokens nlohmann cannot hold as Python does, each replaced in `text` by a padded 0.
+inline int scan(std::string& text, std::vector<OddNumber>& odd) {
+  int depth = 0, deepest = 0;
+  std::size_t ordinal = 0;
+  bool strings = true;  // once a string has no end, no later quote starts one (see string_end)
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (c == '"' && strings) {
+      const std::size_t end = string_end(text, i);
+      if (end != std::string::npos) {
+        i = end;
+        continue;
+      }
+      strings = false;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      std::size_t end = i;
+      while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) ||
+                                   text[end] == '-' || text[end] == '+' || text[end] == '.' ||
+                                   text[end] == 'e' || text[end] == 'E'))
+        ++end;
+      bool integer = false;
+      if (strings && is_number_token(text, i, end, integer)) {
+        OddNumber number{ordinal++, i, "", 0.0, false};
+        bool is_odd = false;
+        if (integer && !fits_64_bits(text, i, end)) {
+          number.digits = text.substr(i, end - i);
+          number.too_long = end - i - (text[i] == '-' ? 1 : 0) > kMaxIntegerDigits;
+          is_odd = true;
+        } else if (!integer) {
+          number.value = std::strtod(text.substr(i, end - i).c_str(), nullptr);
+          is_odd = std::isinf(number.value);
+        }
+        if (is_odd) {
+          text[i] = '0';
+          for (std::size_t k = i + 1; k < end; ++k) text[k] = ' ';
+          odd.push_back(std::move(number));
+        }
+      }
+      i = end;
+      continue;
+    }
+    ++i;
+  }
+  return deepest;
+}
+
+inline std::string too_long_message(const OddNumber& number) {
+  const std::size_t digits = number.digits.size() - (number.digits[0] == '-' ? 1 : 0);
+  return "Exceeds the limit (" + std::to_string(kMaxIntegerDigits) +
+         " digits) for integer string conversion: value has " + std::to_string(digits) +
+         " digits; use sys.set_int_max_str_digits() to increase the limit";
+}
+
+// The detail of a parse error at the 0-based byte `at`: Python's words where the cause is one
+// Python names differently (a constant that is not a number, an unpaired surrogate).
+inline std::string error_detail(const std::string& text, std::size_t at, const std::string& what) {
+  std::size_t before = at;
+  if (before < text.size() && text[before] == 'I' && before > 0 && text[before - 1] == '-')
+    --before;
+  std::size_t prev = before;
+  while (prev > 0 && (text[prev - 1] == ' ' || text[prev - 1] == '\t' || text[prev - 1] == '\n' ||
+                      text[prev - 1] == '\r'))
+    --prev;
+  const bool value_expected =
+      prev == 0 || text[prev - 1] == '[' || text[prev - 1] == ',' || text[prev - 1] == ':';
+  for (const char* constant : {"NaN", "Infinity", "-Infinity"})
+    if (value_expected && text.compare(before, std::char_traits<char>::length(constant), constant) == 0)
+      return std::string(constant) + " is not a JSON number";
+  if (what.find("surrogate") != std::string::npos) return "a \\u escape is an unpaired surrogate";
+  const std::size_t start = what.find("] ");
+  return start == std::string::npos ? what : what.substr(start + 2);
+}
+
+}  // namespace json_detail
+
+// Parses the untrusted UTF-8 `text` (see the top of this file), or program_file_error naming
+// `what`. `top_keys`, when given, receives the top-level object's keys in text order, each once
+// (nlohmann::json keeps an object's keys sorted; Python's dict, in insertion order).
+template <typename Json>
+Json parse_untrusted_json(std::string text, const std::string& what,
+                          std::vector<std::string>* top_keys = nullptr) {
+  std::vector<json_detail::OddNumber> odd;
+  if (json_detail::scan(text, odd) > kMaxJsonDepth)
+    throw program_file_error(what + " nests deeper than " + std::to_string(kMaxJsonDepth) +
+                             " levels");
+  const auto refuse = [&](const std::string& detail) {
+    throw program_file_error(what + " is not valid JSON (" + utf8_prefix(detail, 200) + ")");
+  };
+  const json_detail::OddNumber* too_long = nullptr;
+  for (const auto& number : odd)
+    if (number.too_long && too_long == nullptr) too_long = &number;
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0)
+    refuse("Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0)");
+  std::size_t ordinal = 0, next_odd = 0;
+  std::unordered_set<std::string> seen;
+  const auto callback = [&](int depth, typename Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::key && depth == 1 && top_keys != nullptr) {
+      const auto& key = parsed.template get_ref<const std::string&>();
+      if (seen.insert(key).second) top_keys->push_back(key);
+    } else if (event == Json::parse_event_t::value && parsed.is_number()) {
+      if (next_odd < odd.size() && odd[next_odd].ordinal == ordinal) {
+        const auto& number = odd[next_odd++];
+        if (number.digits.empty()) {
+          parsed = number.value;
+        } else {
+          parsed = Json::binary(
+              typename Json::binary_t::container_type(number.digits.begin(), number.digits.end()),
+              kBigIntegerSubtype);
+        }
+      }
+      ++ordinal;
+    }
+    return true;
+  };
+  try {
+    Json value = Json::parse(text.begin(), text.end(), callback);
+    if (too_long != nullptr) refuse(json_detail::too_long_message(*too_long));
+    return value;
+  } catch (const typename Json::parse_error& error) {
+    const std::size_t at = error.byte > 0 ? error.byte - 1 : 0;
+    std::string detail = json_detail::error_detail(text, at, error.what());
+    if (too_long != nullptr &&
+        (too_long->offset < at || detail == "a \\u escape is an unpaired surrogate"))
+      detail = json_detail::too_long_message(*too_long);
+    refuse(detail);
+  } catch (const typename Json::exception& error) {
+    refuse(json_detail::error_detail(text, 0, error.what()));
+  }
+  return Json();  // not reached: refuse() throws
+}
+
+}  // namespace onebit
