@@ -13,6 +13,7 @@
 #include "checked.h"
 #include "executor/python_repr.h"
 #include "executor/sha256.h"
+#include "executor/untrusted_json.h"
 #include "executor/utf8.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,

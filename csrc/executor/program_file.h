@@ -23,10 +23,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
-#include "executor/untrusted_json.h"  // program_file_error
+#include "executor/program_file_error.h"
 
 namespace onebit {
 

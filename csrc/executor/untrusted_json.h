@@ -24,6 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -34,15 +36,11 @@
 #include <utility>
 #include <vector>
 
+#include "executor/program_file_error.h"
 #include "executor/python_repr.h"
 #include "executor/utf8.h"
 
 namespace onebit {
-
-class program_file_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 inline constexpr int kMaxJsonDepth = 64;
 inline constexpr std::size_t kMaxIntegerDigits = 4300;  // Python's default int_max_str_digits
@@ -215,7 +213,7 @@ inline std::string too_long_message(const OddNumber& number) {
 // The detail of a parse error at the 0-based byte `at`: Python's words where the cause is one
 // Python names differently (a constant that is not a number, an unpaired surrogate).
 inline std::string error_detail(const std::string& text, std::size_t at, const std::string& what) {
-  std::size_t before = at;
+  std::size_t before = std::min(at, text.size());
   if (before < text.size() && text[before] == 'I' && before > 0 && text[before - 1] == '-')
     --before;
   std::size_t prev = before;

@@ -13,6 +13,12 @@ safetensors reader) so that it can check everything before it reads a byte of te
 JSON nesting depth, numbers, every entry's type, dtype, shape and offsets, and that the tensors
 tile the data region exactly. Loading never executes code, and every problem is a
 :class:`ProgramFileError` with one line naming what was wrong.
+
+``csrc/executor/program_file.h`` reads the file in C++ with the same checks, in the same order,
+and the same messages (``_native.read_program_file``; ``tests/runtime/
+test_program_file_native.py`` compares the two): the base of the C++ executor. Until that
+executor runs programs, this module is the loader :mod:`onebit.runtime` uses; a change to a check
+or a message here is a change to make there too.
 """
 
 from __future__ import annotations
