@@ -22,6 +22,8 @@
 #include <string>
 #include <system_error>
 
+#include "executor/utf8.h"
+
 namespace onebit {
 
 // Whether Python's str.isprintable() holds for the non-ASCII code point `c` (see above).
@@ -47,17 +49,17 @@ inline void append_hex(std::string& out, const char* prefix, std::uint32_t c, in
   for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4) out += kHex[(c >> shift) & 15];
 }
 
-// The code point at text[i] (valid UTF-8) and its length in bytes.
+// The code point at text[i] and its length in bytes; an invalid byte (not in the parser's
+// strings, which are valid UTF-8) reads as U+FFFD, one byte long.
 inline std::uint32_t decode_utf8(const std::string& text, std::size_t i, std::size_t& length) {
-  const auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(
-                                             static_cast<unsigned char>(text[i + k])); };
-  const std::uint32_t lead = byte(0);
-  if (lead < 0x80 || i + 1 >= text.size()) return length = 1, lead;
-  if (lead < 0xE0) return length = 2, ((lead & 0x1F) << 6) | (byte(1) & 0x3F);
-  if (lead < 0xF0 || i + 3 >= text.size())
-    return length = 3, ((lead & 0x0F) << 12) | ((byte(1) & 0x3F) << 6) | (byte(2) & 0x3F);
-  return length = 4, ((lead & 0x07) << 18) | ((byte(1) & 0x3F) << 12) | ((byte(2) & 0x3F) << 6) |
-                         (byte(3) & 0x3F);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  length = utf8_sequence_length(bytes, text.size(), i);
+  if (length == 0) return length = 1, 0xFFFD;
+  const std::uint32_t lead = bytes[i];
+  if (length == 1) return lead;
+  std::uint32_t c = lead & (0x7F >> length);
+  for (std::size_t k = 1; k < length; ++k) c = (c << 6) | (bytes[i + k] & 0x3F);
+  return c;
 }
 
 }  // namespace repr_detail
@@ -83,7 +85,7 @@ inline std::string python_repr(const std::string& text) {
     } else if (c < 0x20 || c == 0x7F) {
       repr_detail::append_hex(out, "\\x", c, 2);
     } else if (c < 0x7F || is_printable(c)) {
-      out.append(text, i, length);
+      out.append(c == 0xFFFD && length == 1 ? "\xEF\xBF\xBD" : text.substr(i, length));
     } else if (c <= 0xFF) {
       repr_detail::append_hex(out, "\\x", c, 2);
     } else if (c <= 0xFFFF) {

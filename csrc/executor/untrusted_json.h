@@ -7,7 +7,7 @@
 // differ, the differences are removed before or after nlohmann parses:
 //   - integers beyond 64 bits: Python keeps them exact, nlohmann turns them into floats (or
 //     refuses them as overflowing). Such a number token is replaced, before parsing, by a 0 padded
-//     with spaces, and its value (from the parse callback, which sees numbers in text order) by a
+//     with spaces, and its value (the SAX builder sees numbers in text order) by a
 //     binary value of subtype kBigIntegerSubtype holding its decimal digits: a JSON text never
 //     yields a binary value, so is_json_integer() knows it for an integer of no C++ type.
 //     An integer of more than 4300 digits is refused with Python's message (its default
@@ -32,6 +32,8 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -230,6 +232,126 @@ inline std::string error_detail(const std::string& text, std::size_t at, const s
   return start == std::string::npos ? what : what.substr(start + 2);
 }
 
+template <typename Object>
+struct is_ordered_map : std::false_type {};
+template <typename... Args>
+struct is_ordered_map<nlohmann::ordered_map<Args...>> : std::true_type {};
+
+// Builds the value from nlohmann's SAX events (its own DOM builder with a callback rescans an
+// object at the end of each member object, quadratic in a header's entries), putting back the
+// odd numbers scan() replaced (they come in text order) and noting the top-level keys' order.
+template <typename Json>
+class DomBuilder : public nlohmann::json_sax<Json> {
+ public:
+  using Int = typename Json::number_integer_t;
+  using Unsigned = typename Json::number_unsigned_t;
+  using Float = typename Json::number_float_t;
+  using String = typename Json::string_t;
+
+  DomBuilder(Json& root, const std::vector<OddNumber>& odd, std::vector<std::string>* top_keys)
+      : root_(root), odd_(odd), top_keys_(top_keys) {}
+
+  std::string error;           // nlohmann's message, after a parse error
+  std::size_t error_byte = 0;  // 1-based, of the last byte read
+
+  bool null() override { return add(Json(nullptr)); }
+  bool boolean(bool value) override { return add(Json(value)); }
+  bool number_integer(Int value) override { return number(Json(value)); }
+  bool number_unsigned(Unsigned value) override { return number(Json(value)); }
+  bool number_float(Float value, const String&) override { return number(Json(value)); }
+  bool string(String& value) override { return add(Json(std::move(value))); }
+  bool binary(typename Json::binary_t& value) override { return add(Json::binary(value)); }
+  bool start_object(std::size_t) override { return open(Json::object()); }
+  bool start_array(std::size_t) override { return open(Json::array()); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(String& key) override {
+    if (stack_.size() == 1 && top_keys_ != nullptr && seen_.insert(key).second)
+      top_keys_->push_back(key);
+    key_ = std::move(key);
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string&,
+                   const typename Json::exception& cause) override {
+    error = cause.what();
+    error_byte = position;
+    return false;
+  }
+
+ private:
+  bool number(Json value) {
+    if (next_odd_ < odd_.size() && odd_[next_odd_].ordinal == ordinal_) {
+      const OddNumber& odd = odd_[next_odd_++];
+      if (odd.digits.empty()) {
+        value = odd.value;
+      } else {
+        value = Json::binary(
+            typename Json::binary_t::container_type(odd.digits.begin(), odd.digits.end()),
+            kBigIntegerSubtype);
+      }
+    }
+    ++ordinal_;
+    return add(std::move(value));
+  }
+
+  // Places `value` in the innermost open container (at an object's last key: the last value
+  // wins and keeps the first's place, as in Python's dict), or as the root; the place it took.
+  Json* place(Json&& value) {
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return &root_;
+    }
+    Open& open = stack_.back();
+    Json& parent = *open.container;
+    if (parent.is_array()) {
+      parent.push_back(std::move(value));
+      return &parent.back();
+    }
+    auto& object = parent.template get_ref<typename Json::object_t&>();
+    if constexpr (is_ordered_map<typename Json::object_t>::value) {
+      // ordered_map finds a key by a linear search: an index keeps a large object linear.
+      const auto [at, fresh] = open.index.emplace(key_, object.size());
+      if (fresh) {
+        object.emplace_back(std::move(key_), std::move(value));
+        return &object.back().second;
+      }
+      Json& slot = (object.begin() + static_cast<std::ptrdiff_t>(at->second))->second;
+      slot = std::move(value);
+      return &slot;
+    } else {
+      Json& slot = object[key_];
+      slot = std::move(value);
+      return &slot;
+    }
+  }
+
+  bool add(Json&& value) {
+    place(std::move(value));
+    return true;
+  }
+  bool open(Json&& container) {
+    Json* placed = place(std::move(container));
+    stack_.push_back({placed, {}});
+    return true;
+  }
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  Json& root_;
+  const std::vector<OddNumber>& odd_;
+  std::vector<std::string>* top_keys_;
+  std::unordered_set<std::string> seen_;
+  struct Open {
+    Json* container;  // stable: a child is complete before its parent grows
+    std::unordered_map<String, std::size_t> index;  // an ordered_map's keys, by position
+  };
+  std::vector<Open> stack_;
+  String key_;
+  std::size_t ordinal_ = 0, next_odd_ = 0;
+};
+
 }  // namespace json_detail
 
 // Parses the untrusted UTF-8 `text` (see the top of this file), or program_file_error naming
@@ -250,42 +372,18 @@ Json parse_untrusted_json(std::string text, const std::string& what,
     if (number.too_long && too_long == nullptr) too_long = &number;
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0)
     refuse("Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0)");
-  std::size_t ordinal = 0, next_odd = 0;
-  std::unordered_set<std::string> seen;
-  const auto callback = [&](int depth, typename Json::parse_event_t event, Json& parsed) {
-    if (event == Json::parse_event_t::key && depth == 1 && top_keys != nullptr) {
-      const auto& key = parsed.template get_ref<const std::string&>();
-      if (seen.insert(key).second) top_keys->push_back(key);
-    } else if (event == Json::parse_event_t::value && parsed.is_number()) {
-      if (next_odd < odd.size() && odd[next_odd].ordinal == ordinal) {
-        const auto& number = odd[next_odd++];
-        if (number.digits.empty()) {
-          parsed = number.value;
-        } else {
-          parsed = Json::binary(
-              typename Json::binary_t::container_type(number.digits.begin(), number.digits.end()),
-              kBigIntegerSubtype);
-        }
-      }
-      ++ordinal;
-    }
-    return true;
-  };
-  try {
-    Json value = Json::parse(text.begin(), text.end(), callback);
-    if (too_long != nullptr) refuse(json_detail::too_long_message(*too_long));
-    return value;
-  } catch (const typename Json::parse_error& error) {
-    const std::size_t at = error.byte > 0 ? error.byte - 1 : 0;
-    std::string detail = json_detail::error_detail(text, at, error.what());
+  Json value;
+  json_detail::DomBuilder<Json> builder(value, odd, top_keys);
+  if (!Json::sax_parse(text.begin(), text.end(), &builder)) {
+    const std::size_t at = builder.error_byte > 0 ? builder.error_byte - 1 : 0;
+    std::string detail = json_detail::error_detail(text, at, builder.error);
     if (too_long != nullptr &&
         (too_long->offset < at || detail == "a \\u escape is an unpaired surrogate"))
       detail = json_detail::too_long_message(*too_long);
     refuse(detail);
-  } catch (const typename Json::exception& error) {
-    refuse(json_detail::error_detail(text, 0, error.what()));
   }
-  return Json();  // not reached: refuse() throws
+  if (too_long != nullptr) refuse(json_detail::too_long_message(*too_long));
+  return value;
 }
 
 }  // namespace onebit

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -257,6 +258,19 @@ def test_quotes_inside_strings_do_not_count_as_nesting():
     graph, tensors = mlp_seed()
     text = graph_text({**graph, "metadata": {"note": '[[[{"\\"' * 40}})
     assert assert_agree(assemble(text, tensors))[0] == "accepted"
+
+
+def test_the_largest_header_and_a_large_graph_object_are_read_in_linear_time():
+    # nlohmann's callback parser rescans an object after each member object, and its
+    # ordered_json finds keys by a linear search: the reader avoids both.
+    tensors = {f"op{i}.weight": np.full(3, i, np.float32) for i in range(MAX_TENSORS)}
+    metadata = json.dumps({f"k{i}": i for i in range(200_000)})
+    data = assemble(f'{{"version": 1, "metadata": {metadata}}}', tensors)
+    started = time.perf_counter()
+    graph, layout = native.read_program_file(data)
+    assert time.perf_counter() - started < 5  # quadratic: about a minute
+    assert repr(graph) == repr(parse_program(data)[0])
+    assert list(layout) == list(read_header(data)[1])
 
 
 def test_too_many_tensor_entries():
