@@ -35,7 +35,9 @@ const DtypeInfo kDtypes[] = {
     {"F32", "float32", "<f4", 4},
 };
 
-using Json = nlohmann::json;
+// Ordered, so that the header's entries are checked in file order (and an odd value prints as
+// Python prints it); untrusted_json.h keeps building one linear in its keys.
+using Json = nlohmann::ordered_json;
 
 std::string shape_text(const std::vector<std::int64_t>& shape, const char* separator) {
   std::string text;
@@ -113,9 +115,8 @@ ProgramHeader read_program_header(const std::uint8_t* data, std::size_t size) {
     throw program_file_error("the header lists " + std::to_string(listed) +
                              " tensor entries, more than " + std::to_string(kMaxTensors) +
                              " tensors");
-  std::vector<std::string> names;  // the top-level keys in file order, as Python's dict keeps them
-  Json header = parse_untrusted_json<Json>(std::string(text_begin, text_end),
-                                           "the safetensors header", &names);
+  const Json header =
+      parse_untrusted_json<Json>(std::string(text_begin, text_end), "the safetensors header");
   if (!header.is_object())
     throw program_file_error("the safetensors header is not a JSON object");
   if (header.size() > kMaxTensors + 1)
@@ -134,9 +135,10 @@ ProgramHeader read_program_header(const std::uint8_t* data, std::size_t size) {
   const auto file_size = static_cast<std::int64_t>(size);
   std::vector<TensorEntry> entries;
   std::vector<Span> spans;
-  for (const std::string& name : names) {
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
     if (name == "__metadata__") continue;
-    const Json& entry = *find(header, name);  // a key the parser reported
+    const Json& entry = it.value();
     if (!entry.is_object())
       throw program_file_error("tensor " + python_repr(name) +
                                ": its header entry is not an object");

@@ -12,7 +12,7 @@
 // Floats print as repr(float): the shortest digits that round-trip, fixed notation for decimal
 // exponents -4..15, else d.ddde+XX; 'inf' and '-inf'. Integers beyond 64 bits are held as digits
 // (untrusted_json.h) and print as such. JSON objects print their keys in the order the json type
-// keeps them: insertion order for nlohmann::ordered_json, as Python's dict does.
+// keeps them: the reader parses into nlohmann::ordered_json, whose order is Python's dict's.
 #pragma once
 
 #include <charconv>

@@ -34,7 +34,6 @@
 #include <string>
 #include <type_traits>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -239,7 +238,7 @@ struct is_ordered_map<nlohmann::ordered_map<Args...>> : std::true_type {};
 
 // Builds the value from nlohmann's SAX events (its own DOM builder with a callback rescans an
 // object at the end of each member object, quadratic in a header's entries), putting back the
-// odd numbers scan() replaced (they come in text order) and noting the top-level keys' order.
+// odd numbers scan() replaced (they come in text order).
 template <typename Json>
 class DomBuilder : public nlohmann::json_sax<Json> {
  public:
@@ -248,8 +247,7 @@ class DomBuilder : public nlohmann::json_sax<Json> {
   using Float = typename Json::number_float_t;
   using String = typename Json::string_t;
 
-  DomBuilder(Json& root, const std::vector<OddNumber>& odd, std::vector<std::string>* top_keys)
-      : root_(root), odd_(odd), top_keys_(top_keys) {}
+  DomBuilder(Json& root, const std::vector<OddNumber>& odd) : root_(root), odd_(odd) {}
 
   std::string error;           // nlohmann's message, after a parse error
   std::size_t error_byte = 0;  // 1-based, of the last byte read
@@ -266,8 +264,6 @@ class DomBuilder : public nlohmann::json_sax<Json> {
   bool end_object() override { return close(); }
   bool end_array() override { return close(); }
   bool key(String& key) override {
-    if (stack_.size() == 1 && top_keys_ != nullptr && seen_.insert(key).second)
-      top_keys_->push_back(key);
     key_ = std::move(key);
     return true;
   }
@@ -341,8 +337,6 @@ class DomBuilder : public nlohmann::json_sax<Json> {
 
   Json& root_;
   const std::vector<OddNumber>& odd_;
-  std::vector<std::string>* top_keys_;
-  std::unordered_set<std::string> seen_;
   struct Open {
     Json* container;  // stable: a child is complete before its parent grows
     std::unordered_map<String, std::size_t> index;  // an ordered_map's keys, by position
@@ -355,11 +349,10 @@ class DomBuilder : public nlohmann::json_sax<Json> {
 }  // namespace json_detail
 
 // Parses the untrusted UTF-8 `text` (see the top of this file), or program_file_error naming
-// `what`. `top_keys`, when given, receives the top-level object's keys in text order, each once
-// (nlohmann::json keeps an object's keys sorted; Python's dict, in insertion order).
+// `what`. With Json = nlohmann::ordered_json, objects keep their keys in text order, each key
+// in the place of its first occurrence with the value of its last, as Python's dict does.
 template <typename Json>
-Json parse_untrusted_json(std::string text, const std::string& what,
-                          std::vector<std::string>* top_keys = nullptr) {
+Json parse_untrusted_json(std::string text, const std::string& what) {
   std::vector<json_detail::OddNumber> odd;
   if (json_detail::scan(text, odd) > kMaxJsonDepth)
     throw program_file_error(what + " nests deeper than " + std::to_string(kMaxJsonDepth) +
@@ -373,7 +366,7 @@ Json parse_untrusted_json(std::string text, const std::string& what,
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0)
     refuse("Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0)");
   Json value;
-  json_detail::DomBuilder<Json> builder(value, odd, top_keys);
+  json_detail::DomBuilder<Json> builder(value, odd);
   if (!Json::sax_parse(text.begin(), text.end(), &builder)) {
     const std::size_t at = builder.error_byte > 0 ? builder.error_byte - 1 : 0;
     std::string detail = json_detail::error_detail(text, at, builder.error);

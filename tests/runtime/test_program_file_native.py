@@ -359,8 +359,8 @@ def entries_file(**entries) -> bytes:
             "1000000000000000.0, 2.5, True, None], not one of ['F32', 'I32', 'U64', 'U8']",
         ),
         (
-            {"a": {"dtype": {"x": {"y": []}, "é": "'"}}},
-            "tensor 'a' has dtype {'x': {'y': []}, 'é': \"'\"}, "
+            {"a": {"dtype": {"é": "'", "x": {"y": []}, "b": 1}}},
+            "tensor 'a' has dtype {'é': \"'\", 'x': {'y': []}, 'b': 1}, "
             "not one of ['F32', 'I32', 'U64', 'U8']",
         ),
     ],
