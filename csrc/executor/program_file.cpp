@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <new>
 #include <tuple>
 #include <utility>
@@ -280,25 +280,27 @@ TensorStore copy_tensors(const std::uint8_t* file, const std::vector<TensorEntry
 
 LoadedProgram load_program_file(const std::string& path) {
   std::error_code status;
-  if (!std::filesystem::is_regular_file(path, status))
+  // (A path with a NUL byte names no file: the system would read it up to the NUL.)
+  if (path.find('\0') != std::string::npos || !std::filesystem::is_regular_file(path, status))
     throw program_file_error("program file not found: " + path);
+  // Read to the end rather than to the size the file system reports (0 for /proc files).
   std::vector<std::uint8_t> bytes;
-  {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  int read_error = file == nullptr ? errno : 0;
+  if (file != nullptr) {
+    constexpr std::size_t kChunk = std::size_t{1} << 20;
     errno = 0;
-    std::ifstream stream(path, std::ios::binary);
-    if (stream) {
-      stream.seekg(0, std::ios::end);
-      const std::streamoff length = stream.tellg();
-      stream.seekg(0, std::ios::beg);
-      if (length >= 0) {
-        bytes.resize(static_cast<std::size_t>(length));
-        stream.read(reinterpret_cast<char*>(bytes.data()), length);
-      }
+    for (std::size_t got = kChunk; got == kChunk;) {
+      const std::size_t old_size = bytes.size();
+      bytes.resize(old_size + kChunk);
+      got = std::fread(bytes.data() + old_size, 1, kChunk, file);
+      bytes.resize(old_size + got);
     }
-    if (!stream || static_cast<std::size_t>(stream.gcount()) != bytes.size())
-      throw program_file_error(path + " cannot be read (" +
-                               (errno ? std::strerror(errno) : "read failed") + ")");
+    if (std::ferror(file)) read_error = errno != 0 ? errno : EIO;
+    std::fclose(file);
   }
+  if (read_error != 0)
+    throw program_file_error(path + " cannot be read (" + std::strerror(read_error) + ")");
   try {
     LoadedProgram program{read_program_file(bytes.data(), bytes.size()), {}};
     program.tensors = copy_tensors(bytes.data(), program.file.tensors);

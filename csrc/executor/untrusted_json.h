@@ -2,9 +2,11 @@
 // (onebit/runtime/format.py: json_depth, parse_json), so that both accept the same texts, build
 // the same values and refuse the rest with the same message.
 //
-// nlohmann's parser recurses, so the nesting depth is measured first, by a scan that skips
-// strings exactly as format.py's regular expression does. Where nlohmann and Python's json module
-// differ, the differences are removed before or after nlohmann parses:
+// The nesting depth is measured first, by a scan that skips strings exactly as format.py's
+// regular expression does: the format's limit, which also bounds the recursion of the code that
+// walks a parsed value (python_repr_json, the bindings). nlohmann's lexer and parser then read the
+// text, and DomBuilder builds the value from their events. Where nlohmann and Python's json
+// module differ, the differences are removed before or after nlohmann parses:
 //   - integers beyond 64 bits: Python keeps them exact, nlohmann turns them into floats (or
 //     refuses them as overflowing). Such a number token is replaced, before parsing, by a 0 padded
 //     with spaces, and its value (the SAX builder sees numbers in text order) by a
@@ -18,6 +20,8 @@
 //   - a byte-order mark before the text: Python refuses it, nlohmann skips it; refused here.
 //   - a \u escape that is an unpaired surrogate: nlohmann refuses it, and so does format.py (a
 //     Python str would hold it, a UTF-8 string cannot).
+//   - a key given twice: Python's dict keeps the first's place and the last value; so does the
+//     builder (with nlohmann::ordered_json, which keeps keys in text order).
 // Syntax errors name the problem in nlohmann's words where Python names it in its own; the
 // message starts the same ("<what> is not valid JSON (").
 #pragma once

@@ -156,6 +156,11 @@ def test_the_loaders_agree_on_files_and_copy_tensors_aligned(tmp_path):
 
 
 def test_a_missing_or_unreadable_file_is_named_alike(tmp_path):
+    (tmp_path / "p.onebit").write_bytes(seed_files()["mlp"])
+    path = f"{tmp_path}/p.onebit\0.txt"  # names no file (a C string would end at the NUL)
+    for load in (load_program, native.load_program_file):
+        with pytest.raises(ProgramFileError, match=r"^program file not found: "):
+            load(path)
     for path in (tmp_path / "absent.onebit", tmp_path):
         message = f"program file not found: {path}"
         with pytest.raises(ProgramFileError, match="program file not found") as python:
@@ -163,6 +168,13 @@ def test_a_missing_or_unreadable_file_is_named_alike(tmp_path):
         with pytest.raises(ProgramFileError) as cpp:
             native.load_program_file(str(path))
         assert str(python.value) == str(cpp.value) == message
+    if os.path.exists("/proc/self/mem"):  # a file whose read fails (EIO at offset 0)
+        with pytest.raises(ProgramFileError) as python:
+            load_program("/proc/self/mem")
+        with pytest.raises(ProgramFileError) as cpp:
+            native.load_program_file("/proc/self/mem")
+        assert str(python.value) == str(cpp.value)
+        assert str(cpp.value).startswith("/proc/self/mem cannot be read (")
     if os.geteuid() != 0:  # root reads any file
         path = tmp_path / "locked.onebit"
         path.write_bytes(seed_files()["mlp"])
@@ -268,7 +280,7 @@ def test_the_largest_header_and_a_large_graph_object_are_read_in_linear_time():
     data = assemble(f'{{"version": 1, "metadata": {metadata}}}', tensors)
     started = time.perf_counter()
     graph, layout = native.read_program_file(data)
-    assert time.perf_counter() - started < 5  # quadratic: about a minute
+    assert time.perf_counter() - started < 10  # quadratic: half a minute at -O3
     assert repr(graph) == repr(parse_program(data)[0])
     assert list(layout) == list(read_header(data)[1])
 
