@@ -40,11 +40,7 @@ def python_outcome(data: bytes):
         graph, tensors = parse_program(data)
     except ProgramFileError as error:
         return "refused", str(error)
-    layout = {
-        name: (dtype, shape, offset)
-        for name, (dtype, shape, offset) in read_header(data)[1].items()
-    }
-    return "accepted", graph, layout, tensors
+    return "accepted", graph, read_header(data)[1], tensors
 
 
 def native_outcome(data: bytes):
