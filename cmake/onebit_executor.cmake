@@ -2,11 +2,11 @@
 # The executor (csrc/executor/): loads, validates and runs a program. It parses the graph with
 # nlohmann/json: the system's package (Debian: nlohmann-json3-dev) when CMake finds it, else the
 # headers of the PyPI package nlohmann-json (a build requirement of the Python wheel).
-set(ONEBIT_EXECUTOR_SOURCES ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/op.cpp ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/epilogue.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/ops_layout.cpp ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/ops_dense.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/ops_elementwise.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/ops_conv.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/registry.cpp ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/program.cpp)
+set(ONEBIT_EXECUTOR_SOURCES "")
+foreach(name program_file op epilogue ops_layout ops_dense ops_elementwise ops_conv registry program
+    loader)
+  list(APPEND ONEBIT_EXECUTOR_SOURCES ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/${name}.cpp)
+endforeach()
 find_package(nlohmann_json 3.11 CONFIG QUIET)
 if(nlohmann_json_FOUND)
   get_target_property(ONEBIT_JSON_INCLUDE_DIRS nlohmann_json::nlohmann_json

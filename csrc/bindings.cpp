@@ -35,6 +35,7 @@ namespace onebit {
 
 void register_float_kernels(nb::module_& m);  // bindings_float.cpp
 void register_executor(nb::module_& m);       // bindings_executor.cpp
+void register_program_file(nb::module_& m);   // bindings_program.cpp
 
 namespace {
 
@@ -477,4 +478,5 @@ NB_MODULE(_native, m) {
 
   register_float_kernels(m);
   register_executor(m);
+  register_program_file(m);
 }

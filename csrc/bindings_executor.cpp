@@ -11,6 +11,7 @@
 
 #include "bindings_checks.h"
 #include "executor/program.h"
+#include "executor/untrusted_json.h"
 
 namespace onebit {
 
@@ -81,7 +82,8 @@ void register_executor(nb::module_& m) {
            [](Program* self, const std::string& graph, nb::dict tensors,
               const std::vector<std::string>& order, std::int64_t max_memory,
               std::int64_t max_work) {
-             new (self) Program(json::parse(graph), copy_tensors(tensors, order), order,
+             new (self) Program(parse_untrusted_json<json>(graph, "the program graph"),
+                                copy_tensors(tensors, order), order,
                                 ProgramLimits{max_memory, max_work});
            },
            nb::arg("graph"), nb::arg("tensors"), nb::arg("order"), nb::arg("max_memory"),

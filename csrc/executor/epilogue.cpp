@@ -35,10 +35,10 @@ PostSteps::PostSteps(Op& op, std::int64_t channels) {
         throw program_error("op " + op.where() + ": post[" + std::to_string(i) +
                             "] hardtanh needs numbers min, max");
       chain = ChainStep{ChainOp::hardtanh};
-      chain.lo = static_cast<float>(low.get<double>());
-      chain.hi = static_cast<float>(high.get<double>());
-      scale_max = low.get<double>();  // the limits as the JSON gave them (hardtanh_bound rounds)
-      bias_max = high.get<double>();
+      chain.lo = static_cast<float>(json_number(low));
+      chain.hi = static_cast<float>(json_number(high));
+      scale_max = json_number(low);  // the limits as the JSON gave them (hardtanh_bound rounds)
+      bias_max = json_number(high);
     } else if (step == "add") {
       chain = ChainStep{ChainOp::add};
       scale_max = adds_++;  // the index of its residual among the op's extra inputs
@@ -191,7 +191,7 @@ void check_padding_bits(const Op& op, const std::string& role, const Tensor& wor
   for (std::int64_t i = per_row - 1; i < words.elements() && !set; i += per_row) set = data[i] & mask;
   if (set) {
     const std::int64_t rows = words.shape().back() / per_row;
-    throw program_error("op " + op.where() + ": tensor " + pyformat::repr(op.tensor_name(role)) +
+    throw program_error("op " + op.where() + ": tensor " + python_repr(op.tensor_name(role)) +
                         " (" + role + ") has bits set beyond its " + std::to_string(row_bits) +
                         " channels" + (rows > 1 ? " per pixel" : ""));
   }

@@ -11,11 +11,8 @@ const json& empty_object() {
 }
 
 bool is_int_in(const json& value, std::int64_t minimum) {
-  if (value.is_number_unsigned()) return value.get<std::uint64_t>() <= std::uint64_t(kMaxSize) &&
-                                         std::int64_t(value.get<std::uint64_t>()) >= minimum;
-  if (!value.is_number_integer()) return false;
-  const std::int64_t x = value.get<std::int64_t>();
-  return minimum <= x && x <= kMaxSize;
+  std::int64_t out = 0;
+  return json_integer_in(value, minimum, kMaxSize, out);
 }
 
 }  // namespace
@@ -84,13 +81,13 @@ double Op::float_attr(const std::string& name, const std::vector<double>& allowe
   if (!is_float32(value))
     throw program_error("op " + where() + ": " + name +
                         " must be a finite number within float32 range");
-  const double x = value.get<double>();
+  const double x = json_number(value);
   if (!allowed.empty()) {
     bool found = false;
     std::string listed = "[";
     for (std::size_t i = 0; i < allowed.size(); ++i) {
       found = found || x == allowed[i];
-      listed += (i ? ", " : "") + pyformat::float_repr(allowed[i]);
+      listed += (i ? ", " : "") + python_float_repr(allowed[i]);
     }
     if (!found)
       throw program_error("op " + where() + ": " + name + " must be one of " + listed + "]");
@@ -104,11 +101,11 @@ const Tensor& Op::tensor(const std::string& role, Dtype dtype, const std::option
                          ? tensors_.find(found->get_ref<const std::string&>())
                          : tensors_.end();
   if (named == tensors_.end())
-    throw program_error("op " + where() + ": tensor " + pyformat::repr(role) + " is missing");
+    throw program_error("op " + where() + ": tensor " + python_repr(role) + " is missing");
   roles_read_.insert(role);
   const Tensor& array = named->second;
   if (array.dtype() != dtype)
-    throw program_error("op " + where() + ": tensor " + pyformat::repr(role) + " must be " +
+    throw program_error("op " + where() + ": tensor " + python_repr(role) + " must be " +
                         dtype_name(dtype));
   if (shape) {
     bool ok = array.ndim() == static_cast<std::int64_t>(shape->size());
@@ -119,7 +116,7 @@ const Tensor& Op::tensor(const std::string& role, Dtype dtype, const std::option
       for (std::size_t i = 0; i < shape->size(); ++i)
         expected += (i ? ", " : "") + ((*shape)[i] < 0 ? std::string("'?'") : std::to_string((*shape)[i]));
       expected += shape->size() == 1 ? ",)" : ")";
-      throw program_error("op " + where() + ": tensor " + pyformat::repr(role) + " has shape " +
+      throw program_error("op " + where() + ": tensor " + python_repr(role) + " has shape " +
                           pyformat::tuple(array.shape()) + ", expected " + expected);
     }
   }

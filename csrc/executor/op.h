@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -16,6 +17,8 @@
 #include <vector>
 
 #include "errors.h"
+#include "executor/python_repr.h"
+#include "executor/untrusted_json.h"
 #include "pyformat.h"
 #include "tensor.h"
 #include "value.h"
@@ -24,10 +27,21 @@ namespace onebit {
 
 using json = nlohmann::ordered_json;  // keeps the file's key order, as Python's dict does
 
-// A JSON number that float32 holds as a finite value (booleans are not numbers here).
+// A JSON number's value as a double (an integer beyond 64 bits, held as its digits, too); NaN for
+// anything else.
+inline double json_number(const json& value) {
+  if (value.is_number()) return value.get<double>();
+  if (is_json_integer(value)) {
+    const auto& digits = value.get_binary();
+    return std::strtod(std::string(digits.begin(), digits.end()).c_str(), nullptr);
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+// A JSON number that float32 holds as a finite value (booleans are not numbers here; an integer
+// of any length is one).
 inline bool is_float32(const json& value) {
-  if (!value.is_number()) return false;
-  const double x = value.get<double>();
+  const double x = json_number(value);
   return std::isfinite(x) && std::fabs(x) <= std::numeric_limits<float>::max();
 }
 
@@ -50,7 +64,7 @@ class Op {
   const std::string& output() const { return output_; }
   const std::vector<std::string>& inputs() const { return inputs_; }
   const std::set<std::string>& roles_read() const { return roles_read_; }
-  std::string where() const { return pyformat::repr(output_) + " (" + type_ + ")"; }
+  std::string where() const { return python_repr(output_) + " (" + type_ + ")"; }
 
   // The output of one sample given its inputs', every attribute checked against them; sets
   // work() and scratch().

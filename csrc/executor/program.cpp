@@ -5,7 +5,8 @@
 #include <cstring>
 #include <set>
 
-#include "json_repr.h"
+#include "executor/untrusted_json.h"
+#include "executor/utf8.h"
 #include "registry.h"
 
 namespace onebit {
@@ -19,7 +20,7 @@ bool is_string_list(const json& value) {
 
 std::string names_repr(const std::vector<std::string>& names) {
   std::string out = "[";
-  for (std::size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + pyformat::repr(names[i]);
+  for (std::size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + python_repr(names[i]);
   return out + "]";
 }
 
@@ -43,7 +44,7 @@ Program::Program(json graph, TensorTable tensors, std::vector<std::string> tenso
     if (tensor.dtype() != Dtype::f32) continue;
     const float* data = tensor.data<float>();
     if (!std::all_of(data, data + tensor.elements(), [](float x) { return std::isfinite(x); }))
-      throw program_error("tensor " + pyformat::repr(name) + " holds non-finite values (inf or NaN)");
+      throw program_error("tensor " + python_repr(name) + " holds non-finite values (inf or NaN)");
   }
   const json input = graph_.contains("input") ? graph_["input"] : json();
   if (!input.is_object() || !input.contains("shape") || !input["shape"].is_array())
@@ -58,7 +59,7 @@ Program::Program(json graph, TensorTable tensors, std::vector<std::string> tenso
   if (!shape_ok) {
     json first = json::array();
     for (std::size_t i = 0; i < shape.size() && i < 8; ++i) first.push_back(shape[i]);
-    throw program_error("the input shape " + pyformat::json_repr(first) + " is not 1 to " +
+    throw program_error("the input shape " + python_repr_json(first) + " is not 1 to " +
                         std::to_string(kMaxAxes) + " positive integers");
   }
   for (const json& side : shape) input_shape_.push_back(side.get<std::int64_t>());
@@ -84,7 +85,7 @@ Program::Program(json graph, TensorTable tensors, std::vector<std::string> tenso
   }
   const json output = graph_.contains("output") ? graph_["output"] : json();
   if (!output.is_string() || !values_.count(output.get<std::string>()))
-    throw program_error("the program's output " + pyformat::json_repr(output) + " is never computed");
+    throw program_error("the program's output " + python_repr_json(output) + " is never computed");
   output_name_ = output.get<std::string>();
   output_ = &values_.at(output_name_);
   std::vector<std::string> unused;
@@ -103,7 +104,7 @@ std::unique_ptr<Op> Program::build(std::size_t index, const json& spec) {
   if (!spec.contains("output") || !spec["output"].is_string())
     throw program_error(number + " needs an output name (a string)");
   const std::string output = spec["output"].get<std::string>();
-  const std::string named = number + " (" + pyformat::repr(output) + ")";
+  const std::string named = number + " (" + python_repr(output) + ")";
   if (!spec.contains("inputs") || !is_string_list(spec["inputs"]))
     throw program_error(named + ": inputs must be a list of value names (strings)");
   std::vector<std::string> missing;
@@ -114,9 +115,9 @@ std::unique_ptr<Op> Program::build(std::size_t index, const json& spec) {
     throw program_error(named + " reads " + names_repr(missing) + " before they exist");
   }
   if (values_.count(output))
-    throw program_error(number + " redefines value " + pyformat::repr(output));
+    throw program_error(number + " redefines value " + python_repr(output));
   if (!spec.contains("type") || !spec["type"].is_string() ||
-      code_points(spec["type"].get<std::string>()) > 64)
+      utf8_length(spec["type"].get<std::string>()) > 64)
     throw program_error(named + ": its type must be an op name");
   const std::string type = spec["type"].get<std::string>();
   const auto factory = op_factories().find(type);
@@ -128,7 +129,7 @@ std::unique_ptr<Op> Program::build(std::size_t index, const json& spec) {
   for (auto role = roles.begin(); role != roles.end(); ++role)
     if (!tensors_.count(role.value().get<std::string>()))
       throw program_error(named + ": tensor " + role.key() + "=" +
-                          pyformat::repr(role.value().get<std::string>()) + " is missing");
+                          python_repr(role.value().get<std::string>()) + " is missing");
   if (roles.contains("weight_bits")) {  // float layers unpack these to 32 bits per weight at load
     expanded_bytes_ += 32 * tensors_.at(roles["weight_bits"].get<std::string>()).nbytes();
     if (expanded_bytes_ > limits_.max_memory)
@@ -141,7 +142,7 @@ std::unique_ptr<Op> Program::build(std::size_t index, const json& spec) {
     if (!op->roles_read().count(role.key())) unread.push_back(role.key());
   if (!unread.empty()) {
     std::sort(unread.begin(), unread.end());
-    throw program_error("op " + op->where() + ": it has no tensor role " + pyformat::repr(unread[0]));
+    throw program_error("op " + op->where() + ": it has no tensor role " + python_repr(unread[0]));
   }
   std::vector<Value> inputs;
   for (const std::string& name : op->inputs()) inputs.push_back(values_.at(name));

@@ -21,8 +21,6 @@ namespace onebit {
 inline constexpr std::int64_t kDefaultMaxMemory = std::int64_t{4} << 30;
 inline constexpr std::int64_t kDefaultMaxWork = std::int64_t{1} << 36;
 inline constexpr std::size_t kMaxOps = 65536;
-inline constexpr std::size_t kMaxTensors = 65536;
-inline constexpr std::size_t kMaxAxes = 8;
 
 struct ProgramLimits {
   std::int64_t max_memory = kDefaultMaxMemory;  // bytes of a call's values at batch 1

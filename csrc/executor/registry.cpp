@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "executor/python_repr.h"
 #include "ops.h"
 #include "ops_conv.h"
 
@@ -17,15 +18,8 @@ std::unique_ptr<Op> make(const json& spec, const TensorTable& tensors) {
 
 std::u32string decode(const std::string& text) {
   std::u32string out;
-  for (std::size_t i = 0; i < text.size();) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    const int extra = c < 0x80 ? 0 : c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
-    char32_t point = extra == 0 ? c : c & (0x3f >> extra);
-    for (int k = 1; k <= extra && i + k < text.size(); ++k)
-      point = (point << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3f);
-    out.push_back(point);
-    i += 1 + extra;
-  }
+  for (std::size_t i = 0, length = 0; i < text.size(); i += length)
+    out.push_back(repr_detail::decode_utf8(text, i, length));
   return out;
 }
 
@@ -101,16 +95,12 @@ std::string unknown_op_message(const std::string& type) {
   std::string hint;
   const std::vector<std::string> close = close_matches(type, names);
   for (std::size_t i = 0; i < close.size(); ++i)
-    hint += (i ? ", " : "; did you mean ") + pyformat::repr(close[i]);
+    hint += (i ? ", " : "; did you mean ") + python_repr(close[i]);
   if (!close.empty()) hint += "?";
   std::string known;
   for (std::size_t i = 0; i < names.size(); ++i) known += (i ? ", " : "") + names[i];
-  return "unknown op " + pyformat::repr(type) + hint + " (known: " + known + ")";
+  return "unknown op " + python_repr(type) + hint + " (known: " + known + ")";
 }
 
-std::size_t code_points(const std::string& text) {
-  return static_cast<std::size_t>(std::count_if(
-      text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xc0) != 0x80; }));
-}
 
 }  // namespace onebit

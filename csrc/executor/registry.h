@@ -26,7 +26,4 @@ std::vector<std::string> close_matches(const std::string& word,
 // "unknown op 'x'; did you mean 'y'? (known: ...)".
 std::string unknown_op_message(const std::string& type);
 
-// The number of Unicode code points in UTF-8 text (Python's len of the str).
-std::size_t code_points(const std::string& text);
-
 }  // namespace onebit

@@ -8,30 +8,16 @@
 #include <string>
 #include <vector>
 
-#include "../types.h"
+#include "executor/program_file.h"
+#include "types.h"
 
 namespace onebit {
 
-enum class Dtype { u64, i32, u8, f32 };
-
 // NumPy's name of a dtype ("uint64", ...), as the Python loader's messages print it.
-inline const char* dtype_name(Dtype dtype) {
-  switch (dtype) {
-    case Dtype::u64: return "uint64";
-    case Dtype::i32: return "int32";
-    case Dtype::u8: return "uint8";
-    case Dtype::f32: return "float32";
-  }
-  return "?";
-}
+inline const char* dtype_name(Dtype dtype) { return dtype_info(dtype).numpy_name; }
 
 inline std::int64_t dtype_size(Dtype dtype) {
-  switch (dtype) {
-    case Dtype::u64: return 8;
-    case Dtype::i32: case Dtype::f32: return 4;
-    case Dtype::u8: return 1;
-  }
-  return 0;
+  return static_cast<std::int64_t>(dtype_info(dtype).itemsize);
 }
 
 class Tensor {

@@ -13,6 +13,12 @@ safetensors reader) so that it can check everything before it reads a byte of te
 JSON nesting depth, numbers, every entry's type, dtype, shape and offsets, and that the tensors
 tile the data region exactly. Loading never executes code, and every problem is a
 :class:`ProgramFileError` with one line naming what was wrong.
+
+``csrc/executor/program_file.h`` reads the file in C++ with the same checks, in the same order,
+and the same messages (``_native.read_program_file``; ``tests/runtime/
+test_program_file_native.py`` compares the two): the base of the C++ executor. Until that
+executor runs programs, this module is the loader :mod:`onebit.runtime` uses; a change to a check
+or a message here is a change to make there too.
 """
 
 from __future__ import annotations
@@ -110,14 +116,29 @@ def json_depth(text: str) -> int:
     return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_surrogate(node: Any) -> bool:
+    """Whether a string in ``node`` holds an unpaired surrogate (from a ``\\u`` escape)."""
+    if isinstance(node, str):
+        return _SURROGATE.search(node) is not None
+    if isinstance(node, dict):
+        return any(_holds_surrogate(k) or _holds_surrogate(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_holds_surrogate(v) for v in node)
+    return False
+
+
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
 def parse_json(text: str, what: str) -> Any:
     """``json.loads`` for untrusted text: nesting deeper than :data:`MAX_JSON_DEPTH`, NaN and
-    Infinity, integers beyond Python's digit limit and strings that are not Unicode text (an
-    unpaired surrogate escape, which no UTF-8 reader accepts) are a :class:`ProgramFileError`."""
+    Infinity, integers beyond Python's digit limit and unpaired surrogates (``"\\ud800"``) are a
+    :class:`ProgramFileError`."""
     if json_depth(text) > MAX_JSON_DEPTH:
         raise ProgramFileError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
     try:
@@ -125,12 +146,10 @@ def parse_json(text: str, what: str) -> Any:
     except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ProgramFileError(f"{what} is not valid JSON ({message[:200]})") from None
-    try:  # an unpaired surrogate escape ("\\ud800") loads as text no UTF-8 encoder accepts
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise ProgramFileError(
-            f"{what} is not valid JSON (a string holds an unpaired UTF-16 surrogate escape)"
-        ) from None
+    # A str may hold an unpaired surrogate; UTF-8 (the C++ reader's strings, the checksum's
+    # tensor labels) cannot, so such text is refused.
+    if _SURROGATE_ESCAPE.search(text) and _holds_surrogate(value):
+        raise ProgramFileError(f"{what} is not valid JSON (a \\u escape is an unpaired surrogate)")
     return value
 
 
