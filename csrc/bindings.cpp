@@ -477,6 +477,6 @@ NB_MODULE(_native, m) {
   // ---- end bconv2d, output transforms, binary max-pool ----
 
   register_float_kernels(m);
-  register_executor(m);
   register_program_file(m);
+  register_executor(m);  // after: its translator (program_error first) is tried first
 }
