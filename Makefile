@@ -46,7 +46,7 @@ SANITIZE_RESULT := $(SANITIZE_DIR)/result
 KERNEL_TESTS := $(addprefix tests/runtime/,test_kernel_bounds.py test_bgemm.py test_bconv2d.py \
 	test_bitpack.py test_sgemm.py test_float_kernels.py test_float_pools.py test_maxpool.py \
 	test_layout_kernels.py test_output_transform.py test_concat.py test_thread_pool.py \
-	test_program_file_native.py)
+	test_program_file_native.py test_executor.py test_executor_conv.py)
 CXX ?= c++
 LIBASAN = $(shell $(CXX) -print-file-name=libasan.so)
 LIBSTDCXX = $(shell $(CXX) -print-file-name=libstdc++.so)

@@ -51,5 +51,7 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/onebitConfigVersion
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/onebitConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/onebitConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/onebit)
+file(RELATIVE_PATH ONEBIT_PC_TO_PREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig"
+  "${CMAKE_INSTALL_PREFIX}")
 configure_file(cmake/onebit.pc.in ${CMAKE_CURRENT_BINARY_DIR}/onebit.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/onebit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

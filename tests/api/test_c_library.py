@@ -98,7 +98,10 @@ def test_the_install_is_a_cmake_package_and_a_pkg_config_library(host_build, tmp
     assert (lib / "cmake" / "onebit" / "onebitConfig.cmake").is_file()
     assert any(lib.glob("libonebit.so*"))
     pc = (lib / "pkgconfig" / "onebit.pc").read_text()
-    assert f"prefix={prefix}" in pc and "-lonebit" in pc
+    assert "prefix=${pcfiledir}/" in pc and "-lonebit" in pc  # relocatable
+    if shutil.which("pkg-config"):
+        flags = run_command(["pkg-config", "--cflags", lib / "pkgconfig" / "onebit.pc"], 30)
+        assert Path(flags.strip().removeprefix("-I")).resolve() == prefix / "include"
     consumer = tmp_path / "consumer"
     consumer.mkdir()
     (consumer / "CMakeLists.txt").write_text(
