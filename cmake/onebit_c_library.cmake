@@ -37,6 +37,24 @@ add_executable(onebit_api_test tests/api/api_test.c)
 target_link_libraries(onebit_api_test PRIVATE onebit m)
 set_target_properties(onebit_api_test PROPERTIES LINKER_LANGUAGE CXX)
 
+# The Java binding (java/org/onebit/, csrc/bindings/onebit_jni.cpp) where a JDK's headers are found.
+if(NOT DEFINED JAVA_HOME AND NOT DEFINED ENV{JAVA_HOME})
+  find_program(ONEBIT_JAVAC javac)  # the JDK of the javac on the PATH
+  if(ONEBIT_JAVAC)
+    get_filename_component(ONEBIT_JAVAC_REAL "${ONEBIT_JAVAC}" REALPATH)
+    get_filename_component(JAVA_HOME "${ONEBIT_JAVAC_REAL}/../.." ABSOLUTE)
+  endif()
+endif()
+find_package(JNI QUIET)
+if(JAVA_INCLUDE_PATH)
+  add_library(onebit_jni SHARED csrc/bindings/onebit_jni.cpp)
+  target_include_directories(onebit_jni PRIVATE csrc ${JAVA_INCLUDE_PATH} ${JAVA_INCLUDE_PATH2})
+  target_link_libraries(onebit_jni PRIVATE onebit_static)
+  install(TARGETS onebit_jni LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+else()
+  message(STATUS "onebit: no JDK headers found, the Java binding (onebit_jni) is not built")
+endif()
+
 install(TARGETS onebit onebit_static EXPORT onebitTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -18,9 +18,11 @@ struct onebit_program {
 namespace {
 
 thread_local std::string last_error;
+thread_local onebit_status last_status = ONEBIT_OK;
 
 onebit_status fail(onebit_status status, const std::string& message) {
   last_error = message;
+  last_status = status;
   return status;
 }
 
@@ -80,6 +82,8 @@ extern "C" {
 const char* onebit_version(void) { return "0.1.0"; }
 
 const char* onebit_last_error(void) { return last_error.c_str(); }
+
+onebit_status onebit_last_status(void) { return last_status; }
 
 onebit_program* onebit_load_with_limits(const char* path, int64_t max_memory, int64_t max_work) {
   if (path == nullptr) return fail(ONEBIT_ERROR_ARGUMENT, "path is NULL"), nullptr;

@@ -45,8 +45,9 @@ typedef enum onebit_status {
 /* The library's version, e.g. "0.1.0". */
 ONEBIT_API const char* onebit_version(void);
 
-/* The last failure's message on this thread ("" if none). */
+/* The last failure's message and status on this thread ("" and ONEBIT_OK if none). */
 ONEBIT_API const char* onebit_last_error(void);
+ONEBIT_API onebit_status onebit_last_status(void);
 
 /* Loads a program from a file or from `size` bytes at `data` (copied: the caller may free them
  * when this returns). NULL on failure. max_memory and max_work: the limits of

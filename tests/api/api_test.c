@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   check(strcmp(onebit_version(), "0.1.0") == 0, "onebit_version");
-  check(onebit_load("/nonexistent/model.onebit") == NULL && mentions("not found"),
+  check(onebit_load("/nonexistent/model.onebit") == NULL && mentions("not found") &&
+            onebit_last_status() == ONEBIT_ERROR_FILE,
         "a missing file is refused and named");
   check(onebit_load(NULL) == NULL && mentions("path is NULL"), "a NULL path is refused");
   const char garbage[] = "this is not a onebit program at all";
@@ -46,7 +47,8 @@ int main(int argc, char** argv) {
   onebit_program* from_memory = onebit_load_memory(bytes, (size_t)size);
   free(bytes);
   check(from_memory != NULL, "the file's bytes load from memory");
-  check(onebit_load_with_limits(argv[1], 1000, 0) == NULL && mentions("limit 1000"),
+  check(onebit_load_with_limits(argv[1], 1000, 0) == NULL && mentions("limit 1000") &&
+            onebit_last_status() == ONEBIT_ERROR_PROGRAM,
         "a memory limit below the program's needs refuses it");
 
   onebit_program* program = onebit_load(argv[1]);

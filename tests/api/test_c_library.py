@@ -12,57 +12,16 @@ passed. Nothing here measures speed (qemu's timings are not ARM timings).
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from helpers import cmake_build, run_command, settle, write_idx
-from onebit import convert, models
-from onebit.data import load
-from onebit.runtime import load as load_program
+from helpers import cmake_build, run_command
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "build" / "clib"
-AARCH64_RESULT = BUILD / "aarch64-result"
 QEMU = ("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu")
-TARGETS = ("onebit", "onebit_static", "onebit_classify", "onebit_api_test")
-# The JSON headers: the system's (nlohmann-json3-dev) if CMake finds them, else this Python's.
-CONFIGURE = ("-DCMAKE_BUILD_TYPE=Release", f"-DPython_EXECUTABLE={sys.executable}")
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory) -> dict[str, Path | np.ndarray]:
-    """A converted binarynet-mlp (batch norm settled, so its thresholds are not trivial) and
-    the mnist5k test digits as IDX files, with the Python runtime's predictions for them."""
-    work = tmp_path_factory.mktemp("clib")
-    torch.manual_seed(0)
-    model = settle(models.create("binarynet-mlp"), (1, 28, 28))
-    model_path = work / "model.onebit"
-    convert(model, torch.zeros(1, 1, 28, 28)).save(model_path)
-    splits = load("mnist5k")
-    pixels = np.rint(splits.x_test[:, 0] * 255).astype(np.uint8)
-    assert np.array_equal(pixels.astype(np.float32) / np.float32(255), splits.x_test[:, 0])
-    return {
-        "model": model_path,
-        "images": write_idx(work / "t10k-images-idx3-ubyte", pixels),
-        "labels": write_idx(work / "t10k-labels-idx1-ubyte", splits.y_test.astype(np.uint8)),
-        "predicted": load_program(model_path).predict(splits.x_test),
-        "accuracy": float(
-            (load_program(model_path).predict(splits.x_test) == splits.y_test).mean()
-        ),
-    }
-
-
-@pytest.fixture(scope="module")
-def host_build() -> Path:
-    if shutil.which("cmake") is None:
-        pytest.skip("the C library test needs cmake")
-    return cmake_build(ROOT, BUILD / "host", *CONFIGURE, targets=TARGETS)
 
 
 def classify(command: list, digits) -> np.ndarray:
@@ -90,7 +49,9 @@ def test_the_example_reports_the_accuracy_python_measures(host_build, digits):
     assert done.stderr.strip() == f"accuracy {100 * digits['accuracy']:.2f}% on 1000 images"
 
 
-def test_the_install_is_a_cmake_package_and_a_pkg_config_library(host_build, tmp_path, digits):
+def test_the_install_is_a_cmake_package_and_a_pkg_config_library(
+    host_build, tmp_path, digits, clib
+):
     prefix = tmp_path / "prefix"
     run_command(["cmake", "--install", host_build, "--prefix", prefix], 120)
     lib = next(p for p in (prefix / "lib", prefix / "lib64") if p.exists())
@@ -107,7 +68,7 @@ def test_the_install_is_a_cmake_package_and_a_pkg_config_library(host_build, tmp
     (consumer / "CMakeLists.txt").write_text(
         "cmake_minimum_required(VERSION 3.18)\nproject(consumer C CXX)\n"
         "find_package(onebit 0.1 REQUIRED)\n"
-        f"add_executable(classify {ROOT / 'examples' / 'c' / 'classify.c'})\n"
+        f"add_executable(classify {clib.root / 'examples' / 'c' / 'classify.c'})\n"
         "target_link_libraries(classify PRIVATE onebit::onebit_static)\n"
         "set_target_properties(classify PROPERTIES LINKER_LANGUAGE CXX)\n"
     )
@@ -115,8 +76,9 @@ def test_the_install_is_a_cmake_package_and_a_pkg_config_library(host_build, tmp
     np.testing.assert_array_equal(classify([build / "classify"], digits), digits["predicted"])
 
 
-def test_the_c_library_on_aarch64_under_qemu_predicts_as_on_x86(digits):
-    AARCH64_RESULT.unlink(missing_ok=True)
+def test_the_c_library_on_aarch64_under_qemu_predicts_as_on_x86(digits, clib):
+    result = clib.build / "aarch64-result"
+    result.unlink(missing_ok=True)
     tools = ("cmake", "aarch64-linux-gnu-g++", "aarch64-linux-gnu-gcc", QEMU[0])
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
@@ -124,15 +86,19 @@ def test_the_c_library_on_aarch64_under_qemu_predicts_as_on_x86(digits):
             f"the aarch64 C library test needs {', '.join(missing)} "
             "(apt-get install g++-aarch64-linux-gnu qemu-user)"
         )
-        BUILD.mkdir(parents=True, exist_ok=True)
-        AARCH64_RESULT.write_text(f"skipped: {reason}\n")
+        clib.build.mkdir(parents=True, exist_ok=True)
+        result.write_text(f"skipped: {reason}\n")
         pytest.skip(reason)
-    toolchain = ROOT / "cmake" / "aarch64-linux-gnu.cmake"
+    toolchain = clib.root / "cmake" / "aarch64-linux-gnu.cmake"
     build = cmake_build(
-        ROOT, BUILD / "aarch64", *CONFIGURE, f"-DCMAKE_TOOLCHAIN_FILE={toolchain}", targets=TARGETS
+        clib.root,
+        clib.build / "aarch64",
+        *clib.configure,
+        f"-DCMAKE_TOOLCHAIN_FILE={toolchain}",
+        targets=clib.targets,
     )
     output = run_command([*QEMU, build / "onebit_api_test", digits["model"]], 300)
     assert output.rstrip().endswith("0 failed") and "FAIL" not in output, output
     predicted = classify([*QEMU, build / "onebit_classify"], digits)
     np.testing.assert_array_equal(predicted, digits["predicted"])
-    AARCH64_RESULT.write_text("passed\n")
+    result.write_text("passed\n")

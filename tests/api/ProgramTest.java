@@ -1,0 +1,69 @@
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.Arrays;
+import org.onebit.OnebitException;
+import org.onebit.Program;
+
+/**
+ * The Java binding's contract (tests/api/test_java_binding.py runs it): failures are
+ * OnebitExceptions with the C API's status and message, never a crash. Usage: ProgramTest
+ * MODEL.onebit (a float-output program whose input has 784 values). Prints one line per check;
+ * exits 1 if any failed.
+ */
+public final class ProgramTest {
+  private static int failures = 0;
+
+  private static void check(boolean ok, String what) {
+    System.out.println((ok ? "ok   " : "FAIL ") + what);
+    if (!ok) ++failures;
+  }
+
+  private interface Call {
+    void run();
+  }
+
+  private static void refused(Call call, int status, String text, String what) {
+    try {
+      call.run();
+      check(false, what + " (no exception)");
+    } catch (OnebitException error) {
+      check(error.status() == status && error.getMessage().contains(text),
+          what + " [" + error.status() + ": " + error.getMessage() + "]");
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    check(Program.version().equals("0.1.0"), "version");
+    refused(() -> Program.load("/nonexistent/model.onebit"), OnebitException.FILE, "not found",
+        "a missing file is refused");
+    refused(() -> Program.load(new byte[] {1, 2, 3}), OnebitException.FILE, "not a readable",
+        "bytes that are not a program are refused");
+    byte[] bytes = Files.readAllBytes(Paths.get(args[0]));
+    float[] x = new float[2 * 784];
+    for (int i = 0; i < x.length; ++i) x[i] = ((i * 37) % 255) / 255.0f;
+    try (Program program = Program.load(args[0]); Program copy = Program.load(bytes)) {
+      check(Arrays.equals(program.inputShape(), new long[] {1, 28, 28}), "input shape");
+      check(program.inputSize() == 784 && program.outputSize() == 10, "sizes");
+      float[] a = program.run(x, 2);
+      check(a.length == 20 && Arrays.equals(a, copy.run(x, 2)), "the bytes' program agrees");
+      Program.setThreads(2);
+      check(Arrays.equals(a, program.run(x, 2)), "2 threads agree");
+      refused(() -> program.run(new float[5], 2), OnebitException.INPUT, "holds 5 values",
+          "a wrong input length is refused");
+      float[] bad = x.clone();
+      bad[3] = Float.NaN;
+      refused(() -> program.run(bad, 2), OnebitException.INPUT, "finite", "a NaN is refused");
+      refused(() -> Program.setThreads(-1), OnebitException.ARGUMENT, "threads",
+          "a negative thread count is refused");
+      program.close();
+      try {
+        program.run(x, 2);
+        check(false, "a closed program is refused");
+      } catch (IllegalStateException error) {
+        check(true, "a closed program is refused");
+      }
+    }
+    System.out.println(failures + " failed");
+    System.exit(failures == 0 ? 0 : 1);
+  }
+}
