@@ -5,6 +5,7 @@
 set(ONEBIT_EXECUTOR_SOURCES ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/op.cpp ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/epilogue.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/ops_layout.cpp ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/ops_dense.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/ops_elementwise.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/ops_pool.cpp ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/ops_concat.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/registry.cpp ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/program.cpp)
 find_package(nlohmann_json 3.11 CONFIG QUIET)
 if(nlohmann_json_FOUND)

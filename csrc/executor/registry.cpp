@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "ops.h"
+#include "ops_concat.h"
+#include "ops_pool.h"
 
 namespace onebit {
 
@@ -58,12 +60,19 @@ const std::map<std::string, OpFactory>& op_factories() {
   static const std::map<std::string, OpFactory> factories = {
       {"add", make<Add>},
       {"affine", make<Affine>},
+      {"avgpool2d", make<AvgPool2d>},
+      {"binary_concat", make<BinaryConcat>},
       {"binary_dense", make<BinaryDense>},
+      {"binary_maxpool2d", make<BinaryMaxPool2d>},
+      {"concat", make<Concat>},
       {"dense", make<Dense>},
       {"flatten", make<Flatten>},
+      {"global_avgpool", make<GlobalAvgPool>},
       {"hardtanh", make<Hardtanh>},
+      {"maxpool2d", make<MaxPool2d>},
       {"nchw_to_nhwc", make<NchwToNhwc>},
       {"nhwc_to_nchw", make<NhwcToNchw>},
+      {"pad", make<Pad>},
       {"prelu", make<Prelu>},
       {"relu", make<Relu>},
       {"sign_pack", make<SignPack>},
