@@ -48,22 +48,44 @@ void Pad::run(const std::vector<const void*>& inputs, void* output, const RunCon
   });
 }
 
+namespace {
+
+// The decimal digits of a JSON integer >= 1 of any size (Python's ints are unbounded), or "" for
+// anything else (a float such as 3.0, a boolean, an integer below 1). An integer past 64 bits
+// comes as the C++ file reader holds it (executor/untrusted_json.h): a binary value of subtype 1
+// (kBigIntegerSubtype) holding its digits.
+std::string positive_integer(const json& value) {
+  if (value.is_number_unsigned())
+    return value.get<std::uint64_t>() >= 1 ? std::to_string(value.get<std::uint64_t>()) : "";
+  if (value.is_number_integer())
+    return value.get<std::int64_t>() >= 1 ? std::to_string(value.get<std::int64_t>()) : "";
+  if (value.is_binary() && value.get_binary().has_subtype() && value.get_binary().subtype() == 1) {
+    const std::string digits(value.get_binary().begin(), value.get_binary().end());
+    return !digits.empty() && digits[0] != '-' ? digits : "";
+  }
+  return "";
+}
+
+}  // namespace
+
 Concat::Concat(const json& spec, const TensorTable& tensors, const char* type, Kind kind)
     : Op(spec, tensors, type, -1), kind_(kind) {
   const json& channels = attr("channels");
   bool ok = channels.is_array() && channels.size() == inputs().size();
   for (std::size_t i = 0; ok && i < channels.size(); ++i) {
-    const json& c = channels[i];
-    ok = c.is_number_unsigned() ? c.get<std::uint64_t>() >= 1
-                                : c.is_number_integer() && c.get<std::int64_t>() >= 1;
-    if (ok) channels_.push_back(c.get<std::uint64_t>());
+    channel_text_.push_back(positive_integer(channels[i]));
+    ok = !channel_text_.back().empty();
+    // above kMaxSize: no input has that many channels, and infer() refuses it by its text
+    const bool fits = ok && channel_text_.back().size() <= 10 &&
+                      std::stoll(channel_text_.back()) <= kMaxSize;
+    channels_.push_back(fits ? std::stoll(channel_text_.back()) : -1);
   }
   if (!ok)
     throw program_error("op " + where() + ": channels must be one integer >= 1 per input (" +
                         std::to_string(inputs().size()) + " inputs)");
   if (kind_ == Kind::bits)
-    aligned_ = std::all_of(channels_.begin(), channels_.end() - 1,
-                           [](std::uint64_t c) { return c % kWordBits == 0; });
+    aligned_ = std::all_of(channels_.begin(), channels_.end() - 1,  // -1: infer() refuses it
+                           [](std::int64_t c) { return c % kWordBits == 0; });
 }
 
 std::int64_t Concat::width(std::int64_t channels) const {
@@ -78,15 +100,13 @@ Value Concat::infer(const std::vector<Value>& inputs) {
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Value& x = inputs[i];
     expect(x, kind_, -1, "input #" + std::to_string(i));
-    const bool fits = channels_[i] <= std::uint64_t(kMaxSize);
-    if ((x.shape.size() != 1 && x.shape.size() != 3) || prefix(x) != prefix(first) || !fits ||
-        x.shape.back() != width(std::int64_t(channels_[i])) ||
-        x.channels != std::int64_t(channels_[i])) {
+    if ((x.shape.size() != 1 && x.shape.size() != 3) || prefix(x) != prefix(first) ||
+        channels_[i] < 0 || x.shape.back() != width(channels_[i]) || x.channels != channels_[i]) {
       std::string described, listed;
       for (std::size_t j = 0; j < inputs.size(); ++j)
-        described += (j ? ", " : "") + pyformat::repr(inputs[j].describe());
-      for (std::size_t j = 0; j < channels_.size(); ++j)
-        listed += (j ? ", " : "") + std::to_string(channels_[j]);
+        described += (j ? ", '" : "'") + inputs[j].describe() + "'";  // its Python repr
+      for (std::size_t j = 0; j < channel_text_.size(); ++j)
+        listed += (j ? ", " : "") + channel_text_[j];
       throw program_error("op " + where() + ": cannot join [" + described + "] as [" + listed +
                           "] channels of equal height and width");
     }
@@ -139,7 +159,7 @@ void BinaryConcat::run(const std::vector<const void*>& inputs, void* output,
       std::fill(dst, dst + total_width_, word_t{0});
       std::int64_t bit = 0;  // where the next input's first channel goes
       for (std::size_t i = 0; i < inputs.size(); ++i) {
-        const std::int64_t channels = static_cast<std::int64_t>(channels_[i]);
+        const std::int64_t channels = channels_[i];
         const word_t* src = static_cast<const word_t*>(inputs[i]) + r * widths_[i];
         for (std::int64_t w = 0; w < widths_[i]; ++w, bit += kWordBits) {
           const std::int64_t real = std::min<std::int64_t>(kWordBits, channels - w * kWordBits);

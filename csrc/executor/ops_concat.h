@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "op.h"
@@ -41,7 +42,8 @@ class Concat : public Op {
   std::int64_t width(std::int64_t channels) const;
 
   Kind kind_;
-  std::vector<std::uint64_t> channels_;  // as the file gives them: Python's ints are unbounded
+  std::vector<std::string> channel_text_;  // as the file gives them: Python's ints are unbounded
+  std::vector<std::int64_t> channels_;      // their values, -1 where above kMaxSize
   std::int64_t rows_ = 0;                // pixels per sample (1 for vectors)
   std::vector<std::int64_t> widths_;     // each input's last axis
   std::int64_t total_width_ = 0;         // the output's last axis
