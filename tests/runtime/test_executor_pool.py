@@ -362,6 +362,8 @@ def test_mutated_pool_graphs_are_accepted_and_refused_as_the_python_runtime_does
             continue  # refused by the file reader, before any graph check
         if not ported(graph) or case.kind == "huge_int" or past_64_bits(graph):
             continue  # integers past 64 bits: the C++ file reader's to parse (not yet done)
+        if not json_text(graph):
+            continue  # a float past the double range (1e999): no JSON text to hand the C++ side
         where = f"case {index} ({case.kind}: {case.detail})"
         try:
             assert_same_run(graph, tensors, 2, 1, seed=index, inputs=unit)
@@ -393,3 +395,12 @@ def test_global_average_pooling_of_a_large_average_pool_sums_in_map_order():
     graph = g.graph(g.add("global_avgpool", [pooled]))
     for seed in range(4):
         assert assert_same_run(graph, g.tensors, 3, 1, seed=seed)
+
+
+def json_text(graph: dict) -> bool:
+    """Whether the graph can be written back as JSON (json.dumps would write inf as Infinity)."""
+    try:
+        json.dumps(graph, allow_nan=False)
+    except ValueError:
+        return False
+    return True
