@@ -5,7 +5,9 @@
 
 #include "executor/python_repr.h"
 #include "ops.h"
+#include "ops_concat.h"
 #include "ops_conv.h"
+#include "ops_pool.h"
 
 namespace onebit {
 
@@ -53,14 +55,21 @@ const std::map<std::string, OpFactory>& op_factories() {
   static const std::map<std::string, OpFactory> factories = {
       {"add", make<Add>},
       {"affine", make<Affine>},
+      {"avgpool2d", make<AvgPool2d>},
+      {"binary_concat", make<BinaryConcat>},
       {"binary_conv2d", make<BinaryConv2d>},
       {"binary_dense", make<BinaryDense>},
+      {"binary_maxpool2d", make<BinaryMaxPool2d>},
+      {"concat", make<Concat>},
       {"conv2d", make<Conv2d>},
       {"dense", make<Dense>},
       {"flatten", make<Flatten>},
+      {"global_avgpool", make<GlobalAvgPool>},
       {"hardtanh", make<Hardtanh>},
+      {"maxpool2d", make<MaxPool2d>},
       {"nchw_to_nhwc", make<NchwToNhwc>},
       {"nhwc_to_nchw", make<NhwcToNchw>},
+      {"pad", make<Pad>},
       {"prelu", make<Prelu>},
       {"relu", make<Relu>},
       {"sign_pack", make<SignPack>},

@@ -16,8 +16,9 @@ from onebit.runtime.fuzz.seeds import mlp_seed
 native = pytest.importorskip("onebit._native")
 
 PORTED = {
-    "add", "affine", "binary_conv2d", "binary_dense", "conv2d", "dense", "flatten",
-    "hardtanh", "nchw_to_nhwc", "nhwc_to_nchw", "prelu", "relu", "sign_pack",
+    "add", "affine", "avgpool2d", "binary_concat", "binary_conv2d", "binary_dense",
+    "binary_maxpool2d", "concat", "conv2d", "dense", "flatten", "global_avgpool", "hardtanh",
+    "maxpool2d", "nchw_to_nhwc", "nhwc_to_nchw", "pad", "prelu", "relu", "sign_pack",
 }  # fmt: skip
 LIMITS = {"max_memory": 4 * 2**30, "max_work": 2**36}
 

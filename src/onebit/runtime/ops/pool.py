@@ -134,4 +134,8 @@ class GlobalAvgPool(Op):
         return float_value((x.shape[-1],), x.bound, self.where)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        # NumPy's summation order follows the memory layout (AvgPool2d's prefix-sum path returns
+        # a transposed view), so the mean is taken over a C-contiguous map: the same order
+        # whichever op made it (and the C++ executor's, csrc/executor/ops_pool.cpp).
+        x = np.ascontiguousarray(x, dtype=np.float32)
         return x.mean(axis=(1, 2), dtype=np.float32)

@@ -1,0 +1,63 @@
+// Constant padding and channel concatenation (src/onebit/runtime/ops/layout.py's Pad, Concat and
+// BinaryConcat, with the same checks and messages).
+//
+// Layout: NHWC per sample. A float map is (H, W, C) float32 (or a (C,) vector for concat); a
+// packed map is (H, W, words) or (words,) in types.h's bit convention: channel c is bit c % 64 of
+// word c / 64, and the unused high bits of a pixel's last word are 0.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "op.h"
+
+namespace onebit {
+
+// Constant padding of a float (H, W, C) map's height and width (torch's ZeroPad2d, F.pad). Attrs:
+// padding [top, bottom, left, right] (or the symmetric [ph, pw]) and value.
+class Pad : public Op {
+ public:
+  Pad(const json& spec, const TensorTable& tensors);
+  Value infer(const std::vector<Value>& inputs) override;
+  void run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const override;
+
+ private:
+  std::vector<std::int64_t> padding_;  // top, bottom, left, right
+  double value_;
+  std::int64_t h_ = 0, w_ = 0, c_ = 0;  // the input per sample
+};
+
+// Float maps (H, W, C_i), or vectors (C_i,), joined along the last axis: torch's cat(dim=1) of
+// NCHW maps. Attrs: channels, the channel count of each input, in order.
+class Concat : public Op {
+ public:
+  Concat(const json& spec, const TensorTable& tensors) : Concat(spec, tensors, "concat", Kind::float32) {}
+  Value infer(const std::vector<Value>& inputs) override;
+  void run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const override;
+
+ protected:
+  Concat(const json& spec, const TensorTable& tensors, const char* type, Kind kind);
+  // The stored last-axis size of `channels` channels: floats, or words for packed bits.
+  std::int64_t width(std::int64_t channels) const;
+
+  Kind kind_;
+  std::vector<std::string> channel_text_;  // as the file gives them: Python's ints are unbounded
+  std::vector<std::int64_t> channels_;      // their values, -1 where above kMaxSize
+  std::int64_t rows_ = 0;                // pixels per sample (1 for vectors)
+  std::vector<std::int64_t> widths_;     // each input's last axis
+  std::int64_t total_width_ = 0;         // the output's last axis
+  bool aligned_ = true;  // packed inputs whose words join as they are (see BinaryConcat)
+};
+
+// Packed maps joined along the channel axis, exactly. Where every input but the last fills whole
+// words (a multiple of 64 channels) the words are joined as they are; otherwise a later input's
+// channels start inside a word and are shifted into place (the Python op unpacks to ±1, joins and
+// packs again: the same bits, each input's unused high bits dropped).
+class BinaryConcat : public Concat {
+ public:
+  BinaryConcat(const json& spec, const TensorTable& tensors);
+  void run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const override;
+};
+
+}  // namespace onebit
