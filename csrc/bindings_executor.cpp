@@ -4,12 +4,14 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
 #include <string>
 #include <vector>
 
 #include "bindings_checks.h"
+#include "executor/loader.h"
 #include "executor/program.h"
 #include "executor/untrusted_json.h"
 
@@ -89,6 +91,14 @@ void register_executor(nb::module_& m) {
            nb::arg("graph"), nb::arg("tensors"), nb::arg("order"), nb::arg("max_memory"),
            nb::arg("max_work"),
            "Validates `graph` (JSON text) over `tensors` ({name: array}, visited in `order`).")
+      .def_static(
+          "load_bytes",
+          [](nb::bytes data, std::int64_t max_memory, std::int64_t max_work) {
+            return load_program_memory(reinterpret_cast<const std::uint8_t*>(data.c_str()),
+                                       data.size(), ProgramLimits{max_memory, max_work});
+          },
+          nb::arg("data"), nb::arg("max_memory"), nb::arg("max_work"),
+          "Loads the bytes of a .onebit file: the file reader's checks, then the graph's.")
       .def("run", &run_program, nb::arg("x"), nb::arg("threads") = 0,
            "The output of the float32 batch x, shape (N, *input_shape).")
       .def_prop_ro("peak_bytes", [](const Program& p) { return static_cast<std::int64_t>(p.peak_bytes()); })

@@ -8,18 +8,14 @@ import json
 
 import numpy as np
 import pytest
+from test_program_file_native import same_message  # tests/runtime is on the path
 
 from onebit.runtime import Program as PythonProgram
-from onebit.runtime.errors import ProgramError
+from onebit.runtime.errors import ProgramFileError
 from onebit.runtime.fuzz.seeds import mlp_seed
 
 native = pytest.importorskip("onebit._native")
 
-PORTED = {
-    "add", "affine", "avgpool2d", "binary_concat", "binary_conv2d", "binary_dense",
-    "binary_maxpool2d", "concat", "conv2d", "dense", "flatten", "global_avgpool", "hardtanh",
-    "maxpool2d", "nchw_to_nhwc", "nhwc_to_nchw", "pad", "prelu", "relu", "sign_pack",
-}  # fmt: skip
 LIMITS = {"max_memory": 4 * 2**30, "max_work": 2**36}
 
 
@@ -31,7 +27,7 @@ def native_program(graph, tensors, **limits):
 def outcome(build, *args):
     try:
         return "ok", build(*args)
-    except ProgramError as error:
+    except ProgramFileError as error:  # a ProgramError is one
         return "refused", str(error)
 
 
@@ -48,46 +44,42 @@ def test_the_mlp_seed_runs_bit_for_bit_as_the_python_runtime(batch, threads):
     np.testing.assert_array_equal(got, want)
 
 
-def ported(graph) -> bool:
-    """Whether every op type the graph names is one the C++ executor has (a malformed op is
-    refused by both)."""
-    ops = graph.get("ops") if isinstance(graph, dict) else None
-    types = [op.get("type") for op in ops if isinstance(op, dict)] if isinstance(ops, list) else []
-    return all(not isinstance(kind, str) or kind in PORTED for kind in types)
-
-
 @pytest.fixture(scope="module")
 def mutator():
     from onebit.runtime.fuzz.mutations import Mutator
-    from onebit.runtime.fuzz.seeds import assemble, graph_text
+    from onebit.runtime.fuzz.seeds import seed_files
 
-    graph, tensors = mlp_seed()
-    return Mutator({"mlp": assemble(graph_text(graph), tensors)}, seed=7)
+    return Mutator(seed_files(), seed=7)
 
 
-@pytest.mark.parametrize("start", range(0, 3000, 500))
-def test_mutated_graphs_are_accepted_and_refused_as_the_python_runtime_does(mutator, start):
-    from onebit.runtime.errors import ProgramFileError
+def assert_same_verdicts(mutator, indices) -> None:
+    """Each fuzzed file through both loaders, file and graph: the same verdict, the same message,
+    and for an accepted program the same outputs (bit for bit, but for a grouped float conv,
+    which NumPy's matmul sums in another order)."""
     from onebit.runtime.format import parse_program
 
-    compared = 0
-    for index in range(start, start + 500):
+    for index in indices:
         case = mutator.case(index)
-        try:
-            graph, tensors = parse_program(case.data)
-        except ProgramFileError:
-            continue  # refused by the file reader, before any graph check
-        if not ported(graph):
-            continue
-        python = outcome(PythonProgram, graph, tensors)
-        cpp = outcome(native_program, graph, tensors)
-        where = f"case {index} ({case.kind}: {case.detail})"
+
+        def python_load(data=case.data):
+            return PythonProgram(*parse_program(data))
+
+        python = outcome(python_load)
+        cpp = outcome(native.Program.load_bytes, case.data, *LIMITS.values())
+        where = f"case {index} ({case.seed}, {case.kind}: {case.detail})"
         assert python[0] == cpp[0], f"{where}: python {python}, C++ {cpp}"
         if python[0] == "refused":
-            assert python[1] == cpp[1], where
-        else:
-            x = np.random.default_rng(index).uniform(-2, 2, (2, *python[1].input_shape))
-            x = x.astype(np.float32)
-            np.testing.assert_array_equal(cpp[1].run(x, threads=1), python[1](x), err_msg=where)
-        compared += 1
-    assert compared > 100
+            assert same_message(python[1], cpp[1]), f"{where}: {python[1]!r} != {cpp[1]!r}"
+            continue
+        x = np.random.default_rng(index).uniform(-2, 2, (2, *python[1].input_shape))
+        want, got = python[1](x.astype(np.float32)), cpp[1].run(x.astype(np.float32), threads=1)
+        grouped = any(op.type == "conv2d" and 1 < op.groups < op.cin for op in python[1].ops)
+        if grouped and want.dtype == np.float32:
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=where)
+        elif not grouped:
+            np.testing.assert_array_equal(got, want, err_msg=where)
+
+
+@pytest.mark.parametrize("start", range(0, 4000, 500))
+def test_mutated_files_are_accepted_and_refused_as_the_python_runtime_does(mutator, start):
+    assert_same_verdicts(mutator, range(start, start + 500))
