@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "../bitpack.h"
+#include "../cpu_features.h"
+#include "../threads.h"
 
 namespace onebit {
 
@@ -90,16 +92,17 @@ double hardtanh_bound(double bound, double low, double high) {
   return std::max(std::fabs(lower), std::fabs(upper));
 }
 
+AffineParams read_affine(Op& op, std::int64_t channels) {
+  const Tensor& scale = op.channel_vector("scale", channels);
+  const Tensor& bias = op.channel_vector("bias", channels);
+  return AffineParams{scale.data<float>(), bias.data<float>(), abs_max(scale), abs_max(bias)};
+}
+
 IntEpilogue::IntEpilogue(Op& op, std::int64_t channels) {
   const json& kind = op.attr("epilogue");
   if (kind == "float") {
     kind_ = Kind::float32;
-    const Tensor& scale = op.channel_vector("scale", channels);
-    const Tensor& bias = op.channel_vector("bias", channels);
-    scale_ = scale.data<float>();
-    bias_ = bias.data<float>();
-    scale_max_ = abs_max(scale);
-    bias_max_ = abs_max(bias);
+    affine_ = read_affine(op, channels);
   } else if (kind == "bits") {
     kind_ = Kind::bits;
     const Tensor& threshold = op.channel_vector("threshold", channels, Dtype::i32);
@@ -120,19 +123,14 @@ const char* IntEpilogue::kind_name() const {
 }
 
 double IntEpilogue::bound(double acc_bound) const {
-  return kind_ == Kind::float32 ? acc_bound * scale_max_ + bias_max_ : acc_bound;
+  return kind_ == Kind::float32 ? acc_bound * affine_.scale_max + affine_.bias_max : acc_bound;
 }
 
 FloatEpilogue::FloatEpilogue(Op& op, std::int64_t channels) {
   const json kind = op.has_attr("epilogue") ? op.attr("epilogue") : json("none");
   if (kind == "affine" || kind == "sign") {
     kind_ = kind == "sign" ? Kind::sign : Kind::affine;
-    const Tensor& scale = op.channel_vector("scale", channels);
-    const Tensor& bias = op.channel_vector("bias", channels);
-    scale_ = scale.data<float>();
-    bias_ = bias.data<float>();
-    scale_max_ = abs_max(scale);
-    bias_max_ = abs_max(bias);
+    affine_ = read_affine(op, channels);
   } else if (kind != "none") {
     throw program_error("op " + op.where() + ": epilogue must be 'none', 'affine' or 'sign'");
   }
@@ -143,13 +141,13 @@ const char* FloatEpilogue::kind_name() const {
 }
 
 double FloatEpilogue::bound(double y_bound) const {
-  return kind_ == Kind::none ? y_bound : y_bound * scale_max_ + bias_max_;
+  return kind_ == Kind::none ? y_bound : y_bound * affine_.scale_max + affine_.bias_max;
 }
 
 std::vector<ChainStep> FloatEpilogue::steps(const PostSteps* post,
                                             const std::vector<const float*>& residuals) const {
   std::vector<ChainStep> out;
-  if (kind_ != Kind::none) out.push_back(ChainStep{ChainOp::affine, scale_, bias_});
+  if (kind_ != Kind::none) out.push_back(ChainStep{ChainOp::affine, affine_.scale, affine_.bias});
   if (post) {
     const std::vector<ChainStep> tail = post->steps(residuals);
     out.insert(out.end(), tail.begin(), tail.end());
@@ -211,6 +209,38 @@ std::vector<float> weights_float(Op& op, const Shape& shape) {
   }
   const Tensor& weight = op.tensor("weight", Dtype::f32, shape);
   return std::vector<float>(weight.data<float>(), weight.data<float>() + weight.elements());
+}
+
+double row_sums(const std::vector<float>& weight, std::int64_t outputs) {
+  const std::int64_t per_row = outputs ? static_cast<std::int64_t>(weight.size()) / outputs : 0;
+  double largest = 0.0;
+  for (std::int64_t o = 0; o < outputs; ++o) {
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < per_row; ++i) sum += std::fabs(double(weight[o * per_row + i]));
+    largest = std::max(largest, sum);
+  }
+  return largest;
+}
+
+std::vector<const float*> residual_maps(const std::vector<const void*>& inputs) {
+  std::vector<const float*> out;
+  for (std::size_t i = 1; i < inputs.size(); ++i) out.push_back(static_cast<const float*>(inputs[i]));
+  return out;
+}
+
+void apply_chain(const std::vector<ChainStep>& steps, float* y, std::int64_t rows,
+                 std::int64_t channels, int threads) {
+  if (steps.empty()) return;
+  for_row_chunks(rows, channels, threads, [&](std::int64_t r0, std::int64_t r1) {
+    apply_chain_rows(steps, channels, y + r0 * channels, channels, r0, r1 - r0, 0, channels);
+  });
+}
+
+void pack_signs(const float* y, std::int64_t rows, std::int64_t channels, word_t* out, int threads) {
+  const SimdPath path = default_simd_path();
+  for_row_chunks(rows, channels, threads, [&](std::int64_t r0, std::int64_t r1) {
+    bitpack_rows(y, r0, r1, channels, out, path);
+  });
 }
 
 }  // namespace onebit

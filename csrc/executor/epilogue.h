@@ -38,6 +38,15 @@ PostSteps init_post(Op& op, std::int64_t channels, bool allowed = true);
 // The largest magnitude of min(max(x, low), high) over |x| <= bound (limits as float32).
 double hardtanh_bound(double bound, double low, double high);
 
+// A per-channel x * scale + bias read from an op's `scale` and `bias` tensors, with the largest
+// magnitude of each (for the bound).
+struct AffineParams {
+  const float* scale = nullptr;
+  const float* bias = nullptr;
+  double scale_max = 0, bias_max = 0;
+};
+AffineParams read_affine(Op& op, std::int64_t channels);
+
 class IntEpilogue {
  public:
   enum class Kind { float32, bits, int32 };
@@ -45,15 +54,13 @@ class IntEpilogue {
   Kind kind() const { return kind_; }
   const char* kind_name() const;
   double bound(double acc_bound) const;
-  const float* scale() const { return scale_; }
-  const float* bias() const { return bias_; }
+  const float* scale() const { return affine_.scale; }
+  const float* bias() const { return affine_.bias; }
   const BitThresholds& thresholds() const { return thresholds_; }
 
  private:
   Kind kind_ = Kind::int32;
-  const float* scale_ = nullptr;
-  const float* bias_ = nullptr;
-  double scale_max_ = 0, bias_max_ = 0;
+  AffineParams affine_;
   BitThresholds thresholds_;
 };
 
@@ -69,9 +76,7 @@ class FloatEpilogue {
 
  private:
   Kind kind_ = Kind::none;
-  const float* scale_ = nullptr;
-  const float* bias_ = nullptr;
-  double scale_max_ = 0, bias_max_ = 0;
+  AffineParams affine_;
 };
 
 // A layer's output of shape (*prefix, channels): bits for a bits or sign epilogue, int32 for an
@@ -87,5 +92,20 @@ void check_padding_bits(const Op& op, const std::string& role, const Tensor& wor
 
 // A float op's weights: float32 as stored, or ±1 unpacked from `weight_bits`.
 std::vector<float> weights_float(Op& op, const Shape& shape);
+
+// The largest sum of magnitudes over one output's weights (row-major, `outputs` rows): a float
+// layer maps inputs within ±b to outputs within ±b times this. Summed in order in float64 (NumPy
+// sums pairwise: the two agree to float64 rounding, and the figure is a bound).
+double row_sums(const std::vector<float>& weight, std::int64_t outputs);
+
+// The residual maps of a layer's extra inputs (one per post add step).
+std::vector<const float*> residual_maps(const std::vector<const void*>& inputs);
+
+// `steps` over `rows` rows of `channels` floats at y, in place, on up to `threads` threads.
+void apply_chain(const std::vector<ChainStep>& steps, float* y, std::int64_t rows,
+                 std::int64_t channels, int threads);
+
+// The signs of `rows` rows of `channels` floats packed into words (the best bitpack path).
+void pack_signs(const float* y, std::int64_t rows, std::int64_t channels, word_t* out, int threads);
 
 }  // namespace onebit

@@ -14,43 +14,6 @@
 
 namespace onebit {
 
-namespace {
-
-// The largest sum of magnitudes over one output's weights (row-major, `outputs` rows).
-double row_sums(const std::vector<float>& weight, std::int64_t outputs) {
-  const std::int64_t per_row = outputs ? static_cast<std::int64_t>(weight.size()) / outputs : 0;
-  double largest = 0.0;
-  for (std::int64_t o = 0; o < outputs; ++o) {
-    double sum = 0.0;
-    for (std::int64_t i = 0; i < per_row; ++i) sum += std::fabs(double(weight[o * per_row + i]));
-    largest = std::max(largest, sum);
-  }
-  return largest;
-}
-
-std::vector<const float*> residual_maps(const std::vector<const void*>& inputs) {
-  std::vector<const float*> out;
-  for (std::size_t i = 1; i < inputs.size(); ++i) out.push_back(static_cast<const float*>(inputs[i]));
-  return out;
-}
-
-void apply_chain(const std::vector<ChainStep>& steps, float* y, std::int64_t rows,
-                 std::int64_t channels, int threads) {
-  if (steps.empty()) return;
-  for_row_chunks(rows, channels, threads, [&](std::int64_t r0, std::int64_t r1) {
-    apply_chain_rows(steps, channels, y + r0 * channels, channels, r0, r1 - r0, 0, channels);
-  });
-}
-
-void pack_signs(const float* y, std::int64_t rows, std::int64_t channels, word_t* out, int threads) {
-  const SimdPath path = default_simd_path();
-  for_row_chunks(rows, channels, threads, [&](std::int64_t r0, std::int64_t r1) {
-    bitpack_rows(y, r0, r1, channels, out, path);
-  });
-}
-
-}  // namespace
-
 Conv2d::Conv2d(const json& spec, const TensorTable& tensors)
     : Op(spec, tensors, "conv2d", -1),
       cin_(int_attr("cin", 1)),

@@ -11,42 +11,12 @@
 
 namespace onebit {
 
-namespace {
-
-// The largest sum of magnitudes over one output's weights (row-major (outputs, features)):
-// a float layer maps inputs within ±b to outputs within ±b times this.
-double row_sums(const std::vector<float>& weight, std::int64_t outputs, std::int64_t features) {
-  double largest = 0.0;
-  for (std::int64_t o = 0; o < outputs; ++o) {
-    double sum = 0.0;  // numpy sums float64 pairwise: close, and a bound only
-    for (std::int64_t f = 0; f < features; ++f) sum += std::fabs(double(weight[o * features + f]));
-    largest = std::max(largest, sum);
-  }
-  return largest;
-}
-
-void apply_chain(const std::vector<ChainStep>& steps, float* y, std::int64_t rows,
-                 std::int64_t channels, int threads) {
-  if (steps.empty()) return;
-  for_row_chunks(rows, channels, threads, [&](std::int64_t r0, std::int64_t r1) {
-    apply_chain_rows(steps, channels, y + r0 * channels, channels, r0, r1 - r0, 0, channels);
-  });
-}
-
-std::vector<const float*> residual_maps(const std::vector<const void*>& inputs) {
-  std::vector<const float*> out;
-  for (std::size_t i = 1; i < inputs.size(); ++i) out.push_back(static_cast<const float*>(inputs[i]));
-  return out;
-}
-
-}  // namespace
-
 Dense::Dense(const json& spec, const TensorTable& tensors)
     : Op(spec, tensors, "dense", -1),
       features_(int_attr("in_features", 1)),
       outputs_(int_attr("out_features", 1)),
       weight_t_(weights_float(*this, {outputs_, features_})),
-      gain_(row_sums(weight_t_, outputs_, features_)),
+      gain_(row_sums(weight_t_, outputs_)),
       epilogue_(*this, outputs_),
       post_(init_post(*this, outputs_, epilogue_.kind() != FloatEpilogue::Kind::sign)) {
   std::vector<float> transposed(weight_t_.size());
@@ -77,13 +47,7 @@ void Dense::run(const std::vector<const void*>& inputs, void* output, const RunC
                              outputs_, features_};
   sgemm(problem, default_simd_path(), ctx.threads);
   apply_chain(epilogue_.steps(&post_, residual_maps(inputs)), y, ctx.batch, outputs_, ctx.threads);
-  if (sign) {
-    word_t* out = static_cast<word_t*>(output);
-    const SimdPath path = default_simd_path();
-    for_row_chunks(ctx.batch, outputs_, ctx.threads, [&](std::int64_t r0, std::int64_t r1) {
-      bitpack_rows(static_cast<const float*>(y), r0, r1, outputs_, out, path);
-    });
-  }
+  if (sign) pack_signs(y, ctx.batch, outputs_, static_cast<word_t*>(output), ctx.threads);
 }
 
 BinaryDense::BinaryDense(const json& spec, const TensorTable& tensors)

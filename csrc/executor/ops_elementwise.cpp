@@ -19,10 +19,7 @@ void Elementwise::run(const std::vector<const void*>& inputs, void* output,
   std::memcpy(out, inputs[0], static_cast<std::size_t>(rows * channels_) * sizeof(float));
   ChainStep step = step_;
   if (step.op == ChainOp::add) step.residual = static_cast<const float*>(inputs[1]);
-  const std::vector<ChainStep> steps{step};
-  for_row_chunks(rows, channels_, ctx.threads, [&](std::int64_t r0, std::int64_t r1) {
-    apply_chain_rows(steps, channels_, out + r0 * channels_, channels_, r0, r1 - r0, 0, channels_);
-  });
+  apply_chain({step}, out, rows, channels_, ctx.threads);
 }
 
 Affine::Affine(const json& spec, const TensorTable& tensors) : Elementwise(spec, tensors, "affine", 1) {

@@ -4,6 +4,7 @@
 #include "../cpu_features.h"
 #include "../layout.h"
 #include "../threads.h"
+#include "epilogue.h"
 #include "ops.h"
 
 namespace onebit {
@@ -61,12 +62,8 @@ Value SignPack::infer(const std::vector<Value>& inputs) {
 }
 
 void SignPack::run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const {
-  const float* x = static_cast<const float*>(inputs[0]);
-  word_t* out = static_cast<word_t*>(output);
-  const SimdPath path = default_simd_path();
-  for_row_chunks(ctx.batch * rows_, channels_, ctx.threads, [&](std::int64_t r0, std::int64_t r1) {
-    bitpack_rows(x, r0, r1, channels_, out, path);
-  });
+  pack_signs(static_cast<const float*>(inputs[0]), ctx.batch * rows_, channels_,
+             static_cast<word_t*>(output), ctx.threads);
 }
 
 }  // namespace onebit

@@ -82,19 +82,18 @@ double WindowPool::window_work(const Shape& output, std::int64_t) {
   return double(output[0]) * double(output[1]) * double(output[2]) * double(kh_) * double(kw_);
 }
 
-void MaxPool2d::run(const std::vector<const void*>& inputs, void* output,
-                    const RunContext& ctx) const {
+WindowGeometry WindowPool::geometry(std::int64_t batch) const {
   WindowGeometry g;
-  g.n = ctx.batch;
-  g.h = h_;
-  g.w = w_;
-  g.c = c_;
-  g.kh = kh_;
-  g.kw = kw_;
-  g.sh = sh_;
-  g.sw = sw_;
+  g.n = batch, g.h = h_, g.w = w_, g.c = c_;
+  g.kh = kh_, g.kw = kw_, g.sh = sh_, g.sw = sw_;
   g.top = g.bottom = ph_;
   g.left = g.right = pw_;
+  return g;
+}
+
+void MaxPool2d::run(const std::vector<const void*>& inputs, void* output,
+                    const RunContext& ctx) const {
+  const WindowGeometry g = geometry(ctx.batch);
   float_maxpool2d(static_cast<const float*>(inputs[0]), g, ctx.threads, static_cast<float*>(output));
 }
 
@@ -146,17 +145,7 @@ void AvgPool2d::run(const std::vector<const void*>& inputs, void* output,
 // (i, j) order, each a float32 add (a padded tap adds +0.0f), then divides by float32(KH * KW):
 // the same operations in the same order here, so the sums round alike.
 void AvgPool2d::run_taps(const float* x, float* out, const RunContext& ctx) const {
-  WindowGeometry g;
-  g.n = ctx.batch;
-  g.h = h_;
-  g.w = w_;
-  g.c = c_;
-  g.kh = kh_;
-  g.kw = kw_;
-  g.sh = sh_;
-  g.sw = sw_;
-  g.top = g.bottom = ph_;
-  g.left = g.right = pw_;
+  const WindowGeometry g = geometry(ctx.batch);
   const std::int64_t ho = g.ho(), wo = g.wo(), c = c_;
   const float taps = static_cast<float>(kh_ * kw_);  // exact: at most kMaxTaps
   for_output_rows(g, saturating_mul(wo * c, kh_ * kw_), ctx.threads,

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "../float_window.h"
 #include "op.h"
 
 namespace onebit {
@@ -26,6 +27,8 @@ class WindowPool : public Op {
   // Work per sample for an output of `output` (Ho, Wo, C) over a padded map of `padded` elements;
   // may add to scratch_ (the average pool's prefix-sum table).
   virtual double window_work(const Shape& output, std::int64_t padded);
+  // The kernels' geometry of a batch of `batch` samples.
+  WindowGeometry geometry(std::int64_t batch) const;
 
   Kind kind_;
   std::int64_t kh_, kw_, sh_, sw_, ph_, pw_;
