@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/python_json.h"
 #include "bindings_checks.h"
 #include "executor/loader.h"
 #include "executor/program.h"
@@ -31,7 +32,7 @@ Dtype dtype_of(nb::dlpack::dtype dtype, const std::string& name) {
 TensorTable copy_tensors(nb::dict arrays, const std::vector<std::string>& order) {
   TensorTable tensors;
   for (const std::string& name : order) {
-    const auto array = nb::cast<nb::ndarray<nb::c_contig, nb::device::cpu>>(arrays[name.c_str()]);
+    const auto array = nb::cast<nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>>(arrays[name.c_str()]);
     onebit::Shape shape;
     for (std::size_t i = 0; i < array.ndim(); ++i) shape.push_back(static_cast<std::int64_t>(array.shape(i)));
     tensors.emplace(name, Tensor(dtype_of(array.dtype(), name), shape, array.data()));
@@ -63,6 +64,51 @@ nb::ndarray<nb::numpy> run_program(const Program& program, const nb::ndarray<flo
   return nb::ndarray<nb::numpy>(data, sizes.size(), sizes.data(), owner, nullptr, dtype);
 }
 
+nb::tuple shape_tuple(const onebit::Shape& shape) {
+  nb::list sides;
+  for (const std::int64_t side : shape) sides.append(side);
+  return nb::tuple(sides);
+}
+
+const char* output_dtype(const Program& program) {
+  switch (program.output_kind()) {
+    case Kind::float32:
+      return "float32";
+    case Kind::int32:
+      return "int32";
+    default:
+      return "uint64";
+  }
+}
+
+nb::dlpack::dtype dlpack_dtype(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::u64:
+      return nb::dtype<std::uint64_t>();
+    case Dtype::i32:
+      return nb::dtype<std::int32_t>();
+    case Dtype::u8:
+      return nb::dtype<std::uint8_t>();
+    default:
+      return nb::dtype<float>();
+  }
+}
+
+// The program's tensors in file order, as read-only arrays over its own storage (each keeps
+// the Python Program object, and with it the storage, alive).
+nb::dict program_tensors(const Program& program) {
+  const nb::object self = nb::find(&program);
+  nb::dict tensors;
+  for (const std::string& name : program.tensor_order()) {
+    const Tensor& tensor = program.tensors().at(name);
+    std::vector<std::size_t> shape(tensor.shape().begin(), tensor.shape().end());
+    tensors[nb::str(name.c_str(), name.size())] =
+        nb::ndarray<nb::numpy, nb::ro>(tensor.data<std::uint8_t>(), shape.size(), shape.data(),
+                                       self, nullptr, dlpack_dtype(tensor.dtype()));
+  }
+  return tensors;
+}
+
 }  // namespace
 
 void register_executor(nb::module_& m) {
@@ -84,8 +130,13 @@ void register_executor(nb::module_& m) {
            [](Program* self, const std::string& graph, nb::dict tensors,
               const std::vector<std::string>& order, std::int64_t max_memory,
               std::int64_t max_work) {
-             new (self) Program(parse_untrusted_json<json>(graph, "the program graph"),
-                                copy_tensors(tensors, order), order,
+             json parsed;
+             try {
+               parsed = parse_untrusted_json<json>(graph, "the program graph");
+             } catch (const program_file_error& error) {  // not a file here: a graph error
+               throw program_error(error.what());
+             }
+             new (self) Program(std::move(parsed), copy_tensors(tensors, order), order,
                                 ProgramLimits{max_memory, max_work});
            },
            nb::arg("graph"), nb::arg("tensors"), nb::arg("order"), nb::arg("max_memory"),
@@ -99,10 +150,34 @@ void register_executor(nb::module_& m) {
           },
           nb::arg("data"), nb::arg("max_memory"), nb::arg("max_work"),
           "Loads the bytes of a .onebit file: the file reader's checks, then the graph's.")
+      .def_static(
+          "load_file",
+          [](const std::string& path, std::int64_t max_memory, std::int64_t max_work) {
+            std::unique_ptr<Program> program;
+            {
+              nb::gil_scoped_release release;
+              program = load_program(path, ProgramLimits{max_memory, max_work});
+            }
+            return program;
+          },
+          nb::arg("path"), nb::arg("max_memory"), nb::arg("max_work"),
+          "Loads a .onebit file: the file reader's checks, then the graph's (errors name the path).")
       .def("run", &run_program, nb::arg("x"), nb::arg("threads") = 0,
            "The output of the float32 batch x, shape (N, *input_shape).")
       .def_prop_ro("peak_bytes", [](const Program& p) { return static_cast<std::int64_t>(p.peak_bytes()); })
-      .def_prop_ro("work", &Program::work);
+      .def_prop_ro("work", &Program::work)
+      .def("memory_needed",
+           [](const Program& p, std::int64_t batch) {
+             return nb::steal(PyLong_FromString(
+                 big_text(p.memory_needed(batch)).c_str(), nullptr, 10));
+           },
+           nb::arg("batch"), "Peak bytes of one call on `batch` samples (tensors not included).")
+      .def_prop_ro("input_shape", [](const Program& p) { return shape_tuple(p.input_shape()); })
+      .def_prop_ro("output_shape", [](const Program& p) { return shape_tuple(p.output_shape()); })
+      .def_prop_ro("output_dtype", &output_dtype, "NumPy's name of the output's dtype.")
+      .def_prop_ro("graph", [](const Program& p) { return binding::to_python(p.graph()); },
+                   "The graph as json.loads builds it (a new object each time).")
+      .def_prop_ro("tensors", &program_tensors, "{name: read-only array} in the file's order.");
 }
 
 }  // namespace onebit

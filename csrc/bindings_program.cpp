@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/python_json.h"
 #include "executor/program_file.h"
 #include "executor/sha256.h"
 
@@ -18,40 +19,7 @@ namespace nb = nanobind;
 namespace onebit {
 namespace {
 
-// The Python value json.loads builds for `value` (integers beyond 64 bits included).
-nb::object to_python(const nlohmann::ordered_json& value) {
-  using Json = nlohmann::ordered_json;
-  switch (value.type()) {
-    case Json::value_t::null:
-      return nb::none();
-    case Json::value_t::boolean:
-      return nb::bool_(value.get<bool>());
-    case Json::value_t::number_unsigned:
-      return nb::int_(value.get<std::uint64_t>());
-    case Json::value_t::number_integer:
-      return nb::int_(value.get<std::int64_t>());
-    case Json::value_t::number_float:
-      return nb::float_(value.get<double>());
-    case Json::value_t::string:
-      return nb::str(value.get_ref<const std::string&>().c_str(),
-                     value.get_ref<const std::string&>().size());
-    case Json::value_t::binary: {  // an integer beyond 64 bits, as its digits
-      const std::string digits(value.get_binary().begin(), value.get_binary().end());
-      return nb::steal(PyLong_FromString(digits.c_str(), nullptr, 10));
-    }
-    case Json::value_t::array: {
-      nb::list list;
-      for (const auto& item : value) list.append(to_python(item));
-      return list;
-    }
-    default: {
-      nb::dict dict;
-      for (auto it = value.begin(); it != value.end(); ++it)
-        dict[nb::str(it.key().c_str(), it.key().size())] = to_python(it.value());
-      return dict;
-    }
-  }
-}
+using binding::to_python;
 
 nb::tuple shape_tuple(const std::vector<std::int64_t>& shape) {
   nb::list sides;

@@ -55,6 +55,17 @@ JNIEXPORT jlong JNICALL Java_org_onebit_Program_loadBytes(JNIEnv* env, jclass, j
   return handle_of(env, onebit_load_memory(data.data(), data.size()));
 }
 
+JNIEXPORT jlong JNICALL Java_org_onebit_Program_loadDirect(JNIEnv* env, jclass, jobject buffer,
+                                                           jint offset, jint length) {
+  auto* base = static_cast<const std::uint8_t*>(env->GetDirectBufferAddress(buffer));
+  const jlong capacity = env->GetDirectBufferCapacity(buffer);
+  if (base == nullptr || capacity < 0)
+    return throw_onebit(env, ONEBIT_ERROR_ARGUMENT, "the buffer is not a direct buffer"), 0;
+  if (offset < 0 || length < 0 || jlong{offset} + length > capacity)
+    return throw_onebit(env, ONEBIT_ERROR_ARGUMENT, "the buffer's range is out of bounds"), 0;
+  return handle_of(env, onebit_load_memory(base + offset, static_cast<std::size_t>(length)));
+}
+
 JNIEXPORT void JNICALL Java_org_onebit_Program_setThreads(JNIEnv* env, jclass, jint threads) {
   const onebit_status status = onebit_set_threads(threads);
   if (status != ONEBIT_OK) throw_last(env, status);

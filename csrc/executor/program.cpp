@@ -34,12 +34,15 @@ std::int64_t Program::product_of(const Shape& shape) {
 
 Program::Program(json graph, TensorTable tensors, std::vector<std::string> tensor_order,
                  ProgramLimits limits)
-    : graph_(std::move(graph)), tensors_(std::move(tensors)), limits_(limits) {
+    : graph_(std::move(graph)),
+      tensors_(std::move(tensors)),
+      tensor_order_(std::move(tensor_order)),
+      limits_(limits) {
   if (!graph_.is_object()) throw program_error("the program graph must be an object");
   if (tensors_.size() > kMaxTensors)
     throw program_error("the program has " + std::to_string(tensors_.size()) +
                         " tensors, more than " + std::to_string(kMaxTensors));
-  for (const std::string& name : tensor_order) {
+  for (const std::string& name : tensor_order_) {
     const Tensor& tensor = tensors_.at(name);
     if (tensor.dtype() != Dtype::f32) continue;
     const float* data = tensor.data<float>();

@@ -45,6 +45,8 @@ class Program {
   const json& metadata() const { return metadata_; }
   const json& graph() const { return graph_; }
   const TensorTable& tensors() const { return tensors_; }
+  // The tensors' names in the file's order.
+  const std::vector<std::string>& tensor_order() const { return tensor_order_; }
   big_int peak_bytes() const { return peak_bytes_; }
   double work() const { return work_; }
   ProgramLimits limits() const { return limits_; }
@@ -64,6 +66,7 @@ class Program {
 
   json graph_;
   TensorTable tensors_;
+  std::vector<std::string> tensor_order_;
   ProgramLimits limits_;
   json metadata_;
   std::string input_name_;

@@ -1,3 +1,5 @@
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.util.Arrays;
@@ -46,6 +48,25 @@ public final class ProgramTest {
       check(program.inputSize() == 784 && program.outputSize() == 10, "sizes");
       float[] a = program.run(x, 2);
       check(a.length == 20 && Arrays.equals(a, copy.run(x, 2)), "the bytes' program agrees");
+      check(Arrays.equals(a, program.run(x)), "run(x) infers the batch");
+      refused(() -> program.run(new float[785]), OnebitException.INPUT, "whole number",
+          "run(x) refuses a partial sample");
+      ByteBuffer heap = ByteBuffer.allocate(bytes.length + 3);
+      heap.position(3);
+      heap.put(bytes).position(3);
+      try (Program fromHeap = Program.load(heap)) {
+        check(heap.position() == 3 && Arrays.equals(a, fromHeap.run(x, 2)),
+            "a heap ByteBuffer's remaining bytes load");
+      }
+      try (FileChannel channel = FileChannel.open(Paths.get(args[0]));
+          Program mapped = Program.load(channel.map(FileChannel.MapMode.READ_ONLY, 0,
+              channel.size()))) {
+        check(Arrays.equals(a, mapped.run(x, 2)), "a memory-mapped (direct) ByteBuffer loads");
+      }
+      ByteBuffer direct = ByteBuffer.allocateDirect(bytes.length);
+      direct.put(bytes).flip().limit(bytes.length - 1);
+      refused(() -> Program.load(direct), OnebitException.FILE, "",
+          "a direct buffer missing the last byte is refused");
       Program.setThreads(2);
       check(Arrays.equals(a, program.run(x, 2)), "2 threads agree");
       refused(() -> program.run(new float[5], 2), OnebitException.INPUT, "holds 5 values",

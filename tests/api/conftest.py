@@ -27,8 +27,16 @@ CONFIGURE = ("-DCMAKE_BUILD_TYPE=Release", f"-DPython_EXECUTABLE={sys.executable
 
 @pytest.fixture(scope="session")
 def clib() -> SimpleNamespace:
-    """Where the library's sources and builds are, and how it is configured and built."""
-    return SimpleNamespace(root=ROOT, build=BUILD, configure=CONFIGURE, targets=TARGETS)
+    """Where the library's sources and builds are, and how it is configured (for this machine
+    and, cross, for aarch64) and built."""
+    toolchain = ROOT / "cmake" / "aarch64-linux-gnu.cmake"
+    return SimpleNamespace(
+        root=ROOT,
+        build=BUILD,
+        configure=CONFIGURE,
+        aarch64_configure=(*CONFIGURE, f"-DCMAKE_TOOLCHAIN_FILE={toolchain}"),
+        targets=TARGETS,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -89,13 +89,8 @@ def test_the_c_library_on_aarch64_under_qemu_predicts_as_on_x86(digits, clib):
         clib.build.mkdir(parents=True, exist_ok=True)
         result.write_text(f"skipped: {reason}\n")
         pytest.skip(reason)
-    toolchain = clib.root / "cmake" / "aarch64-linux-gnu.cmake"
     build = cmake_build(
-        clib.root,
-        clib.build / "aarch64",
-        *clib.configure,
-        f"-DCMAKE_TOOLCHAIN_FILE={toolchain}",
-        targets=clib.targets,
+        clib.root, clib.build / "aarch64", *clib.aarch64_configure, targets=clib.targets
     )
     output = run_command([*QEMU, build / "onebit_api_test", digits["model"]], 300)
     assert output.rstrip().endswith("0 failed") and "FAIL" not in output, output

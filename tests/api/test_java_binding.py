@@ -2,13 +2,19 @@
 example (examples/java/Classify.java) classifies the mnist5k test digits exactly as the Python
 runtime does, and the binding's failures are OnebitExceptions (tests/api/ProgramTest.java).
 
-It needs a JDK (javac, java and its JNI headers); where one is missing the test is skipped and
-``build/clib/java-result`` says why; ``.ci/run`` installs one and fails unless it says "passed".
+The JNI library also cross-builds for aarch64 (with the build machine's JDK headers), exporting
+every native method of Program.java.
+
+It needs a JDK (javac, java and its JNI headers) and, for aarch64, the cross compiler; where one
+is missing the test is skipped and ``build/clib/java-result`` (``jni-aarch64-result``) says why;
+``.ci/run`` installs them and fails unless both say "passed".
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+import struct
 
 import numpy as np
 import pytest
@@ -39,4 +45,38 @@ def test_the_java_binding_classifies_as_the_python_runtime(clib, digits, tmp_pat
     assert output.rstrip().endswith("0 failed") and "FAIL" not in output, output
     predicted = run_command([*java, "Classify", digits["model"], digits["images"]], 300)
     np.testing.assert_array_equal(np.array(predicted.split(), np.int64), digits["predicted"])
+    result.write_text("passed\n")
+
+
+ELF_MACHINE_AARCH64 = 183
+
+
+def test_the_jni_library_cross_builds_for_aarch64_with_every_native_method(clib):
+    """An Android or ARM Linux app loads libonebit_jni.so for its ABI: the aarch64 build is an
+    AArch64 ELF library that exports a JNI symbol for each ``native`` method of Program.java."""
+    result = clib.build / "jni-aarch64-result"
+    result.unlink(missing_ok=True)
+    tools = ("cmake", "aarch64-linux-gnu-g++", "aarch64-linux-gnu-nm", "javac")
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        reason = (
+            f"the aarch64 JNI build needs {', '.join(missing)} "
+            "(apt-get install g++-aarch64-linux-gnu default-jdk-headless)"
+        )
+        clib.build.mkdir(parents=True, exist_ok=True)
+        result.write_text(f"skipped: {reason}\n")
+        pytest.skip(reason)
+    build = cmake_build(
+        clib.root, clib.build / "aarch64", *clib.aarch64_configure, targets=["onebit_jni"]
+    )
+    library = build / "libonebit_jni.so"
+    header = library.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and header[4] == 2  # a 64-bit ELF file
+    assert struct.unpack_from("<H", header, 18)[0] == ELF_MACHINE_AARCH64
+    source = (clib.root / "java" / "org" / "onebit" / "Program.java").read_text()
+    methods = re.findall(r"\bnative\s+[\w\[\]]+\s+(\w+)\s*\(", source)
+    assert len(methods) >= 8, methods
+    symbols = run_command(["aarch64-linux-gnu-nm", "-D", "--defined-only", library], 60)
+    exported = set(re.findall(r"\bT\s+(Java_\w+)", symbols))
+    assert {f"Java_org_onebit_Program_{name}" for name in methods} <= exported, exported
     result.write_text("passed\n")

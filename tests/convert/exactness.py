@@ -12,6 +12,7 @@ from torch import nn
 
 from onebit.quantizers import ApproxSign, SteSign, StochasticSign, SwishSign
 from onebit.runtime.reference import bitpack, unpack
+from onebit.runtime.reference_program import ReferenceProgram
 
 SIGNS = (SteSign, ApproxSign, SwishSign, StochasticSign)
 
@@ -82,6 +83,7 @@ def compare_signs(model: nn.Module, program, x: torch.Tensor, teacher: bool = Tr
     finally:
         for hook in hooks:
             hook.remove()
+    program = ReferenceProgram(program.graph, program.tensors)  # its ops run one at a time
     values = {program.input_name: np.ascontiguousarray(x.numpy(), dtype=np.float32)}
     layers: list[SignLayer] = []
     # a sign moved before a max-pool (sign o max = max o sign) is compared after the pool

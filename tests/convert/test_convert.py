@@ -64,7 +64,7 @@ def test_negative_batch_norm_scales_flip_the_comparison():
         model[2].weight[::2] *= -1  # half of the first hidden layer's scales negative
         model[4].weight[1::3] *= -1
     program = convert(model, torch.zeros(1, 1, 28, 28))
-    flips = program.ops[3].epilogue.flip
+    flips = program.tensors[program.ops[3].tensors["flip"]]
     assert flips.any() and not flips.all()
     agree(model, program, torch.rand(300, 1, 28, 28))
 

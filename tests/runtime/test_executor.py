@@ -1,6 +1,6 @@
-"""The C++ executor (csrc/executor/, ``onebit._native.Program``) against the Python runtime's
-Program: on every program whose ops it implements, it accepts and refuses the same graphs with
-the same messages, and computes the same outputs bit for bit (both run the same kernels)."""
+"""The C++ executor (csrc/executor/, ``onebit._native.Program``) against the reference executor
+(``onebit.runtime.reference_program``): on every program, it accepts and refuses the same graphs
+with the same messages, and computes the same outputs bit for bit (both run the same kernels)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from test_program_file_native import same_message  # tests/runtime is on the path
 
-from onebit.runtime import Program as PythonProgram
 from onebit.runtime.errors import ProgramFileError
 from onebit.runtime.fuzz.seeds import mlp_seed
+from onebit.runtime.reference_program import ReferenceProgram
 
 native = pytest.importorskip("onebit._native")
 
@@ -35,7 +35,7 @@ def outcome(build, *args):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_the_mlp_seed_runs_bit_for_bit_as_the_python_runtime(batch, threads):
     graph, tensors = mlp_seed()
-    expected = PythonProgram(graph, tensors)
+    expected = ReferenceProgram(graph, tensors)
     program = native_program(graph, tensors)
     x = np.random.default_rng(batch).standard_normal((batch, 1, 8, 8)).astype(np.float32)
     got = program.run(x, threads=threads)
@@ -62,7 +62,7 @@ def assert_same_verdicts(mutator, indices) -> None:
         case = mutator.case(index)
 
         def python_load(data=case.data):
-            return PythonProgram(*parse_program(data))
+            return ReferenceProgram(*parse_program(data))
 
         python = outcome(python_load)
         cpp = outcome(native.Program.load_bytes, case.data, *LIMITS.values())
@@ -81,5 +81,5 @@ def assert_same_verdicts(mutator, indices) -> None:
 
 
 @pytest.mark.parametrize("start", range(0, 4000, 500))
-def test_mutated_files_are_accepted_and_refused_as_the_python_runtime_does(mutator, start):
+def test_mutated_files_are_accepted_and_refused_as_the_reference_executor_does(mutator, start):
     assert_same_verdicts(mutator, range(start, start + 500))

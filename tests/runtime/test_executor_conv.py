@@ -1,6 +1,6 @@
-"""The C++ executor's convolutions against the Python runtime's: float (groups 1, depthwise with
-a depth multiplier, grouped) and binary (one- and zero-padding; bits, float and int epilogues;
-a fused residual tail), on many shapes, batches and thread counts."""
+"""The C++ executor's convolutions against the reference executor's (Python): float (groups 1,
+depthwise with a depth multiplier, grouped) and binary (one- and zero-padding; bits, float and
+int epilogues; a fused residual tail), on many shapes, batches and thread counts."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onebit.runtime import Program as PythonProgram
 from onebit.runtime.errors import ProgramError
 from onebit.runtime.reference import bitpack
+from onebit.runtime.reference_program import ReferenceProgram
 
 native = pytest.importorskip("onebit._native")
 LIMITS = {"max_memory": 4 * 2**30, "max_work": 2**36}
@@ -22,7 +22,7 @@ LIMITS = {"max_memory": 4 * 2**30, "max_work": 2**36}
 def both(graph: dict, tensors: dict):
     """The Python and the C++ program of one graph, or the message both refuse it with."""
     try:
-        python = PythonProgram(graph, tensors)
+        python = ReferenceProgram(graph, tensors)
     except ProgramError as error:
         with pytest.raises(ProgramError) as caught:
             native.Program(json.dumps(graph), tensors, list(tensors), **LIMITS)
@@ -177,7 +177,7 @@ def test_bad_float_convs_are_refused_with_the_python_messages(change, message):
     change(graph["ops"][1]["attrs"], tensors)
     assert both(graph, tensors) is None
     with pytest.raises(ProgramError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        PythonProgram(graph, tensors)
+        ReferenceProgram(graph, tensors)
 
 
 @pytest.mark.parametrize(
@@ -197,4 +197,4 @@ def test_bad_binary_convs_are_refused_with_the_python_messages(change, message):
     change(graph["ops"][2]["attrs"], tensors)
     assert both(graph, tensors) is None
     with pytest.raises(ProgramError, match=message):
-        PythonProgram(graph, tensors)
+        ReferenceProgram(graph, tensors)

@@ -1,7 +1,7 @@
 """The C++ executor's pad, concat, binary_concat and pooling ops (csrc/executor/ops_concat.cpp,
-ops_pool.cpp) against the Python runtime's: on small graphs over many shapes and attributes,
-``onebit._native.Program`` accepts and refuses what ``onebit.runtime.Program`` does, with the same
-message, plans the same memory and work, and computes the same outputs bit for bit."""
+ops_pool.cpp) against the reference executor's (Python): on small graphs over many shapes and
+attributes, ``onebit._native.Program`` accepts and refuses what ``ReferenceProgram`` does, with
+the same message, plans the same memory and work, and computes the same outputs bit for bit."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_executor import assert_same_verdicts  # tests/runtime is on the path
 
-from onebit.runtime import Program as PythonProgram
 from onebit.runtime.errors import ProgramError
 from onebit.runtime.fuzz.seeds import _Graph
+from onebit.runtime.reference_program import ReferenceProgram
 
 native = pytest.importorskip("onebit._native")
 
@@ -26,7 +26,7 @@ def build_both(graph: dict, tensors: dict):
     """(Python program, C++ program), or the one message both refused the graph with."""
     outcomes = []
     for build in (
-        lambda: PythonProgram(graph, tensors, **LIMITS),
+        lambda: ReferenceProgram(graph, tensors, **LIMITS),
         lambda: native.Program(json.dumps(graph), dict(tensors), list(tensors), **LIMITS),
     ):
         try:
@@ -345,7 +345,7 @@ def test_the_pool_seed_runs_as_the_python_runtime():
 
 
 @pytest.mark.parametrize("start", range(0, 1500, 500))
-def test_mutated_pool_files_are_accepted_and_refused_as_the_python_runtime_does(start):
+def test_mutated_pool_files_are_accepted_and_refused_as_the_reference_executor_does(start):
     from onebit.runtime.fuzz.mutations import Mutator
     from onebit.runtime.fuzz.seeds import assemble, graph_text
 

@@ -49,28 +49,17 @@ def test_inputs_at_the_bound_are_accepted_and_give_finite_outputs():
     assert np.isfinite(program(x.astype(np.float64))).all()
 
 
-def test_a_misaligned_input_is_copied_to_an_aligned_buffer():
+def test_misaligned_and_strided_inputs_give_the_outputs_of_contiguous_ones():
     program = Program(*cnn_seed())
     x = x_for(program)
     raw = np.zeros(x.nbytes + 1, np.uint8)
     misaligned = raw[1:].view(np.float32).reshape(x.shape)
     misaligned[...] = x
     assert not misaligned.flags.aligned
-    first = program.ops[0]
-    seen = []
-
-    class Spy:
-        spec, type = first.spec, first.type
-
-        def __call__(self, *inputs):
-            seen.append(all(a.flags.aligned and a.flags.c_contiguous for a in inputs))
-            return first(*inputs)
-
-    program.ops[0] = Spy()
-    y = program(misaligned)
-    assert seen == [True]
-    program.ops[0] = first
-    np.testing.assert_array_equal(y, program(x))
+    np.testing.assert_array_equal(program(misaligned), program(x))
+    strided = np.repeat(x, 2, axis=0)[::2]
+    assert not strided.flags.c_contiguous
+    np.testing.assert_array_equal(program(strided), program(x))
 
 
 def _passthrough(ops: list[dict], output: str) -> Program:
@@ -79,14 +68,12 @@ def _passthrough(ops: list[dict], output: str) -> Program:
 
 
 @pytest.mark.parametrize(
-    "program",
-    [
-        _passthrough([{"type": "relu", "inputs": ["input"], "output": "v1"}], "input"),
-        _passthrough([{"type": "flatten", "inputs": ["input"], "output": "v1"}], "v1"),
-    ],
+    ("op", "output"),
+    [("relu", "input"), ("flatten", "v1")],
     ids=["output-is-input", "output-is-a-view"],
 )
-def test_the_output_is_never_the_callers_array(program):
+def test_the_output_is_never_the_callers_array(op, output):
+    program = _passthrough([{"type": op, "inputs": ["input"], "output": "v1"}], output)
     x = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
     y = program(x)
     assert not np.shares_memory(y, x)

@@ -206,3 +206,74 @@ def test_other_format_versions_and_garbled_json_are_refused(saved, tmp_path):
         broken.write_bytes(bytes(data[:8]) + changed.encode() + bytes(data[8 + header_size :]))
         with pytest.raises(ProgramFileError):
             load(broken)
+
+
+# -- the thin layer over the C++ executor ----------------------------------------------------
+
+
+def test_a_loaded_program_shares_the_executors_tensors_read_only(saved):
+    path, _ = saved
+    program = load(path)
+    graph, tensors = load_program(path)
+    assert list(program.tensors) == list(tensors) and program.graph == graph
+    for name, array in program.tensors.items():
+        np.testing.assert_array_equal(array, tensors[name])
+        assert not array.flags.writeable
+    weights = next(iter(program.tensors.values()))
+    expected = weights.copy()
+    del program  # the arrays keep the executor's storage alive
+    np.testing.assert_array_equal(weights, expected)
+
+
+def test_the_ops_of_a_program_are_read_from_its_graph(mlp_program):
+    ops = mlp_program.ops
+    assert [op.type for op in ops] == [spec["type"] for spec in mlp_program.graph["ops"]]
+    first = ops[0]
+    assert first.inputs == (mlp_program.graph["input"]["name"],)
+    assert first.output == mlp_program.graph["ops"][0]["output"]
+    assert all(name in mlp_program.tensors for op in ops for name in op.tensors.values())
+    assert repr(mlp_program).startswith("Program(input=(1, 28, 28), ops=[")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda g, t: g["metadata"].update(step=np.int64(3)), "the program graph is not JSON data"),
+        (lambda g, t: g["metadata"].update(scale=float("nan")), "the program graph is not JSON"),
+        (lambda g, t: g["metadata"].update(text="\ud800"), "unpaired surrogate"),
+        (lambda g, t: t.update({next(iter(t)): [1, 2]}), "is not an array"),
+        (lambda g, t: t.update({next(iter(t)): np.zeros(3)}), "has dtype float64; a program"),
+        (lambda g, t: t.update({5: np.zeros(3, np.float32)}), "tensor name 5 is not a string"),
+    ],
+    ids=["numpy-int", "nan", "lone-surrogate", "list", "float64", "int-name"],
+)
+def test_graphs_and_tensors_the_executor_cannot_take_are_refused_by_name(
+    mlp_program, change, message
+):
+    graph = json.loads(json.dumps(mlp_program.graph))
+    tensors = dict(mlp_program.tensors)
+    change(graph, tensors)
+    with pytest.raises(ProgramError, match=message):
+        Program(graph, tensors)
+
+
+def test_an_install_without_the_extension_says_what_is_missing(monkeypatch, mlp_program):
+    from onebit.runtime import program as program_module
+
+    monkeypatch.setattr(program_module, "_native", None)
+    with pytest.raises(OnebitError, match="compiled extension"):
+        Program(mlp_program.graph, mlp_program.tensors)
+
+
+def test_the_reference_executor_computes_what_the_executor_does(saved):
+    from onebit.runtime.reference_program import load_reference
+
+    path, _ = saved
+    np.testing.assert_array_equal(load_reference(path)(inputs()), load(path)(inputs()))
+
+
+def test_a_program_rebuilt_from_a_loaded_ones_read_only_tensors_agrees(saved):
+    path, _ = saved
+    loaded = load(path)
+    rebuilt = Program(loaded.graph, loaded.tensors)
+    np.testing.assert_array_equal(rebuilt(inputs()), loaded(inputs()))

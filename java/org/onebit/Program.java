@@ -1,5 +1,7 @@
 package org.onebit;
 
+import java.nio.ByteBuffer;
+
 /**
  * A packed binary network (a .onebit program) loaded by the onebit library and run on float
  * batches: the Java side of csrc/api/onebit.h, through the JNI library onebit_jni.
@@ -31,6 +33,21 @@ public final class Program implements AutoCloseable {
 
   /** Loads a program from the bytes of a .onebit file. */
   public static Program load(byte[] bytes) {
+    return new Program(loadBytes(bytes));
+  }
+
+  /**
+   * Loads a program from the remaining bytes of {@code buffer} (its position and limit are left
+   * as they are). A direct buffer, such as a memory-mapped model file or an Android asset mapped
+   * through its file descriptor, is read in place; another is copied first.
+   */
+  public static Program load(ByteBuffer buffer) {
+    if (buffer == null) throw new OnebitException(OnebitException.ARGUMENT, "buffer is null");
+    if (buffer.isDirect()) {
+      return new Program(loadDirect(buffer, buffer.position(), buffer.remaining()));
+    }
+    byte[] bytes = new byte[buffer.remaining()];
+    buffer.duplicate().get(bytes);
     return new Program(loadBytes(bytes));
   }
 
@@ -68,6 +85,21 @@ public final class Program implements AutoCloseable {
     return run(live(), x, batch);
   }
 
+  /**
+   * The outputs of the samples held in {@code x}: its length must be a multiple of inputSize();
+   * x.length / inputSize() * outputSize() floats.
+   */
+  public float[] run(float[] x) {
+    if (x == null) throw new OnebitException(OnebitException.ARGUMENT, "x is null");
+    int inputs = inputSize();
+    if (x.length % inputs != 0) {
+      throw new OnebitException(
+          OnebitException.INPUT,
+          "x holds " + x.length + " values, not a whole number of samples of " + inputs);
+    }
+    return run(live(), x, x.length / inputs);
+  }
+
   /** Frees the program; later calls throw IllegalStateException. */
   @Override
   public void close() {
@@ -85,6 +117,8 @@ public final class Program implements AutoCloseable {
   private static native long loadPath(String path);
 
   private static native long loadBytes(byte[] bytes);
+
+  private static native long loadDirect(ByteBuffer buffer, int offset, int length);
 
   private static native long[] shape(long handle, boolean input);
 

@@ -8,7 +8,9 @@ batch-1 latency of the packed program at each thread count against, at the same 
   faster of eager and ``torch.jit.freeze(torch.jit.trace(...))`` (both timed, both recorded);
 - a secondary column, torch eval of the binary model itself with its latent float weights, which
   re-binarizes every weight on every call: what a user without onebit would run, not a fair
-  float baseline.
+  float baseline;
+- the Python executor (``onebit.runtime.reference_program``, the runtime before the C++ executor
+  took over): the per-op dispatch the C++ executor removed, over the same kernels.
 
 Without a checkpoint it times an untrained ``binarynet-mlp`` of the default shape: latency does
 not depend on the weights' values, and no accuracy is reported; the result says so
@@ -32,7 +34,7 @@ from onebit.bench.report import machine_summary
 from onebit.bench.timing import PAUSE_KIND, busy_wait, median_seconds, set_threads
 from onebit.convert import convert
 from onebit.runtime import BACKEND, load
-from onebit.runtime.program import DEFAULT_MAX_MEMORY, DEFAULT_MAX_WORK
+from onebit.runtime.reference_program import load_reference
 from onebit.train import model_from_checkpoint
 
 PAUSE_S = 0.5  # lets torch's OpenMP workers stop spinning before onebit is timed
@@ -69,16 +71,6 @@ def _twin_arguments(model: torch.nn.Module) -> dict[str, Any]:
     }
 
 
-def _cpp_executor(path: Path):
-    """The same program in the C++ executor (csrc/executor/), which runs every op without the
-    Python runtime's per-op dispatch; None where the extension is not built."""
-    try:
-        from onebit import _native
-    except ImportError:
-        return None
-    return _native.Program.load_bytes(path.read_bytes(), DEFAULT_MAX_MEMORY, DEFAULT_MAX_WORK)
-
-
 def benchmark_mlp(
     checkpoint: str | None = None, threads: tuple[int, ...] = (1, 2), pause: float = PAUSE_S
 ) -> dict[str, Any]:
@@ -97,7 +89,7 @@ def benchmark_mlp(
         convert(model, torch.zeros(1, *shape)).save(path)
         file_bytes = path.stat().st_size
         program = load(path)
-        executor = _cpp_executor(path)
+        python_executor = load_reference(path)
     twin_args = _twin_arguments(model)
     twin = models.create("float-mlp", **twin_args).eval()
     x = np.random.default_rng(0).random((1, *shape), dtype=np.float32)
@@ -109,11 +101,7 @@ def benchmark_mlp(
     for count in threads:
         set_threads(count)
         packed_seconds = median_seconds(lambda: program(x), **_TIMING)
-        cpp_seconds = (
-            median_seconds(lambda count=count: executor.run(x, threads=count), **_TIMING)
-            if executor is not None
-            else None
-        )
+        python_seconds = median_seconds(lambda: python_executor(x), **_TIMING)
         with torch.inference_mode():
             latent_seconds = median_seconds(lambda: model(x_torch), **_TIMING)
         twin_seconds = {}
@@ -126,7 +114,7 @@ def benchmark_mlp(
             {
                 "threads": count,
                 "onebit_ms": 1e3 * packed_seconds,
-                "cpp_executor_ms": None if cpp_seconds is None else 1e3 * cpp_seconds,
+                "python_executor_ms": 1e3 * python_seconds,
                 "float_twin_ms": 1e3 * twin_seconds[best],
                 "float_twin_setup": best,
                 "float_twin_setups_ms": {k: 1e3 * v for k, v in twin_seconds.items()},
@@ -156,8 +144,8 @@ def benchmark_mlp(
 _COLUMNS = (
     "threads",
     "onebit ms",
-    "C++ executor ms",
-    "C++ / Python executor",
+    "Python executor ms",
+    "onebit / Python executor",
     "float twin ms",
     "twin setup",
     "× float twin",
@@ -170,10 +158,10 @@ def _cells(row: dict[str, Any]) -> list[str]:
     return [
         str(row["threads"]),
         f"{row['onebit_ms']:.3f}",
-        "-" if row.get("cpp_executor_ms") is None else f"{row['cpp_executor_ms']:.3f}",
+        "-" if row.get("python_executor_ms") is None else f"{row['python_executor_ms']:.3f}",
         "-"
-        if row.get("cpp_executor_ms") is None
-        else f"{row['cpp_executor_ms'] / row['onebit_ms']:.0%}",
+        if row.get("python_executor_ms") is None
+        else f"{row['onebit_ms'] / row['python_executor_ms']:.0%}",
         f"{row['float_twin_ms']:.3f}",
         row["float_twin_setup"],
         f"{row['speedup_vs_float_twin']:.1f}x",

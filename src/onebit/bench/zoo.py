@@ -23,6 +23,10 @@ reported medians (so it agrees with the ms columns); the median over rounds of e
 back-to-back ratio is stored beside it (``scaling_paired_median``), and the report shows how a
 compute-bound kernel scaled on the host in the same rounds (``_host_calibration``): on that VM,
 spells of a few seconds came every minute or so in which nothing scaled.
+
+Each round also times the same file in the Python executor (``runtime/reference_program.py``,
+the runtime before the C++ executor took over, over the same kernels) right after onebit at the
+same thread count: the before/after of moving the executor into C++, in the same run.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from onebit.bench.report import machine_summary
 from onebit.bench.timing import PAUSE_KIND, busy_wait, median_seconds, set_threads
 from onebit.convert import convert
 from onebit.runtime import BACKEND, kernels, load
+from onebit.runtime.reference_program import load_reference
 
 BENCH_MODELS = ("quicknet", "quicknet-small", "birealnet18")
 PAUSE_S = 1.0
@@ -234,6 +239,7 @@ def benchmark_zoo(
                 {
                     "model": name,
                     "program": program,
+                    "python_executor": load_reference(path),
                     "onebit_file_bytes": path.stat().st_size,
                     "float32_state_dict_bytes": _state_dict_bytes(model),
                     "convert_s": convert_s,
@@ -242,6 +248,7 @@ def benchmark_zoo(
             )
     base: dict[int, list[float]] = {count: [] for count in threads}
     ours: dict[tuple[str, int], list[float]] = {}
+    python: dict[tuple[str, int], list[float]] = {}
     host: dict[int, list[float]] = {count: [] for count in threads}
     calibrate = _host_calibration()
     for _ in range(rounds):  # interleaved, so a noisy spell on a shared host hits every column
@@ -251,6 +258,9 @@ def benchmark_zoo(
                 set_threads(count)
                 seconds = median_seconds(lambda p=program: p(x), **_OURS_TIMING)
                 ours.setdefault((entry["model"], count), []).append(seconds)
+                reference = entry["python_executor"]
+                seconds = median_seconds(lambda p=reference: p(x), **_OURS_TIMING)
+                python.setdefault((entry["model"], count), []).append(seconds)
         for count in threads:
             set_threads(count)
             host[count].append(median_seconds(calibrate, **_OURS_TIMING))
@@ -263,6 +273,7 @@ def benchmark_zoo(
             samples = ours[(entry["model"], count)]
             seconds = statistics.median(samples)
             one = statistics.median(ours[(entry["model"], 1)]) if 1 in threads else None
+            python_s = statistics.median(python[(entry["model"], count)])
             rows.append(
                 {
                     "model": entry["model"],
@@ -277,6 +288,8 @@ def benchmark_zoo(
                     "scaling_paired_median": _paired_scaling_median(
                         ours, entry["model"], count, threads
                     ),
+                    "python_executor_ms": 1e3 * python_s,
+                    "vs_python_executor": seconds / python_s,
                 }
             )
     host_scaling = {
@@ -287,7 +300,7 @@ def benchmark_zoo(
     }
     models_out = []
     for entry in entries:
-        entry = {k: v for k, v in entry.items() if k != "program"}
+        entry = {k: v for k, v in entry.items() if k not in ("program", "python_executor")}
         entry["size_ratio"] = entry["float32_state_dict_bytes"] / entry["onebit_file_bytes"]
         models_out.append(entry)
     return {
@@ -313,6 +326,8 @@ _COLUMNS = (
     "torch setup",
     "× ResNet-18",
     "× 1 thread",
+    "Python executor ms",
+    "÷ Python executor",
 )
 
 
@@ -326,6 +341,8 @@ def _cells(result: dict[str, Any]) -> list[list[str]]:
             row["resnet18_fp32_setup"],
             f"{row['speedup_vs_resnet18']:.1f}",
             "-" if row["scaling_vs_1_thread"] is None else f"{row['scaling_vs_1_thread']:.2f}",
+            "-" if row.get("python_executor_ms") is None else f"{row['python_executor_ms']:.2f}",
+            "-" if row.get("vs_python_executor") is None else f"{row['vs_python_executor']:.0%}",
         ]
         for row in sorted(result["rows"], key=lambda r: (r["model"], r["threads"]))
     ]
@@ -396,7 +413,10 @@ def markdown_zoo(doc: dict[str, Any]) -> str:
         f"median over {result['rounds']} interleaved rounds of a median of {ours['repeat']} "
         f"({theirs['repeat']} for torch) calls; the best round is in the JSON. × 1 thread is "
         "the ratio of the medians in the onebit ms column (1-thread median / this median); the "
-        "median of each round's back-to-back ratio is in the JSON as `scaling_paired_median`.",
+        "median of each round's back-to-back ratio is in the JSON as `scaling_paired_median`. "
+        "The Python executor column times the same file run op by op from Python "
+        "(`onebit.runtime.reference_program`, the runtime before the C++ executor) over the "
+        "same kernels, right after onebit in each round; ÷ is onebit's time over it.",
         "",
         machine_summary(doc["machine"]),
         "",

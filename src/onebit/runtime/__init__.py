@@ -1,7 +1,9 @@
 """The torch-free runtime: load a ``.onebit`` program and run it on NumPy arrays.
 
-Nothing here imports torch; the packed kernels come from the native extension (``_native``) or,
-where it is not built, from the NumPy references (``kernels.BACKEND`` says which).
+Nothing here imports torch. Programs are loaded, validated and run by the C++ executor in the
+native extension (``onebit._native``, sources in ``csrc/executor/``); this package turns Python
+arguments into its arguments. ``reference.py`` (NumPy kernels) and ``reference_program.py`` (the
+executor in Python) are the definitions the tests hold the native code to.
 """
 
 from onebit.runtime.format import ProgramFileError, load_program, save_program

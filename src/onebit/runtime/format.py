@@ -14,11 +14,11 @@ JSON nesting depth, numbers, every entry's type, dtype, shape and offsets, and t
 tile the data region exactly. Loading never executes code, and every problem is a
 :class:`ProgramFileError` with one line naming what was wrong.
 
-``csrc/executor/program_file.h`` reads the file in C++ with the same checks, in the same order,
-and the same messages (``_native.read_program_file``; ``tests/runtime/
-test_program_file_native.py`` compares the two): the base of the C++ executor. Until that
-executor runs programs, this module is the loader :mod:`onebit.runtime` uses; a change to a check
-or a message here is a change to make there too.
+``csrc/executor/program_file.h`` reads files for :mod:`onebit.runtime` (:func:`load_program`):
+the reader here (:func:`read_program`, :func:`parse_program`) is its Python reference, with the
+same checks in the same order and the same messages (``tests/runtime/
+test_program_file_native.py`` compares the two). A change to a check or a message here is a
+change to make there too.
 """
 
 from __future__ import annotations
@@ -237,8 +237,19 @@ def read_header(data: bytes) -> tuple[dict[str, str], dict[str, tuple[np.dtype, 
 
 
 def load_program(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a ``.onebit`` file: the graph (validated later by the program) and its tensors, after
-    checking the header and the payload checksum."""
+    """Read a ``.onebit`` file with the C++ reader: the graph (not yet validated as a program)
+    and its tensors (64-byte aligned copies), after checking the header and the checksum.
+
+    Raises:
+        ProgramFileError: the file is missing, unreadable, corrupt or not a program.
+    """
+    from onebit.runtime.program import executor_module
+
+    return executor_module().load_program_file(str(Path(path)))
+
+
+def read_program(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """:func:`load_program` in Python: the reference reader (:func:`parse_program`)."""
     path = Path(path)
     if not path.is_file():
         raise ProgramFileError(f"program file not found: {path}")

@@ -1,4 +1,4 @@
-"""A packed program: a validated list of ops, callable on NumPy arrays.
+"""A packed program, run by the C++ executor (``csrc/executor/``) through ``onebit._native``.
 
 The graph (JSON, stored in the ``.onebit`` file's header) is::
 
@@ -9,23 +9,34 @@ The graph (JSON, stored in the ``.onebit`` file's header) is::
               "attrs": {...}, "tensors": {"weight": "op3.weight", ...}}, ...],
      "metadata": {...}}
 
-Values are named; each op reads values defined before it and defines one new value. A program
-holds no per-call state, so one loaded program may be called from several threads at once.
+Values are named; each op reads values defined before it and defines one new value. Loading,
+validation, the buffer plan and every op run in C++: this module only turns Python arguments
+into the executor's and checks what NumPy can say better (an input's shape and dtype). A program
+holds no per-call state, so one loaded program may be called from several threads at once (the
+executor releases the GIL while it runs).
+
+:mod:`onebit.runtime.reference_program` is the same executor written in Python over the same
+kernels: the definition the C++ one is tested against, not a second way to run programs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from onebit._registry import OnebitError, UnknownNameError
-from onebit.runtime.blas import blas_single_threaded
-from onebit.runtime.format import MAX_AXES, MAX_OPS, MAX_TENSORS, load_program, save_program
-from onebit.runtime.ops import OPS, Op, ProgramError
-from onebit.runtime.shapes import INPUT_BOUND, MAX_SIZE, Value, product
+from onebit._registry import OnebitError
+from onebit.runtime.errors import ProgramError
+from onebit.runtime.format import ALLOWED_DTYPES, MAX_TENSORS, save_program
+
+try:
+    from onebit.runtime import _native
+except ImportError:  # a build without the extension (no compiler at install time)
+    _native = None
 
 DEFAULT_MAX_MEMORY = 4 * 2**30
 """Bytes a program may use for its values at batch 1 (``ONEBIT_MAX_MEMORY`` overrides)."""
@@ -33,7 +44,8 @@ DEFAULT_MAX_WORK = 2**36
 """Operations per sample a program may need (``ONEBIT_MAX_WORK`` overrides)."""
 
 
-def _limit(value: int | None, variable: str, default: int) -> int:
+def resolve_limit(value: int | None, variable: str, default: int) -> int:
+    """``value``, else the environment variable ``variable``, else ``default``: a positive int."""
     if value is None:
         text = os.environ.get(variable)
         if text is None:
@@ -47,10 +59,63 @@ def _limit(value: int | None, variable: str, default: int) -> int:
     return value
 
 
-def _names(value: Any, what: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
-        raise ProgramError(f"{what} must be a list of value names (strings)")
-    return value
+def executor_module() -> Any:
+    """The compiled extension that holds the executor, or a clear error where it is not built."""
+    if _native is None:
+        raise OnebitError(
+            "onebit.runtime runs programs with its compiled extension (onebit._native), which "
+            "this install lacks; reinstall onebit where a C++17 compiler and CMake are available"
+        )
+    return _native
+
+
+def _graph_text(graph: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(graph, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise ProgramError(f"the program graph is not JSON data: {error}") from None
+
+
+def _checked_tensors(tensors: Any) -> dict[str, np.ndarray]:
+    if not isinstance(tensors, Mapping):
+        raise ProgramError("the program's tensors must be a mapping of names to arrays")
+    if len(tensors) > MAX_TENSORS:
+        raise ProgramError(f"the program has {len(tensors)} tensors, more than {MAX_TENSORS}")
+    checked = {}
+    for name, array in tensors.items():
+        if not isinstance(name, str):
+            raise ProgramError(f"tensor name {name!r} is not a string")
+        if not isinstance(array, np.ndarray):
+            raise ProgramError(f"tensor {name!r} is not an array")
+        if array.dtype not in ALLOWED_DTYPES:
+            raise ProgramError(
+                f"tensor {name!r} has dtype {array.dtype}; a program holds uint64, int32, "
+                "uint8 and float32 tensors (little-endian)"
+            )
+        checked[name] = np.ascontiguousarray(array)
+    return checked
+
+
+@dataclass(frozen=True)
+class ProgramOp:
+    """One op of a loaded program, as its graph states it (after the executor validated it)."""
+
+    type: str
+    inputs: tuple[str, ...]
+    output: str
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    tensors: Mapping[str, str] = field(default_factory=dict)
+    """Its tensors: role (``"weight"``, ``"thresholds"``, ...) to the program's tensor name."""
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> ProgramOp:
+        return cls(
+            spec["type"],
+            tuple(spec["inputs"]),
+            spec["output"],
+            dict(spec.get("attrs", {})),
+            dict(spec.get("tensors", {})),
+        )
 
 
 class Program:
@@ -65,12 +130,11 @@ class Program:
     The input contract: ``x`` is real numbers of shape ``(N, *input_shape)`` whose float32 values
     are finite and within ``±INPUT_BOUND`` (1e6); anything else (NaN, inf, a float64 1e300 that
     float32 rounds to inf, or ``|x| > 1e6``) is refused with an :class:`OnebitError`, since the
-    load-time proof that outputs stay finite holds only there. The result is a new array, never
-    ``x`` itself or a view of it.
+    load-time proof that outputs stay finite holds only there. The result is a new array.
 
     Args:
         graph: the program graph (see the module docstring).
-        tensors: the tensors its ops name.
+        tensors: the tensors its ops name (copied into the executor).
         max_memory: bytes the values of one call may take (at batch 1 here, at batch N when
             called); default ``ONEBIT_MAX_MEMORY`` or 4 GiB.
         max_work: operations per sample (multiply-adds, comparisons, word operations); default
@@ -87,140 +151,44 @@ class Program:
         max_memory: int | None = None,
         max_work: int | None = None,
     ) -> None:
-        self.max_memory = _limit(max_memory, "ONEBIT_MAX_MEMORY", DEFAULT_MAX_MEMORY)
-        self.max_work = _limit(max_work, "ONEBIT_MAX_WORK", DEFAULT_MAX_WORK)
+        self.max_memory = resolve_limit(max_memory, "ONEBIT_MAX_MEMORY", DEFAULT_MAX_MEMORY)
+        self.max_work = resolve_limit(max_work, "ONEBIT_MAX_WORK", DEFAULT_MAX_WORK)
         if not isinstance(graph, Mapping):
             raise ProgramError("the program graph must be an object")
+        arrays = _checked_tensors(tensors)
+        executor = executor_module().Program(
+            _graph_text(graph), arrays, list(arrays), self.max_memory, self.max_work
+        )
+        self._attach(executor, graph)
+
+    @classmethod
+    def _loaded(cls, executor: Any, max_memory: int, max_work: int) -> Program:
+        program = cls.__new__(cls)
+        program.max_memory, program.max_work = max_memory, max_work
+        program._attach(executor, executor.graph)
+        return program
+
+    def _attach(self, executor: Any, graph: Mapping[str, Any]) -> None:
+        self._executor = executor
         self.graph = graph
-        if len(tensors) > MAX_TENSORS:
-            raise ProgramError(f"the program has {len(tensors)} tensors, more than {MAX_TENSORS}")
-        self.tensors = dict(tensors)
-        self._check_tensors()
-        spec = graph.get("input")
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("shape"), list | tuple):
-            raise ProgramError("the program graph needs an input with a shape")
-        shape = spec["shape"]
-        if not 0 < len(shape) <= MAX_AXES or not all(
-            type(d) is int and 0 < d <= MAX_SIZE for d in shape
-        ):
-            raise ProgramError(
-                f"the input shape {list(shape)[:8]} is not 1 to {MAX_AXES} positive integers"
-            )
-        product(shape, "the input's element count", "'input'")
-        self.input_name = spec.get("name", "input")
-        if not isinstance(self.input_name, str):
-            raise ProgramError("the input's name must be a string")
-        self.input_shape = tuple(shape)
+        self.tensors: dict[str, np.ndarray] = executor.tensors
         metadata = graph.get("metadata", {})
-        if not isinstance(metadata, Mapping):
-            raise ProgramError("the program's metadata must be an object")
         self.metadata = dict(metadata)
-        op_specs = graph.get("ops")
-        if not isinstance(op_specs, list) or not op_specs:
-            raise ProgramError("the program graph has no ops")
-        if len(op_specs) > MAX_OPS:
-            raise ProgramError(f"the program graph has {len(op_specs)} ops, more than {MAX_OPS}")
-        input_value = Value("float", self.input_shape, self.input_shape[-1], INPUT_BOUND)
-        self.values: dict[str, Value] = {self.input_name: input_value}
-        used_tensors: set[str] = set()
-        self.ops: list[Op] = []
-        self._expanded_bytes = 0
-        for index, op_spec in enumerate(op_specs):
-            op = self._build(index, op_spec)
-            self.ops.append(op)
-            used_tensors.update(op_spec.get("tensors", {}).values())
-        self.output_name = graph.get("output")
-        if not isinstance(self.output_name, str) or self.output_name not in self.values:
-            raise ProgramError(f"the program's output {self.output_name!r} is never computed")
-        unknown = set(self.tensors) - used_tensors
-        if unknown:
-            raise ProgramError(f"the file holds tensors no op uses: {sorted(unknown)[:5]}")
-        self._plan()
-
-    def _check_tensors(self) -> None:
-        for name, array in self.tensors.items():
-            if not isinstance(array, np.ndarray):
-                raise ProgramError(f"tensor {name!r} is not an array")
-            if array.dtype == np.float32 and not np.isfinite(array).all():
-                raise ProgramError(f"tensor {name!r} holds non-finite values (inf or NaN)")
-
-    def _build(self, index: int, spec: Any) -> Op:
-        if not isinstance(spec, Mapping):
-            raise ProgramError(f"op #{index} is not an object")
-        output = spec.get("output")
-        if not isinstance(output, str):
-            raise ProgramError(f"op #{index} needs an output name (a string)")
-        inputs = _names(spec.get("inputs"), f"op #{index} ({output!r}): inputs")
-        missing = [name for name in inputs if name not in self.values]
-        if missing:
-            raise ProgramError(f"op #{index} ({output!r}) reads {missing[:5]} before they exist")
-        if output in self.values:
-            raise ProgramError(f"op #{index} redefines value {output!r}")
-        if not isinstance(spec.get("type"), str) or len(spec["type"]) > 64:
-            raise ProgramError(f"op #{index} ({output!r}): its type must be an op name")
-        try:
-            op_class = OPS.builder(spec["type"])
-        except UnknownNameError as error:
-            raise ProgramError(f"op #{index}: {error}") from None
-        roles = spec.get("tensors", {})
-        if not isinstance(roles, Mapping) or not all(
-            isinstance(name, str) for name in roles.values()
-        ):
-            raise ProgramError(f"op #{index} ({output!r}): tensors must map roles to names")
-        for role, name in roles.items():
-            if name not in self.tensors:
-                raise ProgramError(f"op #{index} ({output!r}): tensor {role}={name!r} is missing")
-        if "weight_bits" in roles:  # float layers unpack these to 32 bits per weight at load
-            self._expanded_bytes += 32 * self.tensors[roles["weight_bits"]].nbytes
-            if self._expanded_bytes > self.max_memory:
-                raise ProgramError(
-                    f"op #{index} ({output!r}): its unpacked weights pass the memory limit "
-                    f"{self.max_memory} (max_memory / ONEBIT_MAX_MEMORY)"
-                )
-        op = op_class(spec, self.tensors)
-        unread = sorted(set(roles) - op.roles_read)
-        if unread:
-            raise ProgramError(f"op {op.where}: it has no tensor role {unread[0]!r}")
-        self.values[output] = op.infer([self.values[name] for name in inputs])
-        return op
-
-    def _plan(self) -> None:
-        """Per sample: the peak bytes of a call (each value freed after its last read, as
-        ``__call__`` frees them), the largest buffer, and the total work."""
-        last_read = {name: i for i, op in enumerate(self.ops) for name in op.spec["inputs"]}
-        self._last_reads: list[list[str]] = [[] for _ in self.ops]
-        for name, i in last_read.items():
-            if name != self.output_name:
-                self._last_reads[i].append(name)
-        live = self.values[self.input_name].nbytes
-        peak, largest, work = live, self.values[self.input_name].elements, 0
-        for op, done in zip(self.ops, self._last_reads, strict=True):
-            output = self.values[op.spec["output"]]
-            peak = max(peak, live + output.nbytes + op.scratch)
-            largest = max(largest, output.elements, op.scratch // 4)
-            work += max(op.work, output.elements)
-            live += output.nbytes - sum(self.values[name].nbytes for name in done)
-        self.peak_bytes, self.largest_buffer, self.work = peak, largest, work
-        if self.work > self.max_work:
-            raise ProgramError(
-                f"the program needs {self.work:.3g} operations per sample, above the limit "
-                f"{self.max_work:.3g} (ONEBIT_MAX_WORK)"
-            )
-        if self.memory_needed(1) > self.max_memory:
-            raise ProgramError(
-                f"the program needs {self.memory_needed(1)} bytes at batch 1, above the limit "
-                f"{self.max_memory} (max_memory / ONEBIT_MAX_MEMORY)"
-            )
-        output = self.values[self.output_name]
-        self.output_shape = output.shape
-        self.output_dtype = output.dtype
+        self.input_shape: tuple[int, ...] = executor.input_shape
+        self.output_shape: tuple[int, ...] = executor.output_shape
+        self.output_dtype = np.dtype(executor.output_dtype)
+        self.ops = tuple(ProgramOp.from_spec(spec) for spec in graph["ops"])
+        self.peak_bytes: int = executor.peak_bytes
+        self.work: float = executor.work
 
     def memory_needed(self, batch: int) -> int:
         """Peak bytes of the values and scratch buffers of one call on ``batch`` samples (the
         loaded tensors not included)."""
         return batch * self.peak_bytes
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, threads: int = 0) -> np.ndarray:
+        """The output on the batch ``x``; ``threads`` (0: ``onebit.runtime._native``'s
+        ``get_num_threads()``) cores share the work."""
         x = np.asarray(x)
         if x.shape[1:] != self.input_shape:
             raise OnebitError(
@@ -228,30 +196,11 @@ class Program:
             )
         if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
             raise OnebitError(f"input must be real numbers, got dtype {x.dtype}")
-        batch = len(x)
-        if batch == 0:
+        if len(x) == 0:
             return np.zeros((0, *self.output_shape), self.output_dtype)
-        if self.memory_needed(batch) > self.max_memory or batch * self.largest_buffer > MAX_SIZE:
-            raise OnebitError(
-                f"a batch of {batch} needs {self.memory_needed(batch)} bytes (limit "
-                f"{self.max_memory}) or a buffer over 2^31-1 elements; split the batch"
-            )
-        with np.errstate(over="ignore", invalid="ignore"):  # float64 1e300 -> inf, refused below
-            x32 = np.require(x, np.float32, ["C", "A"])  # aligned: the kernels read it in place
-        low, high = x32.min(), x32.max()  # a NaN propagates to both and fails the comparisons
-        if not (low >= -INPUT_BOUND and high <= INPUT_BOUND):
-            worst = high if np.isnan(high) or abs(high) >= abs(low) else low
-            raise OnebitError(
-                f"input values must be finite and within ±{INPUT_BOUND:g}, got {float(worst):g}"
-            )
-        values: dict[str, np.ndarray] = {self.input_name: x32}
-        with blas_single_threaded():  # the cores go to the packed kernels (blas.py)
-            for op, done in zip(self.ops, self._last_reads, strict=True):
-                values[op.spec["output"]] = op(*(values[name] for name in op.spec["inputs"]))
-                for name in done:  # freed early, so the next maps reuse warm memory
-                    del values[name]
-        y = values[self.output_name]
-        return y.copy() if np.may_share_memory(y, x) else y  # never the caller's own array
+        with np.errstate(over="ignore", invalid="ignore"):  # float64 1e300 -> inf, refused there
+            x32 = np.require(x, np.float32, ["C", "A"])
+        return self._executor.run(x32, threads=threads)
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Predicted class of each sample (argmax of the output), in batches of at most
@@ -274,8 +223,7 @@ class Program:
         save_program(path, graph, self.tensors)
 
     def __repr__(self) -> str:
-        kinds = ", ".join(op.type for op in self.ops)
-        return f"Program(input={self.input_shape}, ops=[{kinds}])"
+        return f"Program(input={self.input_shape}, ops=[{', '.join(op.type for op in self.ops)}])"
 
 
 def load(
@@ -287,8 +235,7 @@ def load(
         ProgramFileError: the file is missing, unreadable, corrupt (checksum) or not a program;
             its subclass ProgramError, the graph is inconsistent or beyond the limits.
     """
-    graph, tensors = load_program(path)
-    try:
-        return Program(graph, tensors, max_memory=max_memory, max_work=max_work)
-    except ProgramError as error:
-        raise ProgramError(f"{path}: {error}") from None
+    max_memory = resolve_limit(max_memory, "ONEBIT_MAX_MEMORY", DEFAULT_MAX_MEMORY)
+    max_work = resolve_limit(max_work, "ONEBIT_MAX_WORK", DEFAULT_MAX_WORK)
+    executor = executor_module().Program.load_file(os.fspath(path), max_memory, max_work)
+    return Program._loaded(executor, max_memory, max_work)
