@@ -4,9 +4,9 @@
 #include <tuple>
 #include <vector>
 
-#include "../float_window.h"
-#include "../maxpool.h"
-#include "../threads.h"
+#include "common/threads.h"
+#include "float/float_window.h"
+#include "float/maxpool.h"
 
 namespace onebit {
 

@@ -21,11 +21,11 @@
 #include <string>
 #include <vector>
 
-#include "bconv2d.h"
-#include "bgemm.h"
-#include "bitpack.h"
-#include "cpu_features.h"
-#include "types.h"
+#include "bconv2d/bconv2d.h"
+#include "bgemm/bgemm.h"
+#include "bitpack/bitpack.h"
+#include "common/bit_format.h"
+#include "common/cpu_features.h"
 
 namespace {
 
@@ -94,7 +94,8 @@ std::string shape_text(std::initializer_list<int64_t> sizes) {
 
 // --- scalar references --------------------------------------------------------------------------
 
-// The bit of a value (types.h): 1 for -1 (x < 0 or NaN), 0 for +1 (x >= 0, -0.0 included).
+// The bit of a value (common/bit_format.h): 1 for -1 (x < 0 or NaN), 0 for +1 (x >= 0, -0.0
+// included).
 bool is_minus(float x) { return !(x >= 0.0f); }
 bool is_minus(std::int8_t x) { return x < 0; }
 
