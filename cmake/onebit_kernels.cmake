@@ -26,7 +26,8 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86|x86)$")
   list(APPEND ONEBIT_KERNEL_DEFINITIONS ONEBIT_X86=1)
   list(APPEND ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bgemm/bgemm_popcnt.cpp
     ${ONEBIT_CSRC}/bgemm/bgemm_avx2.cpp ${ONEBIT_CSRC}/bgemm/bgemm_avx512.cpp)
-  set_source_files_properties(${ONEBIT_CSRC}/bgemm/bgemm_popcnt.cpp PROPERTIES COMPILE_OPTIONS "-mpopcnt")
+  set_source_files_properties(${ONEBIT_CSRC}/bgemm/bgemm_popcnt.cpp PROPERTIES COMPILE_OPTIONS
+    "-mpopcnt")
   set_source_files_properties(${ONEBIT_CSRC}/bgemm/bgemm_avx2.cpp PROPERTIES COMPILE_OPTIONS
     "-mavx2;-mpopcnt")
   # (GCC 12's AVX-512 intrinsics trip -W[maybe-]uninitialized through _mm512_undefined_*.)
