@@ -46,9 +46,8 @@ namespace onebit {
 
 #if defined(ONEBIT_X86)
 namespace kernels {
-// bconv2d_avx512.cpp: out[i * ldo + c] = k - 2 * sum_w popcount(a[i * words + w] ^ b[c * words +
-// w]) for i in [0, m), c in [c0, c1) (c0 a multiple of 8); panel: kPanelChannels * words scratch
-// words.
+// bconv2d_avx512.cpp: out[i * ldo + c] = k - 2 * sum_w popcount(a[i * words + w] ^ b[c * words + w])
+// for i in [0, m), c in [c0, c1) (c0 a multiple of 8); panel: kPanelChannels * words scratch words.
 inline constexpr std::int64_t kPanelChannels = 32;
 void bconv_gemm_avx512_vpopcntdq(const word_t* a, std::int64_t m, std::int64_t words,
                                  const word_t* b, std::int64_t k, std::int32_t* out,
@@ -222,7 +221,7 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
   std::vector<std::int32_t> tap_sums;
   if (g.zero_padding && (g.ph > 0 || g.pw > 0)) tap_sums = weight_tap_sums(w, g);
 
-  const std::int64_t cap = std::max(kRowQuantum, kTileBytes / (patch * std::int64_t{8}) /
+  const std::int64_t cap = std::max(kRowQuantum, kTileBytes / (patch * std::int64_t{sizeof(word_t)}) /
                                                      kRowQuantum * kRowQuantum);
   const std::int64_t word_blocks = words_for(g.cout);
   const ConvSplit split = split_conv(pixels, word_blocks, cap, threads);

@@ -106,8 +106,8 @@ inline word_t gather_byte_bits(std::uint64_t bytes) {
 }
 
 // Rows [0, rows) and channels [c0, c1) (c0 a multiple of kWordBits; c1 a multiple of it or the
-// channel count) of the bit transform; out rows hold words_for(C) words, written from c0 /
-// kWordBits.
+// channel count) of the bit transform; out rows hold words_for(C) words, written from word
+// c0 / kWordBits.
 inline void output_bits_rows(const std::int32_t* acc, std::int64_t acc_stride, std::int64_t rows,
                              std::int64_t c0, std::int64_t c1, const BitThresholds& t,
                              word_t* out, std::int64_t out_stride) {

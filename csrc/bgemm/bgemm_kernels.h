@@ -1,9 +1,9 @@
 // The interface every bgemm SIMD path implements; one .cpp per path, each compiled with its own
 // target flags (see cmake/onebit_kernels.cmake) and chosen at run time by bgemm.h.
 //
-// Memory layout: a is (m, words) and b is (n, words) row-major packed rows (common/bit_format.h's
-// convention); out is (m, n) row-major int32. A kernel call computes the rectangle [m0, m1) x [n0,
-// n1) of
+// Memory layout: a is (m, words) and b is (n, words) row-major packed rows (the convention of
+// common/bit_format.h); out is (m, n) row-major int32. A kernel call computes the rectangle
+// [m0, m1) x [n0, n1) of
 //   out[i, j] = k - 2 * sum_w popcount(a[i, w] ^ b[j, w])
 // over all `words` words, padding bits included (they are 0 in both operands for packed data).
 //

@@ -234,9 +234,9 @@ inline const T* check_channel_vector(const Array& v, const char* name, const cha
 }
 
 // The steps of float_chain.h from Python: a sequence of tuples, each one of
-//   ("affine", scale, bias)  ("relu",)  ("prelu", slope)  ("hardtanh", low, high)  ("add",
-// residual) with float32 (channels,) vectors and a float32 C-contiguous residual of shape
-// `map_shape`. `arrays` keeps the checked arrays alive while the steps point into them.
+//   ("affine", scale, bias)  ("relu",)  ("prelu", slope)  ("hardtanh", low, high)  ("add", residual)
+// with float32 (channels,) vectors and a float32 C-contiguous residual of shape `map_shape`.
+// `arrays` keeps the checked arrays alive while the steps point into them.
 struct ParsedChain {
   std::vector<ChainStep> steps;
   std::vector<Array> arrays;

@@ -1,9 +1,9 @@
 // Bit packing: float32 or int8 rows -> packed words, and back to +-1.0f.
 //
 // Layout: the input is (rows, channels) row-major (any leading shape flattened to rows); the
-// output is (rows, words_for(channels)) row-major words. Bit convention (common/bit_format.h): x >=
-// 0 -> bit 0 (+1), x < 0 or NaN -> bit 1 (-1); channel c is bit c % kWordBits of word c /
-// kWordBits, and the unused high bits of a row's last word are 0.
+// output is (rows, words_for(channels)) row-major words. Bit convention (common/bit_format.h):
+// x >= 0 -> bit 0 (+1), x < 0 or NaN -> bit 1 (-1); channel c is bit c % kWordBits of word
+// c / kWordBits, and the unused high bits of a row's last word are 0.
 //
 // Three paths, chosen by the bgemm path (common/cpu_features.h): a portable loop; on x86 CPUs with
 // AVX-512 F/BW ("avx512_vpopcntdq"), a vector path that turns a compare straight into a mask, i.e.

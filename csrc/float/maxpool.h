@@ -1,11 +1,11 @@
 // Binary max-pool on packed NHWC words.
 //
-// Layout: x is (N, H, W, words) in common/bit_format.h's bit convention (+1 <-> bit 0, -1 <-> bit
-// 1, unused high bits 0); the result is (N, Ho, Wo, words), Ho = (H + 2 ph - kh) / sh + 1 (floor,
-// like torch's max_pool2d). The max of +-1 values is +1 (bit 0) when any value is +1, so an output
-// word is the AND of the window's words. Padded positions are ignored (they never win a max): the
-// AND runs over the in-bounds pixels only, and since padding is at most half the kernel every
-// window holds one, which also keeps the unused high bits 0.
+// Layout: x is (N, H, W, words) packed as common/bit_format.h says (+1 is bit 0, -1 is bit 1,
+// unused high bits 0); the result is (N, Ho, Wo, words), Ho = (H + 2 ph - kh) / sh + 1 (floor, like
+// torch's max_pool2d). The max of +-1 values is +1 (bit 0) when any value is +1, so an output word
+// is the AND of the window's words. Padded positions are ignored (they never win a max): the AND
+// runs over the in-bounds pixels only, and since padding is at most half the kernel every window
+// holds one, which also keeps the unused high bits 0.
 #pragma once
 
 #include <algorithm>
