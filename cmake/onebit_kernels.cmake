@@ -18,38 +18,39 @@ endif()
 
 get_filename_component(ONEBIT_CSRC "${CMAKE_CURRENT_LIST_DIR}/../csrc" ABSOLUTE)
 
-set(ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bgemm_portable.cpp)
-set(ONEBIT_FLOAT_KERNEL_SOURCES ${ONEBIT_CSRC}/sgemm_portable.cpp)
+set(ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bgemm/bgemm_portable.cpp)
+set(ONEBIT_FLOAT_KERNEL_SOURCES ${ONEBIT_CSRC}/float/sgemm_portable.cpp)
 set(ONEBIT_KERNEL_DEFINITIONS "")
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86|x86)$")
   list(APPEND ONEBIT_KERNEL_DEFINITIONS ONEBIT_X86=1)
-  list(APPEND ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bgemm_popcnt.cpp
-    ${ONEBIT_CSRC}/bgemm_avx2.cpp ${ONEBIT_CSRC}/bgemm_avx512.cpp)
-  set_source_files_properties(${ONEBIT_CSRC}/bgemm_popcnt.cpp PROPERTIES COMPILE_OPTIONS "-mpopcnt")
-  set_source_files_properties(${ONEBIT_CSRC}/bgemm_avx2.cpp PROPERTIES COMPILE_OPTIONS
+  list(APPEND ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bgemm/bgemm_popcnt.cpp
+    ${ONEBIT_CSRC}/bgemm/bgemm_avx2.cpp ${ONEBIT_CSRC}/bgemm/bgemm_avx512.cpp)
+  set_source_files_properties(${ONEBIT_CSRC}/bgemm/bgemm_popcnt.cpp PROPERTIES COMPILE_OPTIONS
+    "-mpopcnt")
+  set_source_files_properties(${ONEBIT_CSRC}/bgemm/bgemm_avx2.cpp PROPERTIES COMPILE_OPTIONS
     "-mavx2;-mpopcnt")
   # (GCC 12's AVX-512 intrinsics trip -W[maybe-]uninitialized through _mm512_undefined_*.)
   set(ONEBIT_AVX512_OPTIONS
     "-mavx512f;-mavx512bw;-mavx512vl;-mavx512vpopcntdq;-mpopcnt;-Wno-maybe-uninitialized;-Wno-uninitialized")
-  set_source_files_properties(${ONEBIT_CSRC}/bgemm_avx512.cpp PROPERTIES COMPILE_OPTIONS
+  set_source_files_properties(${ONEBIT_CSRC}/bgemm/bgemm_avx512.cpp PROPERTIES COMPILE_OPTIONS
     "${ONEBIT_AVX512_OPTIONS}")
   # bconv2d's AVX-512 kernel (output-channel vectors), the same flags as bgemm's AVX-512 path
-  list(APPEND ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bconv2d_avx512.cpp)
-  set_source_files_properties(${ONEBIT_CSRC}/bconv2d_avx512.cpp PROPERTIES COMPILE_OPTIONS
+  list(APPEND ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bconv2d/bconv2d_avx512.cpp)
+  set_source_files_properties(${ONEBIT_CSRC}/bconv2d/bconv2d_avx512.cpp PROPERTIES COMPILE_OPTIONS
     "${ONEBIT_AVX512_OPTIONS}")
-  # sgemm's float kernels (FMA; sgemm.h also checks the CPU has it before picking them)
-  list(APPEND ONEBIT_FLOAT_KERNEL_SOURCES ${ONEBIT_CSRC}/sgemm_avx2.cpp
-    ${ONEBIT_CSRC}/sgemm_avx512.cpp)
-  set_source_files_properties(${ONEBIT_CSRC}/sgemm_avx2.cpp PROPERTIES COMPILE_OPTIONS
+  # sgemm's float kernels (FMA; float/sgemm.h also checks the CPU has it before picking them)
+  list(APPEND ONEBIT_FLOAT_KERNEL_SOURCES ${ONEBIT_CSRC}/float/sgemm_avx2.cpp
+    ${ONEBIT_CSRC}/float/sgemm_avx512.cpp)
+  set_source_files_properties(${ONEBIT_CSRC}/float/sgemm_avx2.cpp PROPERTIES COMPILE_OPTIONS
     "-mavx2;-mfma")
-  set_source_files_properties(${ONEBIT_CSRC}/sgemm_avx512.cpp PROPERTIES COMPILE_OPTIONS
+  set_source_files_properties(${ONEBIT_CSRC}/float/sgemm_avx512.cpp PROPERTIES COMPILE_OPTIONS
     "-mavx512f;-mfma")
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
   # Advanced SIMD is part of the aarch64 base ISA: no flags, and the path is always supported.
   # bconv2d runs on bgemm's NEON kernel; sgemm stays portable there.
   list(APPEND ONEBIT_KERNEL_DEFINITIONS ONEBIT_NEON=1)
-  list(APPEND ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bgemm_neon.cpp
-    ${ONEBIT_CSRC}/bitpack_neon.cpp)
+  list(APPEND ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bgemm/bgemm_neon.cpp
+    ${ONEBIT_CSRC}/bitpack/bitpack_neon.cpp)
 endif()
 

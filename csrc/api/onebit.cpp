@@ -8,8 +8,8 @@
 #include <new>
 #include <string>
 
+#include "common/threads.h"
 #include "executor/loader.h"
-#include "threads.h"
 
 struct onebit_program {
   std::unique_ptr<onebit::Program> program;

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "../bitpack.h"
-#include "../cpu_features.h"
-#include "../threads.h"
+#include "bitpack/bitpack.h"
+#include "common/cpu_features.h"
+#include "common/threads.h"
 
 namespace onebit {
 

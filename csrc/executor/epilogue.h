@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "../float_chain.h"
-#include "../output_transform.h"
+#include "bconv2d/output_transform.h"
+#include "float/float_chain.h"
 #include "op.h"
 
 namespace onebit {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "../threads.h"
+#include "common/threads.h"
 
 namespace onebit {
 

@@ -2,8 +2,8 @@
 // BinaryConcat, with the same checks and messages).
 //
 // Layout: NHWC per sample. A float map is (H, W, C) float32 (or a (C,) vector for concat); a
-// packed map is (H, W, words) or (words,) in types.h's bit convention: channel c is bit c % 64 of
-// word c / 64, and the unused high bits of a pixel's last word are 0.
+// packed map is (H, W, words) or (words,) in common/bit_format.h's bit convention: channel c is bit
+// c % kWordBits of word c / kWordBits, and the unused high bits of a pixel's last word are 0.
 #pragma once
 
 #include <cstdint>

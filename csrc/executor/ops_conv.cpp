@@ -3,14 +3,14 @@
 #include <cmath>
 #include <cstring>
 
-#include "../bconv2d.h"
-#include "../bitpack.h"
-#include "../cpu_features.h"
-#include "../depthwise_conv2d.h"
-#include "../float_chain.h"
-#include "../float_window.h"
-#include "../sgemm.h"
-#include "../threads.h"
+#include "bconv2d/bconv2d.h"
+#include "bitpack/bitpack.h"
+#include "common/cpu_features.h"
+#include "common/threads.h"
+#include "float/depthwise_conv2d.h"
+#include "float/float_chain.h"
+#include "float/float_window.h"
+#include "float/sgemm.h"
 
 namespace onebit {
 
@@ -207,7 +207,7 @@ Value BinaryConv2d::infer(const std::vector<Value>& inputs) {
   work_ = double(ho) * double(wo) * double(cout) * double(kh) * double(kw) * double(words);
   const std::int64_t padded =
       product({height_ + 2 * ph_, width_ + 2 * pw_, words}, "the padded map", where());
-  scratch_ = 8 * big_int{padded} +
+  scratch_ = big_int{sizeof(word_t)} * padded +
              4 * big_int{checked(big_int{ho} * wo * cout, "the accumulators", where())};
   const double acc_bound =
       double(checked(big_int{cin_} * kh * kw, "the accumulator range", where()));

@@ -1,12 +1,12 @@
 #include <cmath>
 
-#include "../bgemm.h"
-#include "../bitpack.h"
-#include "../cpu_features.h"
-#include "../float_chain.h"
-#include "../output_transform.h"
-#include "../sgemm.h"
-#include "../threads.h"
+#include "bconv2d/output_transform.h"
+#include "bgemm/bgemm.h"
+#include "bitpack/bitpack.h"
+#include "common/cpu_features.h"
+#include "common/threads.h"
+#include "float/float_chain.h"
+#include "float/sgemm.h"
 #include "ops.h"
 
 namespace onebit {

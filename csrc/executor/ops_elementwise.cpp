@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "../float_chain.h"
-#include "../threads.h"
+#include "common/threads.h"
+#include "float/float_chain.h"
 #include "ops.h"
 
 namespace onebit {

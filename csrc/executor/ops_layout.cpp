@@ -1,10 +1,10 @@
 #include <cstring>
 
-#include "../bitpack.h"
-#include "../cpu_features.h"
-#include "../layout.h"
-#include "../threads.h"
+#include "bitpack/bitpack.h"
+#include "common/cpu_features.h"
+#include "common/threads.h"
 #include "epilogue.h"
+#include "float/layout.h"
 #include "ops.h"
 
 namespace onebit {

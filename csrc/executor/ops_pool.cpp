@@ -4,9 +4,10 @@
 #include <tuple>
 #include <vector>
 
-#include "../float_window.h"
-#include "../maxpool.h"
-#include "../threads.h"
+#include "common/threads.h"
+#include "common/window.h"
+#include "float/float_window.h"
+#include "bmaxpool2d/bmaxpool2d.h"
 
 namespace onebit {
 
@@ -179,7 +180,8 @@ void AvgPool2d::run_taps(const float* x, float* out, const RunContext& ctx) cons
 // float64(KH * KW) and rounded to float32 once.
 void AvgPool2d::run_prefix_sums(const float* x, float* out, const RunContext& ctx) const {
   const std::int64_t height = h_ + 2 * ph_, width = w_ + 2 * pw_, c = c_;
-  const std::int64_t ho = (height - kh_) / sh_ + 1, wo = (width - kw_) / sw_ + 1;
+  const std::int64_t ho = window_output_side(height, kh_, sh_);
+  const std::int64_t wo = window_output_side(width, kw_, sw_);
   const std::int64_t row = (width + 1) * c;  // one row of the table, with its leading zero column
   const double taps = static_cast<double>(kh_ * kw_);
   for_samples(ctx.batch, ctx.threads, [&](std::int64_t first, std::int64_t last) {

@@ -1,15 +1,15 @@
 // The pooling ops (src/onebit/runtime/ops/pool.py, with the same checks and messages): float and
 // binary max-pools, the average pool and global average pooling.
 //
-// Layout: NHWC per sample, float32 maps of (H, W, C) or packed maps of (H, W, words) in types.h's
-// bit convention. Padding is symmetric, (ph, pw) on both sides; the output side is
-// Ho = (H + 2 ph - KH) / sh + 1 (floor). The max-pools ignore padded pixels (they never win a
-// max), the average pool counts them as zeros (torch's count_include_pad=True).
+// Layout: NHWC per sample, float32 maps of (H, W, C) or packed maps of (H, W, words) in
+// common/bit_format.h's bit convention. Padding is symmetric, (ph, pw) on both sides; the output
+// side is Ho = (H + 2 ph - KH) / sh + 1 (floor). The max-pools ignore padded pixels (they never win
+// a max), the average pool counts them as zeros (torch's count_include_pad=True).
 #pragma once
 
 #include <vector>
 
-#include "../float_window.h"
+#include "float/float_window.h"
 #include "op.h"
 
 namespace onebit {

@@ -10,7 +10,7 @@
 #include <tuple>
 #include <utility>
 
-#include "checked.h"
+#include "common/checked.h"
 #include "executor/python_repr.h"
 #include "executor/sha256.h"
 #include "executor/untrusted_json.h"

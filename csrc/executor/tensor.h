@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/bit_format.h"
 #include "executor/program_file.h"
-#include "types.h"
 
 namespace onebit {
 

@@ -12,7 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "../types.h"
+#include "common/bit_format.h"
+#include "common/window.h"
 #include "errors.h"
 #include "pyformat.h"
 
@@ -63,7 +64,7 @@ inline const char* kind_name(Kind kind) {
   return "?";
 }
 
-inline std::int64_t kind_size(Kind kind) { return kind == Kind::bits ? 8 : 4; }
+inline std::int64_t kind_size(Kind kind) { return kind == Kind::bits ? sizeof(word_t) : 4; }
 
 // One sample of a value: `kind`, the stored `shape` without the batch axis, `channels` (for
 // bits, the real bits in each row of the last axis, or of the whole vector after a flatten;
@@ -124,7 +125,7 @@ inline std::int64_t window_side(std::int64_t size, std::int64_t before, std::int
   if (kernel > padded)
     throw program_error("op " + where + ": kernel " + std::to_string(kernel) +
                         " exceeds the padded side " + std::to_string(padded));
-  return (padded - kernel) / stride + 1;
+  return window_output_side(padded, kernel, stride);
 }
 
 }  // namespace onebit

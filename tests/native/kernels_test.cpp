@@ -21,11 +21,11 @@
 #include <string>
 #include <vector>
 
-#include "bconv2d.h"
-#include "bgemm.h"
-#include "bitpack.h"
-#include "cpu_features.h"
-#include "types.h"
+#include "bconv2d/bconv2d.h"
+#include "bgemm/bgemm.h"
+#include "bitpack/bitpack.h"
+#include "common/bit_format.h"
+#include "common/cpu_features.h"
 
 namespace {
 
@@ -94,11 +94,13 @@ std::string shape_text(std::initializer_list<int64_t> sizes) {
 
 // --- scalar references --------------------------------------------------------------------------
 
-// The bit of a value (types.h): 1 for -1 (x < 0 or NaN), 0 for +1 (x >= 0, -0.0 included).
+// The bit of a value, written out again as common/bit_format.h states it (the test's own oracle):
+// 1 for -1 (x < 0 or NaN), 0 for +1 (x >= 0, -0.0 included).
 bool is_minus(float x) { return !(x >= 0.0f); }
 bool is_minus(std::int8_t x) { return x < 0; }
 
-// Rows of `channels` values packed bit by bit: channel c is bit c % 64 of word c / 64, padding 0.
+// Rows of `channels` values packed bit by bit: channel c is bit c % kWordBits of word
+// c / kWordBits, padding 0.
 template <typename T>
 std::vector<word_t> reference_pack(const std::vector<T>& x, int64_t rows, int64_t channels) {
   const int64_t words = words_for(channels);

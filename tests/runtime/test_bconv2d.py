@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from helpers import NATIVE_MISSING, SIMD_PATHS, native, native_params
 from onebit.runtime import reference
+from onebit.runtime.bit_format import WORD_BITS, words_for
 
 NATIVE = native_params("bconv2d", threads=(1, 2))
 IMPLS = [pytest.param(reference.bconv2d, id="reference"), *NATIVE]
@@ -208,8 +209,8 @@ def test_fused_bad_epilogue_arguments() -> None:
 
 def _random_words(rng: np.random.Generator, shape: tuple[int, ...], channels: int) -> np.ndarray:
     """Random packed words (channels a multiple of 64: no unused bits)."""
-    assert channels % reference.WORD_BITS == 0
-    words = reference.words_for(channels)
+    assert channels % WORD_BITS == 0
+    words = words_for(channels)
     return rng.integers(0, 2**64, size=(*shape, words), dtype=np.uint64)
 
 

@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 from helpers import NATIVE_MISSING, SIMD_PATHS, native, native_params
 from onebit.runtime import reference
+from onebit.runtime.bit_format import words_for
 
 THREADS = (1, 2, 3)  # 3 is more than this 2-core machine has
 CHANNELS = (1, 7, 31, 32, 33, 63, 64, 65, 127, 513)
@@ -42,7 +43,7 @@ def _random(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.
 def test_reference_matches_sign_definition(seed: int, channels: int, dtype: str) -> None:
     x = _random(np.random.default_rng(seed), (3, channels), dtype)
     words = reference.bitpack(x)
-    assert words.dtype == np.uint64 and words.shape == (3, reference.words_for(channels))
+    assert words.dtype == np.uint64 and words.shape == (3, words_for(channels))
     for row, packed in zip(x, words, strict=True):
         bits = sum(int(value < 0) << c for c, value in enumerate(row))
         assert bits == sum(int(w) << (64 * i) for i, w in enumerate(packed))
@@ -77,7 +78,7 @@ def test_bitpack_special_values(pack) -> None:
 def test_bitpack_any_leading_shape(pack, shape: tuple[int, ...]) -> None:
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     got = pack(x)
-    assert got.shape == (*shape[:-1], reference.words_for(shape[-1]))
+    assert got.shape == (*shape[:-1], words_for(shape[-1]))
     np.testing.assert_array_equal(got, reference.bitpack(x))
 
 
@@ -86,7 +87,7 @@ def test_bitpack_any_leading_shape(pack, shape: tuple[int, ...]) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_unpack_matches_reference(unpack, seed: int, channels: int) -> None:
     words = np.random.default_rng(seed).integers(
-        0, 2**64, size=(3, 2, reference.words_for(channels)), dtype=np.uint64
+        0, 2**64, size=(3, 2, words_for(channels)), dtype=np.uint64
     )
     got = unpack(words, channels)
     assert got.dtype == np.float32 and got.shape == (3, 2, channels)

@@ -2,9 +2,9 @@
 and wrong arrays give a Python exception that names the kernel and the argument, or a correct
 result, never a crash. A segfault here ends the whole test run, so surviving is part of the test.
 
-The limits are csrc/checked.h's: every size below 2^31, no buffer over 2^36 bytes. The window-op
-property test models the output size in Python and only calls the kernel where the result is
-either small (then checked against the reference, or a direct window max for huge paddings) or
+The limits are csrc/common/checked.h's: every size below 2^31, no buffer over 2^36 bytes. The
+window-op property test models the output size in Python and only calls the kernel where the result
+is either small (then checked against the reference, or a direct window max for huge paddings) or
 beyond the limits (then refused), never in between, where a valid call would allocate gigabytes.
 """
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from helpers import NATIVE_MISSING, native
 from onebit.runtime import reference
+from onebit.runtime.bit_format import words_for
 
 IMPLS = [
     pytest.param(reference.bmaxpool2d, id="reference"),
@@ -54,7 +55,7 @@ def test_bmaxpool2d_equals_torch(impl, kernel, stride, padding, channels, size, 
     expected = _torch_pool(x, kernel, stride, padding)
     got = impl(_pack(x), kernel, stride, padding)
     assert got.dtype == np.uint64
-    assert got.shape == (*expected.shape[:3], reference.words_for(channels))
+    assert got.shape == (*expected.shape[:3], words_for(channels))
     np.testing.assert_array_equal(reference.unpack(got, channels), expected)
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from helpers import NATIVE_MISSING, native
 from onebit.runtime import reference
+from onebit.runtime.bit_format import words_for
 
 INT32_MIN, INT32_MAX = np.iinfo(np.int32).min, np.iinfo(np.int32).max
 CHANNELS = [1, 7, 31, 32, 33, 63, 64, 65, 127, 513]
@@ -153,7 +154,7 @@ def test_output_bits_bit_exact(impl, channels: int, leading: tuple[int, ...], se
     negative = np.where(flip.astype(bool), acc > threshold, acc < threshold)
     np.testing.assert_array_equal(values, np.where(negative, -1.0, 1.0))
     got = impl(acc, threshold, flip)
-    assert got.dtype == np.uint64 and got.shape == (*leading, reference.words_for(channels))
+    assert got.dtype == np.uint64 and got.shape == (*leading, words_for(channels))
     np.testing.assert_array_equal(got, reference.output_bits(acc, threshold, flip))
 
 

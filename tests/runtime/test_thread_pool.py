@@ -1,6 +1,6 @@
-"""The kernels' thread pool (csrc/threads.h) under the patterns a network produces: many small
-jobs back to back, jobs that start while the workers are asleep (the caller may finish before a
-worker wakes and must not wait for it), changing thread counts, and several Python threads calling
+"""The kernels' thread pool (csrc/common/threads.h) under the patterns a network produces: many
+small jobs back to back, jobs that start while the workers are asleep (the caller may finish before
+a worker wakes and must not wait for it), changing thread counts, and several Python threads calling
 kernels at once. Results are checked exactly against the NumPy references."""
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ import torch
 from onebit.bench.report import machine_summary
 from onebit.bench.timing import PAUSE_KIND, busy_wait, median_seconds
 from onebit.runtime import _native
+from onebit.runtime.bit_format import WORD_BITS, WORD_DTYPE, words_for
 
 SHAPES: tuple[tuple[int, int, int], ...] = ((64, 4096, 4096), (1024, 4096, 1024))
 THREADS: tuple[int, ...] = (1, 2)
@@ -87,9 +88,9 @@ def benchmark_bgemm(
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     for m, k, n in shapes:
-        words = -(-k // _native.WORD_BITS)
-        a = rng.integers(0, 2**64, size=(m, words), dtype=np.uint64)
-        b = rng.integers(0, 2**64, size=(n, words), dtype=np.uint64)
+        words = words_for(k)
+        a = rng.integers(0, 2**WORD_BITS, size=(m, words), dtype=WORD_DTYPE)
+        b = rng.integers(0, 2**WORD_BITS, size=(n, words), dtype=WORD_DTYPE)
         x = rng.standard_normal((m, k), dtype=np.float32)
         out = np.empty((m, n), dtype=np.int32)
         baselines: dict[str, Callable[[], object]] | None = None

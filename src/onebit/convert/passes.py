@@ -10,8 +10,8 @@ import torch
 
 from onebit.convert.ir import ConversionError, Node
 from onebit.convert.lower import Lowering
-from onebit.convert.lowering.conv import padding_attr
 from onebit.convert.thresholds import fold_thresholds
+from onebit.runtime.window import padding_attr
 
 
 def _compose(chain: list[Callable[[torch.Tensor], torch.Tensor]]):

@@ -1,10 +1,8 @@
 """Plain NumPy references of the packed kernels: the definition each native kernel must equal.
 
-Bit convention (the same as ``onebit.quantizers.sign``): the value +1 is stored as bit 0 and -1 as
-bit 1, where a float or int8 input maps to +1 when ``x >= 0`` and to -1 otherwise. A row of ``C``
-channels (the last axis) is packed into ``ceil(C / 64)`` little-endian 64-bit words: channel ``c``
-is bit ``c % 64`` of word ``c // 64``. The unused high bits of the last word are 0 (that is, +1);
-since both operands of a binary product pad the same way, padding bits cancel in the XOR.
+Packed data follows :mod:`onebit.runtime.bit_format` (+1 is bit 0, -1 is bit 1, ``x >= 0`` maps
+to +1; channel ``c`` is bit ``c % WORD_BITS`` of word ``c // WORD_BITS``; unused high bits 0, so
+padding bits cancel in the XOR); windows follow :mod:`onebit.runtime.window`.
 
 These functions favour clarity over speed; tests compare the native kernels with them exactly.
 """
@@ -13,19 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-WORD_BITS = 64
-"""Channels per packed word."""
-
-WORD_DTYPE = np.dtype("<u8")
-
-
-def words_for(channels: int) -> int:
-    """Packed words that hold ``channels`` bits."""
-    return -(-channels // WORD_BITS)
+from onebit.runtime.bit_format import WORD_BITS, WORD_DTYPE, words_for
+from onebit.runtime.window import output_sides, padding_sides
 
 
 def bitpack(x: np.ndarray) -> np.ndarray:
-    """Pack the signs of ``x`` (float or int8, shape ``(..., C)``) into ``(..., ceil(C/64))`` words.
+    """Pack the signs of ``x`` (float or int8, shape ``(..., C)``) into ``words_for(C)`` words.
 
     NaN packs as -1 (it is not ``>= 0``).
     """
@@ -43,7 +34,7 @@ def bitpack(x: np.ndarray) -> np.ndarray:
 
 
 def unpack(words: np.ndarray, channels: int) -> np.ndarray:
-    """The ``±1.0`` float32 values of ``(..., ceil(C/64))`` words, shape ``(..., channels)``."""
+    """The ``±1.0`` float32 values of ``(..., words_for(C))`` words, shape ``(..., channels)``."""
     words = np.ascontiguousarray(words, dtype=WORD_DTYPE)
     if words.shape[-1] != words_for(channels):
         raise ValueError(
@@ -62,7 +53,7 @@ def bgemm(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
     Args:
         a: ``(M, words)`` packed rows.
         b: ``(N, words)`` packed rows (the weights, one output per row).
-        k: the true number of channels (at most ``64 * words``).
+        k: the true number of channels (at most ``WORD_BITS * words``).
     """
     a = np.asarray(a, dtype=WORD_DTYPE)
     b = np.asarray(b, dtype=WORD_DTYPE)
@@ -113,8 +104,7 @@ def _conv_shapes(
             f"pad_value must be 1.0 (one-padding) or 0.0 (zero padding), got {pad_value}"
         )
     kh, kw = w.shape[1:3]
-    ho = (x.shape[1] + 2 * padding[0] - kh) // stride[0] + 1
-    wo = (x.shape[2] + 2 * padding[1] - kw) // stride[1] + 1
+    ho, wo = output_sides(x.shape[1], x.shape[2], (kh, kw), stride, padding_sides(padding))
     if kh < 1 or kw < 1 or ho < 1 or wo < 1:
         raise ValueError(
             f"kernel {kh}x{kw} does not fit the padded {x.shape[1]}x{x.shape[2]} input "
@@ -299,8 +289,7 @@ def bmaxpool2d(
     if min(padding) < 0 or 2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]:
         raise ValueError(f"padding must be between 0 and half the kernel {kernel}, got {padding}")
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    ho = (x.shape[1] + 2 * ph - kh) // sh + 1
-    wo = (x.shape[2] + 2 * pw - kw) // sw + 1
+    ho, wo = output_sides(x.shape[1], x.shape[2], (kh, kw), (sh, sw), padding_sides(padding))
     if ho < 1 or wo < 1:
         raise ValueError(f"kernel {kernel} does not fit the padded {x.shape[1]}x{x.shape[2]} input")
     ones = np.iinfo(WORD_DTYPE).max  # all bits set: the identity of AND
@@ -368,11 +357,8 @@ def float_chain(x: np.ndarray, post) -> np.ndarray:
 
 def _padding_sides(padding) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) from an int, a pair (rows, columns) or four ints."""
-    if not isinstance(padding, int) and len(padding) == 4:
-        sides = tuple(int(p) for p in padding)
-    else:
-        ph, pw = _pair(padding, "padding")
-        sides = (ph, ph, pw, pw)
+    four = not isinstance(padding, int) and len(padding) == 4
+    sides = padding_sides(padding if four else _pair(padding, "padding"))
     if min(sides) < 0:
         raise ValueError(f"padding must be >= 0 on every side, got {padding}")
     return sides
@@ -408,9 +394,8 @@ def depthwise_conv2d(
     sh, sw = _pair(stride, "stride")
     if min(sh, sw) < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
-    top, bottom, left, right = _padding_sides(padding)
-    ho = (h + top + bottom - kh) // sh + 1
-    wo = (width + left + right - kw) // sw + 1
+    top, bottom, left, right = sides = _padding_sides(padding)
+    ho, wo = output_sides(h, width, (kh, kw), (sh, sw), sides)
     if kh < 1 or kw < 1 or ho < 1 or wo < 1:
         raise ValueError(f"kernel {kh}x{kw} does not fit the padded {h}x{width} input")
     padded = np.pad(
@@ -455,9 +440,8 @@ def _window_geometry(x, kernel, stride, padding):
     sh, sw = _pair(stride, "stride")
     if min(kh, kw, sh, sw) < 1:
         raise ValueError("kernel and stride must be >= 1")
-    top, bottom, left, right = _padding_sides(padding)
-    ho = (x.shape[1] + top + bottom - kh) // sh + 1
-    wo = (x.shape[2] + left + right - kw) // sw + 1
+    top, bottom, left, right = sides = _padding_sides(padding)
+    ho, wo = output_sides(x.shape[1], x.shape[2], (kh, kw), (sh, sw), sides)
     if ho < 1 or wo < 1:
         raise ValueError(f"kernel {kh}x{kw} does not fit the padded {x.shape[1:3]} input")
     return x, (kh, kw), (sh, sw), (top, bottom, left, right), (ho, wo)

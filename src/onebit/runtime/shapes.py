@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from onebit.runtime.bit_format import WORD_DTYPE
 from onebit.runtime.errors import ProgramError
-from onebit.runtime.reference import WORD_DTYPE
+from onebit.runtime.window import output_side
 
 MAX_SIZE = 2**31 - 1
 """The largest dimension, element count or index any value or scratch buffer may have (one
@@ -124,7 +125,7 @@ def window_side(size: int, before: int, after: int, kernel: int, stride: int, wh
     padded = checked(size + before + after, "a padded side", where)
     if kernel > padded:
         raise ProgramError(f"op {where}: kernel {kernel} exceeds the padded side {padded}")
-    return (padded - kernel) // stride + 1
+    return output_side(padded, kernel, stride)
 
 
 def abs_max(array: np.ndarray) -> float:

@@ -17,6 +17,7 @@ from onebit.convert.lowering.quantized import (
 from onebit.convert.lowering.registry import lowers
 from onebit.nn import QuantConv2d
 from onebit.runtime.reference import bitpack
+from onebit.runtime.window import padding_attr
 
 if TYPE_CHECKING:
     from onebit.convert.ir import Value
@@ -89,10 +90,3 @@ def conv2d(lowering: Lowering, call: Call, layer: nn.Conv2d, x: Value) -> Value:
             chain=chain,
         )
     return out
-
-
-def padding_attr(top: int, bottom: int, left: int, right: int) -> list[int]:
-    """A conv's ``padding`` attr: ``[ph, pw]`` if symmetric, else ``[top, bottom, left, right]``."""
-    if top == bottom and left == right:
-        return [top, left]
-    return [top, bottom, left, right]

@@ -12,9 +12,10 @@ import numpy as np
 
 from onebit._registry import OnebitError, Registry
 from onebit.runtime import kernels
+from onebit.runtime.bit_format import WORD_BITS, WORD_DTYPE, words_for
 from onebit.runtime.errors import ProgramError
-from onebit.runtime.reference import WORD_BITS, WORD_DTYPE, words_for
 from onebit.runtime.shapes import MAX_SIZE, Value, abs_max, bits_value, float_value
+from onebit.runtime.window import padding_sides
 
 OPS: Registry[Op] = Registry("op")
 
@@ -95,11 +96,8 @@ class Op:
     def padding_attr(self, name: str = "padding") -> tuple[int, int, int, int]:
         """``[top, bottom, left, right]``, or the symmetric ``[ph, pw]`` of older files."""
         value = self.attrs.get(name)
-        if isinstance(value, list | tuple) and len(value) == 4:
-            top, bottom, left, right = self.ints_attr(name, 4)
-            return top, bottom, left, right
-        ph, pw = self.pair_attr(name, 0)
-        return ph, ph, pw, pw
+        four = isinstance(value, list | tuple) and len(value) == 4
+        return padding_sides(self.ints_attr(name, 4) if four else self.pair_attr(name, 0))
 
     def float_attr(self, name: str, allowed: Sequence[float] | None = None) -> float:
         value = self.attrs.get(name)
@@ -213,7 +211,7 @@ class FloatEpilogue:
 
 class PostSteps:
     """The elementwise tail fused into a layer: the spec's ``post`` list, applied after its
-    epilogue by the layer's kernel (``float_chain`` steps; see ``csrc/float_chain.h``).
+    epilogue by the layer's kernel (``float_chain`` steps; see ``csrc/float/float_chain.h``).
 
     Each entry is an object ``{"step": name}``: ``affine`` (tensors ``post{i}_scale`` and
     ``post{i}_bias``), ``relu``, ``prelu`` (tensor ``post{i}_slope``), ``hardtanh`` (attrs ``min``

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from onebit.runtime import kernels
+from onebit.runtime.bit_format import WORD_BITS, WORD_DTYPE, words_for
 from onebit.runtime.ops.base import (
     IntEpilogue,
     Op,
@@ -17,7 +18,6 @@ from onebit.runtime.ops.base import (
     init_post,
     layer_output,
 )
-from onebit.runtime.reference import WORD_DTYPE, words_for
 from onebit.runtime.shapes import Value, checked, product, window_side
 
 
@@ -31,7 +31,7 @@ class BinaryDense(Op):
         super().__init__(spec, tensors)
         self.k = self.int_attr("k", 1)
         self.weight = self.tensor("weight", WORD_DTYPE, (None, None))
-        if self.weight.shape[1] * 64 < self.k:
+        if self.weight.shape[1] * WORD_BITS < self.k:
             raise ProgramError(f"op {self.where}: k={self.k} exceeds the weight's words")
         self.epilogue = IntEpilogue(self, self.weight.shape[0])
         self.post = init_post(self, self.weight.shape[0], self.epilogue.kind == "float")
@@ -91,7 +91,8 @@ class BinaryConv2d(Op):
         wo = window_side(width, pw, pw, kw, sw, self.where)
         self.work = math.prod((ho, wo, cout, kh, kw, words))
         padded = product((height + 2 * ph, width + 2 * pw, words), "the padded map", self.where)
-        self.scratch = 8 * padded + 4 * checked(ho * wo * cout, "the accumulators", self.where)
+        accumulators = checked(ho * wo * cout, "the accumulators", self.where)
+        self.scratch = WORD_DTYPE.itemsize * padded + 4 * accumulators
         acc_bound = float(checked(self.cin * kh * kw, "the accumulator range", self.where))
         return layer_output(self, inputs, (ho, wo), cout, acc_bound, self.epilogue, self.post)
 

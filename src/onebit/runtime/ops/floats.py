@@ -22,6 +22,7 @@ from onebit.runtime.ops.base import (
     windows,
 )
 from onebit.runtime.shapes import Value, abs_max, checked, float_value, product, window_side
+from onebit.runtime.window import output_sides
 
 
 def row_sums(weight: np.ndarray) -> float:
@@ -161,10 +162,7 @@ class Conv2d(Op):
         if self.depthwise:
             return self._depthwise(x, residuals)
         n = len(x)
-        ho, wo = (
-            (x.shape[1] + top + bottom - kh) // sh + 1,
-            (x.shape[2] + left + right - kw) // sw + 1,
-        )
+        ho, wo = output_sides(x.shape[1], x.shape[2], self.kernel, self.stride, self.padding)
         if self.groups == 1:
             if kh == kw == sh == sw == 1 and not any(self.padding):
                 columns = x.reshape(-1, self.cin)

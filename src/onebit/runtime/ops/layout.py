@@ -10,12 +10,12 @@ import numpy as np
 
 from onebit._registry import OnebitError
 from onebit.runtime import kernels
+from onebit.runtime.bit_format import WORD_BITS, WORD_DTYPE, words_for
 from onebit.runtime.ops.base import (
     Op,
     ProgramError,
     pad_nhwc,
 )
-from onebit.runtime.reference import WORD_BITS, WORD_DTYPE, words_for
 from onebit.runtime.shapes import Value, bits_value, checked, float_value, product
 
 
@@ -196,10 +196,10 @@ class Concat(Op):
 class BinaryConcat(Concat):
     """Packed maps joined along the channel axis, exactly.
 
-    Where every input but the last fills whole words (a multiple of 64 channels), the words are
-    joined as they are. Otherwise the channels of a later input start inside a word, so the op
-    unpacks every input to ±1, joins them and packs again: the same bits, at float speed. (The
-    alternative, a float concat, would need the consumer to sign the map again.)
+    Where every input but the last fills whole words (a multiple of ``WORD_BITS`` channels), the
+    words are joined as they are. Otherwise the channels of a later input start inside a word, so
+    the op unpacks every input to ±1, joins them and packs again: the same bits, at float speed.
+    (The alternative, a float concat, would need the consumer to sign the map again.)
     """
 
     type = "binary_concat"

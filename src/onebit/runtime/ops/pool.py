@@ -9,6 +9,7 @@ import numpy as np
 from onebit.runtime import kernels
 from onebit.runtime.ops.base import Op, ProgramError, pad_nhwc
 from onebit.runtime.shapes import Value, bits_value, check_sum, float_value, product, window_side
+from onebit.runtime.window import output_side
 
 
 class _Pool(Op):
@@ -48,7 +49,7 @@ class _Pool(Op):
         """The KH * KW strided views whose elementwise reduction is the pool (each tap one
         contiguous-channel pass, much faster than reducing a windows view)."""
         (kh, kw), (sh, sw) = self.kernel, self.stride
-        ho, wo = (padded.shape[1] - kh) // sh + 1, (padded.shape[2] - kw) // sw + 1
+        ho, wo = output_side(padded.shape[1], kh, sh), output_side(padded.shape[2], kw, sw)
         for i in range(kh):
             for j in range(kw):
                 yield padded[:, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw]
@@ -113,7 +114,7 @@ class AvgPool2d(_Pool):
         table = np.zeros((n, height + 1, width + 1, channels), np.float64)
         np.cumsum(padded, axis=1, dtype=np.float64, out=table[:, 1:, 1:])
         np.cumsum(table[:, 1:, 1:], axis=2, out=table[:, 1:, 1:])
-        ho, wo = (height - kh) // sh + 1, (width - kw) // sw + 1
+        ho, wo = output_side(height, kh, sh), output_side(width, kw, sw)
         rows = np.arange(ho) * sh
         cols = np.arange(wo) * sw
         top, bottom = table[:, rows], table[:, rows + kh]

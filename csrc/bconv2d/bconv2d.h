@@ -1,0 +1,276 @@
+// Binary 2-D convolution (cross-correlation, like torch's conv2d) on packed NHWC words.
+//
+// Layout: x is (N, H, W, words) with words = words_for(cin) per pixel (common/bit_format.h's bit
+// convention, unused high bits 0); w is (Cout, KH, KW, words); the result is (N, Ho, Wo, Cout) in
+// NHWC, as int32 accumulators or through an output transform (output_transform.h) applied per tile.
+//
+// Algorithm: im2col on packed words, then bgemm. Output pixel p = (n, oh, ow) is row p of a
+// (N * Ho * Wo, KH * KW * words) matrix whose row is the KH x KW window of pixels, each pixel's
+// words in place; a weight row (Cout, KH * KW * words) has the same order, so bgemm's row-major
+// (pixels, Cout) output IS the NHWC map. The unused high bits of every pixel's last word are 0 in
+// both operands and cancel in the XOR, so k = KH * KW * cin. A 1x1 stride-1 unpadded convolution
+// skips im2col: the input is the matrix.
+//
+// Padding: a padded pixel is all-zero words, i.e. +1 ("one-padding", pad_value = 1), which is
+// purely binary; zero padding (pad_value = 0) is a correction of the one-padded result
+// (zero_padding.h).
+//
+// GEMM kernel: on the "avx512_vpopcntdq" path, bconv2d_avx512.cpp's kernel vectorized along the
+// output channels (each task packs weight panels into its own buffer; see that file for why); on
+// the other paths (aarch64's "neon" included), bgemm's kernel of that path.
+//
+// Work split: tasks are tiles of output pixels x blocks of output channels (whole words, so the
+// bit transform writes whole words). A task builds its im2col rows in a thread-local buffer (L1 /
+// L2 sized), runs the bgemm kernel of the chosen SIMD path on them, corrects zero padding, then
+// hands the int32 tile to the epilogue: the int32 map is written in place; the float and bit
+// transforms read a thread-local tile, so the int32 map is never materialized.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "bconv2d/conv2d_geometry.h"
+#include "bconv2d/output_transform.h"
+#include "bconv2d/zero_padding.h"
+#include "bgemm/bgemm.h"
+#include "common/bit_format.h"
+#include "common/checked.h"
+#include "common/threads.h"
+#include "common/window.h"
+#include "float/float_chain.h"
+
+namespace onebit {
+
+#if defined(ONEBIT_X86)
+namespace kernels {
+// bconv2d_avx512.cpp: out[i * ldo + c] = k - 2 * sum_w popcount(a[i * words + w] ^ b[c * words + w])
+// for i in [0, m), c in [c0, c1) (c0 a multiple of 8); panel: kPanelChannels * words scratch words.
+inline constexpr std::int64_t kPanelChannels = 32;
+void bconv_gemm_avx512_vpopcntdq(const word_t* a, std::int64_t m, std::int64_t words,
+                                 const word_t* b, std::int64_t k, std::int32_t* out,
+                                 std::int64_t ldo, std::int64_t c0, std::int64_t c1,
+                                 word_t* panel);
+}  // namespace kernels
+#endif
+
+// im2col rows of the output pixels [p0, p1) into dst ((p1 - p0) x patch_words). Within a kernel
+// row the taps are consecutive input pixels (for any stride), so each kernel row is one copy of
+// the in-bounds run plus zero words for the taps that fall on padding.
+inline void im2col_rows(const word_t* x, const Conv2dGeometry& g, std::int64_t p0, std::int64_t p1,
+                        word_t* dst) {
+  const std::int64_t ho = g.ho(), wo = g.wo();
+  const std::int64_t row_words = g.kw * g.words;
+  for (std::int64_t p = p0; p < p1; ++p) {
+    const std::int64_t n = p / (ho * wo);
+    const std::int64_t oh = p / wo % ho;
+    const std::int64_t ow = p % wo;
+    const std::int64_t iw0 = ow * g.sw - g.pw;
+    const std::int64_t j0 = std::max<std::int64_t>(0, -iw0);              // first tap in bounds
+    const std::int64_t j1 = std::min<std::int64_t>(g.kw, g.w - iw0);      // one past the last
+    for (std::int64_t i = 0; i < g.kh; ++i, dst += row_words) {
+      const std::int64_t ih = oh * g.sh - g.ph + i;
+      if (ih < 0 || ih >= g.h || j1 <= j0) {
+        std::memset(dst, 0, static_cast<std::size_t>(row_words) * sizeof(word_t));
+        continue;
+      }
+      const word_t* src = x + ((n * g.h + ih) * g.w + iw0 + j0) * g.words;
+      std::memset(dst, 0, static_cast<std::size_t>(j0 * g.words) * sizeof(word_t));
+      std::memcpy(dst + j0 * g.words, src, static_cast<std::size_t>((j1 - j0) * g.words) *
+                                               sizeof(word_t));
+      std::memset(dst + j1 * g.words, 0,
+                  static_cast<std::size_t>((g.kw - j1) * g.words) * sizeof(word_t));
+    }
+  }
+}
+
+// Epilogues: what a task does with its int32 tile (rows = pixels [p0, p1), channels [c0, c1)).
+// Int32Output writes the map directly (the tile IS the output); the others transform it.
+struct Int32Output {
+  std::int32_t* out;  // (pixels, Cout)
+  static constexpr bool kInPlace = true;
+};
+
+struct FloatOutput {
+  const float* scale;
+  const float* bias;
+  float* out;                                    // (pixels, Cout)
+  const std::vector<ChainStep>* post = nullptr;  // steps after the affine (float_chain.h)
+  static constexpr bool kInPlace = false;
+  void operator()(const std::int32_t* tile, std::int64_t stride, std::int64_t p0, std::int64_t rows,
+                  std::int64_t c0, std::int64_t c1, std::int64_t cout) const {
+    output_float_rows(tile, stride, rows, c0, c1, scale, bias, out + p0 * cout, cout);
+    if (post != nullptr) apply_chain_rows(*post, cout, out + p0 * cout, cout, p0, rows, c0, c1);
+  }
+};
+
+struct BitsOutput {
+  const BitThresholds* thresholds;
+  word_t* out;  // (pixels, words_for(Cout))
+  static constexpr bool kInPlace = false;
+  void operator()(const std::int32_t* tile, std::int64_t stride, std::int64_t p0, std::int64_t rows,
+                  std::int64_t c0, std::int64_t c1, std::int64_t cout) const {
+    const std::int64_t out_words = words_for(cout);
+    output_bits_rows(tile, stride, rows, c0, c1, *thresholds, out + p0 * out_words, out_words);
+  }
+};
+
+// A thread-local scratch buffer that keeps its memory between calls (the pool's threads persist).
+template <typename T, int Slot>
+T* scratch(std::int64_t count) {
+  thread_local std::vector<T> buffer;
+  if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
+  return buffer.data();
+}
+
+// Im2col rows per task: about kTileBytes of patch words, a multiple of the kernels' row tiles.
+inline constexpr std::int64_t kTileBytes = 48 * 1024;
+// A multiple of every path's rows per tile (6, 3, 2).
+inline constexpr std::int64_t kRowQuantum = 12;
+// Word pairs (pixels x Cout x patch words) per thread below which a conv stays on one thread:
+// about 10 us of the AVX-512 kernel (~6 word pairs per ns). A pool worker still spinning after
+// the previous layer joins within a microsecond, and one that is asleep is not waited for
+// (common/threads.h), so the split pays off well below the cost of a wake-up.
+inline constexpr std::int64_t kMinWordPairsPerConvThread = std::int64_t{1} << 16;
+
+struct ConvSplit {
+  std::int64_t rows_per_tile = 0, col_blocks = 1;
+};
+
+// About how long the slowest of `threads` threads works on row tiles of `rows_per_tile` pixels x
+// `col_blocks` blocks of channel words: the rounds of tasks times the largest task, a task costing
+// rows x (words + 1) (the +1: im2col and epilogue work that each channel block of a tile repeats).
+inline std::int64_t split_makespan(std::int64_t pixels, std::int64_t word_blocks,
+                                   std::int64_t rows_per_tile, std::int64_t col_blocks,
+                                   int threads) {
+  const std::int64_t tiles = (pixels + rows_per_tile - 1) / rows_per_tile;
+  const std::int64_t rounds = (tiles * col_blocks + threads - 1) / threads;
+  const std::int64_t largest = std::min(rows_per_tile, pixels) *
+                               ((word_blocks + col_blocks - 1) / col_blocks + 1);
+  return rounds * largest;
+}
+
+// Tiles of at most `cap` rows (a multiple of kRowQuantum), split further, by rows or by channel
+// words, until `threads` threads get about equal work. A 7x7 map (49 pixels) on 2 threads, say,
+// splits its channels: its rows would split 36 + 13.
+inline ConvSplit split_conv(std::int64_t pixels, std::int64_t word_blocks, std::int64_t cap,
+                            int threads) {
+  if (threads <= 1) return {cap, 1};
+  const std::int64_t quanta = (pixels + kRowQuantum - 1) / kRowQuantum;
+  ConvSplit best{cap, 1};
+  std::int64_t best_time = split_makespan(pixels, word_blocks, cap, 1, threads);
+  for (std::int64_t col_blocks = 1; col_blocks <= std::min<std::int64_t>(word_blocks, threads);
+       ++col_blocks) {
+    const std::int64_t fewest =
+        std::max((threads + col_blocks - 1) / col_blocks, (pixels + cap - 1) / cap);
+    for (std::int64_t tiles = fewest; tiles <= std::min(quanta, fewest + threads); ++tiles) {
+      const std::int64_t rows =
+          ((pixels + tiles - 1) / tiles + kRowQuantum - 1) / kRowQuantum * kRowQuantum;
+      if (rows > cap) continue;
+      const std::int64_t time = split_makespan(pixels, word_blocks, rows, col_blocks, threads);
+      if (time < best_time) best = {rows, col_blocks}, best_time = time;
+    }
+  }
+  return best;
+}
+
+// Checks g's sizes (common/checked.h): every extent, the output sides, the int32 accumulator range,
+// the output and an im2col tile within the buffer limit; SizeError names the first that is not.
+inline void check_conv2d_geometry(const Conv2dGeometry& g) {
+  checked_extent(g.n, "batch");
+  checked_extent(g.h, "height");
+  checked_extent(g.w, "width");
+  checked_extent(g.cin, "cin");
+  checked_extent(g.cout, "cout");
+  checked_extent(g.kh, "kernel height");
+  checked_extent(g.kw, "kernel width");
+  checked_extent(g.ph, "padding");
+  checked_extent(g.pw, "padding");
+  checked_extent(g.sh, "stride");
+  checked_extent(g.sw, "stride");
+  if (g.cin < 1 || g.words != words_for(g.cin))
+    throw SizeError("cin=" + std::to_string(g.cin) + " needs " + std::to_string(words_for(g.cin)) +
+                    " words per pixel, got " + std::to_string(g.words));
+  const std::int64_t ho = checked_window_side(g.h, g.ph, g.ph, g.kh, g.sh, "height");
+  const std::int64_t wo = checked_window_side(g.w, g.pw, g.pw, g.kw, g.sw, "width");
+  checked_buffer_elements({g.n, ho, wo, g.cout}, sizeof(float), "the output");
+  checked_mul(checked_mul(g.kh, g.kw, "kernel area"), g.cin, "kernel area x cin",
+              std::numeric_limits<std::int32_t>::max());
+  checked_buffer_elements({kRowQuantum, g.kh, g.kw, g.words}, sizeof(word_t), "an im2col tile");
+}
+
+// The convolution into `epilogue` on up to `threads` threads (threads >= 1) with the bgemm kernel
+// of `path`. The sizes are checked here (check_conv2d_geometry); the arrays' shapes must match g
+// (bindings/python_module.cpp checks them).
+template <typename Epilogue>
+void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath path, int threads,
+             const Epilogue& epilogue) {
+  check_conv2d_geometry(g);
+  const std::int64_t pixels = g.pixels();
+  if (pixels == 0 || g.cout == 0) return;
+  const kernels::BgemmKernel kernel = bgemm_kernel(path);
+  const std::int64_t patch = g.patch_words();
+#if defined(ONEBIT_X86)
+  const bool channel_vectors = path == SimdPath::avx512_vpopcntdq;
+#endif
+  const std::int64_t work = saturating_mul(saturating_mul(pixels, g.cout), patch);
+  threads = static_cast<int>(
+      std::min<std::int64_t>(threads, std::max<std::int64_t>(1, work / kMinWordPairsPerConvThread)));
+  std::vector<std::int32_t> tap_sums;
+  if (g.zero_padding && (g.ph > 0 || g.pw > 0)) tap_sums = weight_tap_sums(w, g);
+
+  const std::int64_t cap = std::max(kRowQuantum, kTileBytes / (patch * std::int64_t{sizeof(word_t)}) /
+                                                     kRowQuantum * kRowQuantum);
+  const std::int64_t word_blocks = words_for(g.cout);
+  const ConvSplit split = split_conv(pixels, word_blocks, cap, threads);
+  const std::int64_t rows_per_tile = split.rows_per_tile, col_blocks = split.col_blocks;
+  const std::int64_t row_tiles = (pixels + rows_per_tile - 1) / rows_per_tile;
+  const std::int64_t tasks = row_tiles * col_blocks;
+
+  auto task = [&](std::int64_t t) {
+    const std::int64_t rt = t / col_blocks, cb = t % col_blocks;
+    const std::int64_t p0 = rt * rows_per_tile;
+    const std::int64_t p1 = std::min(pixels, p0 + rows_per_tile);
+    const std::int64_t c0 = std::min(g.cout, word_blocks * cb / col_blocks * kWordBits);
+    const std::int64_t c1 = std::min(g.cout, word_blocks * (cb + 1) / col_blocks * kWordBits);
+    if (p1 <= p0 || c1 <= c0) return;
+    const std::int64_t rows = p1 - p0;
+
+    const word_t* a;
+    if (g.direct()) {
+      a = x + p0 * g.words;
+    } else {
+      word_t* cols = scratch<word_t, 0>(rows * patch);
+      im2col_rows(x, g, p0, p1, cols);
+      a = cols;
+    }
+    std::int32_t* tile;
+    std::int64_t stride = g.cout;
+    if constexpr (Epilogue::kInPlace) {
+      tile = epilogue.out + p0 * g.cout;
+    } else {
+      tile = scratch<std::int32_t, 1>(rows * g.cout);
+    }
+#if defined(ONEBIT_X86)
+    if (channel_vectors) {
+      word_t* panel = scratch<word_t, 2>(kernels::kPanelChannels * patch);
+      kernels::bconv_gemm_avx512_vpopcntdq(a, rows, patch, w, g.k(), tile, stride, c0, c1, panel);
+    } else
+#endif
+    {
+      const BgemmProblem problem{a, w, tile, rows, g.cout, patch, g.k()};
+      kernel(problem, 0, rows, c0, c1);
+    }
+    if (!tap_sums.empty()) subtract_padded_taps(g, tap_sums.data(), p0, p1, c0, c1, tile, stride);
+    if constexpr (!Epilogue::kInPlace) epilogue(tile, stride, p0, rows, c0, c1, g.cout);
+  };
+  if (tasks == 1 || threads <= 1) {
+    for (std::int64_t t = 0; t < tasks; ++t) task(t);
+  } else {
+    parallel_for(tasks, task, static_cast<int>(std::min<std::int64_t>(threads, tasks)));
+  }
+}
+
+}  // namespace onebit

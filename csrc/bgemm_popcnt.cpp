@@ -1,3 +1,0 @@
-// bgemm, "popcnt" path: the scalar kernel compiled with -mpopcnt (x86 only).
-#define ONEBIT_SCALAR_SUFFIX popcnt
-#include "bgemm_scalar.h"

@@ -1,0 +1,183 @@
+// Python bindings of the C++ executor (csrc/executor/): build a program from its graph and
+// tensors, run it on a float batch. Errors become the Python runtime's own exceptions:
+// program_error -> ProgramError, program_file_error -> ProgramFileError, input_error -> OnebitError.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
+#include <nanobind/stl/vector.h>
+
+#include <string>
+#include <vector>
+
+#include "bindings/python_checks.h"
+#include "bindings/python_json.h"
+#include "executor/loader.h"
+#include "executor/program.h"
+#include "executor/untrusted_json.h"
+
+namespace onebit {
+
+namespace {
+
+Dtype dtype_of(nb::dlpack::dtype dtype, const std::string& name) {
+  if (dtype == nb::dtype<std::uint64_t>()) return Dtype::u64;
+  if (dtype == nb::dtype<std::int32_t>()) return Dtype::i32;
+  if (dtype == nb::dtype<std::uint8_t>()) return Dtype::u8;
+  if (dtype == nb::dtype<float>()) return Dtype::f32;
+  binding::fail_type("tensor '" + name + "' must be uint64, int32, uint8 or float32");
+}
+
+// Tensors copied from NumPy arrays ({name: array}), for the names in `order`.
+TensorTable copy_tensors(nb::dict arrays, const std::vector<std::string>& order) {
+  TensorTable tensors;
+  for (const std::string& name : order) {
+    const auto array = nb::cast<nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>>(arrays[name.c_str()]);
+    onebit::Shape shape;
+    for (std::size_t i = 0; i < array.ndim(); ++i) shape.push_back(static_cast<std::int64_t>(array.shape(i)));
+    tensors.emplace(name, Tensor(dtype_of(array.dtype(), name), shape, array.data()));
+  }
+  return tensors;
+}
+
+nb::ndarray<nb::numpy> run_program(const Program& program, const nb::ndarray<float, nb::c_contig, nb::device::cpu>& x,
+                                   nb::handle threads) {
+  const int n_threads = binding::check_threads(threads);
+  const std::int64_t batch = x.ndim() ? static_cast<std::int64_t>(x.shape(0)) : 0;
+  const bool shape_ok = x.ndim() == program.input_shape().size() + 1 &&
+                        std::equal(program.input_shape().begin(), program.input_shape().end(),
+                                   x.shape_ptr() + 1);
+  if (!shape_ok) throw input_error("input must have shape (N, ...) matching the program's input");
+  onebit::Shape shape{batch};
+  shape.insert(shape.end(), program.output_shape().begin(), program.output_shape().end());
+  std::vector<std::size_t> sizes(shape.begin(), shape.end());
+  const std::int64_t bytes = batch * program.output_elements() * kind_size(program.output_kind());
+  auto* data = new std::uint64_t[static_cast<std::size_t>((bytes + 7) / 8 + 1)];
+  nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<std::uint64_t*>(p); });
+  {
+    nb::gil_scoped_release release;
+    program.run(x.data(), batch, data, n_threads);
+  }
+  const nb::dlpack::dtype dtype = program.output_kind() == Kind::float32 ? nb::dtype<float>()
+                                  : program.output_kind() == Kind::int32 ? nb::dtype<std::int32_t>()
+                                                                         : nb::dtype<std::uint64_t>();
+  return nb::ndarray<nb::numpy>(data, sizes.size(), sizes.data(), owner, nullptr, dtype);
+}
+
+nb::tuple shape_tuple(const onebit::Shape& shape) {
+  nb::list sides;
+  for (const std::int64_t side : shape) sides.append(side);
+  return nb::tuple(sides);
+}
+
+const char* output_dtype(const Program& program) {
+  switch (program.output_kind()) {
+    case Kind::float32:
+      return "float32";
+    case Kind::int32:
+      return "int32";
+    default:
+      return "uint64";
+  }
+}
+
+nb::dlpack::dtype dlpack_dtype(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::u64:
+      return nb::dtype<std::uint64_t>();
+    case Dtype::i32:
+      return nb::dtype<std::int32_t>();
+    case Dtype::u8:
+      return nb::dtype<std::uint8_t>();
+    default:
+      return nb::dtype<float>();
+  }
+}
+
+// The program's tensors in file order, as read-only arrays over its own storage (each keeps
+// the Python Program object, and with it the storage, alive).
+nb::dict program_tensors(const Program& program) {
+  const nb::object self = nb::find(&program);
+  nb::dict tensors;
+  for (const std::string& name : program.tensor_order()) {
+    const Tensor& tensor = program.tensors().at(name);
+    std::vector<std::size_t> shape(tensor.shape().begin(), tensor.shape().end());
+    tensors[nb::str(name.c_str(), name.size())] =
+        nb::ndarray<nb::numpy, nb::ro>(tensor.data<std::uint8_t>(), shape.size(), shape.data(),
+                                       self, nullptr, dlpack_dtype(tensor.dtype()));
+  }
+  return tensors;
+}
+
+}  // namespace
+
+void register_executor(nb::module_& m) {
+  nb::register_exception_translator([](const std::exception_ptr& error, void*) {
+    const nb::module_ errors = nb::module_::import_("onebit.runtime.errors");
+    try {
+      std::rethrow_exception(error);
+    } catch (const program_error& e) {
+      PyErr_SetString(errors.attr("ProgramError").ptr(), e.what());
+    } catch (const program_file_error& e) {
+      PyErr_SetString(errors.attr("ProgramFileError").ptr(), e.what());
+    } catch (const input_error& e) {
+      PyErr_SetString(nb::module_::import_("onebit._registry").attr("OnebitError").ptr(), e.what());
+    }
+  });
+  nb::class_<Program>(m, "Program",
+                      "A program loaded by the C++ executor (csrc/executor/program.h).")
+      .def("__init__",
+           [](Program* self, const std::string& graph, nb::dict tensors,
+              const std::vector<std::string>& order, std::int64_t max_memory,
+              std::int64_t max_work) {
+             json parsed;
+             try {
+               parsed = parse_untrusted_json<json>(graph, "the program graph");
+             } catch (const program_file_error& error) {  // not a file here: a graph error
+               throw program_error(error.what());
+             }
+             new (self) Program(std::move(parsed), copy_tensors(tensors, order), order,
+                                ProgramLimits{max_memory, max_work});
+           },
+           nb::arg("graph"), nb::arg("tensors"), nb::arg("order"), nb::arg("max_memory"),
+           nb::arg("max_work"),
+           "Validates `graph` (JSON text) over `tensors` ({name: array}, visited in `order`).")
+      .def_static(
+          "load_bytes",
+          [](nb::bytes data, std::int64_t max_memory, std::int64_t max_work) {
+            return load_program_memory(reinterpret_cast<const std::uint8_t*>(data.c_str()),
+                                       data.size(), ProgramLimits{max_memory, max_work});
+          },
+          nb::arg("data"), nb::arg("max_memory"), nb::arg("max_work"),
+          "Loads the bytes of a .onebit file: the file reader's checks, then the graph's.")
+      .def_static(
+          "load_file",
+          [](const std::string& path, std::int64_t max_memory, std::int64_t max_work) {
+            std::unique_ptr<Program> program;
+            {
+              nb::gil_scoped_release release;
+              program = load_program(path, ProgramLimits{max_memory, max_work});
+            }
+            return program;
+          },
+          nb::arg("path"), nb::arg("max_memory"), nb::arg("max_work"),
+          "Loads a .onebit file: the file reader's checks, then the graph's (errors name the path).")
+      .def("run", &run_program, nb::arg("x"), nb::arg("threads") = 0,
+           "The output of the float32 batch x, shape (N, *input_shape).")
+      .def_prop_ro("peak_bytes", [](const Program& p) { return static_cast<std::int64_t>(p.peak_bytes()); })
+      .def_prop_ro("work", &Program::work)
+      .def("memory_needed",
+           [](const Program& p, std::int64_t batch) {
+             return nb::steal(PyLong_FromString(
+                 big_text(p.memory_needed(batch)).c_str(), nullptr, 10));
+           },
+           nb::arg("batch"), "Peak bytes of one call on `batch` samples (tensors not included).")
+      .def_prop_ro("input_shape", [](const Program& p) { return shape_tuple(p.input_shape()); })
+      .def_prop_ro("output_shape", [](const Program& p) { return shape_tuple(p.output_shape()); })
+      .def_prop_ro("output_dtype", &output_dtype, "NumPy's name of the output's dtype.")
+      .def_prop_ro("graph", [](const Program& p) { return binding::to_python(p.graph()); },
+                   "The graph as json.loads builds it (a new object each time).")
+      .def_prop_ro("tensors", &program_tensors, "{name: read-only array} in the file's order.");
+}
+
+}  // namespace onebit

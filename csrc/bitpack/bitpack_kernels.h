@@ -1,0 +1,20 @@
+// The bitpack kernels that live in their own per-path .cpp (bitpack.h picks one at run time); the
+// same rule as bgemm_kernels.h: such a file includes only this header and intrinsics.
+#pragma once
+
+#include <cstdint>
+
+#include "common/bit_format.h"
+
+namespace onebit::kernels {
+
+#if defined(ONEBIT_NEON)
+// bitpack_neon.cpp: rows [row_begin, row_end) of x (rows, channels) into out
+// (rows, words_for(channels)), with bitpack.h's bit convention.
+void bitpack_rows_neon(const float* x, std::int64_t row_begin, std::int64_t row_end,
+                       std::int64_t channels, word_t* out);
+void bitpack_rows_neon(const std::int8_t* x, std::int64_t row_begin, std::int64_t row_end,
+                       std::int64_t channels, word_t* out);
+#endif
+
+}  // namespace onebit::kernels
