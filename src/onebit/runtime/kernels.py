@@ -72,7 +72,7 @@ BUILT_SIMD_PATHS = {
     "aarch64": _ARM64_PATHS,
     "arm64": _ARM64_PATHS,
 }.get(platform.machine().lower(), ("portable",))
-"""The SIMD paths the extension is built with on this architecture (``csrc/common/cpu_features.h``)."""
+"""The SIMD paths the extension is built with on this architecture (csrc/common/cpu_features.h)."""
 
 
 def simd_paths() -> tuple[list[str], list[str]]:
