@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import shutil
 import struct
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -133,6 +134,18 @@ def cmake_build(source: Path, build: Path, *args: str, targets: Sequence[str] = 
     chosen = [arg for target in targets for arg in ("--target", target)]
     run_command(["cmake", "--build", build, "-j", "2", *chosen], 900)
     return build
+
+
+def require_tools(result: Path, tools: tuple[str, ...], what: str, packages: str) -> None:
+    """Skips the test, saying so in its ``result`` file (which .ci/run reads), unless every one
+    of ``tools`` is on the PATH; else clears the file for the test to write "passed"."""
+    result.unlink(missing_ok=True)
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        reason = f"{what} needs {', '.join(missing)} (apt-get install {packages})"
+        result.parent.mkdir(parents=True, exist_ok=True)
+        result.write_text(f"skipped: {reason}\n")
+        pytest.skip(reason)
 
 
 IDX_TYPE_CODES = {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "bindings/python_checks.h"
-#include "bindings/python_json.h"
+#include "bindings/python_program_data.h"
 #include "executor/loader.h"
 #include "executor/program.h"
 #include "executor/untrusted_json.h"
@@ -81,19 +81,6 @@ const char* output_dtype(const Program& program) {
   }
 }
 
-nb::dlpack::dtype dlpack_dtype(Dtype dtype) {
-  switch (dtype) {
-    case Dtype::u64:
-      return nb::dtype<std::uint64_t>();
-    case Dtype::i32:
-      return nb::dtype<std::int32_t>();
-    case Dtype::u8:
-      return nb::dtype<std::uint8_t>();
-    default:
-      return nb::dtype<float>();
-  }
-}
-
 // The program's tensors in file order, as read-only arrays over its own storage (each keeps
 // the Python Program object, and with it the storage, alive).
 nb::dict program_tensors(const Program& program) {
@@ -104,7 +91,7 @@ nb::dict program_tensors(const Program& program) {
     std::vector<std::size_t> shape(tensor.shape().begin(), tensor.shape().end());
     tensors[nb::str(name.c_str(), name.size())] =
         nb::ndarray<nb::numpy, nb::ro>(tensor.data<std::uint8_t>(), shape.size(), shape.data(),
-                                       self, nullptr, dlpack_dtype(tensor.dtype()));
+                                       self, nullptr, binding::dlpack_dtype(tensor.dtype()));
   }
   return tensors;
 }

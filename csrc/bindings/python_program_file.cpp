@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "bindings/python_json.h"
+#include "bindings/python_program_data.h"
 #include "executor/program_file.h"
 #include "executor/sha256.h"
 
@@ -42,19 +42,6 @@ nb::tuple py_read_program_file(nb::bytes data) {
   return nb::make_tuple(to_python(program.graph), layout);
 }
 
-nb::dlpack::dtype dlpack_dtype(Dtype dtype) {
-  switch (dtype) {
-    case Dtype::u64:
-      return nb::dtype<std::uint64_t>();
-    case Dtype::i32:
-      return nb::dtype<std::int32_t>();
-    case Dtype::u8:
-      return nb::dtype<std::uint8_t>();
-    default:
-      return nb::dtype<float>();
-  }
-}
-
 nb::tuple py_load_program_file(const std::string& path) {
   auto program = std::make_shared<LoadedProgram>();
   {
@@ -71,7 +58,7 @@ nb::tuple py_load_program_file(const std::string& path) {
     });
     tensors[nb::str(tensor.name.c_str(), tensor.name.size())] = nb::ndarray<nb::numpy>(
         program->tensors.data(i), shape.size(), shape.data(), owner, nullptr,
-        dlpack_dtype(tensor.dtype));
+        binding::dlpack_dtype(tensor.dtype));
   }
   return nb::make_tuple(to_python(program->file.graph), tensors);
 }

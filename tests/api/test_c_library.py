@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import cmake_build, run_command
+from helpers import cmake_build, require_tools, run_command
 
 QEMU = ("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu")
 
@@ -78,17 +78,9 @@ def test_the_install_is_a_cmake_package_and_a_pkg_config_library(
 
 def test_the_c_library_on_aarch64_under_qemu_predicts_as_on_x86(digits, clib):
     result = clib.build / "aarch64-result"
-    result.unlink(missing_ok=True)
     tools = ("cmake", "aarch64-linux-gnu-g++", "aarch64-linux-gnu-gcc", QEMU[0])
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        reason = (
-            f"the aarch64 C library test needs {', '.join(missing)} "
-            "(apt-get install g++-aarch64-linux-gnu qemu-user)"
-        )
-        clib.build.mkdir(parents=True, exist_ok=True)
-        result.write_text(f"skipped: {reason}\n")
-        pytest.skip(reason)
+    packages = "g++-aarch64-linux-gnu qemu-user"
+    require_tools(result, tools, "the aarch64 C library test", packages)
     build = cmake_build(
         clib.root, clib.build / "aarch64", *clib.aarch64_configure, targets=clib.targets
     )

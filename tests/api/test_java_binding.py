@@ -13,27 +13,20 @@ is missing the test is skipped and ``build/clib/java-result`` (``jni-aarch64-res
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 
 import numpy as np
 import pytest
 
-from helpers import cmake_build, run_command
+from helpers import cmake_build, require_tools, run_command
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_java_binding_classifies_as_the_python_runtime(clib, digits, tmp_path):
     result = clib.build / "java-result"
-    result.unlink(missing_ok=True)
-    missing = [tool for tool in ("cmake", "javac", "java") if shutil.which(tool) is None]
-    if missing:
-        needed = ", ".join(missing)
-        reason = f"the Java binding test needs {needed} (apt-get install default-jdk-headless)"
-        clib.build.mkdir(parents=True, exist_ok=True)
-        result.write_text(f"skipped: {reason}\n")
-        pytest.skip(reason)
+    tools = ("cmake", "javac", "java")
+    require_tools(result, tools, "the Java binding test", "default-jdk-headless")
     build = cmake_build(clib.root, clib.build / "host", *clib.configure, targets=["onebit_jni"])
     classes = tmp_path / "classes"
     sources = sorted((clib.root / "java" / "org" / "onebit").glob("*.java"))
@@ -55,17 +48,9 @@ def test_the_jni_library_cross_builds_for_aarch64_with_every_native_method(clib)
     """An Android or ARM Linux app loads libonebit_jni.so for its ABI: the aarch64 build is an
     AArch64 ELF library that exports a JNI symbol for each ``native`` method of Program.java."""
     result = clib.build / "jni-aarch64-result"
-    result.unlink(missing_ok=True)
     tools = ("cmake", "aarch64-linux-gnu-g++", "aarch64-linux-gnu-nm", "javac")
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        reason = (
-            f"the aarch64 JNI build needs {', '.join(missing)} "
-            "(apt-get install g++-aarch64-linux-gnu default-jdk-headless)"
-        )
-        clib.build.mkdir(parents=True, exist_ok=True)
-        result.write_text(f"skipped: {reason}\n")
-        pytest.skip(reason)
+    packages = "g++-aarch64-linux-gnu default-jdk-headless"
+    require_tools(result, tools, "the aarch64 JNI build", packages)
     build = cmake_build(
         clib.root, clib.build / "aarch64", *clib.aarch64_configure, targets=["onebit_jni"]
     )

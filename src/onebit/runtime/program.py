@@ -71,6 +71,19 @@ def executor_module() -> Any:
     return _native
 
 
+def checked_input(x: Any, input_shape: tuple[int, ...]) -> np.ndarray:
+    """``x`` as an array of real numbers of shape ``(N, *input_shape)``, or an OnebitError
+    saying what it is instead."""
+    x = np.asarray(x)
+    if x.shape[1:] != input_shape:
+        raise OnebitError(
+            f"input must have shape (N, {', '.join(map(str, input_shape))}), got {x.shape}"
+        )
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise OnebitError(f"input must be real numbers, got dtype {x.dtype}")
+    return x
+
+
 def _graph_text(graph: Mapping[str, Any]) -> str:
     try:
         return json.dumps(graph, allow_nan=False)
@@ -200,13 +213,7 @@ class Program:
             and len(x)
         ):  # the common call, checked in a few microseconds
             return self._executor.run(x, threads=threads)
-        x = np.asarray(x)
-        if x.shape[1:] != self.input_shape:
-            raise OnebitError(
-                f"input must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}"
-            )
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise OnebitError(f"input must be real numbers, got dtype {x.dtype}")
+        x = checked_input(x, self.input_shape)
         if len(x) == 0:
             return np.zeros((0, *self.output_shape), self.output_dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # float64 1e300 -> inf, refused there

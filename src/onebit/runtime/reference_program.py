@@ -30,9 +30,14 @@ import numpy as np
 
 from onebit._registry import OnebitError, UnknownNameError
 from onebit.runtime.blas import blas_single_threaded
-from onebit.runtime.format import MAX_AXES, MAX_OPS, MAX_TENSORS, read_program, save_program
+from onebit.runtime.format import MAX_AXES, MAX_OPS, MAX_TENSORS, read_program
 from onebit.runtime.ops import OPS, Op, ProgramError
-from onebit.runtime.program import DEFAULT_MAX_MEMORY, DEFAULT_MAX_WORK, resolve_limit
+from onebit.runtime.program import (
+    DEFAULT_MAX_MEMORY,
+    DEFAULT_MAX_WORK,
+    checked_input,
+    resolve_limit,
+)
 from onebit.runtime.shapes import INPUT_BOUND, MAX_SIZE, Value, product
 
 
@@ -210,13 +215,7 @@ class ReferenceProgram:
         return batch * self.peak_bytes
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        if x.shape[1:] != self.input_shape:
-            raise OnebitError(
-                f"input must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}"
-            )
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise OnebitError(f"input must be real numbers, got dtype {x.dtype}")
+        x = checked_input(x, self.input_shape)
         batch = len(x)
         if batch == 0:
             return np.zeros((0, *self.output_shape), self.output_dtype)
@@ -241,26 +240,6 @@ class ReferenceProgram:
                     del values[name]
         y = values[self.output_name]
         return y.copy() if np.may_share_memory(y, x) else y  # never the caller's own array
-
-    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Predicted class of each sample (argmax of the output), in batches of at most
-        ``batch_size`` samples, fewer where a batch would pass the memory limit."""
-        batch_size = max(1, min(batch_size, self.max_memory // max(self.peak_bytes, 1)))
-        if len(x) == 0:
-            return self(x).argmax(axis=-1)
-        return np.concatenate(
-            [self(x[i : i + batch_size]).argmax(axis=-1) for i in range(0, len(x), batch_size)]
-        )
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of all tensors (packed weights, thresholds, float parameters)."""
-        return sum(array.nbytes for array in self.tensors.values())
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write this program as a ``.onebit`` file (atomically)."""
-        graph = {key: value for key, value in self.graph.items() if key != "version"}
-        save_program(path, graph, self.tensors)
 
     def __repr__(self) -> str:
         kinds = ", ".join(op.type for op in self.ops)

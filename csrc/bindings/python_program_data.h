@@ -1,14 +1,17 @@
-// The Python value json.loads builds for a parsed JSON value, for the bindings that hand a
-// program's graph to Python (integers beyond 64 bits are stored by untrusted_json.h as the
-// binary subtype holding their digits).
+// How the bindings hand a program's data to Python: its graph as the value json.loads builds
+// (integers beyond 64 bits are stored by untrusted_json.h as the binary subtype holding their
+// digits) and its tensors' dtypes as NumPy's.
 #pragma once
 
 #include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
 
 #include <cstdint>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "executor/program_file.h"
 
 namespace onebit::binding {
 
@@ -44,6 +47,19 @@ inline nanobind::object to_python(const nlohmann::ordered_json& value) {
         dict[nb::str(it.key().c_str(), it.key().size())] = to_python(it.value());
       return dict;
     }
+  }
+}
+
+inline nanobind::dlpack::dtype dlpack_dtype(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::u64:
+      return nanobind::dtype<std::uint64_t>();
+    case Dtype::i32:
+      return nanobind::dtype<std::int32_t>();
+    case Dtype::u8:
+      return nanobind::dtype<std::uint8_t>();
+    default:
+      return nanobind::dtype<float>();
   }
 }
 
