@@ -48,31 +48,9 @@ def _names(value: Any, what: str) -> list[str]:
 
 
 class ReferenceProgram:
-    """Run a packed binary network: ``program(x)`` maps a float batch ``(N, *input_shape)`` to
-    the network's output (for classifiers, the logits).
-
-    Building one validates the whole graph: JSON types, every op's attributes against the
-    shapes they imply (each value's per-sample shape is inferred, every size capped at 2^31-1),
-    tensor shapes and dtypes, finite float parameters that keep every value finite for inputs
-    within ``±INPUT_BOUND`` (``onebit.runtime.shapes``), and the memory and work a call needs.
-
-    The input contract: ``x`` is real numbers of shape ``(N, *input_shape)`` whose float32 values
-    are finite and within ``±INPUT_BOUND`` (1e6); anything else (NaN, inf, a float64 1e300 that
-    float32 rounds to inf, or ``|x| > 1e6``) is refused with an :class:`OnebitError`, since the
-    load-time proof that outputs stay finite holds only there. The result is a new array, never
-    ``x`` itself or a view of it.
-
-    Args:
-        graph: the program graph (see the module docstring).
-        tensors: the tensors its ops name.
-        max_memory: bytes the values of one call may take (at batch 1 here, at batch N when
-            called); default ``ONEBIT_MAX_MEMORY`` or 4 GiB.
-        max_work: operations per sample (multiply-adds, comparisons, word operations); default
-            ``ONEBIT_MAX_WORK`` or 2^36.
-
-    Raises:
-        ProgramError: anything wrong with the graph or its tensors, naming the op and field.
-    """
+    """:class:`onebit.runtime.Program` in Python, with the same arguments, checks, messages,
+    input contract and outputs; ``ops`` are the op objects of ``runtime/ops/`` (with the shapes
+    they derived), run one at a time by ``__call__``."""
 
     def __init__(
         self,
