@@ -8,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include "common/cpu_features.h"
 #include "common/threads.h"
 #include "executor/loader.h"
 
@@ -134,6 +135,19 @@ onebit_status onebit_set_threads(int threads) {
   onebit::default_threads().store(threads == 0 ? onebit::hardware_threads() : threads);
   return ONEBIT_OK;
 }
+
+onebit_status onebit_set_simd_path(const char* name) {
+  if (name == nullptr) return onebit::reset_default_simd_path(), ONEBIT_OK;
+  onebit::SimdPath path;
+  if (!onebit::simd_from_name(name, &path))
+    return fail(ONEBIT_ERROR_ARGUMENT, std::string("SIMD path '") + name +
+                                           "' is not one this CPU runs (" +
+                                           onebit::simd_paths_text() + ")");
+  onebit::set_default_simd_path(path);
+  return ONEBIT_OK;
+}
+
+const char* onebit_simd_path(void) { return onebit::simd_name(onebit::default_simd_path()); }
 
 onebit_status onebit_run(const onebit_program* program, const float* x, int64_t batch, float* out) {
   if (program == nullptr) return fail(ONEBIT_ERROR_ARGUMENT, "program is NULL");

@@ -71,6 +71,12 @@ ONEBIT_API int64_t onebit_output_size(const onebit_program* program);
  * share one pool. */
 ONEBIT_API onebit_status onebit_set_threads(int threads);
 
+/* The SIMD path the kernels take, process-wide: one this CPU runs ("avx512_vpopcntdq", "avx2",
+ * "popcnt", "neon", "portable"), or NULL for the best again. Outputs do not depend on it; it is
+ * for measuring a slower path on a faster CPU. onebit_simd_path() names the current one. */
+ONEBIT_API onebit_status onebit_set_simd_path(const char* name);
+ONEBIT_API const char* onebit_simd_path(void);
+
 /* Runs `batch` samples: x holds batch * onebit_input_size() floats, out receives
  * batch * onebit_output_size() floats (the program's output must be float: a classifier's
  * logits). Inputs must be finite and within +-1e6. */

@@ -7,6 +7,7 @@
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,46 @@ nb::dict program_tensors(const Program& program) {
   return tensors;
 }
 
+// Each op's median wall time (seconds) over `repeats` calls on the batch x, after one warm-up.
+std::vector<double> profile_program(const Program& program,
+                                    const nb::ndarray<float, nb::c_contig, nb::device::cpu>& x,
+                                    nb::handle threads, int repeats) {
+  const int n_threads = binding::check_threads(threads);
+  if (repeats < 1 || repeats > 100000) throw nb::value_error("repeats must be 1 to 100000");
+  const std::int64_t batch = x.ndim() ? static_cast<std::int64_t>(x.shape(0)) : 0;
+  const bool shape_ok = x.ndim() == program.input_shape().size() + 1 && batch > 0 &&
+                        std::equal(program.input_shape().begin(), program.input_shape().end(),
+                                   x.shape_ptr() + 1);
+  if (!shape_ok) throw input_error("input must have shape (N, ...) matching the program's input, N > 0");
+  const std::int64_t bytes = batch * program.output_elements() * kind_size(program.output_kind());
+  std::vector<std::uint64_t> out(static_cast<std::size_t>((bytes + 7) / 8 + 1));
+  std::vector<std::vector<double>> samples(program.ops().size());
+  {
+    nb::gil_scoped_release release;
+    program.run(x.data(), batch, out.data(), n_threads);
+    for (int r = 0; r < repeats; ++r) {
+      std::vector<double> seconds;
+      program.run(x.data(), batch, out.data(), n_threads, &seconds);
+      for (std::size_t i = 0; i < seconds.size(); ++i) samples[i].push_back(seconds[i]);
+    }
+  }
+  std::vector<double> medians;
+  for (std::vector<double>& op : samples) {
+    std::sort(op.begin(), op.end());
+    medians.push_back(op[op.size() / 2]);
+  }
+  return medians;
+}
+
+// (type, output name, per-sample output shape, work per sample) of each op, in run order.
+nb::list op_summaries(const Program& program) {
+  nb::list ops;
+  for (const auto& op : program.ops())
+    ops.append(nb::make_tuple(nb::str(op->type().c_str()), nb::str(op->output().c_str()),
+                              shape_tuple(program.value(op->output()).shape), op->work()));
+  return ops;
+}
+
 }  // namespace
 
 void register_executor(nb::module_& m) {
@@ -149,6 +190,11 @@ void register_executor(nb::module_& m) {
           },
           nb::arg("path"), nb::arg("max_memory"), nb::arg("max_work"),
           "Loads a .onebit file: the file reader's checks, then the graph's (errors name the path).")
+      .def("profile", &profile_program, nb::arg("x"), nb::arg("threads") = 0,
+           nb::arg("repeats") = 20,
+           "Each op's median wall time in seconds over `repeats` calls on x, after a warm-up.")
+      .def_prop_ro("op_summaries", &op_summaries,
+                   "(type, output, per-sample output shape, work per sample) of each op.")
       .def("run", &run_program, nb::arg("x"), nb::arg("threads") = 0,
            "The output of the float32 batch x, shape (N, *input_shape).")
       .def_prop_ro("peak_bytes", [](const Program& p) { return static_cast<std::int64_t>(p.peak_bytes()); })

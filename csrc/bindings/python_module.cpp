@@ -371,6 +371,15 @@ std::vector<std::string> py_simd_paths() {
 
 std::string py_default_simd_path() { return simd_name(onebit::default_simd_path()); }
 
+void py_set_simd_path(std::optional<std::string> name) {
+  if (!name) return onebit::reset_default_simd_path();
+  SimdPath path;
+  if (!onebit::simd_from_name(*name, &path))
+    throw nb::value_error(("SIMD path '" + *name + "' is not one this CPU runs (" +
+                           onebit::simd_paths_text() + ")").c_str());
+  onebit::set_default_simd_path(path);
+}
+
 void py_set_num_threads(nb::handle n) {
   default_threads().store(static_cast<int>(int_arg(n, "n", 1, kMaxThreads, [] {
     return "is out of range: n must be in [1, " + std::to_string(kMaxThreads) + "]";
@@ -404,7 +413,11 @@ NB_MODULE(_native, m) {
   m.def("simd_paths", named("simd_paths", &py_simd_paths),
         "The SIMD paths this CPU runs, best first.");
   m.def("default_simd_path", named("default_simd_path", &py_default_simd_path),
-        "The path kernels use when simd=None (the best available).");
+        "The path kernels and the executor use when simd=None: the best available, unless "
+        "set_simd_path chose another.");
+  m.def("set_simd_path", &py_set_simd_path, nb::arg("name").none(),
+        "Makes `name` (one of simd_paths()) the process-wide default path, for the kernels "
+        "and the executor; None: the best again. ONEBIT_SIMD sets it when onebit.runtime loads.");
   m.def("set_num_threads", named("set_num_threads", &py_set_num_threads), nb::arg("n"),
         "Sets the thread count kernels use when given threads=0 (1 to 256).");
   m.def("get_num_threads", named("get_num_threads", &py_get_num_threads),

@@ -9,6 +9,7 @@
 // lists the path files of that architecture.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,7 +76,24 @@ inline const std::vector<SimdPath>& simd_paths() {
   return paths;
 }
 
-inline SimdPath default_simd_path() { return simd_paths().front(); }
+// The process-wide path a kernel call takes when none is named: the best this CPU runs, unless
+// set_default_simd_path chose another (to measure or test a slower path on a faster CPU).
+inline std::atomic<int>& chosen_simd_path() {
+  static std::atomic<int> chosen{-1};  // -1: the best path
+  return chosen;
+}
+
+inline SimdPath default_simd_path() {
+  const int chosen = chosen_simd_path().load(std::memory_order_relaxed);
+  return chosen < 0 ? simd_paths().front() : static_cast<SimdPath>(chosen);
+}
+
+// Makes `path` (one this CPU runs: the caller checks with simd_supported) the default.
+inline void set_default_simd_path(SimdPath path) {
+  chosen_simd_path().store(static_cast<int>(path), std::memory_order_relaxed);
+}
+
+inline void reset_default_simd_path() { chosen_simd_path().store(-1, std::memory_order_relaxed); }
 
 // The path named `name` if this CPU runs it; false otherwise (unknown or unavailable).
 inline bool simd_from_name(std::string_view name, SimdPath* path) {

@@ -1,6 +1,7 @@
 #include "program.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -197,7 +198,8 @@ void Program::plan() {
                         " (max_memory / ONEBIT_MAX_MEMORY)");
 }
 
-void Program::run(const float* x, std::int64_t batch, void* out, int threads) const {
+void Program::run(const float* x, std::int64_t batch, void* out, int threads,
+                  std::vector<double>* op_seconds) const {
   if (batch < 0) throw input_error("the batch size must be >= 0, got " + std::to_string(batch));
   if (batch == 0) return;
   if (memory_needed(batch) > limits_.max_memory || big_int{batch} * largest_buffer_ > kMaxSize)
@@ -218,6 +220,7 @@ void Program::run(const float* x, std::int64_t batch, void* out, int threads) co
     throw input_error("input values must be finite and within ±" + pyformat::number(kInputBound) +
                       ", got " + pyformat::number(worst));
   }
+  if (op_seconds != nullptr) op_seconds->resize(ops_.size(), 0.0);
   const RunContext ctx{batch, threads};
   std::vector<std::unique_ptr<word_t[]>> owned(slot_bytes_.size());  // freed after their last read
   std::vector<const void*> value(slot_bytes_.size(), nullptr);
@@ -232,7 +235,13 @@ void Program::run(const float* x, std::int64_t batch, void* out, int threads) co
       owned[i + 1].reset(new word_t[static_cast<std::size_t>(bytes / sizeof(word_t) + 1)]);
       target = owned[i + 1].get();
     }
-    ops_[i]->run(inputs, target, ctx);
+    if (op_seconds != nullptr) {
+      const auto started = std::chrono::steady_clock::now();
+      ops_[i]->run(inputs, target, ctx);
+      (*op_seconds)[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    } else {
+      ops_[i]->run(inputs, target, ctx);
+    }
     value[i + 1] = target;
     for (std::size_t s : freed_slots_[i]) owned[s].reset();
   }

@@ -57,7 +57,11 @@ class Program {
   // `out` receives batch * output_elements() values of output_kind() (float32 for classifiers).
   // Refuses (onebit::input_error) inputs that are not finite or beyond ±kInputBound and batches
   // beyond the memory limit, before any work.
-  void run(const float* x, std::int64_t batch, void* out, int threads) const;
+  // With `op_seconds` (one entry per op), each op's wall time is added to its entry.
+  void run(const float* x, std::int64_t batch, void* out, int threads,
+           std::vector<double>* op_seconds = nullptr) const;
+  // A value's per-sample kind and shape, by name (the input's or an op's output).
+  const Value& value(const std::string& name) const { return values_.at(name); }
 
  private:
   static std::int64_t product_of(const Shape& shape);

@@ -444,6 +444,29 @@ def run(
         )
 
 
+@app.command()
+@reports_errors
+def profile(
+    program_path: Annotated[Path, typer.Argument(help="A .onebit program.")],
+    threads: Annotated[int | None, typer.Option(min=1, help="Kernel threads.")] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Samples per call.")] = 1,
+    repeats: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Calls to take the median of.")
+    ] = 20,
+) -> None:
+    """Time each op of a packed program: type, output shape, µs, share and GMAC/s (no torch)."""
+    from onebit import runtime
+    from onebit.runtime.profile import print_profile, profile_program
+
+    program = runtime.load(program_path)
+    rows = profile_program(program, threads=threads or 0, repeats=repeats, batch=batch)
+    from onebit.runtime import _native
+
+    count = threads or _native.get_num_threads()
+    title = f"{program_path}: batch {batch}, {count} thread(s), median of {repeats} calls"
+    print_profile(rows, console, title)
+
+
 app.add_typer(bench_app, name="bench")
 
 

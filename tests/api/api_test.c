@@ -71,6 +71,14 @@ int main(int argc, char** argv) {
   check(onebit_set_threads(2) == ONEBIT_OK && onebit_run(program, x, 2, b) == ONEBIT_OK &&
             memcmp(a, b, sizeof a) == 0,
         "2 threads compute the same logits");
+  check(onebit_set_simd_path("portable") == ONEBIT_OK &&
+            strcmp(onebit_simd_path(), "portable") == 0 && onebit_run(program, x, 2, b) == ONEBIT_OK &&
+            memcmp(a, b, sizeof a) == 0,
+        "the portable path, forced, computes the same logits");
+  check(onebit_set_simd_path("sse9") == ONEBIT_ERROR_ARGUMENT && mentions("sse9") &&
+            strcmp(onebit_simd_path(), "portable") == 0,
+        "an unknown SIMD path is refused and changes nothing");
+  check(onebit_set_simd_path(NULL) == ONEBIT_OK, "NULL restores the best path");
   check(onebit_set_threads(-1) == ONEBIT_ERROR_ARGUMENT && mentions("threads"),
         "a negative thread count is refused");
   check(onebit_run(program, x, 0, NULL) == ONEBIT_OK, "an empty batch is a no-op");

@@ -258,6 +258,7 @@ def test_every_threaded_kernel_is_listed() -> None:
             "xor_popcount_peak",
             "simd_paths",
             "default_simd_path",
+            "set_simd_path",  # not a kernel: test_simd_choice.py
             "set_num_threads",
             "get_num_threads",
             # the .onebit reader, not a kernel: test_program_file_native.py

@@ -7,6 +7,10 @@ torch here: the runtime runs without it.
 
 ``ONEBIT_NATIVE_PATH``, when set, names an extension file to load in place of the installed one:
 ``make test-sanitize`` points it at the AddressSanitizer build in ``build/sanitize``.
+
+``ONEBIT_SIMD``, when set, names the SIMD path every kernel and the executor take when none is
+given (``set_simd_path``): one of ``simd_paths()``, e.g. ``avx2`` on an AVX-512 machine, to
+measure or test that path there. A path this CPU cannot run is refused here, by name.
 """
 
 from __future__ import annotations
@@ -41,6 +45,14 @@ if os.environ.get("ONEBIT_NATIVE_PATH"):
     _extension = _load_from(os.environ["ONEBIT_NATIVE_PATH"])
 else:
     from onebit import _native as _extension
+
+if os.environ.get("ONEBIT_SIMD"):
+    try:
+        _extension.set_simd_path(os.environ["ONEBIT_SIMD"])
+    except ValueError as error:
+        from onebit._registry import OnebitError
+
+        raise OnebitError(f"ONEBIT_SIMD={os.environ['ONEBIT_SIMD']}: {error}") from None
 
 # Every public name of the extension, including kernels bound after this file was written.
 __all__ = sorted(name for name in dir(_extension) if not name.startswith("_"))

@@ -220,6 +220,22 @@ class Program:
             x32 = np.require(x, np.float32, ["C", "A"])
         return self._executor.run(x32, threads=threads)
 
+    def time_ops(self, x: np.ndarray, threads: int = 0, repeats: int = 20) -> list[float]:
+        """Each op's median wall time in seconds over ``repeats`` calls on the batch ``x``
+        (after one warm-up call), in run order: what ``onebit profile`` shows."""
+        x = checked_input(x, self.input_shape)
+        if len(x) == 0:
+            raise OnebitError("profiling needs a batch of at least one sample")
+        with np.errstate(over="ignore", invalid="ignore"):
+            x32 = np.require(x, np.float32, ["C", "A"])
+        return self._executor.profile(x32, threads=threads, repeats=repeats)
+
+    @property
+    def op_outputs(self) -> list[tuple[tuple[int, ...], float]]:
+        """Each op's per-sample output shape and work (multiply-adds, comparisons or packed
+        word operations per sample, as the memory and work limits count them)."""
+        return [(tuple(shape), work) for _, _, shape, work in self._executor.op_summaries]
+
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Predicted class of each sample (argmax of the output), in batches of at most
         ``batch_size`` samples, fewer where a batch would pass the memory limit."""
