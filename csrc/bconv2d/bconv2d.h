@@ -15,9 +15,10 @@
 // purely binary; zero padding (pad_value = 0) is a correction of the one-padded result
 // (zero_padding.h).
 //
-// GEMM kernel: on the "avx512_vpopcntdq" path, bconv2d_avx512.cpp's kernel vectorized along the
-// output channels (each task packs weight panels into its own buffer; see that file for why); on
-// the other paths (aarch64's "neon" included), bgemm's kernel of that path.
+// GEMM kernel: on the "avx512_vpopcntdq" and "avx2" paths, a kernel vectorized along the output
+// channels (bconv2d_avx512.cpp, bgemm_avx2.cpp; each task packs weight panels into its own buffer,
+// see bconv2d_avx512.cpp for why); on the other paths (aarch64's "neon" included), bgemm's kernel
+// of that path.
 //
 // Work split: tasks are tiles of output pixels x blocks of output channels (whole words, so the
 // bit transform writes whole words). A task builds its im2col rows in a thread-local buffer (L1 /
@@ -53,6 +54,10 @@ void bconv_gemm_avx512_vpopcntdq(const word_t* a, std::int64_t m, std::int64_t w
                                  const word_t* b, std::int64_t k, std::int32_t* out,
                                  std::int64_t ldo, std::int64_t c0, std::int64_t c1,
                                  word_t* panel);
+// bgemm_avx2.cpp: the same product with AVX2 (channel blocks of 8; panel: words * 8 words).
+void bconv_gemm_avx2(const word_t* a, std::int64_t m, std::int64_t words, const word_t* b,
+                     std::int64_t k, std::int32_t* out, std::int64_t ldo, std::int64_t c0,
+                     std::int64_t c1, word_t* panel);
 }  // namespace kernels
 #endif
 
@@ -213,7 +218,7 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
   const kernels::BgemmKernel kernel = bgemm_kernel(path);
   const std::int64_t patch = g.patch_words();
 #if defined(ONEBIT_X86)
-  const bool channel_vectors = path == SimdPath::avx512_vpopcntdq;
+  const bool channel_vectors = path == SimdPath::avx512_vpopcntdq || path == SimdPath::avx2;
 #endif
   const std::int64_t work = saturating_mul(saturating_mul(pixels, g.cout), patch);
   threads = static_cast<int>(
@@ -256,7 +261,12 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
 #if defined(ONEBIT_X86)
     if (channel_vectors) {
       word_t* panel = scratch<word_t, 2>(kernels::kPanelChannels * patch);
-      kernels::bconv_gemm_avx512_vpopcntdq(a, rows, patch, w, g.k(), tile, stride, c0, c1, panel);
+      if (path == SimdPath::avx2) {
+        kernels::bconv_gemm_avx2(a, rows, patch, w, g.k(), tile, stride, c0, c1, panel);
+      } else {
+        kernels::bconv_gemm_avx512_vpopcntdq(a, rows, patch, w, g.k(), tile, stride, c0, c1,
+                                             panel);
+      }
     } else
 #endif
     {

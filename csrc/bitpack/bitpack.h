@@ -5,7 +5,8 @@
 // x >= 0 -> bit 0 (+1), x < 0 or NaN -> bit 1 (-1); channel c is bit c % kWordBits of word
 // c / kWordBits, and the unused high bits of a row's last word are 0.
 //
-// Three paths, chosen by the bgemm path (common/cpu_features.h): a portable loop; on x86 CPUs with
+// Four paths, chosen by the bgemm path (common/cpu_features.h): a portable loop; on "avx2",
+// bitpack_avx2.cpp (compare + movemask, 8 float32 or 32 int8 bits per vector); on x86 CPUs with
 // AVX-512 F/BW ("avx512_vpopcntdq"), a vector path that turns a compare straight into a mask, i.e.
 // into bits of the word: vcmpps gives 16 sign bits per vector for float32, vpmovb2m 64 per vector
 // for int8 (these few functions carry their own target attribute instead of a separate .cpp); on
@@ -140,6 +141,7 @@ void bitpack_rows(const T* x, std::int64_t row_begin, std::int64_t row_end, std:
 #if defined(ONEBIT_X86)
   if (path == SimdPath::avx512_vpopcntdq)
     return bitpack_rows_avx512(x, row_begin, row_end, channels, out);
+  if (path == SimdPath::avx2) return kernels::bitpack_rows_avx2(x, row_begin, row_end, channels, out);
 #endif
 #if defined(ONEBIT_NEON)
   if (path == SimdPath::neon)
@@ -155,6 +157,7 @@ inline void unpack_rows(const word_t* words, std::int64_t row_begin, std::int64_
 #if defined(ONEBIT_X86)
   if (path == SimdPath::avx512_vpopcntdq)
     return unpack_rows_avx512(words, row_begin, row_end, channels, out);
+  if (path == SimdPath::avx2) return kernels::unpack_rows_avx2(words, row_begin, row_end, channels, out);
 #endif
   (void)path;
   unpack_rows_portable(words, row_begin, row_end, channels, out);

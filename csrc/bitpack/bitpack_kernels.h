@@ -8,6 +8,16 @@
 
 namespace onebit::kernels {
 
+#if defined(ONEBIT_X86)
+// bitpack_avx2.cpp (-mavx2): the same packing, and unpacking to +-1.0f.
+void bitpack_rows_avx2(const float* x, std::int64_t row_begin, std::int64_t row_end,
+                       std::int64_t channels, word_t* out);
+void bitpack_rows_avx2(const std::int8_t* x, std::int64_t row_begin, std::int64_t row_end,
+                       std::int64_t channels, word_t* out);
+void unpack_rows_avx2(const word_t* words_in, std::int64_t row_begin, std::int64_t row_end,
+                      std::int64_t channels, float* out);
+#endif
+
 #if defined(ONEBIT_NEON)
 // bitpack_neon.cpp: rows [row_begin, row_end) of x (rows, channels) into out
 // (rows, words_for(channels)), with bitpack.h's bit convention.

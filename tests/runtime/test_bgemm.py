@@ -79,6 +79,8 @@ def test_bgemm_matches_reference(bgemm, seed: int, channels: int) -> None:
         (3, 5, 255),
         (9, 11, 257),  # two K blocks of the SIMD paths
         (6, 9, 600),  # two K blocks of the scalar paths
+        (70, 13, 115),  # AVX2 channel tile: 28 carry-save groups, a byte flush, 3 tail words
+        (131, 17, 600),  # AVX2 channel tile: three row blocks, three K blocks of its panel
     ],
     ids=lambda v: str(v),
 )
@@ -114,6 +116,20 @@ def test_bgemm_large_k_is_exact(bgemm) -> None:
     got = bgemm(a, b, channels)
     np.testing.assert_array_equal(got, reference.bgemm(a, b, channels))
     assert got[0, 0] == channels and got[1, 1] == -channels
+
+
+@pytest.mark.parametrize("bgemm", IMPLS)
+@pytest.mark.parametrize("m", [3, 8], ids=lambda m: f"m{m}")  # the AVX2 path's two tiles
+@pytest.mark.parametrize("words", [3, 111, 115, 123, 127, 600], ids=lambda w: f"words{w}")
+def test_bgemm_extreme_sums(bgemm, m: int, words: int) -> None:
+    """Rows equal to or the complement of the weights: every counter at its largest value."""
+    rng = np.random.default_rng(words)
+    b = _random_words(rng, 9, words)
+    a = np.stack([b[i % 9] if i % 2 else ~b[i % 9] for i in range(m)])
+    k = 64 * words
+    got = bgemm(a, b, k)
+    np.testing.assert_array_equal(got, reference.bgemm(a, b, k))
+    assert got[0, 0] == -k and got[1, 1] == k
 
 
 # --- native-only behaviour -----------------------------------------------------------------------
