@@ -68,10 +68,8 @@ inline void im2col_rows(const word_t* x, const Conv2dGeometry& g, std::int64_t p
                         word_t* dst) {
   const std::int64_t ho = g.ho(), wo = g.wo();
   const std::int64_t row_words = g.kw * g.words;
+  std::int64_t n = p0 / (ho * wo), oh = p0 / wo % ho, ow = p0 % wo;
   for (std::int64_t p = p0; p < p1; ++p) {
-    const std::int64_t n = p / (ho * wo);
-    const std::int64_t oh = p / wo % ho;
-    const std::int64_t ow = p % wo;
     const std::int64_t iw0 = ow * g.sw - g.pw;
     const std::int64_t j0 = std::max<std::int64_t>(0, -iw0);              // first tap in bounds
     const std::int64_t j1 = std::min<std::int64_t>(g.kw, g.w - iw0);      // one past the last
@@ -82,11 +80,16 @@ inline void im2col_rows(const word_t* x, const Conv2dGeometry& g, std::int64_t p
         continue;
       }
       const word_t* src = x + ((n * g.h + ih) * g.w + iw0 + j0) * g.words;
-      std::memset(dst, 0, static_cast<std::size_t>(j0 * g.words) * sizeof(word_t));
-      std::memcpy(dst + j0 * g.words, src, static_cast<std::size_t>((j1 - j0) * g.words) *
-                                               sizeof(word_t));
-      std::memset(dst + j1 * g.words, 0,
-                  static_cast<std::size_t>((g.kw - j1) * g.words) * sizeof(word_t));
+      if (j0 > 0) std::memset(dst, 0, static_cast<std::size_t>(j0 * g.words) * sizeof(word_t));
+      std::memcpy(dst + j0 * g.words, src,
+                  static_cast<std::size_t>((j1 - j0) * g.words) * sizeof(word_t));
+      if (j1 < g.kw)
+        std::memset(dst + j1 * g.words, 0,
+                    static_cast<std::size_t>((g.kw - j1) * g.words) * sizeof(word_t));
+    }
+    if (++ow == wo) {
+      ow = 0;
+      if (++oh == ho) oh = 0, ++n;
     }
   }
 }

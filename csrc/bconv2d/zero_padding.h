@@ -40,9 +40,12 @@ inline void subtract_padded_taps(const Conv2dGeometry& g, const std::int32_t* ta
                                  std::int64_t p0, std::int64_t p1, std::int64_t c0,
                                  std::int64_t c1, std::int32_t* out, std::int64_t stride) {
   const std::int64_t ho = g.ho(), wo = g.wo();
+  std::int64_t oh = p0 / wo % ho, ow = p0 % wo - 1;
   for (std::int64_t p = p0; p < p1; ++p) {
-    const std::int64_t oh = p / wo % ho;
-    const std::int64_t ow = p % wo;
+    if (++ow == wo) {
+      ow = 0;
+      if (++oh == ho) oh = 0;
+    }
     const std::int64_t ih0 = oh * g.sh - g.ph, iw0 = ow * g.sw - g.pw;
     if (ih0 >= 0 && ih0 + g.kh <= g.h && iw0 >= 0 && iw0 + g.kw <= g.w) continue;  // interior
     std::int32_t* o = out + (p - p0) * stride;

@@ -202,39 +202,60 @@ void channel_tile(const word_t* a, std::int64_t words, const word_t* panel, std:
 
 // channel_tile for short K (fewer than kCarrySaveWords words), where the carry-save vectors cost
 // more to count at the end than they save: every xor result is looked up into byte counters
-// (at most 8 per word, so 19 words fit a byte).
-template <int NV>
-void lookup_channel_tile(const word_t* a, std::int64_t words, const word_t* panel,
-                         std::int64_t ldp, const ChannelOut& o) {
+// (at most 8 per word, so 19 words fit a byte). MR rows of a (row stride lda) share each panel
+// load; row i's results go to o.out + i * ldo.
+template <int MR, int NV>
+void lookup_channel_tile(const word_t* a, std::int64_t lda, std::int64_t words,
+                         const word_t* panel, std::int64_t ldp, ChannelOut o, std::int64_t ldo) {
   const Lookup look;
-  __m256i counts[NV];
-  for (int j = 0; j < NV; ++j) counts[j] = _mm256_setzero_si256();
+  __m256i counts[MR][NV];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NV; ++j) counts[i][j] = _mm256_setzero_si256();
   for (std::int64_t w = 0; w < words; ++w) {
-    const __m256i av = broadcast(a + w);
-    for (int j = 0; j < NV; ++j)
-      counts[j] = _mm256_add_epi8(
-          counts[j], look.bytes(_mm256_xor_si256(av, load(panel + w * ldp + j * kLanes))));
+    __m256i av[MR];
+    for (int i = 0; i < MR; ++i) av[i] = broadcast(a + i * lda + w);
+    for (int j = 0; j < NV; ++j) {
+      const __m256i bv = load(panel + w * ldp + j * kLanes);
+      for (int i = 0; i < MR; ++i)
+        counts[i][j] = _mm256_add_epi8(counts[i][j], look.bytes(_mm256_xor_si256(av[i], bv)));
+    }
   }
-  for (int j = 0; j < NV; ++j) store_channels(sum_bytes(counts[j]), o, j);
+  std::int32_t* const base = o.out;
+  for (int i = 0; i < MR; ++i) {
+    o.out = base + i * ldo;
+    for (int j = 0; j < NV; ++j) store_channels(sum_bytes(counts[i][j]), o, j);
+  }
+}
+
+// channel_rows for a panel of NV vectors.
+template <int NV>
+void channel_rows_of(const word_t* a, std::int64_t m, std::int64_t lda, std::int64_t words,
+                     const word_t* panel, std::int64_t ldo, ChannelOut o) {
+  std::int32_t* const base = o.out;
+  std::int64_t i = 0;
+  if (words < kCarrySaveWords) {
+    for (; i + 2 <= m; i += 2) {
+      o.out = base + i * ldo;
+      lookup_channel_tile<2, NV>(a + i * lda, lda, words, panel, kChannelBlock, o, ldo);
+    }
+    if (i < m) {
+      o.out = base + i * ldo;
+      lookup_channel_tile<1, NV>(a + i * lda, lda, words, panel, kChannelBlock, o, ldo);
+    }
+    return;
+  }
+  for (; i < m; ++i) {
+    o.out = base + i * ldo;
+    channel_tile<NV>(a + i * lda, words, panel, kChannelBlock, o);
+  }
 }
 
 // Rows [0, m) of a (row stride lda words, `words` of them from the panel's K block) against a
-// packed panel of c_end <= kChannelBlock channels; out rows at stride ldo.
+// packed panel of o.c_end <= kChannelBlock channels; out rows at stride ldo.
 void channel_rows(const word_t* a, std::int64_t m, std::int64_t lda, std::int64_t words,
-                  const word_t* panel, std::int64_t ldo, ChannelOut o) {
-  std::int32_t* const base = o.out;
-  for (std::int64_t i = 0; i < m; ++i) {
-    o.out = base + i * ldo;
-    const word_t* row = a + i * lda;
-    const bool two = o.c_end > kLanes;
-    if (words < kCarrySaveWords) {
-      two ? lookup_channel_tile<2>(row, words, panel, kChannelBlock, o)
-          : lookup_channel_tile<1>(row, words, panel, kChannelBlock, o);
-    } else {
-      two ? channel_tile<2>(row, words, panel, kChannelBlock, o)
-          : channel_tile<1>(row, words, panel, kChannelBlock, o);
-    }
-  }
+                  const word_t* panel, std::int64_t ldo, const ChannelOut& o) {
+  if (o.c_end > kLanes) return channel_rows_of<2>(a, m, lda, words, panel, ldo, o);
+  channel_rows_of<1>(a, m, lda, words, panel, ldo, o);
 }
 
 // Packs words [w0, w1) of the rows [c0, c0 + c_end) of b (row stride ldb) into a (w1 - w0,
