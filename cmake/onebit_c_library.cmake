@@ -26,7 +26,9 @@ foreach(target onebit onebit_static)
   set_target_properties(${target} PROPERTIES LINKER_LANGUAGE CXX)
 endforeach()
 if(NOT ONEBIT_SANITIZE)
-  target_link_options(onebit PRIVATE $<$<CXX_COMPILER_ID:GNU,Clang>:-s>)  # stripped: size
+  if(NOT ONEBIT_KEEP_SYMBOLS)
+    target_link_options(onebit PRIVATE $<$<CXX_COMPILER_ID:GNU,Clang>:-s>)  # stripped: size
+  endif()
 endif()
 
 add_executable(onebit_classify examples/c/classify.c)

@@ -30,9 +30,10 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86|x86)$")
     "-mpopcnt")
   set_source_files_properties(${ONEBIT_CSRC}/bgemm/bgemm_avx2.cpp PROPERTIES COMPILE_OPTIONS
     "-mavx2;-mpopcnt")
-  list(APPEND ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bitpack/bitpack_avx2.cpp)
-  set_source_files_properties(${ONEBIT_CSRC}/bitpack/bitpack_avx2.cpp PROPERTIES COMPILE_OPTIONS
-    "-mavx2")
+  list(APPEND ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bitpack/bitpack_avx2.cpp
+    ${ONEBIT_CSRC}/bconv2d/output_transform_avx2.cpp)
+  set_source_files_properties(${ONEBIT_CSRC}/bitpack/bitpack_avx2.cpp
+    ${ONEBIT_CSRC}/bconv2d/output_transform_avx2.cpp PROPERTIES COMPILE_OPTIONS "-mavx2")
   # (GCC 12's AVX-512 intrinsics trip -W[maybe-]uninitialized through _mm512_undefined_*.)
   set(ONEBIT_AVX512_OPTIONS
     "-mavx512f;-mavx512bw;-mavx512vl;-mavx512vpopcntdq;-mpopcnt;-Wno-maybe-uninitialized;-Wno-uninitialized")

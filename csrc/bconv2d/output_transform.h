@@ -33,9 +33,22 @@
 #include <limits>
 #include <vector>
 
+#include "bconv2d/output_transform_kernels.h"
 #include "common/bit_format.h"
+#include "common/cpu_features.h"
 
 namespace onebit {
+
+// Whether `path` runs the AVX2 transforms (output_transform_avx2.cpp): the avx2 path, and the
+// AVX-512 one, whose CPUs all have AVX2.
+inline bool avx2_transforms(SimdPath path) {
+#if defined(ONEBIT_X86)
+  return path == SimdPath::avx2 || path == SimdPath::avx512_vpopcntdq;
+#else
+  (void)path;
+  return false;
+#endif
+}
 
 // ---- (a) float: out[r, c] = float(acc[r, c]) * scale[c] + bias[c] ----------------------------
 
@@ -52,8 +65,14 @@ namespace onebit {
 // Rows [0, rows) and columns [c0, c1) of the float transform.
 inline void output_float_rows(const std::int32_t* acc, std::int64_t acc_stride, std::int64_t rows,
                               std::int64_t c0, std::int64_t c1, const float* scale,
-                              const float* bias, float* out, std::int64_t out_stride) {
+                              const float* bias, float* out, std::int64_t out_stride,
+                              SimdPath path = default_simd_path()) {
   ONEBIT_NO_FP_CONTRACT
+#if defined(ONEBIT_X86)
+  if (avx2_transforms(path))
+    return kernels::output_float_rows_avx2(acc, acc_stride, rows, c0, c1, scale, bias, out,
+                                           out_stride);
+#endif
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int32_t* a = acc + r * acc_stride;
     float* o = out + r * out_stride;
@@ -75,6 +94,7 @@ inline void output_float_rows(const std::int32_t* acc, std::int64_t acc_stride, 
 struct BitThresholds {
   std::vector<std::int32_t> below;
   std::vector<std::uint8_t> invert;
+  std::vector<word_t> invert_words;  // invert packed: bit c % kWordBits of word c / kWordBits
 };
 
 inline BitThresholds make_bit_thresholds(const std::int32_t* threshold, const std::uint8_t* flip,
@@ -84,6 +104,7 @@ inline BitThresholds make_bit_thresholds(const std::int32_t* threshold, const st
   BitThresholds t;
   t.below.resize(static_cast<std::size_t>(channels));
   t.invert.resize(static_cast<std::size_t>(channels));
+  t.invert_words.assign(static_cast<std::size_t>(words_for(channels)), 0);
   for (std::int64_t c = 0; c < channels; ++c) {
     if (!flip[c]) {
       t.below[c] = threshold[c];
@@ -94,6 +115,7 @@ inline BitThresholds make_bit_thresholds(const std::int32_t* threshold, const st
     } else {  // acc > t  <=>  !(acc < t + 1)
       t.below[c] = threshold[c] + 1;
       t.invert[c] = 1;
+      t.invert_words[c / kWordBits] |= word_t{1} << (c % kWordBits);
     }
   }
   return t;
@@ -110,7 +132,13 @@ inline word_t gather_byte_bits(std::uint64_t bytes) {
 // c0 / kWordBits.
 inline void output_bits_rows(const std::int32_t* acc, std::int64_t acc_stride, std::int64_t rows,
                              std::int64_t c0, std::int64_t c1, const BitThresholds& t,
-                             word_t* out, std::int64_t out_stride) {
+                             word_t* out, std::int64_t out_stride,
+                             SimdPath path = default_simd_path()) {
+#if defined(ONEBIT_X86)
+  if (avx2_transforms(path))
+    return kernels::output_bits_rows_avx2(acc, acc_stride, rows, c0, c1, t.below.data(),
+                                          t.invert_words.data(), out, out_stride);
+#endif
   const std::int32_t* below = t.below.data();
   const std::uint8_t* invert = t.invert.data();
   for (std::int64_t r = 0; r < rows; ++r) {

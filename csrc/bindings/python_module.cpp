@@ -288,11 +288,13 @@ Shape array_shape(const Array& x, std::int64_t last) {
 }
 
 nb::ndarray<nb::numpy, float> py_output_float(const Array& acc, const Array& scale,
-                                              const Array& bias, nb::handle threads) {
+                                              const Array& bias, nb::handle threads,
+                                              const std::optional<std::string>& simd) {
   const auto [rows, channels] = check_acc(acc);
   const float* s = check_channel_vector<float>(scale, "scale", "float32", channels);
   const float* b = check_channel_vector<float>(bias, "bias", "float32", channels);
   const int n_threads = check_threads(threads);
+  const SimdPath path = resolve_simd(simd);
   auto out = new_array<float>(array_shape(acc, channels));
   const std::int32_t* a = static_cast<const std::int32_t*>(acc.data());
   float* dst = out.data();
@@ -300,19 +302,21 @@ nb::ndarray<nb::numpy, float> py_output_float(const Array& acc, const Array& sca
     nb::gil_scoped_release release;
     for_row_chunks(rows, channels, n_threads, [&](std::int64_t r0, std::int64_t r1) {
       output_float_rows(a + r0 * channels, channels, r1 - r0, 0, channels, s, b,
-                        dst + r0 * channels, channels);
+                        dst + r0 * channels, channels, path);
     });
   }
   return out;
 }
 
 nb::ndarray<nb::numpy, word_t> py_output_bits(const Array& acc, const Array& threshold,
-                                              const Array& flip, nb::handle threads) {
+                                              const Array& flip, nb::handle threads,
+                                              const std::optional<std::string>& simd) {
   const auto [rows, channels] = check_acc(acc);
   const std::int32_t* t =
       check_channel_vector<std::int32_t>(threshold, "threshold", "int32", channels);
   const std::uint8_t* f = check_flip(flip, channels);
   const int n_threads = check_threads(threads);
+  const SimdPath path = resolve_simd(simd);
   const std::int64_t words = words_for(channels);
   auto out = new_array<word_t>(array_shape(acc, words));
   const std::int32_t* a = static_cast<const std::int32_t*>(acc.data());
@@ -322,7 +326,7 @@ nb::ndarray<nb::numpy, word_t> py_output_bits(const Array& acc, const Array& thr
     const BitThresholds thresholds = make_bit_thresholds(t, f, channels);
     for_row_chunks(rows, channels, n_threads, [&](std::int64_t r0, std::int64_t r1) {
       output_bits_rows(a + r0 * channels, channels, r1 - r0, 0, channels, thresholds,
-                       dst + r0 * words, words);
+                       dst + r0 * words, words, path);
     });
   }
   return out;
@@ -473,12 +477,12 @@ NB_MODULE(_native, m) {
         "(N, Ho, Wo, ceil(Cout / 64)); the int32 map is never materialized.");
   m.def("output_float", named("output_float", &py_output_float), nb::arg("acc"),
         nb::arg("scale"), nb::arg("bias"),
-        nb::arg("threads") = 0,
+        nb::arg("threads") = 0, nb::arg("simd").none() = nb::none(),
         "float32 acc * scale + bias per channel (last axis), as float(acc) * scale + bias with two "
         "roundings (no fused multiply-add). acc: int32 (..., C); scale, bias: float32 (C,).");
   m.def("output_bits", named("output_bits", &py_output_bits), nb::arg("acc"),
         nb::arg("threshold"), nb::arg("flip"),
-        nb::arg("threads") = 0,
+        nb::arg("threads") = 0, nb::arg("simd").none() = nb::none(),
         "Packed words (..., ceil(C / 64)): -1 (bit 1) where acc < threshold[c] (flip[c] == 0) or "
         "acc > threshold[c] (flip[c] == 1). acc: int32 (..., C); threshold: int32 (C,); flip: "
         "uint8 (C,) of 0 or 1.");

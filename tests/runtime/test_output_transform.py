@@ -6,15 +6,13 @@ for bit (the float epilogue too: no fused multiply-add on either side).
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import NATIVE_MISSING, native
+from helpers import NATIVE_MISSING, native, native_params
 from onebit.runtime import reference
 from onebit.runtime.bit_format import words_for
 
@@ -24,13 +22,9 @@ LEADING = [(), (3,), (2, 3, 5)]
 
 
 def _impls(name: str) -> list:
-    impls = [pytest.param(getattr(reference, name), id="reference")]
-    if native is None:
-        return [*impls, pytest.param(None, id="native", marks=NATIVE_MISSING)]
-    kernel = getattr(native, name)
-    return impls + [
-        pytest.param(functools.partial(kernel, threads=threads), id=f"native-t{threads}")
-        for threads in (1, 2)
+    return [
+        pytest.param(getattr(reference, name), id="reference"),
+        *native_params(name, threads=(1, 2)),
     ]
 
 

@@ -4,7 +4,9 @@ For each convolution (NHWC packed input, KxK kernel, stride 1, padding K // 2, o
 each thread count, it times onebit's ``bconv2d`` (best SIMD path) from packed input to int32, to
 float32 and to packed output (fused epilogues, and the unfused ``bconv2d`` + ``output_*`` pair,
 and each ``output_*`` alone), and, in the same run, torch's fp32 ``conv2d`` in both memory formats
-(contiguous and channels_last; the faster is the baseline).
+(contiguous and channels_last; the faster is the baseline). Like ``onebit bench bgemm`` it measures
+this CPU's xor+popcount peak per core with the fastest counting method of the SIMD path
+(``xor_popcount_peak``) and reports each variant's binary MAC rate as a share of it.
 
 Fairness: torch's OpenMP workers keep spinning for a while after a multi-threaded op and take the
 cores onebit's own thread pool needs. So for each (conv, threads) onebit is timed before torch,
@@ -36,6 +38,7 @@ QUICK_CONVS: tuple[tuple[str, int, int, int, int, int, tuple[int, ...]], ...] = 
     ("3x3 32->32 8x8", 1, 32, 32, 8, 3, (1, 2)),
 )  # a check that the whole benchmark runs, in seconds; not a figure to publish
 PAUSE_S = 0.5  # lets torch's OpenMP workers stop spinning before onebit is timed
+PEAK_S = 1.0  # how long the xor+popcount peak loop runs
 _TIMING = {"repeat": 11, "warmup": 5, "min_seconds": 0.03}
 
 
@@ -101,9 +104,11 @@ def onebit_variants(
 def benchmark_bconv2d(
     convs: tuple[tuple[str, int, int, int, int, int, tuple[int, ...]], ...] = CONVS,
     pause: float = PAUSE_S,
+    peak_seconds: float = PEAK_S,
 ) -> dict[str, Any]:
     """Each onebit bconv2d variant vs torch fp32 conv2d (best memory format), per thread count."""
     simd = _native.default_simd_path()
+    peak = _native.xor_popcount_peak(peak_seconds)  # before any torch op: nothing else spinning
     rows: list[dict[str, Any]] = []
     for name, batch, cin, cout, size, k, threads in convs:
         for count in threads:
@@ -126,7 +131,14 @@ def benchmark_bconv2d(
                     "onebit_s": ours,
                     "torch_fp32_s": base,
                     "speedup_vs_fp32": {v: fp32 / t for v, t in ours.items()},
-                    "binary_gmacs_int32": macs / ours["int32"] / 1e9,
+                    "binary_gmacs": {
+                        v: macs / t / 1e9 for v, t in ours.items() if not v.endswith("alone")
+                    },
+                    "fraction_of_peak": {
+                        v: macs / t / (peak * count)
+                        for v, t in ours.items()
+                        if not v.endswith("alone")
+                    },
                 }
             )
     for row in rows:  # thread scaling: time at 1 thread / time at this thread count
@@ -136,6 +148,8 @@ def benchmark_bconv2d(
         )
     return {
         "simd": simd,
+        "simd_paths": list(_native.simd_paths()),
+        "xor_popcount_peak_gmacs_per_core": peak / 1e9,
         "pause_after_torch_s": pause,
         "pause_kind": PAUSE_KIND,
         "timing": _TIMING,
@@ -150,8 +164,15 @@ _COLUMNS = (
     "onebit µs",
     "fp32 µs, best format",
     "× fp32",
+    "GMAC/s",
+    "% peak",
     "× 1 thread",
 )
+
+
+def _rate(values: dict[str, float], variant: str, fmt: str, scale: float) -> str:
+    """A variant's rate cell; empty for the epilogues timed alone (no binary MACs)."""
+    return fmt.format(values[variant] * scale) if variant in values else ""
 
 
 def _rows(result: dict[str, Any]) -> list[list[str]]:
@@ -170,6 +191,8 @@ def _rows(result: dict[str, Any]) -> list[list[str]]:
                     f"{seconds * 1e6:,.1f}",
                     f"{base[fmt] * 1e6:,.0f} ({fmt})" if i == 0 else "",
                     "" if variant.endswith("alone") else f"{row['speedup_vs_fp32'][variant]:.1f}",
+                    _rate(row.get("binary_gmacs", {}), variant, "{:.0f}", 1.0),
+                    _rate(row.get("fraction_of_peak", {}), variant, "{:.0f}%", 100.0),
                     "-" if scaling is None else f"{scaling[variant]:.2f}",
                 ]
             )
@@ -181,7 +204,8 @@ def print_bconv2d(result: dict[str, Any], console) -> None:
 
     console.print(
         f"bconv2d ({result['simd']}) vs torch fp32 conv2d, same run; packed NHWC input, "
-        "stride 1, padding K // 2 with +1",
+        "stride 1, padding K // 2 with +1; xor+popcount peak "
+        f"{result.get('xor_popcount_peak_gmacs_per_core', float('nan')):.0f} binary GMAC/s per core",
         highlight=False,
         markup=False,
     )
@@ -211,7 +235,11 @@ def markdown_bconv2d(doc: dict[str, Any]) -> str:
         "same thread count, the faster of contiguous and channels_last (onebit timed first, then "
         f"torch, then a {result['pause_after_torch_s']:g} s {result['pause_kind']}). `fused` "
         "variants produce packed bits or float32 in the kernel; `unfused` ones run `bconv2d` "
-        "then `output_*`. × 1 thread = the time at 1 thread / the time at this count.",
+        "then `output_*`. GMAC/s: binary multiply-accumulates per second; % peak: that rate "
+        "over this CPU's xor+popcount peak "
+        f"({result.get('xor_popcount_peak_gmacs_per_core', float('nan')):.0f} binary GMAC/s per "
+        "core, the fastest counting method of the SIMD path) times the threads. × 1 thread = "
+        "the time at 1 thread / the time at this count.",
         "",
         machine_summary(doc["machine"]),
         "",

@@ -143,7 +143,11 @@ def bench_bconv2d(
         out,
         from_json,
         _words(out=str(out), quick=quick, pause=pause),
-        lambda: bconv2d.benchmark_bconv2d(convs, bconv2d.PAUSE_S if pause is None else pause),
+        lambda: bconv2d.benchmark_bconv2d(
+            convs,
+            bconv2d.PAUSE_S if pause is None else pause,
+            peak_seconds=0.1 if quick else bconv2d.PEAK_S,
+        ),
         bconv2d.print_bconv2d,
         max(count for conv in convs for count in conv[-1]),
     )
