@@ -106,22 +106,34 @@ struct FloatOutput {
   const float* bias;
   float* out;                                    // (pixels, Cout)
   const std::vector<ChainStep>* post = nullptr;  // steps after the affine (float_chain.h)
+  SimdPath path = default_simd_path();           // of the transform and the steps
   static constexpr bool kInPlace = false;
   void operator()(const std::int32_t* tile, std::int64_t stride, std::int64_t p0, std::int64_t rows,
                   std::int64_t c0, std::int64_t c1, std::int64_t cout) const {
-    output_float_rows(tile, stride, rows, c0, c1, scale, bias, out + p0 * cout, cout);
-    if (post != nullptr) apply_chain_rows(*post, cout, out + p0 * cout, cout, p0, rows, c0, c1);
+#if defined(ONEBIT_X86)
+    if (has_avx2_kernels(path)) {  // the transform and the steps in one pass
+      const std::int64_t n_steps = post == nullptr ? 0 : static_cast<std::int64_t>(post->size());
+      kernels::float_chain_rows_avx2(tile, stride, scale, bias, n_steps ? post->data() : nullptr,
+                                     n_steps, out + p0 * cout, cout, rows, c0, c1, p0, cout);
+      return;
+    }
+#endif
+    output_float_rows(tile, stride, rows, c0, c1, scale, bias, out + p0 * cout, cout, path);
+    if (post != nullptr)
+      apply_chain_rows(*post, cout, out + p0 * cout, cout, p0, rows, c0, c1, path);
   }
 };
 
 struct BitsOutput {
   const BitThresholds* thresholds;
-  word_t* out;  // (pixels, words_for(Cout))
+  word_t* out;                          // (pixels, words_for(Cout))
+  SimdPath path = default_simd_path();  // of the transform
   static constexpr bool kInPlace = false;
   void operator()(const std::int32_t* tile, std::int64_t stride, std::int64_t p0, std::int64_t rows,
                   std::int64_t c0, std::int64_t c1, std::int64_t cout) const {
     const std::int64_t out_words = words_for(cout);
-    output_bits_rows(tile, stride, rows, c0, c1, *thresholds, out + p0 * out_words, out_words);
+    output_bits_rows(tile, stride, rows, c0, c1, *thresholds, out + p0 * out_words, out_words,
+                     path);
   }
 };
 

@@ -39,17 +39,6 @@
 
 namespace onebit {
 
-// Whether `path` runs the AVX2 transforms (output_transform_avx2.cpp): the avx2 path, and the
-// AVX-512 one, whose CPUs all have AVX2.
-inline bool avx2_transforms(SimdPath path) {
-#if defined(ONEBIT_X86)
-  return path == SimdPath::avx2 || path == SimdPath::avx512_vpopcntdq;
-#else
-  (void)path;
-  return false;
-#endif
-}
-
 // ---- (a) float: out[r, c] = float(acc[r, c]) * scale[c] + bias[c] ----------------------------
 
 #if defined(__clang__)
@@ -69,7 +58,7 @@ inline void output_float_rows(const std::int32_t* acc, std::int64_t acc_stride, 
                               SimdPath path = default_simd_path()) {
   ONEBIT_NO_FP_CONTRACT
 #if defined(ONEBIT_X86)
-  if (avx2_transforms(path))
+  if (has_avx2_kernels(path))
     return kernels::output_float_rows_avx2(acc, acc_stride, rows, c0, c1, scale, bias, out,
                                            out_stride);
 #endif
@@ -135,7 +124,7 @@ inline void output_bits_rows(const std::int32_t* acc, std::int64_t acc_stride, s
                              word_t* out, std::int64_t out_stride,
                              SimdPath path = default_simd_path()) {
 #if defined(ONEBIT_X86)
-  if (avx2_transforms(path))
+  if (has_avx2_kernels(path))
     return kernels::output_bits_rows_avx2(acc, acc_stride, rows, c0, c1, t.below.data(),
                                           t.invert_words.data(), out, out_stride);
 #endif

@@ -151,7 +151,8 @@ nb::ndarray<nb::numpy, float> py_depthwise_conv2d(const Array& x, const Array& w
   return out;
 }
 
-nb::ndarray<nb::numpy, float> py_float_chain(const Array& x, nb::handle post, nb::handle threads) {
+nb::ndarray<nb::numpy, float> py_float_chain(const Array& x, nb::handle post, nb::handle threads,
+                                             const std::optional<std::string>& simd) {
   if (x.dtype() != nb::dtype<float>()) fail_type("x must be float32, got " + dtype_text(x.dtype()));
   check_layout(x, "x", 1, 32);
   Shape shape(x.ndim());
@@ -161,6 +162,7 @@ nb::ndarray<nb::numpy, float> py_float_chain(const Array& x, nb::handle post, nb
   for (std::size_t i = 0; i + 1 < shape.size(); ++i) rows *= static_cast<std::int64_t>(shape[i]);
   const ParsedChain chain = parse_chain(post, channels, shape);
   const int n_threads = check_threads(threads);
+  const SimdPath path = resolve_simd(simd);
   auto out = new_array<float>(shape);
   const float* src = static_cast<const float*>(x.data());
   float* dst = out.data();
@@ -169,7 +171,7 @@ nb::ndarray<nb::numpy, float> py_float_chain(const Array& x, nb::handle post, nb
     for_row_chunks(rows, channels, n_threads, [&](std::int64_t r0, std::int64_t r1) {
       std::copy(src + r0 * channels, src + r1 * channels, dst + r0 * channels);
       apply_chain_rows(chain.steps, channels, dst + r0 * channels, channels, r0, r1 - r0, 0,
-                       channels);
+                       channels, path);
     });
   }
   return out;
@@ -289,7 +291,7 @@ void register_float_kernels(nb::module_& m) {
         "get_num_threads(); simd forces a path from simd_paths().");
   m.def("float_chain",
         named("float_chain", &py_float_chain), nb::arg("x"), nb::arg("post"),
-        nb::arg("threads") = 0,
+        nb::arg("threads") = 0, nb::arg("simd").none() = nb::none(),
         "The float_chain steps applied to a copy of x (float32 (..., C), C-contiguous): "
         "('affine', scale, bias), ('relu',), ('prelu', slope), ('hardtanh', low, high), "
         "('add', residual of x's shape), in order, per channel of the last axis.");

@@ -237,7 +237,8 @@ nb::ndarray<nb::numpy, float> py_bconv2d_float(const Array& x, const Array& w, n
   const SimdPath path = resolve_simd(simd);
   const ParsedChain chain = parse_chain(post, g.cout, conv2d_shape(g, g.cout));
   auto out = new_array<float>(conv2d_shape(g, g.cout));
-  const FloatOutput epilogue{s, b, out.data(), chain.steps.empty() ? nullptr : &chain.steps};
+  const FloatOutput epilogue{s, b, out.data(), chain.steps.empty() ? nullptr : &chain.steps,
+                             path};
   {
     nb::gil_scoped_release release;
     bconv2d(static_cast<const word_t*>(x.data()), static_cast<const word_t*>(w.data()), g, path,
@@ -259,7 +260,7 @@ nb::ndarray<nb::numpy, word_t> py_bconv2d_bits(const Array& x, const Array& w, n
   const SimdPath path = resolve_simd(simd);
   auto out = new_array<word_t>(conv2d_shape(g, words_for(g.cout)));
   const BitThresholds thresholds = make_bit_thresholds(t, f, g.cout);
-  const BitsOutput epilogue{&thresholds, out.data()};
+  const BitsOutput epilogue{&thresholds, out.data(), path};
   {
     nb::gil_scoped_release release;
     bconv2d(static_cast<const word_t*>(x.data()), static_cast<const word_t*>(w.data()), g, path,

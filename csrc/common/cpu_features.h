@@ -96,6 +96,17 @@ inline void set_default_simd_path(SimdPath path) {
 inline void reset_default_simd_path() { chosen_simd_path().store(-1, std::memory_order_relaxed); }
 
 // The path named `name` if this CPU runs it; false otherwise (unknown or unavailable).
+// Whether `path` runs the AVX2 kernels of the float and transform code (the avx2 path, and the
+// AVX-512 one, whose CPUs all have AVX2).
+inline bool has_avx2_kernels(SimdPath path) {
+#if defined(ONEBIT_X86)
+  return path == SimdPath::avx2 || path == SimdPath::avx512_vpopcntdq;
+#else
+  (void)path;
+  return false;
+#endif
+}
+
 inline bool simd_from_name(std::string_view name, SimdPath* path) {
   for (SimdPath candidate : simd_paths()) {
     if (name == simd_name(candidate)) {

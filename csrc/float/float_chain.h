@@ -14,20 +14,14 @@
 //   add       x = x + residual
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "common/cpu_features.h"
+#include "float/float_chain_kernels.h"
+
 namespace onebit {
-
-enum class ChainOp : std::uint8_t { affine, relu, prelu, hardtanh, add };
-
-struct ChainStep {
-  ChainOp op = ChainOp::relu;
-  const float* a = nullptr;         // affine scale, prelu slope (per channel)
-  const float* b = nullptr;         // affine bias (per channel)
-  const float* residual = nullptr;  // add: (pixels, channels)
-  float lo = 0.0f, hi = 0.0f;       // hardtanh bounds
-};
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
@@ -83,10 +77,18 @@ inline constexpr std::int64_t kChainSpan = 512;
 // of few channels (a 16-channel map: 16 floats) would spend more on each step's loop set-up than
 // on the floats, so whole contiguous rows run `group` at a time, against the per-channel vectors
 // repeated `group` times.
+// On the AVX2 paths all steps run fused per vector (float_chain_avx2.cpp) instead.
 inline void apply_chain_rows(const std::vector<ChainStep>& steps, std::int64_t channels,
                              float* out, std::int64_t stride, std::int64_t p0, std::int64_t rows,
-                             std::int64_t c0, std::int64_t c1) {
+                             std::int64_t c0, std::int64_t c1,
+                             SimdPath path = default_simd_path()) {
   if (steps.empty() || rows <= 0 || c1 <= c0) return;
+#if defined(ONEBIT_X86)
+  if (has_avx2_kernels(path))
+    return kernels::float_chain_rows_avx2(nullptr, 0, nullptr, nullptr, steps.data(),
+                                          static_cast<std::int64_t>(steps.size()), out, stride,
+                                          rows, c0, c1, p0, channels);
+#endif
   const std::int64_t group = std::min(rows, kChainSpan / channels);
   if (group < 2 || c0 != 0 || c1 != channels || stride != channels) {
     for (std::int64_t r = 0; r < rows; ++r)

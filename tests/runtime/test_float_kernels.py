@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import SIMD_PATHS
 from onebit.runtime import reference
 
 try:
@@ -82,14 +83,35 @@ def test_chain_reference_is_torch_step_by_step(rows, channels, kinds, seed):
     channels=st.sampled_from([1, 7, 63, 64, 65, 129]),
     kinds=chains,
     threads=st.sampled_from([1, 2]),
+    simd=st.sampled_from(SIMD_PATHS),
     seed=st.integers(0, 2**16),
 )
-def test_native_chain_equals_reference(shape, channels, kinds, threads, seed):
+def test_native_chain_equals_reference(shape, channels, kinds, threads, simd, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((*shape, channels), dtype=np.float32)
     post = _chain(rng, x.shape, kinds)
     np.testing.assert_array_equal(
-        _native.float_chain(x, post, threads=threads), reference.float_chain(x, post)
+        _native.float_chain(x, post, threads=threads, simd=simd), reference.float_chain(x, post)
+    )
+
+
+@needs_native
+@pytest.mark.parametrize("simd", SIMD_PATHS)
+@pytest.mark.parametrize("kinds", ["r", "p", "h", "a+", "rph"])
+def test_native_chain_special_values(simd, kinds):
+    """NaN, infinities, signed zeros and the hardtanh bounds themselves, on every path: each step
+    keeps the scalar form's choices (a NaN passes ReLU, -0.0 stays -0.0), bit for bit."""
+    specials = [np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, -1.0, 1.0, 0.5, -0.5, 3.0, -3.0]
+    x = np.array([specials * 3], dtype=np.float32).reshape(1, 3, len(specials))
+    post = _chain(np.random.default_rng(1), x.shape, kinds)
+    post = [("hardtanh", -1.0, 1.0) if step[0] == "hardtanh" else step for step in post]
+    want = _torch_chain(torch.from_numpy(x), post).numpy()
+    np.testing.assert_array_equal(
+        reference.float_chain(x, post).view(np.uint32), want.view(np.uint32)
+    )
+    got = _native.float_chain(x, post, simd=simd)
+    np.testing.assert_array_equal(
+        got.view(np.uint32), reference.float_chain(x, post).view(np.uint32)
     )
 
 

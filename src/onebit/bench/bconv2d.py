@@ -202,10 +202,10 @@ def _rows(result: dict[str, Any]) -> list[list[str]]:
 def print_bconv2d(result: dict[str, Any], console) -> None:
     from rich.table import Table
 
+    peak = result.get("xor_popcount_peak_gmacs_per_core", float("nan"))
     console.print(
         f"bconv2d ({result['simd']}) vs torch fp32 conv2d, same run; packed NHWC input, "
-        "stride 1, padding K // 2 with +1; xor+popcount peak "
-        f"{result.get('xor_popcount_peak_gmacs_per_core', float('nan')):.0f} binary GMAC/s per core",
+        f"stride 1, padding K // 2 with +1; xor+popcount peak {peak:.0f} binary GMAC/s per core",
         highlight=False,
         markup=False,
     )

@@ -333,12 +333,14 @@ def float_chain(x: np.ndarray, post) -> np.ndarray:
                 raise ValueError(f"{where}: {name}'s vectors must have shape ({channels},)")
         if name == "affine" and len(args) == 2:
             y = y * vectors[0] + vectors[1]
-        elif name == "relu" and not args:
-            y = np.maximum(y, np.float32(0))
+        elif name == "relu" and not args:  # a select, like torch: -0.0 and NaN pass unchanged
+            y = np.where(y < 0, np.float32(0), y)
         elif name == "prelu" and len(args) == 1:
             y = np.where(y >= 0, y, y * vectors[0])
         elif name == "hardtanh" and len(args) == 2:
-            y = np.minimum(np.maximum(y, np.float32(args[0])), np.float32(args[1]))
+            low, high = np.float32(args[0]), np.float32(args[1])
+            y = np.where(y < low, low, y)  # selects, like torch's clamp (signed zeros kept)
+            y = np.where(y > high, high, y)
         elif name == "add" and len(args) == 1:
             residual = np.asarray(args[0])
             if residual.dtype != np.float32:

@@ -244,7 +244,7 @@ class Relu(Op):
         return inputs[0]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.maximum(x, np.float32(0))
+        return np.where(x < 0, np.float32(0), x)  # a select, like torch: -0.0 and NaN pass
 
 
 class Hardtanh(Op):
@@ -262,7 +262,8 @@ class Hardtanh(Op):
         return float_value(x.shape, bound, self.where)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.clip(x, self.low, self.high)
+        low = np.where(x < self.low, self.low, x)  # selects, like torch (signed zeros kept)
+        return np.where(low > self.high, self.high, low)
 
 
 class Prelu(Op):
