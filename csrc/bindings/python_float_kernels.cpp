@@ -90,15 +90,17 @@ nb::ndarray<nb::numpy, float> py_float_im2col(const Array& x, nb::handle kernel,
 }
 
 nb::ndarray<nb::numpy, float> py_maxpool2d(const Array& x, nb::handle kernel, nb::handle stride,
-                                           nb::handle padding, nb::handle threads) {
+                                           nb::handle padding, nb::handle threads,
+                                           const std::optional<std::string>& simd) {
   const WindowGeometry g =
       window_geometry(x, kernel, stride, padding, [](const WindowGeometry& w) { return w.c; });
   const int n_threads = check_threads(threads);
+  const SimdPath path = resolve_simd(simd);
   auto out = new_array<float>({static_cast<std::size_t>(g.n), static_cast<std::size_t>(g.ho()),
                                static_cast<std::size_t>(g.wo()), static_cast<std::size_t>(g.c)});
   {
     nb::gil_scoped_release release;
-    float_maxpool2d(static_cast<const float*>(x.data()), g, n_threads, out.data());
+    float_maxpool2d(static_cast<const float*>(x.data()), g, n_threads, out.data(), path);
   }
   return out;
 }
@@ -107,7 +109,8 @@ nb::ndarray<nb::numpy, float> py_depthwise_conv2d(const Array& x, const Array& w
                                                   const Array& scale, const Array& bias,
                                                   nb::handle stride, nb::handle padding,
                                                   double pad_value, nb::handle threads,
-                                                  nb::handle post) {
+                                                  nb::handle post,
+                                                  const std::optional<std::string>& simd) {
   check_float_map(x, "x");
   if (w.dtype() != nb::dtype<float>()) fail_type("w must be float32, got " + dtype_text(w.dtype()));
   check_layout(w, "w", 3, 3);
@@ -139,6 +142,7 @@ nb::ndarray<nb::numpy, float> py_depthwise_conv2d(const Array& x, const Array& w
   const float* s = check_channel_vector<float>(scale, "scale", "float32", cout);
   const float* b = check_channel_vector<float>(bias, "bias", "float32", cout);
   const int n_threads = check_threads(threads);
+  const SimdPath path = resolve_simd(simd);
   const Shape shape{static_cast<std::size_t>(g.n), static_cast<std::size_t>(g.ho()),
                     static_cast<std::size_t>(g.wo()), static_cast<std::size_t>(cout)};
   const ParsedChain chain = parse_chain(post, cout, shape);
@@ -146,7 +150,7 @@ nb::ndarray<nb::numpy, float> py_depthwise_conv2d(const Array& x, const Array& w
   {
     nb::gil_scoped_release release;
     depthwise_conv2d(static_cast<const float*>(x.data()), static_cast<const float*>(w.data()), g,
-                     s, b, chain.steps, n_threads, out.data());
+                     s, b, chain.steps, n_threads, out.data(), path);
   }
   return out;
 }
@@ -262,6 +266,7 @@ void register_float_kernels(nb::module_& m) {
         nb::arg("bias"), nb::arg("stride") = nb::make_tuple(1, 1),
         nb::arg("padding") = nb::make_tuple(0, 0), nb::arg("pad_value") = 0.0,
         nb::arg("threads") = 0, nb::arg("post").none() = nb::none(),
+        nb::arg("simd").none() = nb::none(),
         "Float depthwise convolution of an NHWC map with a depth multiplier, then y * scale + "
         "bias and the post steps: float32 (N, Ho, Wo, C * M).\n\n"
         "x: (N, H, W, C) float32; w: (KH, KW, C * M) float32, output channel o reads input "
@@ -278,7 +283,7 @@ void register_float_kernels(nb::module_& m) {
   m.def("maxpool2d",
         named("maxpool2d", &py_maxpool2d), nb::arg("x"), nb::arg("kernel"),
         nb::arg("stride") = nb::make_tuple(1, 1), nb::arg("padding") = nb::make_tuple(0, 0),
-        nb::arg("threads") = 0,
+        nb::arg("threads") = 0, nb::arg("simd").none() = nb::none(),
         "Max-pool of a float32 NHWC map over its in-bounds window pixels (padding never wins, "
         "NaN propagates); padding: an int, a pair or (top, bottom, left, right).");
   m.def("sgemm",

@@ -19,9 +19,11 @@
 #include <vector>
 
 #include "common/checked.h"
+#include "common/cpu_features.h"
 #include "common/threads.h"
 #include "common/window.h"
 #include "float/float_chain.h"
+#include "float/window_row_kernels.h"
 
 namespace onebit {
 
@@ -108,7 +110,8 @@ inline constexpr std::int64_t kMinDepthwiseMacsPerThread = std::int64_t{1} << 14
 // The whole convolution, its affine epilogue and `post` steps, on up to `threads` threads.
 inline void depthwise_conv2d(const float* x, const float* w, const DepthwiseGeometry& g,
                              const float* scale, const float* bias,
-                             const std::vector<ChainStep>& post, int threads, float* out) {
+                             const std::vector<ChainStep>& post, int threads, float* out,
+                             SimdPath path = default_simd_path()) {
   check_depthwise_geometry(g);
   const std::int64_t ho = g.ho(), wo = g.wo(), cout = g.cout();
   const std::int64_t rows = g.n * ho;
@@ -121,12 +124,23 @@ inline void depthwise_conv2d(const float* x, const float* w, const DepthwiseGeom
   const std::int64_t useful =
       std::max<std::int64_t>(1, saturating_mul(rows, macs_per_row) / kMinDepthwiseMacsPerThread);
   const int n_threads = static_cast<int>(std::min<std::int64_t>({threads, useful, rows}));
+  const bool vector_rows = has_avx2_kernels(path) && g.m == 1;
+  const kernels::WindowRow row{g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.top, g.left, wo};
+  (void)vector_rows, (void)row;  // (used on x86 only)
   auto task = [&](std::int64_t t) {
     const std::int64_t r0 = rows * t / n_threads, r1 = rows * (t + 1) / n_threads;
     for (std::int64_t r = r0; r < r1; ++r) {
       float* out_row = out + r * wo * cout;
-      depthwise_row(x, w, g, r / ho, r % ho, pad_row.data(), out_row);
-      apply_chain_rows(steps, cout, out_row, cout, r * wo, wo, 0, cout);
+#if defined(ONEBIT_X86)
+      if (vector_rows) {
+        kernels::depthwise_row_avx2(x + r / ho * g.h * g.w * g.c, w, row, r % ho, pad_row.data(),
+                                    g.pad_value != 0.0f, out_row);
+      } else
+#endif
+      {
+        depthwise_row(x, w, g, r / ho, r % ho, pad_row.data(), out_row);
+      }
+      apply_chain_rows(steps, cout, out_row, cout, r * wo, wo, 0, cout, path);
     }
   };
   if (n_threads <= 1) {

@@ -19,8 +19,10 @@
 #include <cstring>
 
 #include "common/checked.h"
+#include "common/cpu_features.h"
 #include "common/threads.h"
 #include "common/window.h"
+#include "float/window_row_kernels.h"
 
 namespace onebit {
 
@@ -95,13 +97,21 @@ inline void float_im2col(const float* x, const WindowGeometry& g, float pad_valu
   });
 }
 
-inline void float_maxpool2d(const float* x, const WindowGeometry& g, int threads, float* out) {
+// On the AVX2 paths each output row runs maxpool_avx2.cpp's kernel instead (the same result).
+inline void float_maxpool2d(const float* x, const WindowGeometry& g, int threads, float* out,
+                            SimdPath path = default_simd_path()) {
   check_window_geometry(g, g.c);
   const std::int64_t wo = g.wo(), c = g.c;
   // the work per output row: the in-bounds taps of each window, at most min(KH, H) x min(KW, W)
   const std::int64_t taps = std::min(g.kh, g.h) * std::min(g.kw, g.w);
+  const bool vector_rows = has_avx2_kernels(path);
+  const kernels::WindowRow row{g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.top, g.left, wo};
+  (void)vector_rows, (void)row;  // (used on x86 only)
   for_output_rows(g, saturating_mul(wo * c, taps), threads, [&](std::int64_t n, std::int64_t oh) {
     float* dst = out + (n * g.ho() + oh) * wo * c;
+#if defined(ONEBIT_X86)
+    if (vector_rows) return kernels::maxpool_row_avx2(x + n * g.h * g.w * c, row, oh, dst);
+#endif
     const std::int64_t ih0 = std::max<std::int64_t>(0, oh * g.sh - g.top);
     const std::int64_t ih1 = std::min<std::int64_t>(g.h, oh * g.sh - g.top + g.kh);
     for (std::int64_t ow = 0; ow < wo; ++ow, dst += c) {

@@ -171,18 +171,39 @@ def test_depthwise_reference_matches_torch(case):
 
 @needs_native
 @settings(max_examples=60, deadline=None)
-@given(case=depthwise_cases, kinds=chains, threads=st.sampled_from([1, 2]))
-def test_native_depthwise_equals_reference(case, kinds, threads):
+@given(
+    case=depthwise_cases,
+    kinds=chains,
+    threads=st.sampled_from([1, 2]),
+    simd=st.sampled_from(SIMD_PATHS),
+)
+def test_native_depthwise_equals_reference(case, kinds, threads, simd):
     if not _fits(case):
         return
     rng, x, w, scale, bias = _depthwise_inputs(case)
     geometry = (case["stride"], case["pad"], case["pad_value"])
     want = reference.depthwise_conv2d(x, w, scale, bias, *geometry)
     post = _chain(rng, want.shape, kinds)
-    np.testing.assert_array_equal(
-        _native.depthwise_conv2d(x, w, scale, bias, *geometry, threads=threads, post=post),
-        reference.depthwise_conv2d(x, w, scale, bias, *geometry, post=post),
+    got = _native.depthwise_conv2d(
+        x, w, scale, bias, *geometry, threads=threads, post=post, simd=simd
     )
+    np.testing.assert_array_equal(
+        got, reference.depthwise_conv2d(x, w, scale, bias, *geometry, post=post)
+    )
+
+
+@needs_native
+@pytest.mark.parametrize("simd", SIMD_PATHS)
+@pytest.mark.parametrize("pad_value", [0.0, 1.0])
+def test_native_depthwise_every_path_on_a_fixed_map(simd, pad_value):
+    """Each path on one map with 8-channel vectors and a partial one, stride 2, uneven padding."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 9, 10, 21), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 21), dtype=np.float32)
+    scale, bias = _vector(rng, 21), _vector(rng, 21)
+    geometry = (2, (1, 2, 0, 1), pad_value)
+    got = _native.depthwise_conv2d(x, w, scale, bias, *geometry, simd=simd)
+    np.testing.assert_array_equal(got, reference.depthwise_conv2d(x, w, scale, bias, *geometry))
 
 
 @needs_native
@@ -297,8 +318,8 @@ def test_im2col_times_weights_is_torch_conv2d(case):
 
 @needs_native
 @settings(max_examples=60, deadline=None)
-@given(case=windows_cases, threads=st.sampled_from([1, 2]))
-def test_native_maxpool_equals_reference(case, threads):
+@given(case=windows_cases, threads=st.sampled_from([1, 2]), simd=st.sampled_from(SIMD_PATHS))
+def test_native_maxpool_equals_reference(case, threads, simd):
     x = _window_map(case)
     if x is None:
         return
@@ -306,5 +327,22 @@ def test_native_maxpool_equals_reference(case, threads):
         x.flat[case["seed"] % x.size] = np.nan
     geometry = (case["kernel"], case["stride"], case["pad"])
     np.testing.assert_array_equal(
-        _native.maxpool2d(x, *geometry, threads=threads), reference.maxpool2d(x, *geometry)
+        _native.maxpool2d(x, *geometry, threads=threads, simd=simd),
+        reference.maxpool2d(x, *geometry),
     )
+
+
+@needs_native
+@pytest.mark.parametrize("simd", SIMD_PATHS)
+def test_native_maxpool_every_path_on_special_values(simd):
+    """NaN, infinities and signed zeros in 3x3 windows, 8-channel vectors and a partial one:
+    every path gives the portable path's bits, and the reference's values (which zero wins a tie
+    of +0.0 and -0.0 is NumPy's choice there, the select's order here)."""
+    rng = np.random.default_rng(5)
+    specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0], dtype=np.float32)
+    x = rng.choice(specials, size=(1, 7, 8, 11)).astype(np.float32)
+    geometry = ((3, 3), (2, 2), (1, 1, 1, 1))
+    got = _native.maxpool2d(x, *geometry, simd=simd)
+    portable = _native.maxpool2d(x, *geometry, simd="portable")
+    np.testing.assert_array_equal(got.view(np.uint32), portable.view(np.uint32))
+    np.testing.assert_array_equal(got, reference.maxpool2d(x, *geometry))
