@@ -54,7 +54,7 @@ void bconv_gemm_avx512_vpopcntdq(const word_t* a, std::int64_t m, std::int64_t w
                                  const word_t* b, std::int64_t k, std::int32_t* out,
                                  std::int64_t ldo, std::int64_t c0, std::int64_t c1,
                                  word_t* panel);
-// bgemm_avx2.cpp: the same product with AVX2 (channel blocks of 8; panel: words * 8 words).
+// bgemm_avx2.cpp: the same product with AVX2 (panel: words * 32 scratch words, as above).
 void bconv_gemm_avx2(const word_t* a, std::int64_t m, std::int64_t words, const word_t* b,
                      std::int64_t k, std::int32_t* out, std::int64_t ldo, std::int64_t c0,
                      std::int64_t c1, word_t* panel);

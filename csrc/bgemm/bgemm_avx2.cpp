@@ -13,8 +13,10 @@
 //   (words, 8) panel; a word of a is broadcast to all 4 lanes. K needs no tail handling, the
 //   accumulators no horizontal sum, and 4 results leave in one store. Tile: 1 row of a x 2 vectors
 //   (8 channels); 3 carry-save vectors each + the lookup constants fit the 16 ymm registers.
-//   Blocking: K blocks of kPanelKcWords (the panel stays in L1), row blocks of kRowBlockBytes (they stay in
-//   L2 while the panels of every channel block pass over them).
+//   Short K (a 3x3 convolution over 64 or 128 channels: 9 or 18 words) skips the carry-save
+//   adders and looks up nibbles split in advance (split_lookup_tile, 16 channels per panel).
+//   Blocking: K blocks of kPanelKcWords (the panel stays in L1), row blocks of kRowBlockBytes
+//   (they stay in L2 while the panels of every channel block pass over them).
 // - K-vectorized (small m, e.g. a dense layer at batch 1): a vector holds 4 words of one row, read
 //   in place with a masked load at the K tail; 2 rows of a x 3 rows of b, each counted with the
 //   lookup and summed with vpsadbw per vector (a panel would cost as much as the product here).
@@ -120,7 +122,7 @@ constexpr int kGroupWords = 4;              // K words per carry-save step
 // Byte counters hold 31 lookups of <= 8: flushed every 28 groups, so that the <= 3 tail words
 // after the last flush still fit.
 constexpr int kFlushGroups = 28;
-constexpr std::int64_t kCarrySaveWords = 20;  // shorter K: lookup only (lookup_channel_tile)
+constexpr std::int64_t kCarrySaveWords = 20;  // shorter K: split_lookup_tile
 constexpr std::int64_t kChannelRows = 4;    // fewer rows of a: the K-vectorized tile
 constexpr std::int64_t kPanelKcWords = 256;  // K block of a panel: 16 KiB, in L1
 constexpr std::int64_t kRowBlockBytes = 128 * 1024;  // rows of a per block: 128 KiB, in L2
@@ -200,62 +202,16 @@ void channel_tile(const word_t* a, std::int64_t words, const word_t* panel, std:
   }
 }
 
-// channel_tile for short K (fewer than kCarrySaveWords words), where the carry-save vectors cost
-// more to count at the end than they save: every xor result is looked up into byte counters
-// (at most 8 per word, so 19 words fit a byte). MR rows of a (row stride lda) share each panel
-// load; row i's results go to o.out + i * ldo.
-template <int MR, int NV>
-void lookup_channel_tile(const word_t* a, std::int64_t lda, std::int64_t words,
-                         const word_t* panel, std::int64_t ldp, ChannelOut o, std::int64_t ldo) {
-  const Lookup look;
-  __m256i counts[MR][NV];
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NV; ++j) counts[i][j] = _mm256_setzero_si256();
-  for (std::int64_t w = 0; w < words; ++w) {
-    __m256i av[MR];
-    for (int i = 0; i < MR; ++i) av[i] = broadcast(a + i * lda + w);
-    for (int j = 0; j < NV; ++j) {
-      const __m256i bv = load(panel + w * ldp + j * kLanes);
-      for (int i = 0; i < MR; ++i)
-        counts[i][j] = _mm256_add_epi8(counts[i][j], look.bytes(_mm256_xor_si256(av[i], bv)));
-    }
-  }
-  std::int32_t* const base = o.out;
-  for (int i = 0; i < MR; ++i) {
-    o.out = base + i * ldo;
-    for (int j = 0; j < NV; ++j) store_channels(sum_bytes(counts[i][j]), o, j);
-  }
-}
-
-// channel_rows for a panel of NV vectors.
+// Rows [0, m) of a (row stride lda words, `words` of them from the panel's K block) against a
+// packed panel of o.c_end <= kChannelBlock channels; out rows at stride ldo.
 template <int NV>
-void channel_rows_of(const word_t* a, std::int64_t m, std::int64_t lda, std::int64_t words,
-                     const word_t* panel, std::int64_t ldo, ChannelOut o) {
+void channel_rows(const word_t* a, std::int64_t m, std::int64_t lda, std::int64_t words,
+                  const word_t* panel, std::int64_t ldo, ChannelOut o) {
   std::int32_t* const base = o.out;
-  std::int64_t i = 0;
-  if (words < kCarrySaveWords) {
-    for (; i + 2 <= m; i += 2) {
-      o.out = base + i * ldo;
-      lookup_channel_tile<2, NV>(a + i * lda, lda, words, panel, kChannelBlock, o, ldo);
-    }
-    if (i < m) {
-      o.out = base + i * ldo;
-      lookup_channel_tile<1, NV>(a + i * lda, lda, words, panel, kChannelBlock, o, ldo);
-    }
-    return;
-  }
-  for (; i < m; ++i) {
+  for (std::int64_t i = 0; i < m; ++i) {
     o.out = base + i * ldo;
     channel_tile<NV>(a + i * lda, words, panel, kChannelBlock, o);
   }
-}
-
-// Rows [0, m) of a (row stride lda words, `words` of them from the panel's K block) against a
-// packed panel of o.c_end <= kChannelBlock channels; out rows at stride ldo.
-void channel_rows(const word_t* a, std::int64_t m, std::int64_t lda, std::int64_t words,
-                  const word_t* panel, std::int64_t ldo, const ChannelOut& o) {
-  if (o.c_end > kLanes) return channel_rows_of<2>(a, m, lda, words, panel, ldo, o);
-  channel_rows_of<1>(a, m, lda, words, panel, ldo, o);
 }
 
 // Packs words [w0, w1) of the rows [c0, c0 + c_end) of b (row stride ldb) into a (w1 - w0,
@@ -265,24 +221,119 @@ void pack_panel(const word_t* b, std::int64_t ldb, std::int64_t c0, std::int64_t
   const std::int64_t c_pad = (c_end + kLanes - 1) / kLanes * kLanes;
   for (std::int64_t c = 0; c < c_pad; ++c) {
     const word_t* row = b + (c0 + c) * ldb;
-    for (std::int64_t w = w0; w < w1; ++w) panel[(w - w0) * kChannelBlock + c] = c < c_end ? row[w] : 0;
+    for (std::int64_t w = w0; w < w1; ++w)
+      panel[(w - w0) * kChannelBlock + c] = c < c_end ? row[w] : 0;
+  }
+}
+
+// ---- Short K: split-nibble lookup tile ---------------------------------------------------------
+//
+// Below kCarrySaveWords words the carry-save vectors cost more to count at the end than they save,
+// so every xor result is looked up, into byte counters (at most 8 per word: 19 words fit a byte).
+// The lookup works on nibbles, and (a ^ b) & m = (a & m) ^ (b & m): the panel holds each weight
+// word already split into its low nibbles and its high nibbles (shifted down), a word of a is split
+// once for all the tile's vectors, and a vector then costs 2 xor, 2 vpshufb and 2 adds (6 ops, not
+// 8). Tile: 1 row of a x 4 vectors (16 channels).
+
+constexpr int kSplitVectors = 4;
+constexpr std::int64_t kSplitBlock = kLanes * kSplitVectors;  // channels per panel
+constexpr std::int64_t kSplitRowWords = 2 * kSplitBlock;      // panel words per K word
+constexpr word_t kLowNibbles = 0x0f0f0f0f0f0f0f0fULL;
+
+// Packs words [w0, w1) of the rows [c0, c0 + c_end) of b into a (w1 - w0, 2 * kSplitBlock) panel:
+// row w holds the low nibbles of K word w of the channels 0..15, then their high nibbles; the
+// channels past c_end are zero.
+void pack_split_panel(const word_t* b, std::int64_t ldb, std::int64_t c0, std::int64_t c_end,
+                      std::int64_t w0, std::int64_t w1, word_t* panel) {
+  for (std::int64_t c = 0; c < kSplitBlock; ++c) {
+    const word_t* row = b + (c0 + c) * ldb;
+    for (std::int64_t w = w0; w < w1; ++w) {
+      const word_t v = c < c_end ? row[w] : 0;
+      panel[(w - w0) * kSplitRowWords + c] = v & kLowNibbles;
+      panel[(w - w0) * kSplitRowWords + kSplitBlock + c] = (v >> 4) & kLowNibbles;
+    }
+  }
+}
+
+template <int NV>
+void split_lookup_tile(const word_t* a, std::int64_t words, const word_t* panel,
+                       const ChannelOut& o) {
+  const Lookup look;
+  __m256i counts[NV];
+  for (int j = 0; j < NV; ++j) counts[j] = _mm256_setzero_si256();
+  for (std::int64_t w = 0; w < words; ++w) {
+    const __m256i av = broadcast(a + w);
+    const __m256i lo = _mm256_and_si256(av, look.low);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(av, 4), look.low);
+    const word_t* row = panel + w * kSplitRowWords;
+    for (int j = 0; j < NV; ++j) {
+      const __m256i low_count = _mm256_shuffle_epi8(look.lut, _mm256_xor_si256(lo, load(row + j * kLanes)));
+      const __m256i high_count =
+          _mm256_shuffle_epi8(look.lut, _mm256_xor_si256(hi, load(row + kSplitBlock + j * kLanes)));
+      counts[j] = _mm256_add_epi8(counts[j], _mm256_add_epi8(low_count, high_count));
+    }
+  }
+  for (int j = 0; j < NV; ++j) store_channels(sum_bytes(counts[j]), o, j);
+}
+
+template <int NV>
+void split_rows(const word_t* a, std::int64_t m, std::int64_t lda, std::int64_t words,
+                const word_t* panel, std::int64_t ldo, ChannelOut o) {
+  std::int32_t* const base = o.out;
+  for (std::int64_t i = 0; i < m; ++i) {
+    o.out = base + i * ldo;
+    split_lookup_tile<NV>(a + i * lda, words, panel, o);
+  }
+}
+
+// ---- Channel-vectorized driver -----------------------------------------------------------------
+
+// Rows [0, m) of a (row stride lda) times the rows [c0, c1) of b (row stride ldb) over the K words
+// [w0, w1): a panel per channel block, then the tile for that K length. out: row 0, column 0 of
+// the result, row stride ldo; first / last: as ChannelOut. panel: at least
+// max(kPanelKcWords * kChannelBlock, (kCarrySaveWords - 1) * kSplitRowWords) words.
+void channel_blocks(const word_t* a, std::int64_t m, std::int64_t lda, std::int64_t w0,
+                    std::int64_t w1, const word_t* b, std::int64_t ldb, std::int64_t c0,
+                    std::int64_t c1, std::int64_t k, bool first, bool last, std::int32_t* out,
+                    std::int64_t ldo, word_t* panel) {
+  const std::int64_t words = w1 - w0;
+  if (words < kCarrySaveWords) {
+    for (std::int64_t cb = c0; cb < c1; cb += kSplitBlock) {
+      const std::int64_t c_end = min64(kSplitBlock, c1 - cb);
+      pack_split_panel(b, ldb, cb, c_end, w0, w1, panel);
+      const ChannelOut o{out + cb, c_end, k, first, last};
+      switch ((c_end + kLanes - 1) / kLanes) {
+        case 4: split_rows<4>(a + w0, m, lda, words, panel, ldo, o); break;
+        case 3: split_rows<3>(a + w0, m, lda, words, panel, ldo, o); break;
+        case 2: split_rows<2>(a + w0, m, lda, words, panel, ldo, o); break;
+        default: split_rows<1>(a + w0, m, lda, words, panel, ldo, o); break;
+      }
+    }
+    return;
+  }
+  for (std::int64_t cb = c0; cb < c1; cb += kChannelBlock) {
+    const std::int64_t c_end = min64(kChannelBlock, c1 - cb);
+    pack_panel(b, ldb, cb, c_end, w0, w1, panel);
+    const ChannelOut o{out + cb, c_end, k, first, last};
+    if (c_end > kLanes) {
+      channel_rows<2>(a + w0, m, lda, words, panel, ldo, o);
+    } else {
+      channel_rows<1>(a + w0, m, lda, words, panel, ldo, o);
+    }
   }
 }
 
 void channel_bgemm(const BgemmProblem& p, std::int64_t m0, std::int64_t m1, std::int64_t n0,
                    std::int64_t n1) {
   alignas(64) word_t panel[kPanelKcWords * kChannelBlock];
+  static_assert((kCarrySaveWords - 1) * kSplitRowWords <= kPanelKcWords * kChannelBlock);
   for (std::int64_t w0 = 0; w0 < p.words; w0 += kPanelKcWords) {
     const std::int64_t w1 = min64(p.words, w0 + kPanelKcWords);
     const std::int64_t row_block = max64(kChannelRows, kRowBlockBytes / ((w1 - w0) * 8));
     for (std::int64_t i0 = m0; i0 < m1; i0 += row_block) {
       const std::int64_t rows = min64(row_block, m1 - i0);
-      for (std::int64_t c0 = n0; c0 < n1; c0 += kChannelBlock) {
-        const std::int64_t c_end = min64(kChannelBlock, n1 - c0);
-        pack_panel(p.b, p.words, c0, c_end, w0, w1, panel);
-        const ChannelOut o{p.out + i0 * p.n + c0, c_end, p.k, w0 == 0, w1 == p.words};
-        channel_rows(p.a + i0 * p.words + w0, rows, p.words, w1 - w0, panel, p.n, o);
-      }
+      channel_blocks(p.a + i0 * p.words, rows, p.words, w0, w1, p.b, p.words, n0, n1, p.k,
+                     w0 == 0, w1 == p.words, p.out + i0 * p.n, p.n, panel);
     }
   }
 }
@@ -298,12 +349,7 @@ void bgemm_avx2(const BgemmProblem& p, std::int64_t m0, std::int64_t m1, std::in
 void bconv_gemm_avx2(const word_t* a, std::int64_t m, std::int64_t words, const word_t* b,
                      std::int64_t k, std::int32_t* out, std::int64_t ldo, std::int64_t c0,
                      std::int64_t c1, word_t* panel) {
-  for (std::int64_t cb = c0; cb < c1; cb += kChannelBlock) {
-    const std::int64_t c_end = min64(kChannelBlock, c1 - cb);
-    pack_panel(b, words, cb, c_end, 0, words, panel);
-    const ChannelOut o{out + cb, c_end, k, true, true};
-    channel_rows(a, m, words, words, panel, ldo, o);
-  }
+  channel_blocks(a, m, words, 0, words, b, words, c0, c1, k, true, true, out, ldo, panel);
 }
 
 std::int64_t peak_avx2(std::int64_t iters, std::uint64_t* sink) {
