@@ -115,25 +115,53 @@ void Conv2d::run(const std::vector<const void*>& inputs, void* output, const Run
                      affine ? chain[0].b : zeros_.data(), post, ctx.threads, y);
   } else if (groups_ == 1) {
     const bool direct = kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && !top && !bottom && !left && !right;
-    std::vector<float> columns;
-    const float* a = x;
-    if (!direct) {
+    const std::vector<ChainStep> steps = epilogue_.steps(&post_, residual_maps(inputs));
+    if (direct) {
+      sgemm(SgemmProblem{x, weight_.data(), y, rows, cout_, cin_}, default_simd_path(),
+            ctx.threads);
+      apply_chain(steps, y, rows, cout_, ctx.threads);
+    } else {
       WindowGeometry g;
       g.n = ctx.batch, g.h = height_, g.w = width_, g.c = cin_;
       g.kh = kh_, g.kw = kw_, g.sh = sh_, g.sw = sw_;
       g.top = top, g.bottom = bottom, g.left = left, g.right = right;
-      columns.resize(static_cast<std::size_t>(rows * kh_ * kw_ * cin_));
-      float_im2col(x, g, static_cast<float>(pad_value_), ctx.threads, columns.data());
-      a = columns.data();
+      im2col_sgemm(x, g, steps, y, ctx.threads);
     }
-    sgemm(SgemmProblem{a, weight_.data(), y, rows, cout_, kh_ * kw_ * cin_}, default_simd_path(),
-          ctx.threads);
-    apply_chain(epilogue_.steps(&post_, residual_maps(inputs)), y, rows, cout_, ctx.threads);
   } else {
     run_grouped(x, y, ctx);
     apply_chain(epilogue_.steps(&post_, residual_maps(inputs)), y, rows, cout_, ctx.threads);
   }
   if (sign) pack_signs(y, rows, cout_, static_cast<word_t*>(output), ctx.threads);
+}
+
+// im2col, sgemm and the chain per tile of output pixels, each tile's columns (about
+// kColumnTileBytes) in a thread-local buffer, so they stay in cache between the three instead of
+// the whole map's columns passing through memory. sgemm's sums do not depend on the tiling.
+void Conv2d::im2col_sgemm(const float* x, const WindowGeometry& g,
+                          const std::vector<ChainStep>& steps, float* y, int threads) const {
+  constexpr std::int64_t kColumnTileBytes = 128 * 1024;
+  const std::int64_t rows = g.pixels(), patch = kh_ * kw_ * cin_;
+  const std::int64_t quantum = kSgemmTaskRows;
+  const std::int64_t tile = std::max<std::int64_t>(
+      quantum, kColumnTileBytes / (patch * std::int64_t{sizeof(float)}) / quantum * quantum);
+  const std::int64_t tiles = (rows + tile - 1) / tile;
+  const SimdPath path = default_simd_path();
+  const float pad = static_cast<float>(pad_value_);
+  auto task = [&](std::int64_t t) {
+    const std::int64_t p0 = t * tile, p1 = std::min(rows, p0 + tile);
+    float* columns = onebit::scratch<float, 3>((p1 - p0) * patch);
+    float_im2col_pixels(x, g, pad, p0, p1, columns);
+    sgemm(SgemmProblem{columns, weight_.data(), y + p0 * cout_, p1 - p0, cout_, patch}, path, 1);
+    apply_chain_rows(steps, cout_, y + p0 * cout_, cout_, p0, p1 - p0, 0, cout_, path);
+  };
+  const std::int64_t useful = std::max<std::int64_t>(
+      1, saturating_mul(rows * cout_, patch) / kMinSgemmCostPerThread);
+  const int n_threads = static_cast<int>(std::min<std::int64_t>({threads, useful, tiles}));
+  if (n_threads <= 1) {
+    for (std::int64_t t = 0; t < tiles; ++t) task(t);
+  } else {
+    parallel_for(tiles, task, n_threads);
+  }
 }
 
 // Grouped (not depthwise): per group, the windows of its channels as rows in (c, kh, kw) order

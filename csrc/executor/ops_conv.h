@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "epilogue.h"
+#include "float/float_window.h"
 #include "op.h"
 
 namespace onebit {
@@ -22,6 +23,8 @@ class Conv2d : public Op {
  private:
   std::int64_t read_groups() const;  // the groups attr, refused unless it divides cin and cout
   void run_grouped(const float* x, float* y, const RunContext& ctx) const;
+  void im2col_sgemm(const float* x, const WindowGeometry& g, const std::vector<ChainStep>& steps,
+                    float* y, int threads) const;
 
   std::int64_t cin_, cout_, kh_, kw_, sh_, sw_;
   std::vector<std::int64_t> padding_;  // top, bottom, left, right
