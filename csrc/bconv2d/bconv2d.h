@@ -39,6 +39,7 @@
 #include "bgemm/bgemm.h"
 #include "common/bit_format.h"
 #include "common/checked.h"
+#include "common/im2col.h"
 #include "common/threads.h"
 #include "common/window.h"
 #include "float/float_chain.h"
@@ -61,37 +62,12 @@ void bconv_gemm_avx2(const word_t* a, std::int64_t m, std::int64_t words, const 
 }  // namespace kernels
 #endif
 
-// im2col rows of the output pixels [p0, p1) into dst ((p1 - p0) x patch_words). Within a kernel
-// row the taps are consecutive input pixels (for any stride), so each kernel row is one copy of
-// the in-bounds run plus zero words for the taps that fall on padding.
+// im2col rows of the output pixels [p0, p1) into dst ((p1 - p0) x patch_words): common/im2col.h
+// over the packed words, padded pixels all-zero words (+1, one-padding).
 inline void im2col_rows(const word_t* x, const Conv2dGeometry& g, std::int64_t p0, std::int64_t p1,
                         word_t* dst) {
-  const std::int64_t ho = g.ho(), wo = g.wo();
-  const std::int64_t row_words = g.kw * g.words;
-  std::int64_t n = p0 / (ho * wo), oh = p0 / wo % ho, ow = p0 % wo;
-  for (std::int64_t p = p0; p < p1; ++p) {
-    const std::int64_t iw0 = ow * g.sw - g.pw;
-    const std::int64_t j0 = std::max<std::int64_t>(0, -iw0);              // first tap in bounds
-    const std::int64_t j1 = std::min<std::int64_t>(g.kw, g.w - iw0);      // one past the last
-    for (std::int64_t i = 0; i < g.kh; ++i, dst += row_words) {
-      const std::int64_t ih = oh * g.sh - g.ph + i;
-      if (ih < 0 || ih >= g.h || j1 <= j0) {
-        std::memset(dst, 0, static_cast<std::size_t>(row_words) * sizeof(word_t));
-        continue;
-      }
-      const word_t* src = x + ((n * g.h + ih) * g.w + iw0 + j0) * g.words;
-      if (j0 > 0) std::memset(dst, 0, static_cast<std::size_t>(j0 * g.words) * sizeof(word_t));
-      std::memcpy(dst + j0 * g.words, src,
-                  static_cast<std::size_t>((j1 - j0) * g.words) * sizeof(word_t));
-      if (j1 < g.kw)
-        std::memset(dst + j1 * g.words, 0,
-                    static_cast<std::size_t>((g.kw - j1) * g.words) * sizeof(word_t));
-    }
-    if (++ow == wo) {
-      ow = 0;
-      if (++oh == ho) oh = 0, ++n;
-    }
-  }
+  const Im2colShape shape{g.h, g.w, g.words, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.ho(), g.wo()};
+  im2col_pixels<word_t>(x, shape, 0, p0, p1, dst);
 }
 
 // Epilogues: what a task does with its int32 tile (rows = pixels [p0, p1), channels [c0, c1)).

@@ -36,6 +36,7 @@
 #include "bconv2d/output_transform_kernels.h"
 #include "common/bit_format.h"
 #include "common/cpu_features.h"
+#include "float/float_chain_kernels.h"
 
 namespace onebit {
 
@@ -58,9 +59,9 @@ inline void output_float_rows(const std::int32_t* acc, std::int64_t acc_stride, 
                               SimdPath path = default_simd_path()) {
   ONEBIT_NO_FP_CONTRACT
 #if defined(ONEBIT_X86)
-  if (has_avx2_kernels(path))
-    return kernels::output_float_rows_avx2(acc, acc_stride, rows, c0, c1, scale, bias, out,
-                                           out_stride);
+  if (has_avx2_kernels(path))  // the fused float tail with no steps: the same operations
+    return kernels::float_chain_rows_avx2(acc, acc_stride, scale, bias, nullptr, 0, out,
+                                          out_stride, rows, c0, c1, 0, 0);
 #endif
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int32_t* a = acc + r * acc_stride;

@@ -1,54 +1,26 @@
-// The output transforms (output_transform.h) with AVX2 (compiled with -mavx2, no FMA): 8 channels
-// per vector.
+// The bit output transform (output_transform.h) with AVX2 (compiled with -mavx2), 8 channels per
+// vector (the float transform is float_chain_avx2.cpp's kernel with no steps).
 //
-// float: cvtdq2ps, one multiply and one add, in that order and rounded each time, so the result
-// equals the portable loop bit for bit. bits: vpcmpgtd (below > acc, i.e. acc < below) and
-// vmovmskps give 8 bits of a word; the word is XORed with the packed invert flags. At the last,
-// partial word of a row only whole vectors of channels < c1 are loaded (masked loads), and the bits
-// past c1 are cleared, so padding bits stay 0.
+// vpcmpgtd (below > acc, i.e. acc < below) and vmovmskps give 8 bits of a word; the word is XORed
+// with the packed invert flags. At the last, partial word of a row only whole vectors of channels
+// < c1 are loaded (masked loads), and the bits past c1 are cleared, so padding bits stay 0.
 //
-// Like the bgemm path files: only the kernels' declarations and intrinsics, helpers in an
-// anonymous namespace (ODR; see bgemm/bgemm_kernels.h).
+// Like the bgemm path files: only kernel headers and intrinsics, helpers in an anonymous namespace
+// (ODR; see bgemm/bgemm_kernels.h).
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "bconv2d/output_transform_kernels.h"
+#include "float/float_lanes_avx2.h"
 
 namespace onebit::kernels {
 namespace {
 
-constexpr int kLanes = 8;
+constexpr int kLanes = kFloatLanes;
 constexpr int kBits = 64;
 
-inline __m256i lane_mask(std::int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n < kLanes ? n : kLanes)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 }  // namespace
-
-void output_float_rows_avx2(const std::int32_t* acc, std::int64_t acc_stride, std::int64_t rows,
-                            std::int64_t c0, std::int64_t c1, const float* scale,
-                            const float* bias, float* out, std::int64_t out_stride) {
-  const std::int64_t full = c0 + (c1 - c0) / kLanes * kLanes;
-  const __m256i tail = lane_mask(c1 - full);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const std::int32_t* a = acc + r * acc_stride;
-    float* o = out + r * out_stride;
-    std::int64_t c = c0;
-    for (; c < full; c += kLanes) {
-      const __m256 x = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + c)));
-      const __m256 product = _mm256_mul_ps(x, _mm256_loadu_ps(scale + c));
-      _mm256_storeu_ps(o + c, _mm256_add_ps(product, _mm256_loadu_ps(bias + c)));
-    }
-    if (c < c1) {
-      const __m256 x = _mm256_cvtepi32_ps(_mm256_maskload_epi32(a + c, tail));
-      const __m256 product = _mm256_mul_ps(x, _mm256_maskload_ps(scale + c, tail));
-      _mm256_maskstore_ps(o + c, tail, _mm256_add_ps(product, _mm256_maskload_ps(bias + c, tail)));
-    }
-  }
-}
 
 void output_bits_rows_avx2(const std::int32_t* acc, std::int64_t acc_stride, std::int64_t rows,
                            std::int64_t c0, std::int64_t c1, const std::int32_t* below,
@@ -72,7 +44,7 @@ void output_bits_rows_avx2(const std::int32_t* acc, std::int64_t acc_stride, std
       } else {
         for (std::int64_t q = 0; q * kLanes < count; ++q) {
           const std::int64_t c = base + q * kLanes;
-          const __m256i mask = lane_mask(count - q * kLanes);
+          const __m256i mask = lanes_below(count - q * kLanes);
           const __m256i negative = _mm256_cmpgt_epi32(_mm256_maskload_epi32(below + c, mask),
                                                       _mm256_maskload_epi32(a + c, mask));
           bits |= static_cast<word_t>(static_cast<unsigned>(

@@ -61,9 +61,11 @@ inline __m256i load(const word_t* p) {
 
 inline __m256i broadcast(const word_t* p) { return _mm256_set1_epi64x(static_cast<long long>(*p)); }
 
+// Sum of the 4 lanes, wrapping (the peak loop's sink folds arbitrary bits).
 inline std::int64_t hsum(__m256i v) {
   const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  return _mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1);
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(_mm_cvtsi128_si64(s)) +
+                                   static_cast<std::uint64_t>(_mm_extract_epi64(s, 1)));
 }
 
 // ---- K-vectorized tile -------------------------------------------------------------------------
@@ -152,8 +154,8 @@ inline void store_channels(__m256i sum, const ChannelOut& o, int j) {
 // One row of a (`words` words) against the panel's channels [0, NV * kLanes) (panel row w holds
 // K word w of each channel).
 template <int NV>
-void channel_tile(const word_t* a, std::int64_t words, const word_t* panel, std::int64_t ldp,
-                  const ChannelOut& o) {
+void channel_tile(const word_t* a, std::int64_t words, const word_t* panel, const ChannelOut& o) {
+  constexpr std::int64_t ldp = kChannelBlock;
   const Lookup look;
   __m256i ones[NV], twos[NV], fours[NV], total[NV];
   for (int j = 0; j < NV; ++j) ones[j] = twos[j] = fours[j] = total[j] = _mm256_setzero_si256();
@@ -202,15 +204,19 @@ void channel_tile(const word_t* a, std::int64_t words, const word_t* panel, std:
   }
 }
 
-// Rows [0, m) of a (row stride lda words, `words` of them from the panel's K block) against a
-// packed panel of o.c_end <= kChannelBlock channels; out rows at stride ldo.
-template <int NV>
-void channel_rows(const word_t* a, std::int64_t m, std::int64_t lda, std::int64_t words,
-                  const word_t* panel, std::int64_t ldo, ChannelOut o) {
+// A channel tile: one row of a (`words` words) against a packed panel, results as o says.
+using ChannelTile = void (*)(const word_t* a, std::int64_t words, const word_t* panel,
+                             const ChannelOut& o);
+
+// Rows [0, m) of a (row stride lda words, `words` of them from the panel's K block) through Tile;
+// row i's results go to o.out + i * ldo.
+template <ChannelTile Tile>
+void each_row(const word_t* a, std::int64_t m, std::int64_t lda, std::int64_t words,
+              const word_t* panel, std::int64_t ldo, ChannelOut o) {
   std::int32_t* const base = o.out;
   for (std::int64_t i = 0; i < m; ++i) {
     o.out = base + i * ldo;
-    channel_tile<NV>(a + i * lda, words, panel, kChannelBlock, o);
+    Tile(a + i * lda, words, panel, o);
   }
 }
 
@@ -276,16 +282,6 @@ void split_lookup_tile(const word_t* a, std::int64_t words, const word_t* panel,
   for (int j = 0; j < NV; ++j) store_channels(sum_bytes(counts[j]), o, j);
 }
 
-template <int NV>
-void split_rows(const word_t* a, std::int64_t m, std::int64_t lda, std::int64_t words,
-                const word_t* panel, std::int64_t ldo, ChannelOut o) {
-  std::int32_t* const base = o.out;
-  for (std::int64_t i = 0; i < m; ++i) {
-    o.out = base + i * ldo;
-    split_lookup_tile<NV>(a + i * lda, words, panel, o);
-  }
-}
-
 // ---- Channel-vectorized driver -----------------------------------------------------------------
 
 // Rows [0, m) of a (row stride lda) times the rows [c0, c1) of b (row stride ldb) over the K words
@@ -303,10 +299,10 @@ void channel_blocks(const word_t* a, std::int64_t m, std::int64_t lda, std::int6
       pack_split_panel(b, ldb, cb, c_end, w0, w1, panel);
       const ChannelOut o{out + cb, c_end, k, first, last};
       switch ((c_end + kLanes - 1) / kLanes) {
-        case 4: split_rows<4>(a + w0, m, lda, words, panel, ldo, o); break;
-        case 3: split_rows<3>(a + w0, m, lda, words, panel, ldo, o); break;
-        case 2: split_rows<2>(a + w0, m, lda, words, panel, ldo, o); break;
-        default: split_rows<1>(a + w0, m, lda, words, panel, ldo, o); break;
+        case 4: each_row<split_lookup_tile<4>>(a + w0, m, lda, words, panel, ldo, o); break;
+        case 3: each_row<split_lookup_tile<3>>(a + w0, m, lda, words, panel, ldo, o); break;
+        case 2: each_row<split_lookup_tile<2>>(a + w0, m, lda, words, panel, ldo, o); break;
+        default: each_row<split_lookup_tile<1>>(a + w0, m, lda, words, panel, ldo, o); break;
       }
     }
     return;
@@ -316,9 +312,9 @@ void channel_blocks(const word_t* a, std::int64_t m, std::int64_t lda, std::int6
     pack_panel(b, ldb, cb, c_end, w0, w1, panel);
     const ChannelOut o{out + cb, c_end, k, first, last};
     if (c_end > kLanes) {
-      channel_rows<2>(a + w0, m, lda, words, panel, ldo, o);
+      each_row<channel_tile<2>>(a + w0, m, lda, words, panel, ldo, o);
     } else {
-      channel_rows<1>(a + w0, m, lda, words, panel, ldo, o);
+      each_row<channel_tile<1>>(a + w0, m, lda, words, panel, ldo, o);
     }
   }
 }

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include "bitpack/bitpack_kernels.h"
+#include "bitpack/packed_rows.h"
 
 namespace onebit::kernels {
 namespace {
@@ -37,34 +38,16 @@ inline word_t word_of(const std::int8_t* x) {
   return static_cast<word_t>(lo) | static_cast<word_t>(hi) << 32;
 }
 
-template <typename T>
-void pack_rows(const T* x, std::int64_t row_begin, std::int64_t row_end, std::int64_t channels,
-               word_t* out) {
-  const std::int64_t full = channels / kBits;
-  const std::int64_t tail = channels - full * kBits;
-  const std::int64_t words = full + (tail ? 1 : 0);
-  for (std::int64_t r = row_begin; r < row_end; ++r) {
-    const T* row = x + r * channels;
-    word_t* dst = out + r * words;
-    for (std::int64_t w = 0; w < full; ++w) dst[w] = word_of(row + w * kBits);
-    if (tail) {
-      T padded[kBits] = {};
-      for (std::int64_t c = 0; c < tail; ++c) padded[c] = row[full * kBits + c];
-      dst[full] = word_of(padded);
-    }
-  }
-}
-
 }  // namespace
 
 void bitpack_rows_avx2(const float* x, std::int64_t row_begin, std::int64_t row_end,
                        std::int64_t channels, word_t* out) {
-  pack_rows(x, row_begin, row_end, channels, out);
+  pack_rows_with(x, row_begin, row_end, channels, out, [](const auto* v) { return word_of(v); });
 }
 
 void bitpack_rows_avx2(const std::int8_t* x, std::int64_t row_begin, std::int64_t row_end,
                        std::int64_t channels, word_t* out) {
-  pack_rows(x, row_begin, row_end, channels, out);
+  pack_rows_with(x, row_begin, row_end, channels, out, [](const auto* v) { return word_of(v); });
 }
 
 void unpack_rows_avx2(const word_t* words_in, std::int64_t row_begin, std::int64_t row_end,

@@ -8,9 +8,9 @@
 // bit 0, as bitpack.h's padding).
 #include <arm_neon.h>
 
-#include <cstring>
 
 #include "bitpack/bitpack_kernels.h"
+#include "bitpack/packed_rows.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "bitpack_neon.cpp assembles words from bytes in little-endian order"
@@ -51,34 +51,16 @@ inline word_t pack_word(const T* x) {
                          bit_lanes(x + 3 * kLanes));
 }
 
-template <typename T>
-void pack_rows(const T* x, std::int64_t row_begin, std::int64_t row_end, std::int64_t channels,
-               word_t* out) {
-  const std::int64_t words = words_for(channels);
-  const std::int64_t full = channels / kWordBits;
-  const std::int64_t rest = channels - full * kWordBits;
-  for (std::int64_t r = row_begin; r < row_end; ++r) {
-    const T* row = x + r * channels;
-    word_t* dst = out + r * words;
-    for (std::int64_t w = 0; w < full; ++w) dst[w] = pack_word(row + w * kWordBits);
-    if (rest > 0) {
-      T padded[kWordBits] = {};
-      std::memcpy(padded, row + full * kWordBits, static_cast<std::size_t>(rest) * sizeof(T));
-      dst[full] = pack_word(padded);
-    }
-  }
-}
-
 }  // namespace
 
 void bitpack_rows_neon(const float* x, std::int64_t row_begin, std::int64_t row_end,
                        std::int64_t channels, word_t* out) {
-  pack_rows(x, row_begin, row_end, channels, out);
+  pack_rows_with(x, row_begin, row_end, channels, out, [](const auto* v) { return pack_word(v); });
 }
 
 void bitpack_rows_neon(const std::int8_t* x, std::int64_t row_begin, std::int64_t row_end,
                        std::int64_t channels, word_t* out) {
-  pack_rows(x, row_begin, row_end, channels, out);
+  pack_rows_with(x, row_begin, row_end, channels, out, [](const auto* v) { return pack_word(v); });
 }
 
 }  // namespace onebit::kernels

@@ -3,23 +3,15 @@
 // order, each product rounded before the add, as depthwise_conv2d.h's portable loop does through
 // memory; so the two agree bit for bit. The last, partial vector of channels is masked.
 //
-// Like the bgemm path files: only window_row_kernels.h and intrinsics, helpers in an anonymous
+// Like the bgemm path files: only kernel headers and intrinsics, helpers in an anonymous
 // namespace (ODR; see bgemm/bgemm_kernels.h).
 #include <immintrin.h>
 
+#include "float/float_lanes_avx2.h"
 #include "float/window_row_kernels.h"
 
 namespace onebit::kernels {
 namespace {
-
-constexpr int kLanes = 8;
-
-template <bool Masked>
-inline __m256 load(const float* p, __m256i mask) {
-  if constexpr (Masked) return _mm256_maskload_ps(p, mask);
-  (void)mask;
-  return _mm256_loadu_ps(p);
-}
 
 // Channels [c, c + 8) of output pixel ow.
 template <bool Masked>
@@ -41,26 +33,21 @@ inline void pixel_vector(const float* x, const float* w, const WindowRow& g, std
       } else {
         continue;  // a zero pad adds +0.0, which changes no sum
       }
-      acc = _mm256_add_ps(acc, _mm256_mul_ps(load<Masked>(v, mask), load<Masked>(tap_w, mask)));
+      acc = _mm256_add_ps(acc, _mm256_mul_ps(load_floats<Masked>(v, mask), load_floats<Masked>(tap_w, mask)));
     }
   }
-  if constexpr (Masked) {
-    _mm256_maskstore_ps(out + c, mask, acc);
-  } else {
-    _mm256_storeu_ps(out + c, acc);
-  }
+  store_floats<Masked>(out + c, mask, acc);
 }
 
 }  // namespace
 
 void depthwise_row_avx2(const float* x, const float* w, const WindowRow& g, std::int64_t oh,
                         const float* pad_row, bool pad_counts, float* out_row) {
-  const std::int64_t full = g.c / kLanes * kLanes;
-  const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(g.c - full)),
-                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const std::int64_t full = g.c / kFloatLanes * kFloatLanes;
+  const __m256i tail = lanes_below(g.c - full);
   for (std::int64_t ow = 0; ow < g.wo; ++ow) {
     float* out = out_row + ow * g.c;
-    for (std::int64_t c = 0; c < full; c += kLanes)
+    for (std::int64_t c = 0; c < full; c += kFloatLanes)
       pixel_vector<false>(x, w, g, oh, ow, pad_row, pad_counts, out, c, tail);
     if (full < g.c) pixel_vector<true>(x, w, g, oh, ow, pad_row, pad_counts, out, full, tail);
   }

@@ -8,24 +8,17 @@
 //   hardtanh  min(max(x, lo), hi)    blend(x, lo, x < lo), then blend(., hi, . > hi)
 // The last, partial vector of a row uses masked loads and stores.
 //
-// Like the bgemm path files: only float_chain_kernels.h and intrinsics, helpers in an anonymous
+// Like the bgemm path files: only kernel headers and intrinsics, helpers in an anonymous
 // namespace (ODR; see bgemm/bgemm_kernels.h).
 #include <immintrin.h>
 
 #include "float/float_chain_kernels.h"
+#include "float/float_lanes_avx2.h"
 
 namespace onebit::kernels {
 namespace {
 
-constexpr int kLanes = 8;
-
-// Loads 8 floats, or the lanes of `mask` (others 0) when Masked.
-template <bool Masked>
-inline __m256 load(const float* p, __m256i mask) {
-  if constexpr (Masked) return _mm256_maskload_ps(p, mask);
-  (void)mask;
-  return _mm256_loadu_ps(p);
-}
+constexpr int kLanes = kFloatLanes;
 
 // NV vectors of channels [c, c + 8 * NV) of one row, the last one masked when MaskLast: start
 // value, steps (each applied to all NV vectors before the next, so a step's loads are in flight
@@ -43,7 +36,7 @@ inline void chain_block(const std::int32_t* acc, const float* scale, const float
     (void)masked;                                        \
     body                                                 \
   }
-#define ONEBIT_LOAD(p) (masked ? load<true>((p), mask) : load<false>((p), mask))
+#define ONEBIT_LOAD(p) (masked ? load_floats<true>((p), mask) : load_floats<false>((p), mask))
   if (acc != nullptr) {
     ONEBIT_EACH({
       const __m256i a = masked ? _mm256_maskload_epi32(acc + 8 * k, mask)
@@ -87,9 +80,9 @@ inline void chain_block(const std::int32_t* acc, const float* scale, const float
   }
   ONEBIT_EACH({
     if (masked) {
-      _mm256_maskstore_ps(o + 8 * k, mask, x[k]);
+      store_floats<true>(o + 8 * k, mask, x[k]);
     } else {
-      _mm256_storeu_ps(o + 8 * k, x[k]);
+      store_floats<false>(o + 8 * k, mask, x[k]);
     }
   })
 #undef ONEBIT_LOAD
@@ -120,8 +113,7 @@ void float_chain_rows_avx2(const std::int32_t* acc, std::int64_t acc_stride, con
                            std::int64_t channels) {
   const std::int64_t vectors = (c1 - c0 + kLanes - 1) / kLanes;
   const std::int64_t left = (c1 - c0) - (vectors - 1) * kLanes;  // channels of the last vector
-  const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left)),
-                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i tail = lanes_below(left);
   const bool mask_last = left < kLanes;
   for (std::int64_t row = 0; row < rows; ++row) {
     const std::int32_t* a = acc == nullptr ? nullptr : acc + row * acc_stride;

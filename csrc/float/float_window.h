@@ -20,6 +20,7 @@
 
 #include "common/checked.h"
 #include "common/cpu_features.h"
+#include "common/im2col.h"
 #include "common/threads.h"
 #include "common/window.h"
 #include "float/window_row_kernels.h"
@@ -73,31 +74,11 @@ void for_output_rows(const WindowGeometry& g, std::int64_t floats_per_row, int t
 }
 
 // im2col rows of the output pixels [p0, p1) (p = (n * Ho + oh) * Wo + ow) into dst
-// ((p1 - p0) x KH * KW * C floats); g must have passed check_window_geometry.
+// ((p1 - p0) x KH * KW * C floats): common/im2col.h; g must have passed check_window_geometry.
 inline void float_im2col_pixels(const float* x, const WindowGeometry& g, float pad_value,
                                 std::int64_t p0, std::int64_t p1, float* dst) {
-  const std::int64_t ho = g.ho(), wo = g.wo(), row_floats = g.kw * g.c;
-  std::int64_t n = p0 / (ho * wo), oh = p0 / wo % ho, ow = p0 % wo;
-  for (std::int64_t p = p0; p < p1; ++p) {
-    const std::int64_t iw0 = ow * g.sw - g.left;
-    const std::int64_t j0 = std::max<std::int64_t>(0, -iw0);          // first tap in bounds
-    const std::int64_t j1 = std::min<std::int64_t>(g.kw, g.w - iw0);  // one past the last
-    for (std::int64_t i = 0; i < g.kh; ++i, dst += row_floats) {
-      const std::int64_t ih = oh * g.sh - g.top + i;
-      if (ih < 0 || ih >= g.h || j1 <= j0) {
-        std::fill(dst, dst + row_floats, pad_value);
-        continue;
-      }
-      const float* src = x + ((n * g.h + ih) * g.w + iw0 + j0) * g.c;
-      std::fill(dst, dst + j0 * g.c, pad_value);
-      std::memcpy(dst + j0 * g.c, src, static_cast<std::size_t>((j1 - j0) * g.c) * sizeof(float));
-      std::fill(dst + j1 * g.c, dst + row_floats, pad_value);
-    }
-    if (++ow == wo) {
-      ow = 0;
-      if (++oh == ho) oh = 0, ++n;
-    }
-  }
+  const Im2colShape shape{g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.top, g.left, g.ho(), g.wo()};
+  im2col_pixels(x, shape, pad_value, p0, p1, dst);
 }
 
 inline void float_im2col(const float* x, const WindowGeometry& g, float pad_value, int threads,

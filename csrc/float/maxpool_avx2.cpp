@@ -4,23 +4,15 @@
 // in the window wins and the result equals the portable loop bit for bit. A window of padding
 // only gives -inf. The last, partial vector of channels is masked.
 //
-// Like the bgemm path files: only window_row_kernels.h and intrinsics, helpers in an anonymous
+// Like the bgemm path files: only kernel headers and intrinsics, helpers in an anonymous
 // namespace (ODR; see bgemm/bgemm_kernels.h).
 #include <immintrin.h>
 
+#include "float/float_lanes_avx2.h"
 #include "float/window_row_kernels.h"
 
 namespace onebit::kernels {
 namespace {
-
-constexpr int kLanes = 8;
-
-template <bool Masked>
-inline __m256 load(const float* p, __m256i mask) {
-  if constexpr (Masked) return _mm256_maskload_ps(p, mask);
-  (void)mask;
-  return _mm256_loadu_ps(p);
-}
 
 template <bool Masked>
 inline void pixel_vector(const float* x, const WindowRow& g, std::int64_t ih0, std::int64_t ih1,
@@ -30,7 +22,7 @@ inline void pixel_vector(const float* x, const WindowRow& g, std::int64_t ih0, s
   bool first = true;
   for (std::int64_t ih = ih0; ih < ih1; ++ih) {
     for (std::int64_t iw = iw0; iw < iw1; ++iw) {
-      const __m256 v = load<Masked>(x + (ih * g.w + iw) * g.c + c, mask);
+      const __m256 v = load_floats<Masked>(x + (ih * g.w + iw) * g.c + c, mask);
       if (first) {
         best = v;
         first = false;
@@ -41,19 +33,14 @@ inline void pixel_vector(const float* x, const WindowRow& g, std::int64_t ih0, s
       best = _mm256_blendv_ps(best, v, wins);
     }
   }
-  if constexpr (Masked) {
-    _mm256_maskstore_ps(out + c, mask, best);
-  } else {
-    _mm256_storeu_ps(out + c, best);
-  }
+  store_floats<Masked>(out + c, mask, best);
 }
 
 }  // namespace
 
 void maxpool_row_avx2(const float* x, const WindowRow& g, std::int64_t oh, float* out_row) {
-  const std::int64_t full = g.c / kLanes * kLanes;
-  const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(g.c - full)),
-                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const std::int64_t full = g.c / kFloatLanes * kFloatLanes;
+  const __m256i tail = lanes_below(g.c - full);
   const std::int64_t top = oh * g.sh - g.top;
   const std::int64_t ih0 = top > 0 ? top : 0;
   const std::int64_t ih1 = top + g.kh < g.h ? top + g.kh : g.h;
@@ -62,7 +49,7 @@ void maxpool_row_avx2(const float* x, const WindowRow& g, std::int64_t oh, float
     const std::int64_t iw0 = left > 0 ? left : 0;
     const std::int64_t iw1 = left + g.kw < g.w ? left + g.kw : g.w;
     float* out = out_row + ow * g.c;
-    for (std::int64_t c = 0; c < full; c += kLanes)
+    for (std::int64_t c = 0; c < full; c += kFloatLanes)
       pixel_vector<false>(x, g, ih0, ih1, iw0, iw1, out, c, tail);
     if (full < g.c) pixel_vector<true>(x, g, ih0, ih1, iw0, iw1, out, full, tail);
   }

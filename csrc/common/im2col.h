@@ -1,0 +1,52 @@
+// im2col of NHWC maps: the rows of output pixels [p0, p1), each the KH x KW window of input pixels
+// of C elements (float values, or packed words of a binary map) in (kh, kw, c) order, padded
+// taps filled with `pad`. Used by the float convolution (float/float_window.h) and the binary one
+// (bconv2d/bconv2d.h), whose rows are then the GEMM's left operand.
+//
+// Within a kernel row the taps are consecutive input pixels (for any stride), so each kernel row
+// is one copy of the in-bounds run plus pad elements for the taps that fall on padding. Output
+// pixel p = (n * Ho + oh) * Wo + ow; the pixels are walked with counters, not divisions.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+namespace onebit {
+
+// The window geometry im2col needs (the caller has checked it: every extent and output side).
+struct Im2colShape {
+  std::int64_t h, w, c;          // input (H, W, C) of each image
+  std::int64_t kh, kw, sh, sw;   // kernel and stride
+  std::int64_t top, left;        // padding before the first row and column
+  std::int64_t ho, wo;           // output sides
+};
+
+template <typename T>
+void im2col_pixels(const T* x, const Im2colShape& s, T pad, std::int64_t p0, std::int64_t p1,
+                   T* dst) {
+  const std::int64_t row_elements = s.kw * s.c;
+  std::int64_t n = p0 / (s.ho * s.wo), oh = p0 / s.wo % s.ho, ow = p0 % s.wo;
+  for (std::int64_t p = p0; p < p1; ++p) {
+    const std::int64_t iw0 = ow * s.sw - s.left;
+    const std::int64_t j0 = std::max<std::int64_t>(0, -iw0);          // first tap in bounds
+    const std::int64_t j1 = std::min<std::int64_t>(s.kw, s.w - iw0);  // one past the last
+    for (std::int64_t i = 0; i < s.kh; ++i, dst += row_elements) {
+      const std::int64_t ih = oh * s.sh - s.top + i;
+      if (ih < 0 || ih >= s.h || j1 <= j0) {
+        std::fill(dst, dst + row_elements, pad);
+        continue;
+      }
+      const T* src = x + ((n * s.h + ih) * s.w + iw0 + j0) * s.c;
+      if (j0 > 0) std::fill(dst, dst + j0 * s.c, pad);
+      std::memcpy(dst + j0 * s.c, src, static_cast<std::size_t>((j1 - j0) * s.c) * sizeof(T));
+      if (j1 < s.kw) std::fill(dst + j1 * s.c, dst + row_elements, pad);
+    }
+    if (++ow == s.wo) {
+      ow = 0;
+      if (++oh == s.ho) oh = 0, ++n;
+    }
+  }
+}
+
+}  // namespace onebit
