@@ -21,7 +21,7 @@ import pytest
 import torch
 from torch import nn
 
-from onebit.nn import LearnableBias
+from onebit.nn import LearnableBias, QuantConv2d, QuantLinear
 
 
 @contextlib.contextmanager
@@ -165,3 +165,54 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
     content = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
     path.write_bytes(gzip.compress(content) if compress else content)
     return path
+
+
+class SmallConvBNN(nn.Module):
+    """Float stem, binary convs with one- and zero-padding, stride 2, max-pool, a residual
+    shortcut around a binary conv (Bi-Real style), global average pool and a binary classifier."""
+
+    def __init__(self, channels: int = 40, num_classes: int = 10) -> None:
+        super().__init__()
+        binary = {"input_quantizer": "ste_sign", "weight_quantizer": "ste_sign", "bias": False}
+        self.stem = nn.Conv2d(1, channels, 3, padding=1, bias=False)
+        self.stem_bn = nn.BatchNorm2d(channels)
+        self.conv1 = QuantConv2d(channels, channels, 3, padding=1, pad_value=1.0, **binary)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = QuantConv2d(channels, 70, 3, stride=2, padding=1, pad_value=0.0, **binary)
+        self.bn2 = nn.BatchNorm2d(70)
+        self.conv3 = QuantConv2d(70, 70, 1, **binary)
+        self.bn3 = nn.BatchNorm2d(70)
+        self.flatten = nn.Flatten()
+        self.fc = QuantLinear(70 * 4 * 4, num_classes, **binary)
+        self.fc_bn = nn.BatchNorm1d(num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem_bn(self.stem(x))
+        x = self.bn1(self.conv1(x)) + x  # residual: float shortcut around a binary conv
+        x = self.pool(x)
+        x = self.bn2(self.conv2(x))
+        x = self.bn3(self.conv3(x))
+        return self.fc_bn(self.fc(self.flatten(x)))
+
+
+def dyadic(x: torch.Tensor, step: float) -> torch.Tensor:
+    """x rounded to multiples of step, a power of two: products and sums stay exact."""
+    return torch.round(x / step) * step
+
+
+def dyadic_conv_bnn(seed: int, count: int) -> tuple:
+    """The settled SmallConvBNN (float stem, binary convs with both paddings and stride 2,
+    max-pool, residual, binary classifier) converted, with its stem weights and ``count`` random
+    inputs on dyadic grids: every float sum is exact, so any summation order gives the same
+    bits and the C output must equal the runtime's bit for bit."""
+    torch.manual_seed(seed)
+    model = settle(SmallConvBNN(), (1, 16, 16), seed)
+    with torch.no_grad():
+        model.stem.weight.copy_(dyadic(model.stem.weight, 1 / 64))
+    from onebit.convert import convert
+
+    program = convert(model, torch.zeros(1, 1, 16, 16))
+    generator = torch.Generator().manual_seed(seed)
+    x = dyadic(torch.randn(count, 1, 16, 16, generator=generator), 1 / 16).numpy()
+    return program, np.ascontiguousarray(x, dtype=np.float32)

@@ -469,6 +469,37 @@ def profile(
 
 app.add_typer(bench_app, name="bench")
 
+export_app = typer.Typer(help="Turn a packed program into code for other targets.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command(name="c")
+@reports_errors
+def export_c(
+    program_path: Annotated[Path, typer.Argument(help="A .onebit program.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Directory for NAME.h and NAME.c.")
+    ],
+    name: Annotated[
+        str | None,
+        typer.Option(help="C prefix of every symbol and the files' name (default: the stem)."),
+    ] = None,
+    input_scale: Annotated[
+        float, typer.Option(help="NAME_run_u8 reads byte q as (q - zero point) * scale.")
+    ] = 1.0 / 255.0,
+    input_zero_point: Annotated[float, typer.Option(help="See --input-scale.")] = 0.0,
+) -> None:
+    """Write the program as dependency-free C99 for microcontrollers (static arena, no malloc)."""
+    from onebit.export import to_c
+
+    result = to_c(program_path, output, name, input_scale, input_zero_point)
+    console.print(
+        f"wrote {result.header} and {result.source}: {result.const_bytes:,} bytes of constants "
+        f"(flash), a {result.arena_bytes:,}-byte arena (RAM); kernels: "
+        + ", ".join(result.kernels),
+        highlight=False,
+    )
+
 
 experiment_app = typer.Typer(help="Experiments that train many runs and write a report.")
 app.add_typer(experiment_app, name="experiment")

@@ -1,0 +1,411 @@
+"""One C emitter per program op: the call into ``c_runtime.c`` that runs it, its constants and the
+scratch it needs. Registered by op type in :data:`EMITTERS`; an op type with no emitter cannot be
+exported (:class:`ExportError` names it)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from onebit._registry import OnebitError, Registry
+from onebit.export.c_source import C_WORD_BITS, const_array, float_literal, words32
+from onebit.runtime.ops import Op
+from onebit.runtime.shapes import Value
+
+
+class ExportError(OnebitError):
+    """A program, or a part of it, that the C exporter cannot turn into C."""
+
+
+@dataclass
+class CValue:
+    """A program value in the generated C: float32 elements or 32-bit packed words."""
+
+    name: str
+    kind: str  # "float" or "bits"
+    shape: tuple[int, ...]  # the program's, per sample (bits: its 64-bit words)
+    channels: int  # float: the last axis; bits: real bits per row
+    rows: int = 1  # bits: rows of ceil(channels / 32) words (pixels, or a flatten's rows)
+
+    @property
+    def row_words(self) -> int:
+        return -(-self.channels // C_WORD_BITS)
+
+    @property
+    def elements(self) -> int:
+        """floats, or 32-bit words."""
+        return self.rows * self.row_words if self.kind == "bits" else math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * self.elements
+
+    @property
+    def c_type(self) -> str:
+        return "float" if self.kind == "float" else "uint32_t"
+
+
+@dataclass
+class Emitted:
+    """What an op contributes: its statements, constants, kernels and per-call scratch."""
+
+    statements: list[str] = field(default_factory=list)
+    scratch: int = 0  # bytes, alive during this op only
+
+
+class ModelText:
+    """The constants and kernels collected for one generated model."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.constants: list[str] = []
+        self.const_bytes = 0
+        self.kernels: set[str] = set()
+
+    def const(self, c_type: str, role: str, op_index: int, values: np.ndarray) -> str:
+        name = f"{self.prefix}_op{op_index}_{role}"
+        text, size = const_array(c_type, name, values)
+        self.constants.append(text)
+        self.const_bytes += size
+        return name
+
+
+@dataclass
+class Call:
+    """The op being emitted: its index, spec object, inputs and output, and where each lives in
+    C (``pointer(name, c_type)`` gives an expression for a value's buffer)."""
+
+    index: int
+    op: Op
+    inputs: list[CValue]
+    input_values: list[Value]
+    output: Value
+    text: ModelText
+    pointer: Callable[[str, str], str]
+    scratch_pointer: Callable[[str], str]
+
+    @property
+    def where(self) -> str:
+        return self.op.where
+
+    def fail(self, why: str) -> ExportError:
+        return ExportError(f"op #{self.index} {self.where}: {why}")
+
+    def op_input(self, i: int) -> Value:
+        """The program's view of input ``i`` (its shape as the engine stores it)."""
+        return self.input_values[i]
+
+    def arg(self, i: int = 0) -> str:
+        value = self.inputs[i]
+        return self.pointer(value.name, value.c_type)
+
+
+Emitter = Callable[[Call], tuple[CValue, Emitted]]
+EMITTERS: Registry[Emitter] = Registry("C emitter")
+
+
+def _float_value(call: Call) -> CValue:
+    return CValue(call.op.spec["output"], "float", call.output.shape, call.output.shape[-1])
+
+
+def _bits_value(call: Call, rows: int, channels: int) -> CValue:
+    return CValue(call.op.spec["output"], "bits", call.output.shape, channels, rows)
+
+
+def _output(call: Call) -> CValue:
+    """The output of a layer: float, or bits packed per pixel."""
+    value = call.output
+    if value.kind == "float":
+        return _float_value(call)
+    if value.kind == "bits":
+        return _bits_value(call, math.prod(value.shape[:-1]), value.row_bits)
+    raise call.fail(f"its {value.kind} output has no C form (only float and packed bits)")
+
+
+def _steps(call: Call, post, residuals: Sequence[CValue]) -> tuple[list[str], str, int]:
+    """C declarations of a post tail's steps: (statements, the steps' name, their count)."""
+    entries = []
+    for template in post.templates if post else []:
+        kind = template[0]
+        if kind == "affine":
+            scale = call.text.const("float", f"step{len(entries)}_scale", call.index, template[1])
+            bias = call.text.const("float", f"step{len(entries)}_bias", call.index, template[2])
+            entries.append(f"{{OB_AFFINE, {scale}, {bias}, 0.0f, 0.0f, 0}}")
+        elif kind == "relu":
+            entries.append("{OB_RELU, 0, 0, 0.0f, 0.0f, 0}")
+        elif kind == "prelu":
+            slope = call.text.const("float", f"step{len(entries)}_slope", call.index, template[1])
+            entries.append(f"{{OB_PRELU, {slope}, 0, 0.0f, 0.0f, 0}}")
+        elif kind == "hardtanh":
+            low, high = float_literal(template[1]), float_literal(template[2])
+            entries.append(f"{{OB_HARDTANH, 0, 0, {low}, {high}, 0}}")
+        else:  # add: the op's next extra input
+            residual = residuals[template[1]]
+            pointer = call.pointer(residual.name, "float")
+            entries.append(f"{{OB_ADD, 0, 0, 0.0f, 0.0f, {pointer}}}")
+    if not entries:
+        return [], "0", 0
+    return (
+        [f"const ob_step steps[{len(entries)}] = {{{', '.join(entries)}}};"],
+        "steps",
+        len(entries),
+    )
+
+
+def _epilogue(call: Call, epilogue, post) -> list[str]:
+    """C statements declaring ``e``, the op's ``ob_epilogue``."""
+    call.text.kernels.add("epilogue")
+    statements, steps, n_steps = _steps(call, post, call.inputs[1:])
+    kind = epilogue.kind
+    scale = bias = threshold = flip = "0"
+    if kind in ("float", "affine", "sign"):
+        scale = call.text.const("float", "scale", call.index, epilogue.scale)
+        bias = call.text.const("float", "bias", call.index, epilogue.bias)
+    if kind == "bits":
+        threshold = call.text.const("int32_t", "threshold", call.index, epilogue.threshold)
+        flip = call.text.const("uint8_t", "flip", call.index, epilogue.flip)
+    c_kind = {"float": "OB_FLOAT", "affine": "OB_FLOAT", "sign": "OB_SIGN", "bits": "OB_BITS"}
+    if kind == "int":
+        raise call.fail("an int32 output has no C form: give the layer a float or bits epilogue")
+    statements.append(
+        f"const ob_epilogue e = {{{c_kind.get(kind, 'OB_NONE')}, {scale}, {bias}, {threshold}, "
+        f"{flip}, {steps}, {n_steps}}};"
+    )
+    return statements
+
+
+def _out_pointers(call: Call, out: CValue) -> str:
+    """The ``out_f, out_w`` arguments of a layer kernel."""
+    if out.kind == "float":
+        return f"{call.pointer(out.name, 'float')}, 0"
+    return f"0, {call.pointer(out.name, 'uint32_t')}"
+
+
+def _geometry(call: Call, x: Value, out: Value, kernel, stride, top: int, left: int) -> str:
+    call.text.kernels.add("conv_geometry")
+    (kh, kw), (sh, sw) = kernel, stride
+    return (
+        f"const ob_conv_geometry g = {{{x.shape[0]}, {x.shape[1]}, {out.shape[0]}, "
+        f"{out.shape[1]}, {kh}, {kw}, {sh}, {sw}, {top}, {left}}};"
+    )
+
+
+def _tensor(call: Call, role: str) -> np.ndarray:
+    return call.op._tensors[call.op._roles[role]]
+
+
+def _block(*statements: str) -> list[str]:
+    return ["{", *(f"  {s}" for s in statements), "}"]
+
+
+@EMITTERS.register("binary_dense")
+def _binary_dense(call: Call) -> tuple[CValue, Emitted]:
+    op, x = call.op, call.inputs[0]
+    out = _output(call)
+    weight = words32(op.weight, x.channels)
+    weight = weight.reshape(len(op.weight), -1)
+    words = weight.shape[1]
+    if words != x.elements:
+        raise call.fail(f"its weight rows hold {words} words, its input {x.elements}")
+    call.text.kernels.add("binary_dense")
+    name = call.text.const("uint32_t", "weight", call.index, weight)
+    cout = len(op.weight)
+    statements = _epilogue(call, op.epilogue, op.post)
+    statements.append(
+        f"ob_binary_dense({call.arg()}, {name}, {op.k}, {words}, {cout}, &e, "
+        f"{_out_pointers(call, out)}, {call.scratch_pointer('int32_t')});"
+    )
+    return out, Emitted(_block(*statements), scratch=4 * cout)
+
+
+@EMITTERS.register("binary_conv2d")
+def _binary_conv2d(call: Call) -> tuple[CValue, Emitted]:
+    op, x = call.op, call.inputs[0]
+    out = _output(call)
+    cout, kh, kw, _ = op.weight.shape
+    weight = words32(op.weight, op.cin)
+    words = x.row_words
+    (ph, pw) = op.padding
+    statements = [_geometry(call, call.op_input(0), call.output, (kh, kw), op.stride, ph, pw)]
+    call.text.kernels.add("binary_conv2d")
+    name = call.text.const("uint32_t", "weight", call.index, weight)
+    statements += _epilogue(call, op.epilogue, op.post)
+    statements.append(
+        f"ob_binary_conv2d({call.arg()}, &g, {op.cin}, {words}, {name}, {cout}, "
+        f"{int(op.pad_value == 1.0)}, &e, {_out_pointers(call, out)}, "
+        f"{call.scratch_pointer('int32_t')});"
+    )
+    return out, Emitted(_block(*statements), scratch=4 * cout)
+
+
+def _float_weights(call: Call, row_bits: int) -> tuple[str, str]:
+    """The ``weight, weight_bits`` arguments: float32 as stored, or +-1 bits (rows of
+    ``row_bits``) as 32-bit words."""
+    if "weight_bits" in call.op._roles:
+        bits = _tensor(call, "weight_bits")
+        name = call.text.const("uint32_t", "weight_bits", call.index, words32(bits, row_bits))
+        return "0", name
+    weight = _tensor(call, "weight")
+    return call.text.const("float", "weight", call.index, weight), "0"
+
+
+@EMITTERS.register("dense")
+def _dense(call: Call) -> tuple[CValue, Emitted]:
+    op = call.op
+    features, outputs = op.weight_t.shape
+    out = _output(call)
+    weight, weight_bits = _float_weights(call, features)
+    call.text.kernels.add("dense")
+    statements = _epilogue(call, op.epilogue, op.post)
+    statements.append(
+        f"ob_dense({call.arg()}, {features}, {outputs}, {weight}, {weight_bits}, &e, "
+        f"{_out_pointers(call, out)}, {call.scratch_pointer('float')});"
+    )
+    return out, Emitted(_block(*statements), scratch=4 * outputs)
+
+
+@EMITTERS.register("conv2d")
+def _conv2d(call: Call) -> tuple[CValue, Emitted]:
+    op = call.op
+    out = _output(call)
+    top, _, left, _ = op.padding
+    statements = [_geometry(call, call.op_input(0), call.output, op.kernel, op.stride, top, left)]
+    weight, weight_bits = _float_weights(call, op.cin // op.groups)
+    call.text.kernels.add("conv2d")
+    statements += _epilogue(call, op.epilogue, op.post)
+    statements.append(
+        f"ob_conv2d({call.arg()}, &g, {op.cin}, {op.cout}, {op.groups}, {weight}, {weight_bits}, "
+        f"{float_literal(op.pad_value)}, &e, {_out_pointers(call, out)}, "
+        f"{call.scratch_pointer('float')});"
+    )
+    return out, Emitted(_block(*statements), scratch=4 * op.cout)
+
+
+def _pool(kernel: str, c_type: str) -> Emitter:
+    def emit(call: Call) -> tuple[CValue, Emitted]:
+        op, x = call.op, call.inputs[0]
+        out = _output(call)
+        ph, pw = op.padding
+        statements = [_geometry(call, call.op_input(0), call.output, op.kernel, op.stride, ph, pw)]
+        call.text.kernels.add(kernel)
+        width = x.row_words if x.kind == "bits" else x.channels
+        statements.append(
+            f"ob_{kernel}({call.arg()}, &g, {width}, {call.pointer(out.name, c_type)});"
+        )
+        return out, Emitted(_block(*statements))
+
+    return emit
+
+
+EMITTERS.register("maxpool2d")(_pool("maxpool2d", "float"))
+EMITTERS.register("binary_maxpool2d")(_pool("binary_maxpool2d", "uint32_t"))
+EMITTERS.register("avgpool2d")(_pool("avgpool2d", "float"))
+
+
+@EMITTERS.register("global_avgpool")
+def _global_avgpool(call: Call) -> tuple[CValue, Emitted]:
+    h, w, c = call.op_input(0).shape
+    out = _float_value(call)
+    call.text.kernels.add("global_avgpool")
+    statement = f"ob_global_avgpool({call.arg()}, {h * w}, {c}, {call.pointer(out.name, 'float')});"
+    return out, Emitted([statement])
+
+
+@EMITTERS.register("sign_pack")
+def _sign_pack(call: Call) -> tuple[CValue, Emitted]:
+    x = call.op_input(0)
+    pixels, channels = math.prod(x.shape[:-1]), x.shape[-1]
+    out = _bits_value(call, pixels, channels)
+    call.text.kernels.add("sign_pack")
+    pointer = call.pointer(out.name, "uint32_t")
+    return out, Emitted([f"ob_sign_pack({call.arg()}, {pixels}, {channels}, {pointer});"])
+
+
+@EMITTERS.register("nchw_to_nhwc")
+def _nchw_to_nhwc(call: Call) -> tuple[CValue, Emitted]:
+    c, h, w = call.op_input(0).shape
+    out = _float_value(call)
+    call.text.kernels.add("nchw_to_nhwc")
+    pointer = call.pointer(out.name, "float")
+    return out, Emitted([f"ob_nchw_to_nhwc({call.arg()}, {c}, {h}, {w}, {pointer});"])
+
+
+@EMITTERS.register("nhwc_to_nchw")
+def _nhwc_to_nchw(call: Call) -> tuple[CValue, Emitted]:
+    h, w, c = call.op_input(0).shape
+    out = _float_value(call)
+    call.text.kernels.add("nhwc_to_nchw")
+    pointer = call.pointer(out.name, "float")
+    return out, Emitted([f"ob_nhwc_to_nchw({call.arg()}, {h}, {w}, {c}, {pointer});"])
+
+
+@EMITTERS.register("flatten")
+def _flatten(call: Call) -> tuple[CValue, Emitted]:
+    """No code: the flattened value is its input's buffer (the exporter aliases the two)."""
+    x = call.inputs[0]
+    if x.kind == "bits":
+        return CValue(
+            call.op.spec["output"], "bits", call.output.shape, x.channels, x.rows
+        ), Emitted()
+    return _float_value(call), Emitted()
+
+
+@EMITTERS.register("pad")
+def _pad(call: Call) -> tuple[CValue, Emitted]:
+    h, w, c = call.op_input(0).shape
+    top, bottom, left, right = call.op.padding
+    out = _float_value(call)
+    call.text.kernels.add("pad")
+    return out, Emitted(
+        [
+            f"ob_pad({call.arg()}, {h}, {w}, {c}, {top}, {bottom}, {left}, {right}, "
+            f"{float_literal(call.op.value)}, {call.pointer(out.name, 'float')});"
+        ]
+    )
+
+
+def _elementwise(call: Call, step: str) -> tuple[CValue, Emitted]:
+    x = call.op_input(0)
+    channels = x.shape[-1]
+    pixels = math.prod(x.shape[:-1])
+    out = _float_value(call)
+    call.text.kernels.add("elementwise")
+    statements = [f"const ob_step steps[1] = {{{{{step}}}}};"]
+    statements.append("const ob_epilogue e = {OB_NONE, 0, 0, 0, 0, steps, 1};")
+    pointer = call.pointer(out.name, "float")
+    statements.append(f"ob_elementwise({call.arg()}, {pixels}, {channels}, &e, {pointer});")
+    return out, Emitted(_block(*statements))
+
+
+@EMITTERS.register("affine")
+def _affine(call: Call) -> tuple[CValue, Emitted]:
+    scale = call.text.const("float", "scale", call.index, call.op.scale)
+    bias = call.text.const("float", "bias", call.index, call.op.bias)
+    return _elementwise(call, f"OB_AFFINE, {scale}, {bias}, 0.0f, 0.0f, 0")
+
+
+@EMITTERS.register("relu")
+def _relu(call: Call) -> tuple[CValue, Emitted]:
+    return _elementwise(call, "OB_RELU, 0, 0, 0.0f, 0.0f, 0")
+
+
+@EMITTERS.register("hardtanh")
+def _hardtanh(call: Call) -> tuple[CValue, Emitted]:
+    low, high = float_literal(call.op.low), float_literal(call.op.high)
+    return _elementwise(call, f"OB_HARDTANH, 0, 0, {low}, {high}, 0")
+
+
+@EMITTERS.register("prelu")
+def _prelu(call: Call) -> tuple[CValue, Emitted]:
+    channels = call.op_input(0).shape[-1]
+    slope = np.broadcast_to(call.op.slope, (channels,))
+    name = call.text.const("float", "slope", call.index, slope)
+    return _elementwise(call, f"OB_PRELU, {name}, 0, 0.0f, 0.0f, 0")
+
+
+@EMITTERS.register("add")
+def _add(call: Call) -> tuple[CValue, Emitted]:
+    return _elementwise(call, f"OB_ADD, 0, 0, 0.0f, 0.0f, {call.arg(1)}")

@@ -1,0 +1,407 @@
+/* The kernels that `onebit export c` copies into a generated model: C99, no allocation, no I/O.
+ *
+ * Each section between an "@kernel NAME [needs OTHER ...]" line and "@end" is copied only when
+ * the model uses it (and what it needs first), so the generated file has no unused function.
+ *
+ * Bits: a binary value is packed along its channels into 32-bit words, channel c in bit c % 32 of
+ * word c / 32 (the engine's 64-bit words split in two), bit 1 for -1 and bit 0 for +1; the unused
+ * high bits of a pixel's last word are 0. A binary layer's accumulator over k bits is
+ * k - 2 * popcount(x ^ w): the number of agreeing signs minus the disagreeing ones.
+ * Maps are NHWC: pixel (y, x) of an H x W map starts at element (y * W + x) * per_pixel.
+ */
+
+/* @kernel popcount */
+/* Set bits of a 32-bit word. Where the compiler knows a popcount instruction (x86 POPCNT,
+ * ARMv8 NEON is not a Cortex-M) it uses it; otherwise a SWAR sum: with a multiplier the last
+ * step is one multiply (Cortex-M3/M4/M7), and ONEBIT_SLOW_MULTIPLY (a Cortex-M0+ built with the
+ * 32-cycle multiplier) uses shifts instead. */
+#if defined(__GNUC__) && defined(__POPCNT__)
+#define ob_popcount(v) ((int32_t)__builtin_popcount(v))
+#else
+static int32_t ob_popcount(uint32_t v) {
+  v = v - ((v >> 1) & 0x55555555u);
+  v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+  v = (v + (v >> 4)) & 0x0f0f0f0fu;
+#if defined(ONEBIT_SLOW_MULTIPLY)
+  v = v + (v >> 8);
+  v = v + (v >> 16);
+  return (int32_t)(v & 0x3fu);
+#else
+  return (int32_t)((v * 0x01010101u) >> 24);
+#endif
+}
+#endif
+/* @end */
+
+/* @kernel xor_popcount needs popcount */
+/* popcount(a ^ b) over n words. */
+static int32_t ob_xor_popcount(const uint32_t *a, const uint32_t *b, int32_t n) {
+  int32_t count = 0;
+  int32_t i;
+  for (i = 0; i < n; ++i) count += ob_popcount(a[i] ^ b[i]);
+  return count;
+}
+/* @end */
+
+/* @kernel epilogue */
+/* What a layer does with its per-pixel results (int32 accumulators or float sums):
+ * OB_FLOAT: y = acc * scale + bias, then the post steps, into floats;
+ * OB_BITS: the sign of acc * scale + bias folded into an integer threshold: -1 (bit 1) where
+ *   acc < threshold (acc > threshold where flip), packed into words;
+ * OB_SIGN: y as OB_FLOAT, then packed: -1 where y < 0 (NaN too);
+ * OB_NONE: floats as they are, then the post steps. */
+enum { OB_NONE = 0, OB_FLOAT = 1, OB_BITS = 2, OB_SIGN = 3 };
+enum { OB_AFFINE = 0, OB_RELU = 1, OB_PRELU = 2, OB_HARDTANH = 3, OB_ADD = 4 };
+
+typedef struct {
+  int kind;
+  const float *a;       /* affine: scale; prelu: slope */
+  const float *b;       /* affine: bias */
+  float low, high;      /* hardtanh */
+  const float *residual; /* add: a map of the output's shape */
+} ob_step;
+
+typedef struct {
+  int kind;
+  const float *scale, *bias;      /* OB_FLOAT, OB_SIGN */
+  const int32_t *threshold;       /* OB_BITS */
+  const uint8_t *flip;            /* OB_BITS */
+  const ob_step *steps;           /* after the affine (OB_FLOAT, OB_NONE) */
+  int32_t n_steps;
+} ob_epilogue;
+
+/* Steps on the n channels of one pixel, in place; `at` is the pixel's first element in the map
+ * (where a residual is read). */
+static void ob_steps(const ob_epilogue *e, float *y, int32_t n, int32_t at) {
+  int32_t s, c;
+  for (s = 0; s < e->n_steps; ++s) {
+    const ob_step *step = &e->steps[s];
+    for (c = 0; c < n; ++c) {
+      float v = y[c];
+      switch (step->kind) {
+        case OB_AFFINE: v = v * step->a[c]; v = v + step->b[c]; break;
+        case OB_RELU: v = v < 0.0f ? 0.0f : v; break;
+        case OB_PRELU: v = v >= 0.0f ? v : v * step->a[c]; break;
+        case OB_HARDTANH:
+          v = v < step->low ? step->low : v;
+          v = v > step->high ? step->high : v;
+          break;
+        default: v = v + step->residual[at + c]; break;
+      }
+      y[c] = v;
+    }
+  }
+}
+
+/* @end */
+
+/* @kernel output_acc needs epilogue */
+/* Pixel `pixel`'s n int32 accumulators through e (OB_FLOAT or OB_BITS): into floats (out_f, n per
+ * pixel) or words (out_w, (n + 31) / 32 per pixel). */
+static void ob_output_acc(const ob_epilogue *e, const int32_t *acc, int32_t n, float *out_f,
+                          uint32_t *out_w, int32_t pixel) {
+  const int32_t at = pixel * n;
+  int32_t c;
+  if (e->kind == OB_BITS) {
+    out_w += pixel * ((n + 31) / 32);
+    for (c = 0; c < (n + 31) / 32; ++c) out_w[c] = 0;
+    for (c = 0; c < n; ++c) {
+      const int negative = e->flip[c] ? acc[c] > e->threshold[c] : acc[c] < e->threshold[c];
+      if (negative) out_w[c / 32] |= (uint32_t)1 << (c % 32);
+    }
+    return;
+  }
+  for (c = 0; c < n; ++c) {
+    const float v = (float)acc[c] * e->scale[c];
+    out_f[at + c] = v + e->bias[c];
+  }
+  ob_steps(e, out_f + at, n, at);
+}
+/* @end */
+
+/* @kernel output_float needs epilogue */
+/* Packs the signs of n floats (-1, bit 1, where not >= 0) into words. */
+static void ob_pack_signs(const float *y, int32_t n, uint32_t *out) {
+  int32_t c;
+  for (c = 0; c < (n + 31) / 32; ++c) out[c] = 0;
+  for (c = 0; c < n; ++c)
+    if (!(y[c] >= 0.0f)) out[c / 32] |= (uint32_t)1 << (c % 32);
+}
+
+/* Pixel `pixel`'s n float sums (in y, changed) through e: OB_NONE / OB_FLOAT into floats (out_f,
+ * n per pixel), OB_SIGN into words (out_w, (n + 31) / 32 per pixel). */
+static void ob_output_float(const ob_epilogue *e, float *y, int32_t n, float *out_f,
+                            uint32_t *out_w, int32_t pixel) {
+  const int32_t at = pixel * n;
+  int32_t c;
+  if (e->kind == OB_FLOAT || e->kind == OB_SIGN)
+    for (c = 0; c < n; ++c) {
+      const float v = y[c] * e->scale[c];
+      y[c] = v + e->bias[c];
+    }
+  if (e->kind == OB_SIGN) {
+    ob_pack_signs(y, n, out_w + pixel * ((n + 31) / 32));
+    return;
+  }
+  ob_steps(e, y, n, at);
+  for (c = 0; c < n; ++c) out_f[at + c] = y[c];
+}
+/* @end */
+
+/* @kernel binary_dense needs xor_popcount output_acc */
+/* Packed x (words) against each of the cout packed weight rows: acc = k - 2 * popcount, then e.
+ * acc: cout int32 of scratch. */
+static void ob_binary_dense(const uint32_t *x, const uint32_t *weight, int32_t k, int32_t words,
+                            int32_t cout, const ob_epilogue *e, float *out_f, uint32_t *out_w,
+                            int32_t *acc) {
+  int32_t o;
+  for (o = 0; o < cout; ++o) acc[o] = k - 2 * ob_xor_popcount(x, weight + o * words, words);
+  ob_output_acc(e, acc, cout, out_f, out_w, 0);
+}
+/* @end */
+
+/* @kernel conv_geometry */
+typedef struct {
+  int32_t h, w, ho, wo;       /* input and output sides */
+  int32_t kh, kw, sh, sw;     /* kernel and stride */
+  int32_t top, left;          /* padding before the first row and column */
+} ob_conv_geometry;
+/* @end */
+
+/* @kernel binary_conv2d needs xor_popcount output_acc conv_geometry */
+/* Binary convolution (cross-correlation) of a packed NHWC map (words per pixel) with weights
+ * (cout, kh, kw, words). A tap outside the map is +1 on every channel (pad_one: popcount of the
+ * weight alone) or adds nothing. cin: real channels per pixel. acc: cout int32 of scratch. */
+static void ob_binary_conv2d(const uint32_t *x, const ob_conv_geometry *g, int32_t cin,
+                             int32_t words, const uint32_t *weight, int32_t cout, int pad_one,
+                             const ob_epilogue *e, float *out_f, uint32_t *out_w, int32_t *acc) {
+  int32_t oy, ox, o, i, j, w;
+  for (oy = 0; oy < g->ho; ++oy)
+    for (ox = 0; ox < g->wo; ++ox) {
+      for (o = 0; o < cout; ++o) {
+        int32_t sum = 0;
+        const uint32_t *filter = weight + o * g->kh * g->kw * words;
+        for (i = 0; i < g->kh; ++i) {
+          const int32_t iy = oy * g->sh - g->top + i;
+          for (j = 0; j < g->kw; ++j) {
+            const int32_t ix = ox * g->sw - g->left + j;
+            const uint32_t *tap = filter + (i * g->kw + j) * words;
+            if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) {
+              sum += cin - 2 * ob_xor_popcount(x + (iy * g->w + ix) * words, tap, words);
+            } else if (pad_one) {
+              int32_t ones = 0;
+              for (w = 0; w < words; ++w) ones += ob_popcount(tap[w]);
+              sum += cin - 2 * ones;
+            }
+          }
+        }
+        acc[o] = sum;
+      }
+      ob_output_acc(e, acc, cout, out_f, out_w, oy * g->wo + ox);
+    }
+}
+/* @end */
+
+/* @kernel conv2d needs output_float conv_geometry */
+/* Float convolution of an NHWC map (cin channels) with float weights (cout, kh, kw, cin / groups)
+ * or +-1 weights packed as bits (weight_bits: words_per_tap words per (o, i, j)); a tap outside
+ * the map reads pad_value. Sums in tap order (i, j), then channel. y: cout floats of scratch. */
+static void ob_conv2d(const float *x, const ob_conv_geometry *g, int32_t cin, int32_t cout,
+                      int32_t groups, const float *weight, const uint32_t *weight_bits,
+                      float pad_value, const ob_epilogue *e, float *out_f, uint32_t *out_w,
+                      float *y) {
+  const int32_t group_in = cin / groups, group_out = cout / groups;
+  const int32_t tap_words = (group_in + 31) / 32;
+  int32_t oy, ox, o, i, j, c;
+  for (oy = 0; oy < g->ho; ++oy)
+    for (ox = 0; ox < g->wo; ++ox) {
+      for (o = 0; o < cout; ++o) {
+        const int32_t c0 = (o / group_out) * group_in;
+        float sum = 0.0f;
+        for (i = 0; i < g->kh; ++i) {
+          const int32_t iy = oy * g->sh - g->top + i;
+          for (j = 0; j < g->kw; ++j) {
+            const int32_t ix = ox * g->sw - g->left + j;
+            const int inside = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
+            const float *in = inside ? x + (iy * g->w + ix) * cin + c0 : 0;
+            const int32_t tap = (o * g->kh + i) * g->kw + j;
+            for (c = 0; c < group_in; ++c) {
+              const float v = inside ? in[c] : pad_value;
+              if (weight_bits) {
+                const uint32_t bit = (weight_bits[tap * tap_words + c / 32] >> (c % 32)) & 1u;
+                sum += bit ? -v : v;
+              } else {
+                sum += v * weight[tap * group_in + c];
+              }
+            }
+          }
+        }
+        y[o] = sum;
+      }
+      ob_output_float(e, y, cout, out_f, out_w, oy * g->wo + ox);
+    }
+}
+/* @end */
+
+/* @kernel dense needs output_float */
+/* Float x (features) times float weights (outputs, features), or +-1 weights packed as bits
+ * (words per row): a +-1 weight adds or subtracts, no multiply. y: outputs floats of scratch. */
+static void ob_dense(const float *x, int32_t features, int32_t outputs, const float *weight,
+                     const uint32_t *weight_bits, const ob_epilogue *e, float *out_f,
+                     uint32_t *out_w, float *y) {
+  const int32_t words = (features + 31) / 32;
+  int32_t o, f;
+  for (o = 0; o < outputs; ++o) {
+    float sum = 0.0f;
+    if (weight_bits) {
+      const uint32_t *row = weight_bits + o * words;
+      for (f = 0; f < features; ++f) sum += (row[f / 32] >> (f % 32)) & 1u ? -x[f] : x[f];
+    } else {
+      const float *row = weight + o * features;
+      for (f = 0; f < features; ++f) sum += x[f] * row[f];
+    }
+    y[o] = sum;
+  }
+  ob_output_float(e, y, outputs, out_f, out_w, 0);
+}
+/* @end */
+
+/* @kernel sign_pack */
+/* Each pixel's n floats into packed words (-1, bit 1, where not >= 0). */
+static void ob_sign_pack(const float *x, int32_t pixels, int32_t n, uint32_t *out) {
+  const int32_t words = (n + 31) / 32;
+  int32_t p, c;
+  for (p = 0; p < pixels; ++p) {
+    for (c = 0; c < words; ++c) out[p * words + c] = 0;
+    for (c = 0; c < n; ++c)
+      if (!(x[p * n + c] >= 0.0f)) out[p * words + c / 32] |= (uint32_t)1 << (c % 32);
+  }
+}
+/* @end */
+
+/* @kernel nchw_to_nhwc */
+static void ob_nchw_to_nhwc(const float *x, int32_t c, int32_t h, int32_t w, float *out) {
+  int32_t i, p;
+  for (p = 0; p < h * w; ++p)
+    for (i = 0; i < c; ++i) out[p * c + i] = x[i * h * w + p];
+}
+/* @end */
+
+/* @kernel nhwc_to_nchw */
+static void ob_nhwc_to_nchw(const float *x, int32_t h, int32_t w, int32_t c, float *out) {
+  int32_t i, p;
+  for (p = 0; p < h * w; ++p)
+    for (i = 0; i < c; ++i) out[i * h * w + p] = x[p * c + i];
+}
+/* @end */
+
+/* @kernel maxpool2d needs conv_geometry */
+/* Max of each window of a float NHWC map; padded positions never win. */
+static void ob_maxpool2d(const float *x, const ob_conv_geometry *g, int32_t c, float *out) {
+  int32_t oy, ox, i, j, k;
+  for (oy = 0; oy < g->ho; ++oy)
+    for (ox = 0; ox < g->wo; ++ox) {
+      float *o = out + (oy * g->wo + ox) * c;
+      int first = 1;
+      for (i = 0; i < g->kh; ++i) {
+        const int32_t iy = oy * g->sh - g->top + i;
+        for (j = 0; j < g->kw; ++j) {
+          const int32_t ix = ox * g->sw - g->left + j;
+          const float *in = x + (iy * g->w + ix) * c;
+          if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+          for (k = 0; k < c; ++k) o[k] = first || in[k] > o[k] ? in[k] : o[k];
+          first = 0;
+        }
+      }
+    }
+}
+/* @end */
+
+/* @kernel binary_maxpool2d needs conv_geometry */
+/* Max-pool of a packed map: +1 wins, so a window's bits AND; padded positions are ignored. */
+static void ob_binary_maxpool2d(const uint32_t *x, const ob_conv_geometry *g, int32_t words,
+                                uint32_t *out) {
+  int32_t oy, ox, i, j, k;
+  for (oy = 0; oy < g->ho; ++oy)
+    for (ox = 0; ox < g->wo; ++ox) {
+      uint32_t *o = out + (oy * g->wo + ox) * words;
+      for (k = 0; k < words; ++k) o[k] = 0xffffffffu;
+      for (i = 0; i < g->kh; ++i) {
+        const int32_t iy = oy * g->sh - g->top + i;
+        for (j = 0; j < g->kw; ++j) {
+          const int32_t ix = ox * g->sw - g->left + j;
+          if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+          for (k = 0; k < words; ++k) o[k] &= x[(iy * g->w + ix) * words + k];
+        }
+      }
+    }
+}
+/* @end */
+
+/* @kernel avgpool2d needs conv_geometry */
+/* Mean of each window of a float NHWC map, padded zeros counted (count_include_pad). */
+static void ob_avgpool2d(const float *x, const ob_conv_geometry *g, int32_t c, float *out) {
+  const float taps = (float)(g->kh * g->kw);
+  int32_t oy, ox, i, j, k;
+  for (oy = 0; oy < g->ho; ++oy)
+    for (ox = 0; ox < g->wo; ++ox) {
+      float *o = out + (oy * g->wo + ox) * c;
+      for (k = 0; k < c; ++k) o[k] = 0.0f;
+      for (i = 0; i < g->kh; ++i) {
+        const int32_t iy = oy * g->sh - g->top + i;
+        for (j = 0; j < g->kw; ++j) {
+          const int32_t ix = ox * g->sw - g->left + j;
+          if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+          for (k = 0; k < c; ++k) o[k] += x[(iy * g->w + ix) * c + k];
+        }
+      }
+      for (k = 0; k < c; ++k) o[k] /= taps;
+    }
+}
+/* @end */
+
+/* @kernel global_avgpool */
+/* Mean over the pixels of a float NHWC map, per channel. */
+static void ob_global_avgpool(const float *x, int32_t pixels, int32_t c, float *out) {
+  int32_t p, k;
+  for (k = 0; k < c; ++k) out[k] = 0.0f;
+  for (p = 0; p < pixels; ++p)
+    for (k = 0; k < c; ++k) out[k] += x[p * c + k];
+  for (k = 0; k < c; ++k) out[k] /= (float)pixels;
+}
+/* @end */
+
+/* @kernel elementwise needs epilogue */
+/* The post steps of e on a float map of pixels x c, from x into out (x == out is allowed). */
+static void ob_elementwise(const float *x, int32_t pixels, int32_t c, const ob_epilogue *e,
+                           float *out) {
+  int32_t p, k;
+  for (p = 0; p < pixels; ++p) {
+    for (k = 0; k < c; ++k) out[p * c + k] = x[p * c + k];
+    ob_steps(e, out + p * c, c, p * c);
+  }
+}
+/* @end */
+
+/* @kernel pad */
+/* A float NHWC map with constant rows and columns around it. */
+static void ob_pad(const float *x, int32_t h, int32_t w, int32_t c, int32_t top, int32_t bottom,
+                   int32_t left, int32_t right, float value, float *out) {
+  const int32_t ow = w + left + right;
+  int32_t y, i, k;
+  for (y = 0; y < h + top + bottom; ++y)
+    for (i = 0; i < ow; ++i)
+      for (k = 0; k < c; ++k) {
+        const int inside = y >= top && y < top + h && i >= left && i < left + w;
+        out[(y * ow + i) * c + k] = inside ? x[((y - top) * w + (i - left)) * c + k] : value;
+      }
+}
+/* @end */
+
+/* @kernel input_u8 */
+/* A uint8 buffer as the model's float input: (q - zero_point) * scale. */
+static void ob_input_u8(const uint8_t *q, int32_t n, float zero_point, float scale, float *out) {
+  int32_t i;
+  for (i = 0; i < n; ++i) out[i] = ((float)q[i] - zero_point) * scale;
+}
+/* @end */

@@ -1,0 +1,82 @@
+/* Runs a generated model on the inputs of ob_inputs.h on a bare Cortex-M under QEMU and prints,
+ * over semihosting, one line per input: "index prediction ticks logit..." (logits as the hex of
+ * their float bits), then "calibration TICKS LOOPS" for a loop of 2 * LOOPS instructions, so that
+ * the host can turn SysTick ticks into instructions (QEMU's -icount makes the clock count them).
+ *
+ * Compiled with -DOB_HEADER='"name.h"' -DOB_RUN=name_run -DOB_OUTPUT_SIZE=NAME_OUTPUT_SIZE. */
+#include <stdint.h>
+
+#include OB_HEADER
+#include "ob_inputs.h"
+
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define TICK_MASK 0x00ffffffu
+
+int ob_semihost(int operation, const void *argument);
+
+static void put(const char *text) { ob_semihost(0x04, text); /* SYS_WRITE0 */ }
+
+static void put_unsigned(uint32_t value, int base) {
+  char digits[12];
+  int i = 11;
+  digits[i] = 0;
+  do {
+    const uint32_t d = value % (uint32_t)base;
+    digits[--i] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+    value /= (uint32_t)base;
+  } while (value != 0);
+  put(&digits[i]);
+}
+
+static uint32_t ticks_since(uint32_t start) { return (start - SYST_CVR) & TICK_MASK; }
+
+/* 2 * loops instructions: a flag-setting subtract and a branch per loop. (GCC writes ARMv6-M
+ * inline assembly in the old divided syntax, where "sub" on low registers sets the flags.) */
+static void spin(uint32_t loops) {
+#if defined(__ARM_ARCH_6M__)
+  __asm__ volatile("1: sub %0, #1\n\tbne 1b" : "+l"(loops) : : "cc");
+#else
+  __asm__ volatile("1: subs %0, %0, #1\n\tbne 1b" : "+l"(loops) : : "cc");
+#endif
+}
+
+int main(void) {
+  static float output[OB_OUTPUT_SIZE];
+  int i, c;
+  uint32_t start;
+  SYST_RVR = TICK_MASK;
+  SYST_CVR = 0;
+  SYST_CSR = 5; /* enabled, processor clock, no interrupt */
+  for (i = 0; i < OB_INPUT_COUNT; ++i) {
+    int best = 0;
+    uint32_t ticks;
+    start = SYST_CVR;
+    if (OB_RUN(ob_inputs(i), output) != 0) {
+      put("run failed\n");
+      return 1;
+    }
+    ticks = ticks_since(start);
+    for (c = 1; c < OB_OUTPUT_SIZE; ++c)
+      if (output[c] > output[best]) best = c;
+    put_unsigned((uint32_t)i, 10);
+    put(" ");
+    put_unsigned((uint32_t)best, 10);
+    put(" ");
+    put_unsigned(ticks, 10);
+    for (c = 0; c < OB_OUTPUT_SIZE; ++c) {
+      union { float f; uint32_t u; } bits;
+      bits.f = output[c];
+      put(" ");
+      put_unsigned(bits.u, 16);
+    }
+    put("\n");
+  }
+  start = SYST_CVR;
+  spin(1000000u);
+  put("calibration ");
+  put_unsigned(ticks_since(start), 10);
+  put(" 1000000\n");
+  return 0;
+}

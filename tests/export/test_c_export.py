@@ -1,0 +1,299 @@
+"""`onebit export c` on the host: the generated C compiles cleanly with gcc and clang and computes
+what the runtime computes.
+
+Where every float sum is exact (binary layers, and float layers fed dyadic values) the C output
+equals the runtime's bit for bit; elsewhere (float sums whose order differs) within 1e-5.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from helpers import dyadic_conv_bnn, settle
+from onebit.cli import app
+from onebit.convert import convert
+from onebit.export import ExportError, to_c
+from onebit.export.c_arena import ALIGNMENT, Buffer, plan_arena
+from onebit.export.c_source import words32
+from onebit.runtime import Program
+from onebit.runtime.reference import bitpack, unpack
+
+HERE = Path(__file__).parent
+CLANG_RESULT = HERE.parents[1] / "build" / "mcu" / "clang-result"
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
+COMPILERS = ["gcc", "clang"]
+
+
+def host_binary(export, compiler: str, build: Path) -> Path:
+    """The model and tests/export/host_harness.c compiled by ``compiler`` at the strict flags.
+    Where clang is missing its tests skip and ``build/mcu/clang-result`` says so (``.ci/run``
+    installs clang and fails unless the file says "passed")."""
+    if shutil.which(compiler) is None:
+        reason = f"{compiler} is not installed (apt-get install {compiler})"
+        if compiler == "clang":
+            CLANG_RESULT.parent.mkdir(parents=True, exist_ok=True)
+            CLANG_RESULT.write_text(f"skipped: {reason}\n")
+        pytest.skip(reason)
+    binary = build / f"{export.name}-{compiler}"
+    result = subprocess.run(
+        [
+            compiler,
+            *STRICT,
+            f"-I{export.source.parent}",
+            f'-DOB_HEADER="{export.header.name}"',
+            f"-DOB_RUN={export.name}_run",
+            f"-DOB_RUN_U8={export.name}_run_u8",
+            f"-DOB_PREFIX={export.name.upper()}",
+            str(export.source),
+            str(HERE / "host_harness.c"),
+            "-o",
+            str(binary),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return binary
+
+
+def run_host(binary: Path, inputs: np.ndarray, outputs: int, u8: bool = False) -> np.ndarray:
+    data = np.ascontiguousarray(inputs, dtype=np.uint8 if u8 else np.float32).tobytes()
+    result = subprocess.run(
+        [str(binary), *(["u8"] if u8 else [])], input=data, capture_output=True, check=True
+    )
+    return np.frombuffer(result.stdout, np.float32).reshape(len(inputs), outputs)
+
+
+def exported_outputs(program, inputs, tmp_path, compiler, name="model", u8=False):
+    export = to_c(program, tmp_path / "out", name=name)
+    binary = host_binary(export, compiler, tmp_path)
+    return run_host(binary, inputs, export.output_size, u8)
+
+
+@pytest.mark.parametrize("compiler", COMPILERS)
+def test_trained_mlp_equals_the_runtime_on_every_mnist5k_test_image(
+    trained_mlp, tmp_path, compiler
+):
+    program, data = trained_mlp
+    x = np.ascontiguousarray(data.x_test, dtype=np.float32)
+    got = exported_outputs(program, x, tmp_path, compiler, name="mlp")
+    expected = program(x)
+    assert len(x) == 1000
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
+    np.testing.assert_array_equal(got.argmax(1), expected.argmax(1))
+    if compiler == "clang":
+        CLANG_RESULT.parent.mkdir(parents=True, exist_ok=True)
+        CLANG_RESULT.write_text("passed\n")
+
+
+def test_the_uint8_entry_point_reads_bytes_as_scaled_floats(trained_mlp, tmp_path):
+    program, data = trained_mlp
+    q = np.clip(np.rint(data.x_test[:64] * 255), 0, 255).astype(np.uint8)
+    export = to_c(program, tmp_path / "out", name="mlp", input_scale=1 / 255, input_zero_point=0)
+    binary = host_binary(export, "gcc", tmp_path)
+    got = run_host(binary, q, export.output_size, u8=True)
+    floats = (q.astype(np.float32) - np.float32(0)) * np.float32(1 / 255)
+    np.testing.assert_array_equal(got.view(np.uint32), program(floats).view(np.uint32))
+
+
+@pytest.mark.parametrize("compiler", COMPILERS)
+@pytest.mark.parametrize("seed", range(2), ids=lambda s: f"seed{s}")
+def test_conv_bnn_with_paddings_stride_pools_and_residual_equals_the_runtime(
+    tmp_path, compiler, seed
+):
+    program, x = dyadic_conv_bnn(seed, 48)
+    types = {op.type for op in program.ops}
+    assert {"conv2d", "binary_conv2d", "binary_maxpool2d", "binary_dense"} <= types
+    got = exported_outputs(program, x, tmp_path, compiler)
+    np.testing.assert_array_equal(got.view(np.uint32), program(x).view(np.uint32))
+
+
+def test_float_layers_pools_and_activations_agree(tmp_path):
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, stride=2, padding=1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Conv2d(8, 8, 3, padding=1, groups=8),  # depthwise
+        torch.nn.Conv2d(8, 6, 1),
+        torch.nn.PReLU(6),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(6, 5),
+        torch.nn.Hardtanh(-0.5, 0.5),
+    )
+    program = convert(settle(model, (3, 12, 12)), torch.zeros(1, 3, 12, 12))
+    x = torch.randn(32, 3, 12, 12, generator=torch.Generator().manual_seed(4)).numpy()
+    got = exported_outputs(program, x, tmp_path, "gcc")
+    np.testing.assert_allclose(got, program(x), rtol=1e-5, atol=1e-5)
+
+
+def standalone_ops_graph() -> tuple[dict, dict]:
+    """Every op the converter usually fuses away, on its own: layout, relu, affine, hardtanh,
+    prelu, add, pad, both pools, sign_pack, binary max-pool, binary dense."""
+    rng = np.random.default_rng(0)
+    c = 3
+    ops = [
+        ("nchw_to_nhwc", ["x"], "a", {}, {}),
+        ("relu", ["a"], "b", {}, {}),
+        ("affine", ["b"], "c", {"channels": c}, {"scale": "s", "bias": "t"}),
+        ("hardtanh", ["c"], "d", {"min": -0.75, "max": 1.5}, {}),
+        ("prelu", ["a"], "e", {}, {"slope": "p"}),
+        ("add", ["d", "e"], "f", {}, {}),
+        ("pad", ["f"], "g", {"padding": [1, 0, 2, 1], "value": -0.5}, {}),
+        ("maxpool2d", ["g"], "h", {"kernel": [3, 2], "stride": [2, 1], "padding": [1, 1]}, {}),
+        ("avgpool2d", ["h"], "i", {"kernel": [2, 2], "stride": [1, 2], "padding": [1, 0]}, {}),
+        ("sign_pack", ["i"], "j", {}, {}),
+        (
+            "binary_maxpool2d",
+            ["j"],
+            "k",
+            {"kernel": [2, 2], "stride": [1, 1], "padding": [1, 1]},
+            {},
+        ),
+        ("flatten", ["k"], "l", {}, {}),
+        ("nhwc_to_nchw", ["i"], "m", {}, {}),
+    ]
+    tensors = {
+        "s": rng.normal(size=c).astype(np.float32),
+        "t": rng.normal(size=c).astype(np.float32),
+        "p": np.float32([0.25]),
+    }
+    graph = {
+        "version": 1,
+        "input": {"name": "x", "shape": [c, 7, 6]},
+        "output": "m",
+        "ops": [
+            {"type": t, "inputs": i, "output": o, "attrs": a, "tensors": r} for t, i, o, a, r in ops
+        ],
+    }
+    return graph, tensors
+
+
+def test_standalone_elementwise_layout_and_pool_ops_agree(tmp_path):
+    graph, tensors = standalone_ops_graph()
+    program = Program(graph, tensors)
+    x = np.random.default_rng(1).normal(size=(16, 3, 7, 6)).astype(np.float32)
+    got = exported_outputs(program, x, tmp_path, "gcc")
+    np.testing.assert_allclose(got, program(x).reshape(16, -1), rtol=1e-6, atol=1e-6)
+
+
+def test_binary_maxpool_and_flatten_of_packed_maps_feed_a_binary_dense(tmp_path):
+    graph, tensors = standalone_ops_graph()
+    rng = np.random.default_rng(2)
+    pooled_pixels = 6 * 6  # the binary max-pool's output: 6 x 6 pixels of 3 channels
+    program_graph = dict(graph)
+    weight = bitpack(rng.choice([-1, 1], size=(4, pooled_pixels, 3)).astype(np.int8))
+    program_graph["ops"] = [
+        *graph["ops"][:-1],
+        {
+            "type": "binary_dense",
+            "inputs": ["l"],
+            "output": "n",
+            "attrs": {"k": pooled_pixels * 3, "epilogue": "float"},
+            "tensors": {"weight": "w", "scale": "ws", "bias": "wb"},
+        },
+    ]
+    program_graph["output"] = "n"
+    program_tensors = {
+        **tensors,
+        "w": weight.reshape(4, -1),
+        "ws": rng.normal(size=4).astype(np.float32),
+        "wb": rng.normal(size=4).astype(np.float32),
+    }
+    program = Program(program_graph, program_tensors)
+    x = np.random.default_rng(3).normal(size=(16, 3, 7, 6)).astype(np.float32)
+    got = exported_outputs(program, x, tmp_path, "gcc")
+    np.testing.assert_array_equal(got.view(np.uint32), program(x).view(np.uint32))
+
+
+def test_an_op_without_an_emitter_is_named_and_nothing_is_written(tmp_path):
+    graph, tensors = standalone_ops_graph()
+    graph["ops"].append(
+        {"type": "concat", "inputs": ["i", "i"], "output": "z", "attrs": {"channels": [3, 3]}}
+    )
+    graph["output"] = "z"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.c").write_text("kept")
+    with pytest.raises(ExportError, match=r"cannot emit 1 op\(s\): #13 'z' \(concat\)"):
+        to_c((graph, tensors), out)
+    assert (out / "model.c").read_text() == "kept" and not (out / "model.h").exists()
+
+
+def test_bad_names_outputs_and_scales_are_refused(tmp_path):
+    graph, tensors = standalone_ops_graph()
+    with pytest.raises(ExportError, match="not a C identifier"):
+        to_c((graph, tensors), tmp_path, name="my-model")
+    with pytest.raises(ExportError, match="input_scale must be a finite float32"):
+        to_c((graph, tensors), tmp_path, input_scale=float("inf"))
+    graph["output"] = "j"
+    with pytest.raises(ExportError, match="output 'j' is bits"):
+        to_c((graph, tensors), tmp_path)
+    with pytest.raises(ExportError, match=r"takes a \.onebit path"):
+        to_c(42, tmp_path)
+
+
+def test_the_cli_writes_both_files_and_reports_flash_and_ram(trained_mlp, tmp_path):
+    program, _ = trained_mlp
+    path = tmp_path / "demo.onebit"
+    program.save(path)
+    result = CliRunner().invoke(app, ["export", "c", str(path), "-o", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert "bytes of constants (flash)" in result.output and "arena (RAM)" in result.output
+    header = (tmp_path / "c" / "demo.h").read_text()
+    assert "int demo_run(const float *input, float *output);" in header
+    source = (tmp_path / "c" / "demo.c").read_text()
+    includes = {line for line in (header + source).splitlines() if line.startswith("#include")}
+    assert includes == {"#include <stdint.h>", '#include "demo.h"', "#include <string.h>"}
+    assert "malloc(" not in source and "printf(" not in source
+    bad = CliRunner().invoke(app, ["export", "c", str(tmp_path / "missing.onebit"), "-o", "x"])
+    assert bad.exit_code != 0 and "not found" in bad.output
+
+
+buffers = st.lists(
+    st.tuples(st.integers(1, 5000), st.integers(0, 12), st.integers(0, 6)), max_size=24
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(buffers)
+def test_the_arena_plan_never_overlaps_two_live_buffers(specs):
+    plan = [
+        Buffer(f"b{i}", size, first, first + span) for i, (size, first, span) in enumerate(specs)
+    ]
+    offsets, total = plan_arena(plan)
+    for a in plan:
+        assert offsets[a.name] % ALIGNMENT == 0 and offsets[a.name] + a.size <= total
+        for b in plan:
+            if a.name < b.name and a.overlaps_in_time(b):
+                apart = (
+                    offsets[a.name] + a.size <= offsets[b.name]
+                    or offsets[b.name] + b.size <= offsets[a.name]
+                )
+                assert apart, (a, b, offsets)
+    steps = range(max((b.last for b in plan), default=-1) + 1)
+    live = max((sum(b.size for b in plan if b.first <= t <= b.last) for t in steps), default=0)
+    assert live <= total <= sum(-(-b.size // ALIGNMENT) * ALIGNMENT for b in plan)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 200), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_32_bit_words_hold_the_same_signs(channels, rows, seed):
+    signs = np.random.default_rng(seed).choice([-1, 1], size=(3, rows, channels)).astype(np.int8)
+    packed64 = bitpack(signs).reshape(3, -1)
+    packed32 = words32(packed64, channels).reshape(3, rows, -1)
+    assert packed32.shape[-1] == -(-channels // 32)
+    bits = np.unpackbits(packed32.view(np.uint8), axis=-1, bitorder="little")[..., :channels]
+    np.testing.assert_array_equal(np.where(bits == 1, -1, 1), signs)
+    np.testing.assert_array_equal(unpack(packed64.reshape(3, rows, -1), channels), signs)

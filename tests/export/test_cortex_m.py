@@ -1,0 +1,79 @@
+"""The exported C on microcontrollers: built by Debian's gcc-arm-none-eabi (newlib-nano) for a
+Cortex-M4 (hard float), a Cortex-M3 and a Cortex-M0+ (soft float), run under qemu-system-arm on
+the MPS2 boards, it prints over semihosting the same logits, bit for bit, as the runtime on the
+host.
+
+The test writes ``build/mcu/cortex-m-result``: "passed", or "skipped: REASON" where a tool is
+missing; ``.ci/run`` installs them (gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm)
+and fails unless it says "passed". Instruction counts come from QEMU's -icount clock: a proxy for
+latency, checked here only for being positive and about equal across inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import dyadic_conv_bnn
+from onebit.export import cortex_m, to_c
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULT = ROOT / "build" / "mcu" / "cortex-m-result"
+CPUS = tuple(cortex_m.CPUS)
+IMAGES = 20
+
+
+@pytest.fixture(scope="module")
+def toolchain():
+    reason = cortex_m.missing_tools()
+    if reason is not None:
+        RESULT.parent.mkdir(parents=True, exist_ok=True)
+        RESULT.write_text(f"skipped: {reason}\n")
+        pytest.skip(reason)
+    return True
+
+
+def run_on(program, x, cpu, tmp_path, name):
+    export = to_c(program, tmp_path / "c", name=name)
+    firmware = cortex_m.build(export, x, cpu, tmp_path / cpu)
+    assert firmware.ram_bytes > 0 and export.const_bytes < firmware.flash_bytes
+    results = cortex_m.run(firmware, export.output_size)
+    assert len(results) == len(x)
+    return export, firmware, results
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cpu", CPUS)
+def test_the_trained_mlp_gives_the_runtimes_logits_on_every_cortex_m(
+    toolchain, trained_mlp, tmp_path, cpu
+):
+    program, data = trained_mlp
+    x = np.ascontiguousarray(data.x_test[:IMAGES], dtype=np.float32)
+    _, _, results = run_on(program, x, cpu, tmp_path, "mlp")
+    logits = np.stack([r.logits for r in results])
+    expected = program(x)
+    np.testing.assert_array_equal(logits.view(np.uint32), expected.view(np.uint32))
+    assert [r.prediction for r in results] == list(expected.argmax(1))
+    counts = np.array([r.instructions for r in results])
+    # soft float (M3, M0+) takes data-dependent paths; the integer work does not
+    assert counts.min() > 100_000 and counts.max() < 1.5 * counts.min()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cpu", CPUS)
+def test_a_conv_bnn_gives_the_runtimes_logits_on_every_cortex_m(toolchain, tmp_path, cpu):
+    program, x = dyadic_conv_bnn(seed=0, count=IMAGES)
+    _, _, results = run_on(program, x, cpu, tmp_path, "cnn")
+    logits = np.stack([r.logits for r in results])
+    np.testing.assert_array_equal(logits.view(np.uint32), program(x).view(np.uint32))
+
+
+@pytest.mark.slow
+def test_every_cortex_m_run_passed(toolchain, request):
+    """Last in the file: records "passed" once every Cortex-M test above has passed."""
+    failed = request.session.testsfailed
+    assert failed == 0, "a Cortex-M test failed"
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text("passed\n")
