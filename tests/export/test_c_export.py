@@ -73,24 +73,28 @@ def run_host(binary: Path, inputs: np.ndarray, outputs: int, u8: bool = False) -
     return np.frombuffer(result.stdout, np.float32).reshape(len(inputs), outputs)
 
 
-def exported_outputs(program, inputs, tmp_path, compiler, name="model", u8=False):
-    export = to_c(program, tmp_path / "out", name=name)
+def exported_outputs(program, inputs, tmp_path, compiler, name="model", arithmetic="binary"):
+    export = to_c(program, tmp_path / "out", name=name, arithmetic=arithmetic)
     binary = host_binary(export, compiler, tmp_path)
-    return run_host(binary, inputs, export.output_size, u8)
+    return run_host(binary, inputs, export.output_size)
 
 
-@pytest.mark.parametrize("compiler", COMPILERS)
+# The float32 and int8 twins hold the same +-1 values, so they too equal the runtime bit for bit.
+BUILDS = [("gcc", "binary"), ("clang", "binary"), ("gcc", "float32"), ("gcc", "int8")]
+
+
+@pytest.mark.parametrize(("compiler", "arithmetic"), BUILDS)
 def test_trained_mlp_equals_the_runtime_on_every_mnist5k_test_image(
-    trained_mlp, tmp_path, compiler
+    trained_mlp, tmp_path, compiler, arithmetic
 ):
     program, data = trained_mlp
     x = np.ascontiguousarray(data.x_test, dtype=np.float32)
-    got = exported_outputs(program, x, tmp_path, compiler, name="mlp")
+    got = exported_outputs(program, x, tmp_path, compiler, "mlp", arithmetic)
     expected = program(x)
     assert len(x) == 1000
     np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
     np.testing.assert_array_equal(got.argmax(1), expected.argmax(1))
-    if compiler == "clang":
+    if compiler == "clang":  # the clang build passed: record it for .ci/run
         CLANG_RESULT.parent.mkdir(parents=True, exist_ok=True)
         CLANG_RESULT.write_text("passed\n")
 
@@ -105,15 +109,15 @@ def test_the_uint8_entry_point_reads_bytes_as_scaled_floats(trained_mlp, tmp_pat
     np.testing.assert_array_equal(got.view(np.uint32), program(floats).view(np.uint32))
 
 
-@pytest.mark.parametrize("compiler", COMPILERS)
+@pytest.mark.parametrize(("compiler", "arithmetic"), BUILDS)
 @pytest.mark.parametrize("seed", range(2), ids=lambda s: f"seed{s}")
 def test_conv_bnn_with_paddings_stride_pools_and_residual_equals_the_runtime(
-    tmp_path, compiler, seed
+    tmp_path, compiler, arithmetic, seed
 ):
     program, x = dyadic_conv_bnn(seed, 48)
     types = {op.type for op in program.ops}
     assert {"conv2d", "binary_conv2d", "binary_maxpool2d", "binary_dense"} <= types
-    got = exported_outputs(program, x, tmp_path, compiler)
+    got = exported_outputs(program, x, tmp_path, compiler, "model", arithmetic)
     np.testing.assert_array_equal(got.view(np.uint32), program(x).view(np.uint32))
 
 
@@ -188,7 +192,8 @@ def test_standalone_elementwise_layout_and_pool_ops_agree(tmp_path):
     np.testing.assert_allclose(got, program(x).reshape(16, -1), rtol=1e-6, atol=1e-6)
 
 
-def test_binary_maxpool_and_flatten_of_packed_maps_feed_a_binary_dense(tmp_path):
+@pytest.mark.parametrize("arithmetic", ["binary", "float32", "int8"])
+def test_binary_maxpool_and_flatten_of_packed_maps_feed_a_binary_dense(tmp_path, arithmetic):
     graph, tensors = standalone_ops_graph()
     rng = np.random.default_rng(2)
     pooled_pixels = 6 * 6  # the binary max-pool's output: 6 x 6 pixels of 3 channels
@@ -213,7 +218,7 @@ def test_binary_maxpool_and_flatten_of_packed_maps_feed_a_binary_dense(tmp_path)
     }
     program = Program(program_graph, program_tensors)
     x = np.random.default_rng(3).normal(size=(16, 3, 7, 6)).astype(np.float32)
-    got = exported_outputs(program, x, tmp_path, "gcc")
+    got = exported_outputs(program, x, tmp_path, "gcc", "model", arithmetic)
     np.testing.assert_array_equal(got.view(np.uint32), program(x).view(np.uint32))
 
 

@@ -39,9 +39,9 @@ def run_on(program, x, cpu, tmp_path, name):
     export = to_c(program, tmp_path / "c", name=name)
     firmware = cortex_m.build(export, x, cpu, tmp_path / cpu)
     assert firmware.ram_bytes > 0 and export.const_bytes < firmware.flash_bytes
-    results = cortex_m.run(firmware, export.output_size)
-    assert len(results) == len(x)
-    return export, firmware, results
+    run = cortex_m.run(firmware, export.output_size)
+    assert len(run.inferences) == len(x)
+    return export, firmware, run
 
 
 @pytest.mark.slow
@@ -51,7 +51,8 @@ def test_the_trained_mlp_gives_the_runtimes_logits_on_every_cortex_m(
 ):
     program, data = trained_mlp
     x = np.ascontiguousarray(data.x_test[:IMAGES], dtype=np.float32)
-    _, _, results = run_on(program, x, cpu, tmp_path, "mlp")
+    _, _, run = run_on(program, x, cpu, tmp_path, "mlp")
+    results = run.inferences
     logits = np.stack([r.logits for r in results])
     expected = program(x)
     np.testing.assert_array_equal(logits.view(np.uint32), expected.view(np.uint32))
@@ -59,14 +60,17 @@ def test_the_trained_mlp_gives_the_runtimes_logits_on_every_cortex_m(
     counts = np.array([r.instructions for r in results])
     # soft float (M3, M0+) takes data-dependent paths; the integer work does not
     assert counts.min() > 100_000 and counts.max() < 1.5 * counts.min()
+    # every op of the first inference is timed, and together they make up the inference
+    assert len(run.op_instructions) == len(program.ops)
+    assert abs(sum(run.op_instructions) - counts[0]) < 0.01 * counts[0]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cpu", CPUS)
 def test_a_conv_bnn_gives_the_runtimes_logits_on_every_cortex_m(toolchain, tmp_path, cpu):
     program, x = dyadic_conv_bnn(seed=0, count=IMAGES)
-    _, _, results = run_on(program, x, cpu, tmp_path, "cnn")
-    logits = np.stack([r.logits for r in results])
+    _, _, run = run_on(program, x, cpu, tmp_path, "cnn")
+    logits = np.stack([r.logits for r in run.inferences])
     np.testing.assert_array_equal(logits.view(np.uint32), program(x).view(np.uint32))
 
 

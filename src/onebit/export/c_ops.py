@@ -1,6 +1,13 @@
 """One C emitter per program op: the call into ``c_runtime.c`` that runs it, its constants and the
 scratch it needs. Registered by op type in :data:`EMITTERS`; an op type with no emitter cannot be
-exported (:class:`ExportError` names it)."""
+exported (:class:`ExportError` names it).
+
+Every emitter serves three arithmetics of the same network (:data:`ARITHMETICS`): ``binary``, the
+model itself, with +-1 values packed 32 to a word and XNOR-popcount layers; and its ``float32`` and
+``int8`` twins, which hold the same +-1 weights and activations as floats or int8 and multiply
+them out, as an engine without binary kernels would. The twins compute the same function (every
++-1 product is exact), so they are the fair baseline for flash, RAM and instruction counts.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +19,14 @@ import numpy as np
 
 from onebit._registry import OnebitError, Registry
 from onebit.export.c_source import C_WORD_BITS, const_array, float_literal, words32
+from onebit.runtime.bit_format import words_for
 from onebit.runtime.ops import Op
+from onebit.runtime.reference import unpack
 from onebit.runtime.shapes import Value
+
+ARITHMETICS = ("binary", "float32", "int8")
+SIGN_FORMS = {"binary": "packed", "float32": "float", "int8": "int8"}
+"""How each arithmetic stores a +-1 value: packed bits, float +-1.0, int8 +-1."""
 
 
 class ExportError(OnebitError):
@@ -22,13 +35,14 @@ class ExportError(OnebitError):
 
 @dataclass
 class CValue:
-    """A program value in the generated C: float32 elements or 32-bit packed words."""
+    """A program value in the generated C: floats, or signs in one of SIGN_FORMS' forms."""
 
     name: str
     kind: str  # "float" or "bits"
     shape: tuple[int, ...]  # the program's, per sample (bits: its 64-bit words)
     channels: int  # float: the last axis; bits: real bits per row
-    rows: int = 1  # bits: rows of ceil(channels / 32) words (pixels, or a flatten's rows)
+    rows: int = 1  # bits: rows (pixels, or a flatten's rows) of `channels` signs
+    form: str = "packed"  # bits: "packed" (ceil(channels / 32) words per row), "float", "int8"
 
     @property
     def row_words(self) -> int:
@@ -36,16 +50,20 @@ class CValue:
 
     @property
     def elements(self) -> int:
-        """floats, or 32-bit words."""
-        return self.rows * self.row_words if self.kind == "bits" else math.prod(self.shape)
-
-    @property
-    def nbytes(self) -> int:
-        return 4 * self.elements
+        """floats, 32-bit words or int8 values."""
+        if self.kind != "bits":
+            return math.prod(self.shape)
+        return self.rows * (self.row_words if self.form == "packed" else self.channels)
 
     @property
     def c_type(self) -> str:
-        return "float" if self.kind == "float" else "uint32_t"
+        if self.kind == "float" or self.form == "float":
+            return "float"
+        return "uint32_t" if self.form == "packed" else "int8_t"
+
+    @property
+    def nbytes(self) -> int:
+        return self.elements * (1 if self.c_type == "int8_t" else 4)
 
 
 @dataclass
@@ -57,10 +75,14 @@ class Emitted:
 
 
 class ModelText:
-    """The constants and kernels collected for one generated model."""
+    """The constants and kernels collected for one generated model in one arithmetic."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, arithmetic: str = "binary") -> None:
+        if arithmetic not in ARITHMETICS:
+            raise ExportError(f"arithmetic must be one of {ARITHMETICS}, got {arithmetic!r}")
         self.prefix = prefix
+        self.arithmetic = arithmetic
+        self.form = SIGN_FORMS[arithmetic]
         self.constants: list[str] = []
         self.const_bytes = 0
         self.kernels: set[str] = set()
@@ -112,7 +134,8 @@ def _float_value(call: Call) -> CValue:
 
 
 def _bits_value(call: Call, rows: int, channels: int) -> CValue:
-    return CValue(call.op.spec["output"], "bits", call.output.shape, channels, rows)
+    shape = call.output.shape
+    return CValue(call.op.spec["output"], "bits", shape, channels, rows, call.text.form)
 
 
 def _output(call: Call) -> CValue:
@@ -178,10 +201,22 @@ def _epilogue(call: Call, epilogue, post) -> list[str]:
 
 
 def _out_pointers(call: Call, out: CValue) -> str:
-    """The ``out_f, out_w`` arguments of a layer kernel."""
-    if out.kind == "float":
-        return f"{call.pointer(out.name, 'float')}, 0"
-    return f"0, {call.pointer(out.name, 'uint32_t')}"
+    """The ``ob_out`` argument of a layer kernel: where its floats or signs go."""
+    pointer = call.pointer(out.name, out.c_type)
+    slot = {"float": 0, "uint32_t": 1, "int8_t": 2}[out.c_type]
+    fields = [pointer if i == slot else "0" for i in range(3)]
+    return f"(ob_out){{{', '.join(fields)}}}"
+
+
+def _signs(weights: np.ndarray, row_bits: int, arithmetic: str) -> tuple[str, np.ndarray]:
+    """Packed 64-bit weight rows (``row_bits`` real bits each, along the last axis) in the
+    arithmetic's form: (C type, array) of 32-bit words, float +-1.0 or int8 +-1."""
+    if arithmetic == "binary":
+        return "uint32_t", words32(weights, row_bits)
+    *outer, last = weights.shape
+    rows = last // words_for(row_bits)
+    values = unpack(weights.reshape(*outer, rows, -1), row_bits).reshape(*outer, rows * row_bits)
+    return ("float", values) if arithmetic == "float32" else ("int8_t", values.astype(np.int8))
 
 
 def _geometry(call: Call, x: Value, out: Value, kernel, stride, top: int, left: int) -> str:
@@ -205,20 +240,28 @@ def _block(*statements: str) -> list[str]:
 def _binary_dense(call: Call) -> tuple[CValue, Emitted]:
     op, x = call.op, call.inputs[0]
     out = _output(call)
-    weight = words32(op.weight, x.channels)
-    weight = weight.reshape(len(op.weight), -1)
-    words = weight.shape[1]
-    if words != x.elements:
-        raise call.fail(f"its weight rows hold {words} words, its input {x.elements}")
-    call.text.kernels.add("binary_dense")
-    name = call.text.const("uint32_t", "weight", call.index, weight)
     cout = len(op.weight)
+    c_type, weight = _signs(op.weight, x.channels, call.text.arithmetic)
+    weight = weight.reshape(cout, -1)
+    if weight.shape[1] != x.elements:
+        raise call.fail(f"its weight rows hold {weight.shape[1]} values, its input {x.elements}")
+    name = call.text.const(c_type, "weight", call.index, weight)
     statements = _epilogue(call, op.epilogue, op.post)
-    statements.append(
-        f"ob_binary_dense({call.arg()}, {name}, {op.k}, {words}, {cout}, &e, "
-        f"{_out_pointers(call, out)}, {call.scratch_pointer('int32_t')});"
-    )
-    return out, Emitted(_block(*statements), scratch=4 * cout)
+    o = _out_pointers(call, out)
+    features = weight.shape[1]
+    if call.text.arithmetic == "binary":
+        call.text.kernels.add("binary_dense")
+        acc = call.scratch_pointer("int32_t")
+        run = f"ob_binary_dense({call.arg()}, {name}, {op.k}, {features}, {cout}, &e, {o}, {acc});"
+    elif call.text.arithmetic == "float32":
+        call.text.kernels.add("dense")
+        y = call.scratch_pointer("float")
+        run = f"ob_dense({call.arg()}, {features}, {cout}, {name}, 0, 0, &e, {o}, {y});"
+    else:
+        call.text.kernels.add("dense_s8")
+        acc = call.scratch_pointer("int32_t")
+        run = f"ob_dense_s8({call.arg()}, {features}, {cout}, {name}, &e, {o}, {acc});"
+    return out, Emitted(_block(*statements, run), scratch=4 * cout)
 
 
 @EMITTERS.register("binary_conv2d")
@@ -226,30 +269,47 @@ def _binary_conv2d(call: Call) -> tuple[CValue, Emitted]:
     op, x = call.op, call.inputs[0]
     out = _output(call)
     cout, kh, kw, _ = op.weight.shape
-    weight = words32(op.weight, op.cin)
-    words = x.row_words
-    (ph, pw) = op.padding
+    (ph, pw), pad_one = op.padding, op.pad_value == 1.0
+    c_type, weight = _signs(op.weight, op.cin, call.text.arithmetic)
     statements = [_geometry(call, call.op_input(0), call.output, (kh, kw), op.stride, ph, pw)]
-    call.text.kernels.add("binary_conv2d")
-    name = call.text.const("uint32_t", "weight", call.index, weight)
+    name = call.text.const(c_type, "weight", call.index, weight)
     statements += _epilogue(call, op.epilogue, op.post)
-    statements.append(
-        f"ob_binary_conv2d({call.arg()}, &g, {op.cin}, {words}, {name}, {cout}, "
-        f"{int(op.pad_value == 1.0)}, &e, {_out_pointers(call, out)}, "
-        f"{call.scratch_pointer('int32_t')});"
-    )
-    return out, Emitted(_block(*statements), scratch=4 * cout)
+    o = _out_pointers(call, out)
+    if call.text.arithmetic == "binary":
+        call.text.kernels.add("binary_conv2d")
+        acc = call.scratch_pointer("int32_t")
+        run = (
+            f"ob_binary_conv2d({call.arg()}, &g, {op.cin}, {x.row_words}, {name}, {cout}, "
+            f"{int(pad_one)}, &e, {o}, {acc});"
+        )
+    elif call.text.arithmetic == "float32":
+        call.text.kernels.add("conv2d")
+        y = call.scratch_pointer("float")
+        pad = float_literal(1.0 if pad_one else 0.0)
+        run = (
+            f"ob_conv2d({call.arg()}, &g, {op.cin}, {cout}, 1, {name}, 0, 0, {pad}, &e, {o}, {y});"
+        )
+    else:
+        call.text.kernels.add("conv2d_s8")
+        acc = call.scratch_pointer("int32_t")
+        run = (
+            f"ob_conv2d_s8({call.arg()}, &g, {op.cin}, {cout}, {name}, {int(pad_one)}, &e, {o}, "
+            f"{acc});"
+        )
+    return out, Emitted(_block(*statements, run), scratch=4 * cout)
 
 
-def _float_weights(call: Call, row_bits: int) -> tuple[str, str]:
-    """The ``weight, weight_bits`` arguments: float32 as stored, or +-1 bits (rows of
-    ``row_bits``) as 32-bit words."""
+def _float_weights(call: Call, row_bits: int) -> str:
+    """The ``weight, weight_bits, weight_s8`` arguments of a float layer: float32 as stored, or
+    its +-1 ``weight_bits`` in the arithmetic's form."""
     if "weight_bits" in call.op._roles:
-        bits = _tensor(call, "weight_bits")
-        name = call.text.const("uint32_t", "weight_bits", call.index, words32(bits, row_bits))
-        return "0", name
+        c_type, values = _signs(_tensor(call, "weight_bits"), row_bits, call.text.arithmetic)
+        name = call.text.const(c_type, "weight", call.index, values)
+        return {"float": f"{name}, 0, 0", "uint32_t": f"0, {name}, 0", "int8_t": f"0, 0, {name}"}[
+            c_type
+        ]
     weight = _tensor(call, "weight")
-    return call.text.const("float", "weight", call.index, weight), "0"
+    return f"{call.text.const('float', 'weight', call.index, weight)}, 0, 0"
 
 
 @EMITTERS.register("dense")
@@ -257,11 +317,11 @@ def _dense(call: Call) -> tuple[CValue, Emitted]:
     op = call.op
     features, outputs = op.weight_t.shape
     out = _output(call)
-    weight, weight_bits = _float_weights(call, features)
+    weights = _float_weights(call, features)
     call.text.kernels.add("dense")
     statements = _epilogue(call, op.epilogue, op.post)
     statements.append(
-        f"ob_dense({call.arg()}, {features}, {outputs}, {weight}, {weight_bits}, &e, "
+        f"ob_dense({call.arg()}, {features}, {outputs}, {weights}, &e, "
         f"{_out_pointers(call, out)}, {call.scratch_pointer('float')});"
     )
     return out, Emitted(_block(*statements), scratch=4 * outputs)
@@ -273,36 +333,39 @@ def _conv2d(call: Call) -> tuple[CValue, Emitted]:
     out = _output(call)
     top, _, left, _ = op.padding
     statements = [_geometry(call, call.op_input(0), call.output, op.kernel, op.stride, top, left)]
-    weight, weight_bits = _float_weights(call, op.cin // op.groups)
+    weights = _float_weights(call, op.cin // op.groups)
     call.text.kernels.add("conv2d")
     statements += _epilogue(call, op.epilogue, op.post)
     statements.append(
-        f"ob_conv2d({call.arg()}, &g, {op.cin}, {op.cout}, {op.groups}, {weight}, {weight_bits}, "
+        f"ob_conv2d({call.arg()}, &g, {op.cin}, {op.cout}, {op.groups}, {weights}, "
         f"{float_literal(op.pad_value)}, &e, {_out_pointers(call, out)}, "
         f"{call.scratch_pointer('float')});"
     )
     return out, Emitted(_block(*statements), scratch=4 * op.cout)
 
 
-def _pool(kernel: str, c_type: str) -> Emitter:
+def _pool(kernel: str) -> Emitter:
     def emit(call: Call) -> tuple[CValue, Emitted]:
         op, x = call.op, call.inputs[0]
         out = _output(call)
         ph, pw = op.padding
         statements = [_geometry(call, call.op_input(0), call.output, op.kernel, op.stride, ph, pw)]
-        call.text.kernels.add(kernel)
-        width = x.row_words if x.kind == "bits" else x.channels
+        name = kernel
+        if x.kind == "bits" and x.form != "packed":  # a twin's max-pool of +-1 values
+            name = "maxpool2d" if x.form == "float" else "maxpool2d_s8"
+        call.text.kernels.add(name)
+        width = x.row_words if x.form == "packed" and x.kind == "bits" else x.channels
         statements.append(
-            f"ob_{kernel}({call.arg()}, &g, {width}, {call.pointer(out.name, c_type)});"
+            f"ob_{name}({call.arg()}, &g, {width}, {call.pointer(out.name, out.c_type)});"
         )
         return out, Emitted(_block(*statements))
 
     return emit
 
 
-EMITTERS.register("maxpool2d")(_pool("maxpool2d", "float"))
-EMITTERS.register("binary_maxpool2d")(_pool("binary_maxpool2d", "uint32_t"))
-EMITTERS.register("avgpool2d")(_pool("avgpool2d", "float"))
+EMITTERS.register("maxpool2d")(_pool("maxpool2d"))
+EMITTERS.register("binary_maxpool2d")(_pool("binary_maxpool2d"))
+EMITTERS.register("avgpool2d")(_pool("avgpool2d"))
 
 
 @EMITTERS.register("global_avgpool")
@@ -320,8 +383,8 @@ def _sign_pack(call: Call) -> tuple[CValue, Emitted]:
     pixels, channels = math.prod(x.shape[:-1]), x.shape[-1]
     out = _bits_value(call, pixels, channels)
     call.text.kernels.add("sign_pack")
-    pointer = call.pointer(out.name, "uint32_t")
-    return out, Emitted([f"ob_sign_pack({call.arg()}, {pixels}, {channels}, {pointer});"])
+    o = _out_pointers(call, out)
+    return out, Emitted([f"ob_sign_pack({call.arg()}, {pixels}, {channels}, {o});"])
 
 
 @EMITTERS.register("nchw_to_nhwc")
@@ -347,9 +410,8 @@ def _flatten(call: Call) -> tuple[CValue, Emitted]:
     """No code: the flattened value is its input's buffer (the exporter aliases the two)."""
     x = call.inputs[0]
     if x.kind == "bits":
-        return CValue(
-            call.op.spec["output"], "bits", call.output.shape, x.channels, x.rows
-        ), Emitted()
+        shape = call.output.shape
+        return CValue(call.op.spec["output"], "bits", shape, x.channels, x.rows, x.form), Emitted()
     return _float_value(call), Emitted()
 
 

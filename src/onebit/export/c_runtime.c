@@ -46,10 +46,12 @@ static int32_t ob_xor_popcount(const uint32_t *a, const uint32_t *b, int32_t n) 
 /* @kernel epilogue */
 /* What a layer does with its per-pixel results (int32 accumulators or float sums):
  * OB_FLOAT: y = acc * scale + bias, then the post steps, into floats;
- * OB_BITS: the sign of acc * scale + bias folded into an integer threshold: -1 (bit 1) where
- *   acc < threshold (acc > threshold where flip), packed into words;
- * OB_SIGN: y as OB_FLOAT, then packed: -1 where y < 0 (NaN too);
- * OB_NONE: floats as they are, then the post steps. */
+ * OB_BITS: the sign of acc * scale + bias folded into an integer threshold: -1 where
+ *   acc < threshold (acc > threshold where flip), +1 elsewhere;
+ * OB_SIGN: y as OB_FLOAT, then -1 where y < 0 (NaN too), +1 elsewhere;
+ * OB_NONE: floats as they are, then the post steps.
+ * Signs go where the layer's ob_out points: packed bits (w), int8 (b) or float (f) +-1 values;
+ * the int8 and float forms are the twins a model is compared with (`to_c(arithmetic=...)`). */
 enum { OB_NONE = 0, OB_FLOAT = 1, OB_BITS = 2, OB_SIGN = 3 };
 enum { OB_AFFINE = 0, OB_RELU = 1, OB_PRELU = 2, OB_HARDTANH = 3, OB_ADD = 4 };
 
@@ -69,6 +71,13 @@ typedef struct {
   const ob_step *steps;           /* after the affine (OB_FLOAT, OB_NONE) */
   int32_t n_steps;
 } ob_epilogue;
+
+/* A layer's output map: one of the three is set. */
+typedef struct {
+  float *f;     /* floats (n per pixel), or +-1.0 */
+  uint32_t *w;  /* packed signs ((n + 31) / 32 words per pixel) */
+  int8_t *b;    /* +-1 as int8 (n per pixel) */
+} ob_out;
 
 /* Steps on the n channels of one pixel, in place; `at` is the pixel's first element in the map
  * (where a residual is read). */
@@ -93,58 +102,65 @@ static void ob_steps(const ob_epilogue *e, float *y, int32_t n, int32_t at) {
   }
 }
 
+/* Writes the sign of channel c of pixel `pixel` (n channels); channels come in order 0, 1, ...,
+ * so a packed word is cleared when its first channel is written. */
+static void ob_put_sign(const ob_out *o, int32_t n, int32_t pixel, int32_t c, int negative) {
+  if (o->w != 0) {
+    uint32_t *word = o->w + pixel * ((n + 31) / 32) + c / 32;
+    if (c % 32 == 0) *word = 0;
+    if (negative) *word |= (uint32_t)1 << (c % 32);
+  } else if (o->b != 0) {
+    o->b[pixel * n + c] = (int8_t)(negative ? -1 : 1);
+  } else {
+    o->f[pixel * n + c] = negative ? -1.0f : 1.0f;
+  }
+}
 /* @end */
 
 /* @kernel output_acc needs epilogue */
-/* Pixel `pixel`'s n int32 accumulators through e (OB_FLOAT or OB_BITS): into floats (out_f, n per
- * pixel) or words (out_w, (n + 31) / 32 per pixel). */
-static void ob_output_acc(const ob_epilogue *e, const int32_t *acc, int32_t n, float *out_f,
-                          uint32_t *out_w, int32_t pixel) {
+/* Pixel `pixel`'s n int32 accumulators through e (OB_FLOAT or OB_BITS) into o. */
+static void ob_output_acc(const ob_epilogue *e, const int32_t *acc, int32_t n, const ob_out *o,
+                          int32_t pixel) {
   const int32_t at = pixel * n;
   int32_t c;
   if (e->kind == OB_BITS) {
-    out_w += pixel * ((n + 31) / 32);
-    for (c = 0; c < (n + 31) / 32; ++c) out_w[c] = 0;
-    for (c = 0; c < n; ++c) {
-      const int negative = e->flip[c] ? acc[c] > e->threshold[c] : acc[c] < e->threshold[c];
-      if (negative) out_w[c / 32] |= (uint32_t)1 << (c % 32);
-    }
+    for (c = 0; c < n; ++c)
+      ob_put_sign(o, n, pixel, c, e->flip[c] ? acc[c] > e->threshold[c] : acc[c] < e->threshold[c]);
     return;
   }
   for (c = 0; c < n; ++c) {
     const float v = (float)acc[c] * e->scale[c];
-    out_f[at + c] = v + e->bias[c];
+    o->f[at + c] = v + e->bias[c];
   }
-  ob_steps(e, out_f + at, n, at);
+  ob_steps(e, o->f + at, n, at);
 }
 /* @end */
 
 /* @kernel output_float needs epilogue */
-/* Packs the signs of n floats (-1, bit 1, where not >= 0) into words. */
-static void ob_pack_signs(const float *y, int32_t n, uint32_t *out) {
-  int32_t c;
-  for (c = 0; c < (n + 31) / 32; ++c) out[c] = 0;
-  for (c = 0; c < n; ++c)
-    if (!(y[c] >= 0.0f)) out[c / 32] |= (uint32_t)1 << (c % 32);
-}
-
-/* Pixel `pixel`'s n float sums (in y, changed) through e: OB_NONE / OB_FLOAT into floats (out_f,
- * n per pixel), OB_SIGN into words (out_w, (n + 31) / 32 per pixel). */
-static void ob_output_float(const ob_epilogue *e, float *y, int32_t n, float *out_f,
-                            uint32_t *out_w, int32_t pixel) {
+/* Pixel `pixel`'s n float sums (in y, changed) through e into o. OB_BITS reads y as exact
+ * integer sums (a float twin's binary layer). */
+static void ob_output_float(const ob_epilogue *e, float *y, int32_t n, const ob_out *o,
+                            int32_t pixel) {
   const int32_t at = pixel * n;
   int32_t c;
+  if (e->kind == OB_BITS) {
+    for (c = 0; c < n; ++c) {
+      const float t = (float)e->threshold[c];
+      ob_put_sign(o, n, pixel, c, e->flip[c] ? y[c] > t : y[c] < t);
+    }
+    return;
+  }
   if (e->kind == OB_FLOAT || e->kind == OB_SIGN)
     for (c = 0; c < n; ++c) {
       const float v = y[c] * e->scale[c];
       y[c] = v + e->bias[c];
     }
   if (e->kind == OB_SIGN) {
-    ob_pack_signs(y, n, out_w + pixel * ((n + 31) / 32));
+    for (c = 0; c < n; ++c) ob_put_sign(o, n, pixel, c, !(y[c] >= 0.0f));
     return;
   }
   ob_steps(e, y, n, at);
-  for (c = 0; c < n; ++c) out_f[at + c] = y[c];
+  for (c = 0; c < n; ++c) o->f[at + c] = y[c];
 }
 /* @end */
 
@@ -152,11 +168,10 @@ static void ob_output_float(const ob_epilogue *e, float *y, int32_t n, float *ou
 /* Packed x (words) against each of the cout packed weight rows: acc = k - 2 * popcount, then e.
  * acc: cout int32 of scratch. */
 static void ob_binary_dense(const uint32_t *x, const uint32_t *weight, int32_t k, int32_t words,
-                            int32_t cout, const ob_epilogue *e, float *out_f, uint32_t *out_w,
-                            int32_t *acc) {
-  int32_t o;
-  for (o = 0; o < cout; ++o) acc[o] = k - 2 * ob_xor_popcount(x, weight + o * words, words);
-  ob_output_acc(e, acc, cout, out_f, out_w, 0);
+                            int32_t cout, const ob_epilogue *e, ob_out o, int32_t *acc) {
+  int32_t c;
+  for (c = 0; c < cout; ++c) acc[c] = k - 2 * ob_xor_popcount(x, weight + c * words, words);
+  ob_output_acc(e, acc, cout, &o, 0);
 }
 /* @end */
 
@@ -174,7 +189,7 @@ typedef struct {
  * weight alone) or adds nothing. cin: real channels per pixel. acc: cout int32 of scratch. */
 static void ob_binary_conv2d(const uint32_t *x, const ob_conv_geometry *g, int32_t cin,
                              int32_t words, const uint32_t *weight, int32_t cout, int pad_one,
-                             const ob_epilogue *e, float *out_f, uint32_t *out_w, int32_t *acc) {
+                             const ob_epilogue *e, ob_out out, int32_t *acc) {
   int32_t oy, ox, o, i, j, w;
   for (oy = 0; oy < g->ho; ++oy)
     for (ox = 0; ox < g->wo; ++ox) {
@@ -197,18 +212,19 @@ static void ob_binary_conv2d(const uint32_t *x, const ob_conv_geometry *g, int32
         }
         acc[o] = sum;
       }
-      ob_output_acc(e, acc, cout, out_f, out_w, oy * g->wo + ox);
+      ob_output_acc(e, acc, cout, &out, oy * g->wo + ox);
     }
 }
 /* @end */
 
 /* @kernel conv2d needs output_float conv_geometry */
-/* Float convolution of an NHWC map (cin channels) with float weights (cout, kh, kw, cin / groups)
- * or +-1 weights packed as bits (weight_bits: words_per_tap words per (o, i, j)); a tap outside
- * the map reads pad_value. Sums in tap order (i, j), then channel. y: cout floats of scratch. */
+/* Float convolution of an NHWC map (cin channels) with weights (cout, kh, kw, cin / groups): float
+ * (weight), +-1 packed as bits (weight_bits: (cin / groups + 31) / 32 words per (o, i, j)) or
+ * int8 (weight_s8); a tap outside the map reads pad_value. Sums in tap order (i, j), then
+ * channel. y: cout floats of scratch. */
 static void ob_conv2d(const float *x, const ob_conv_geometry *g, int32_t cin, int32_t cout,
                       int32_t groups, const float *weight, const uint32_t *weight_bits,
-                      float pad_value, const ob_epilogue *e, float *out_f, uint32_t *out_w,
+                      const int8_t *weight_s8, float pad_value, const ob_epilogue *e, ob_out out,
                       float *y) {
   const int32_t group_in = cin / groups, group_out = cout / groups;
   const int32_t tap_words = (group_in + 31) / 32;
@@ -230,6 +246,8 @@ static void ob_conv2d(const float *x, const ob_conv_geometry *g, int32_t cin, in
               if (weight_bits) {
                 const uint32_t bit = (weight_bits[tap * tap_words + c / 32] >> (c % 32)) & 1u;
                 sum += bit ? -v : v;
+              } else if (weight_s8) {
+                sum += v * (float)weight_s8[tap * group_in + c];
               } else {
                 sum += v * weight[tap * group_in + c];
               }
@@ -238,17 +256,17 @@ static void ob_conv2d(const float *x, const ob_conv_geometry *g, int32_t cin, in
         }
         y[o] = sum;
       }
-      ob_output_float(e, y, cout, out_f, out_w, oy * g->wo + ox);
+      ob_output_float(e, y, cout, &out, oy * g->wo + ox);
     }
 }
 /* @end */
 
 /* @kernel dense needs output_float */
-/* Float x (features) times float weights (outputs, features), or +-1 weights packed as bits
- * (words per row): a +-1 weight adds or subtracts, no multiply. y: outputs floats of scratch. */
+/* Float x (features) times weights (outputs, features): float, +-1 packed as bits (words per
+ * row: a +-1 weight adds or subtracts, no multiply) or int8. y: outputs floats of scratch. */
 static void ob_dense(const float *x, int32_t features, int32_t outputs, const float *weight,
-                     const uint32_t *weight_bits, const ob_epilogue *e, float *out_f,
-                     uint32_t *out_w, float *y) {
+                     const uint32_t *weight_bits, const int8_t *weight_s8, const ob_epilogue *e,
+                     ob_out out, float *y) {
   const int32_t words = (features + 31) / 32;
   int32_t o, f;
   for (o = 0; o < outputs; ++o) {
@@ -256,26 +274,94 @@ static void ob_dense(const float *x, int32_t features, int32_t outputs, const fl
     if (weight_bits) {
       const uint32_t *row = weight_bits + o * words;
       for (f = 0; f < features; ++f) sum += (row[f / 32] >> (f % 32)) & 1u ? -x[f] : x[f];
+    } else if (weight_s8) {
+      const int8_t *row = weight_s8 + o * features;
+      for (f = 0; f < features; ++f) sum += x[f] * (float)row[f];
     } else {
       const float *row = weight + o * features;
       for (f = 0; f < features; ++f) sum += x[f] * row[f];
     }
     y[o] = sum;
   }
-  ob_output_float(e, y, outputs, out_f, out_w, 0);
+  ob_output_float(e, y, outputs, &out, 0);
 }
 /* @end */
 
-/* @kernel sign_pack */
-/* Each pixel's n floats into packed words (-1, bit 1, where not >= 0). */
-static void ob_sign_pack(const float *x, int32_t pixels, int32_t n, uint32_t *out) {
-  const int32_t words = (n + 31) / 32;
-  int32_t p, c;
-  for (p = 0; p < pixels; ++p) {
-    for (c = 0; c < words; ++c) out[p * words + c] = 0;
-    for (c = 0; c < n; ++c)
-      if (!(x[p * n + c] >= 0.0f)) out[p * words + c / 32] |= (uint32_t)1 << (c % 32);
+/* @kernel dense_s8 needs output_acc */
+/* The int8 twin of a binary dense layer: +-1 int8 x and weights, int32 sums. acc: outputs int32. */
+static void ob_dense_s8(const int8_t *x, int32_t features, int32_t outputs, const int8_t *weight,
+                        const ob_epilogue *e, ob_out out, int32_t *acc) {
+  int32_t o, f;
+  for (o = 0; o < outputs; ++o) {
+    const int8_t *row = weight + o * features;
+    int32_t sum = 0;
+    for (f = 0; f < features; ++f) sum += (int32_t)x[f] * (int32_t)row[f];
+    acc[o] = sum;
   }
+  ob_output_acc(e, acc, outputs, &out, 0);
+}
+/* @end */
+
+/* @kernel conv2d_s8 needs output_acc conv_geometry */
+/* The int8 twin of a binary convolution: +-1 int8 map and weights (cout, kh, kw, cin), int32
+ * sums; a tap outside the map reads pad (1 or 0). acc: cout int32 of scratch. */
+static void ob_conv2d_s8(const int8_t *x, const ob_conv_geometry *g, int32_t cin, int32_t cout,
+                         const int8_t *weight, int32_t pad, const ob_epilogue *e, ob_out out,
+                         int32_t *acc) {
+  int32_t oy, ox, o, i, j, c;
+  for (oy = 0; oy < g->ho; ++oy)
+    for (ox = 0; ox < g->wo; ++ox) {
+      for (o = 0; o < cout; ++o) {
+        int32_t sum = 0;
+        for (i = 0; i < g->kh; ++i) {
+          const int32_t iy = oy * g->sh - g->top + i;
+          for (j = 0; j < g->kw; ++j) {
+            const int32_t ix = ox * g->sw - g->left + j;
+            const int8_t *w = weight + ((o * g->kh + i) * g->kw + j) * cin;
+            if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) {
+              const int8_t *in = x + (iy * g->w + ix) * cin;
+              for (c = 0; c < cin; ++c) sum += (int32_t)in[c] * (int32_t)w[c];
+            } else {
+              for (c = 0; c < cin; ++c) sum += pad * (int32_t)w[c];
+            }
+          }
+        }
+        acc[o] = sum;
+      }
+      ob_output_acc(e, acc, cout, &out, oy * g->wo + ox);
+    }
+}
+/* @end */
+
+/* @kernel maxpool2d_s8 needs conv_geometry */
+/* Max of each window of an int8 NHWC map (the int8 twin's binary max-pool); padding ignored. */
+static void ob_maxpool2d_s8(const int8_t *x, const ob_conv_geometry *g, int32_t c, int8_t *out) {
+  int32_t oy, ox, i, j, k;
+  for (oy = 0; oy < g->ho; ++oy)
+    for (ox = 0; ox < g->wo; ++ox) {
+      int8_t *o = out + (oy * g->wo + ox) * c;
+      for (k = 0; k < c; ++k) o[k] = -128;
+      for (i = 0; i < g->kh; ++i) {
+        const int32_t iy = oy * g->sh - g->top + i;
+        for (j = 0; j < g->kw; ++j) {
+          const int32_t ix = ox * g->sw - g->left + j;
+          if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+          for (k = 0; k < c; ++k) {
+            const int8_t v = x[(iy * g->w + ix) * c + k];
+            o[k] = v > o[k] ? v : o[k];
+          }
+        }
+      }
+    }
+}
+/* @end */
+
+/* @kernel sign_pack needs epilogue */
+/* Each pixel's n floats as signs (-1 where not >= 0) into o: packed, int8 or float. */
+static void ob_sign_pack(const float *x, int32_t pixels, int32_t n, ob_out out) {
+  int32_t p, c;
+  for (p = 0; p < pixels; ++p)
+    for (c = 0; c < n; ++c) ob_put_sign(&out, n, p, c, !(x[p * n + c] >= 0.0f));
 }
 /* @end */
 

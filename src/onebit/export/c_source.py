@@ -70,7 +70,7 @@ def _rows(items: list[str]) -> str:
 
 def const_array(c_type: str, name: str, values: np.ndarray) -> tuple[str, int]:
     """A ``static const`` array definition and its size in bytes. ``c_type``: ``uint32_t``
-    (hex), ``int32_t``, ``uint8_t`` or ``float``."""
+    (hex), ``int32_t``, ``int8_t``, ``uint8_t`` or ``float``."""
     flat = np.asarray(values).ravel()
     if c_type == "float":
         items = [float_literal(v) for v in flat.astype(np.float32)]
@@ -85,6 +85,9 @@ def const_array(c_type: str, name: str, values: np.ndarray) -> tuple[str, int]:
             for v in flat.astype(np.int32)
         ]
         size = 4
+    elif c_type == "int8_t":
+        items = [str(int(v)) for v in flat.astype(np.int8)]
+        size = 1
     elif c_type == "uint8_t":
         items = [str(int(v)) for v in flat.astype(np.uint8)]
         size = 1

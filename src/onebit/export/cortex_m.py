@@ -71,6 +71,14 @@ class Inference:
     instructions: int
 
 
+@dataclass(frozen=True)
+class Run:
+    """A firmware's run: each input's inference, and the instructions of each op of the first."""
+
+    inferences: list[Inference]
+    op_instructions: list[int]
+
+
 def _asset(name: str) -> Path:
     return Path(str(resources.files("onebit.export").joinpath("cortex_m", name)))
 
@@ -125,6 +133,7 @@ def build(
         f'-DOB_HEADER="{model.header.name}"',
         f"-DOB_RUN={model.name}_run",
         f"-DOB_OUTPUT_SIZE={upper}_OUTPUT_SIZE",
+        "-DONEBIT_OP_HOOK=ob_op_done",
         str(model.source),
         str(_asset("harness.c")),
         str(_asset("startup.c")),
@@ -142,8 +151,10 @@ def size(elf: Path) -> tuple[int, int]:
     return text + data, data + bss
 
 
-def run(firmware: Firmware, outputs: int) -> list[Inference]:
-    """Run ``firmware`` on its QEMU board: each input's prediction, logits and instructions."""
+def run(firmware: Firmware, outputs: int) -> Run:
+    """Run ``firmware`` on its QEMU board: each input's prediction, logits and instructions, and
+    the instructions of each op of the first input (an op that takes under one SysTick tick,
+    40 instructions on the MPS2 boards, may read 0)."""
     _, board = CPUS[firmware.cpu]
     stdout = _run(
         [
@@ -170,13 +181,15 @@ def run(firmware: Firmware, outputs: int) -> list[Inference]:
         raise ExportError(f"the firmware did not finish; it printed: {stdout[-500:]!r}")
     ticks, loops = int(calibration[0][1]), int(calibration[0][2])
     per_tick = 2 * loops / ticks  # the loop: subs + bne per iteration
-    results = []
+    results, ops = [], []
     for line in lines:
         fields = line.split()
+        if fields[:1] == ["op"]:
+            ops.append(round(int(fields[2]) * per_tick))
         if not fields or not fields[0].isdigit():
             continue
         logits = np.array([int(v, 16) for v in fields[3:]], np.uint32).view(np.float32)
         if len(logits) != outputs:
             raise ExportError(f"a firmware line has {len(logits)} logits, not {outputs}: {line}")
         results.append(Inference(int(fields[1]), logits, round(int(fields[2]) * per_tick)))
-    return results
+    return Run(results, ops)

@@ -146,6 +146,19 @@ CONFIGS: dict[str, ModelConfig] = {
             reference="the binarynet-mlp count: the same layers",
         ),
         ModelConfig(
+            name="mcu-bnn",
+            description="A binary CNN for microcontrollers: three conv-BN-pool stages, ~13 KB "
+            "packed.",
+            paper=_BNN + " (binary layers); onebit's own layout",
+            code="this layout: [3x3 conv, BatchNorm, 2x2 max-pool] x 3 (32, 64, 128), dense",
+            input_shape=(1, 28, 28),
+            num_classes=10,
+            reference_parameters=104_436,
+            counting="parameters()",
+            reference="counted from the layout: 288 + 18,432 + 73,728 conv and 11,520 dense "
+            "weights, 2 per BN unit",
+        ),
+        ModelConfig(
             name="binarynet-vgg",
             description="The BNN paper's CIFAR-10 ConvNet: six binary 3x3 convs, three dense "
             "layers.",

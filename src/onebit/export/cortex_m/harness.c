@@ -1,9 +1,11 @@
 /* Runs a generated model on the inputs of ob_inputs.h on a bare Cortex-M under QEMU and prints,
  * over semihosting, one line per input: "index prediction ticks logit..." (logits as the hex of
- * their float bits), then "calibration TICKS LOOPS" for a loop of 2 * LOOPS instructions, so that
- * the host can turn SysTick ticks into instructions (QEMU's -icount makes the clock count them).
+ * their float bits), the ticks of each op of the first inference ("op INDEX TICKS"), then
+ * "calibration TICKS LOOPS" for a loop of 2 * LOOPS instructions, so that the host can turn
+ * SysTick ticks into instructions (QEMU's -icount makes the clock count them).
  *
- * Compiled with -DOB_HEADER='"name.h"' -DOB_RUN=name_run -DOB_OUTPUT_SIZE=NAME_OUTPUT_SIZE. */
+ * Compiled with the model's source, -DOB_HEADER='"name.h"' -DOB_RUN=name_run
+ * -DOB_OUTPUT_SIZE=NAME_OUTPUT_SIZE and -DONEBIT_OP_HOOK=ob_op_done. */
 #include <stdint.h>
 
 #include OB_HEADER
@@ -32,6 +34,21 @@ static void put_unsigned(uint32_t value, int base) {
 
 static uint32_t ticks_since(uint32_t start) { return (start - SYST_CVR) & TICK_MASK; }
 
+#define MAX_OPS 256
+static uint32_t op_ticks[MAX_OPS];
+static uint32_t op_start;
+static int profiling, op_count;
+
+/* Called by the model after op `index`: the ticks since the previous op ended. */
+void ob_op_done(int index);
+void ob_op_done(int index) {
+  if (profiling && index >= 0 && index < MAX_OPS) {
+    op_ticks[index] = ticks_since(op_start);
+    op_start = SYST_CVR;
+    op_count = index + 1;
+  }
+}
+
 /* 2 * loops instructions: a flag-setting subtract and a branch per loop. (GCC writes ARMv6-M
  * inline assembly in the old divided syntax, where "sub" on low registers sets the flags.) */
 static void spin(uint32_t loops) {
@@ -52,7 +69,8 @@ int main(void) {
   for (i = 0; i < OB_INPUT_COUNT; ++i) {
     int best = 0;
     uint32_t ticks;
-    start = SYST_CVR;
+    profiling = i == 0;
+    start = op_start = SYST_CVR;
     if (OB_RUN(ob_inputs(i), output) != 0) {
       put("run failed\n");
       return 1;
@@ -71,6 +89,13 @@ int main(void) {
       put(" ");
       put_unsigned(bits.u, 16);
     }
+    put("\n");
+  }
+  for (i = 0; i < op_count; ++i) {
+    put("op ");
+    put_unsigned((uint32_t)i, 10);
+    put(" ");
+    put_unsigned(op_ticks[i], 10);
     put("\n");
   }
   start = SYST_CVR;
