@@ -649,11 +649,47 @@ def accuracy(
         console.print(f"wrote {path}", highlight=False)
 
 
-app.info.cls = experiment_app.info.cls = bench_app.info.cls = OnebitGroup
+@experiment_app.command()
+@reports_errors
+def mcu(
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds of the final runs.")] = "0,1,2",
+    epochs: Annotated[int, typer.Option(min=1)] = 60,
+    work_dir: Annotated[
+        Path, typer.Option(help="Where each seed's program and C go (seed{N}/).")
+    ] = Path("runs/mcu"),
+    out: Annotated[
+        Path, typer.Option(help="Where the report goes (`--out docs` remakes the project's).")
+    ] = Path("runs/mcu"),
+    from_json: Annotated[
+        Path | None, typer.Option(help="Re-render the Markdown of a saved JSON report into --out.")
+    ] = None,
+) -> None:
+    """mcu-bnn on mnist5k: settings chosen on validation, then each seed's model, program and
+    exported C on the test split."""
+    import shlex
+
+    from onebit.experiments.mcu import render_report, run_mcu_accuracy, write_report
+
+    if from_json is not None:
+        console.print(f"wrote {render_report(_load_report(from_json), out)}", highlight=False)
+        return
+    started = Provenance.start()
+    result = run_mcu_accuracy(
+        _seed_list(seeds), epochs, work_dir, log=lambda line: console.print(line, highlight=False)
+    )
+    words = ["onebit", "experiment", "mcu", "--seeds", seeds, "--epochs", str(epochs)]
+    words += ["--work-dir", str(work_dir), "--out", str(out)]
+    measured = started.finish(torch_threads())
+    for path in write_report(result, out, shlex.join(words), measured):
+        console.print(f"wrote {path}", highlight=False)
+
+
+app.info.cls = experiment_app.info.cls = bench_app.info.cls = export_app.info.cls = OnebitGroup
 for _command in (
     *app.registered_commands,
     *experiment_app.registered_commands,
     *bench_app.registered_commands,
+    *export_app.registered_commands,
 ):
     if _command.cls in (None, TyperCommand):
         _command.cls = OnebitCommand

@@ -8,7 +8,6 @@ equals the runtime's bit for bit; elsewhere (float sums whose order differs) wit
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -24,53 +23,25 @@ from onebit.convert import convert
 from onebit.export import ExportError, to_c
 from onebit.export.c_arena import ALIGNMENT, Buffer, plan_arena
 from onebit.export.c_source import words32
+from onebit.export.host import build_host, run_host
 from onebit.runtime import Program
 from onebit.runtime.reference import bitpack, unpack
 
-HERE = Path(__file__).parent
-CLANG_RESULT = HERE.parents[1] / "build" / "mcu" / "clang-result"
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
+CLANG_RESULT = Path(__file__).parents[2] / "build" / "mcu" / "clang-result"
 COMPILERS = ["gcc", "clang"]
 
 
 def host_binary(export, compiler: str, build: Path) -> Path:
-    """The model and tests/export/host_harness.c compiled by ``compiler`` at the strict flags.
-    Where clang is missing its tests skip and ``build/mcu/clang-result`` says so (``.ci/run``
-    installs clang and fails unless the file says "passed")."""
+    """The model built by ``compiler`` at the strict flags (onebit.export.host). Where clang is
+    missing its tests skip and ``build/mcu/clang-result`` says so (``.ci/run`` installs clang
+    and fails unless the file says "passed")."""
     if shutil.which(compiler) is None:
         reason = f"{compiler} is not installed (apt-get install {compiler})"
         if compiler == "clang":
             CLANG_RESULT.parent.mkdir(parents=True, exist_ok=True)
             CLANG_RESULT.write_text(f"skipped: {reason}\n")
         pytest.skip(reason)
-    binary = build / f"{export.name}-{compiler}"
-    result = subprocess.run(
-        [
-            compiler,
-            *STRICT,
-            f"-I{export.source.parent}",
-            f'-DOB_HEADER="{export.header.name}"',
-            f"-DOB_RUN={export.name}_run",
-            f"-DOB_RUN_U8={export.name}_run_u8",
-            f"-DOB_PREFIX={export.name.upper()}",
-            str(export.source),
-            str(HERE / "host_harness.c"),
-            "-o",
-            str(binary),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    return binary
-
-
-def run_host(binary: Path, inputs: np.ndarray, outputs: int, u8: bool = False) -> np.ndarray:
-    data = np.ascontiguousarray(inputs, dtype=np.uint8 if u8 else np.float32).tobytes()
-    result = subprocess.run(
-        [str(binary), *(["u8"] if u8 else [])], input=data, capture_output=True, check=True
-    )
-    return np.frombuffer(result.stdout, np.float32).reshape(len(inputs), outputs)
+    return build_host(export, build, compiler)
 
 
 def exported_outputs(program, inputs, tmp_path, compiler, name="model", arithmetic="binary"):

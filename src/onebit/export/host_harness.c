@@ -1,6 +1,7 @@
-/* Host harness for a generated model: reads inputs from stdin (floats, or bytes with the argument
- * "u8"), writes each output's floats to stdout. Compiled with -DOB_HEADER='"name.h"',
- * -DOB_RUN=name_run, -DOB_RUN_U8=name_run_u8 and -DOB_PREFIX=NAME (the upper-case name). */
+/* Host harness for a generated model (onebit/export/host.py): reads inputs from stdin (floats,
+ * or bytes with the argument "u8"), writes each output's floats to stdout. Compiled with
+ * -DOB_HEADER='"name.h"', -DOB_RUN=name_run, -DOB_RUN_U8=name_run_u8 and -DOB_PREFIX=NAME (the
+ * upper-case name). */
 #include <stdio.h>
 #include <string.h>
 
