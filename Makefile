@@ -87,6 +87,10 @@ reports: $(STAMP)
 	$(WAIT_IDLE) && $(BIN)/onebit experiment accuracy --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data mnist5k --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data digits --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit experiment mcu --out docs --work-dir runs/mcu
+	test -f $(DEMO_DIR)/model.onebit || $(MAKE) demo
+	$(BIN)/onebit bench mcu --program mcu-bnn=runs/mcu/seed0/model.onebit \
+		--program binarynet-mlp=$(DEMO_DIR)/model.onebit --out docs/mcu.json
 	$(BIN)/python -m onebit.bench.readme
 
 clean:

@@ -191,6 +191,9 @@ def test_compare_checkpoint_counts_the_samples_classified_differently(tmp_path):
         (("bench", "bgemm", "--from-json", "/no/such.json"), "/no/such.json"),
         (("bench", "bgemm", "--shape", "64x4096"), "--shape takes MxKxN"),
         (("bench", "zoo", "--baseline", "onnx"), "unknown --baseline ['onnx']"),
+        (("bench", "mcu", "--program", "runs/x.onebit"), "--program takes LABEL=PATH"),
+        (("export", "c", "/no/such.onebit", "-o", "out"), "program file not found"),
+        (("export", "c", "/etc/hostname", "-o", "out"), "not a readable onebit program"),
     ],
 )
 def test_engine_commands_report_bad_paths_in_one_line(args, message):

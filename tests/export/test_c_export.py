@@ -70,6 +70,18 @@ def test_trained_mlp_equals_the_runtime_on_every_mnist5k_test_image(
         CLANG_RESULT.write_text("passed\n")
 
 
+@pytest.mark.parametrize("flag", ["-mpopcnt", "-DONEBIT_SLOW_MULTIPLY"])
+def test_the_popcount_instruction_and_the_multiply_free_popcount_give_the_same_logits(
+    tmp_path, flag
+):
+    """The default host build takes the portable SWAR popcount; these are its two other paths
+    (x86's POPCNT, and the shifts a Cortex-M0+ without a fast multiplier gets)."""
+    program, x = dyadic_conv_bnn(0, 16)
+    export = to_c(program, tmp_path / "out")
+    got = run_host(build_host(export, tmp_path, "gcc", (flag,)), x, export.output_size)
+    np.testing.assert_array_equal(got.view(np.uint32), program(x).view(np.uint32))
+
+
 def test_the_uint8_entry_point_reads_bytes_as_scaled_floats(trained_mlp, tmp_path):
     program, data = trained_mlp
     q = np.clip(np.rint(data.x_test[:64] * 255), 0, 255).astype(np.uint8)

@@ -157,3 +157,19 @@ def test_base_dependencies_are_the_runtimes_and_each_extra_contains_the_smaller_
     assert "torch" not in extras["cli"]
     assert extras["cli"] | {"torch", "matplotlib"} == extras["train"]
     assert extras["train"] < extras["dev"]
+
+
+def test_exporting_c_needs_only_the_runtime_install(saved_program):
+    path, _, root = saved_program
+    done = run_without_extras(
+        f"""
+        from onebit.export import to_c
+
+        export = to_c({str(path)!r}, {str(root / "c")!r}, name="mlp")
+        print(export.arena_bytes)
+        for name in ("torch", "typer", "rich"):
+            assert name not in sys.modules, name
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 0 and (root / "c" / "mlp.c").is_file()

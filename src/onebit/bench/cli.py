@@ -231,6 +231,39 @@ def bench_mlp(
     )
 
 
+@bench_app.command("mcu")
+@reports_errors
+def bench_mcu(
+    program: Annotated[
+        list[str],
+        typer.Option(help="LABEL=PATH of a .onebit program (repeat), e.g. mcu-bnn=runs/mcu/..."),
+    ],
+    out: Annotated[Path, _out_option("docs/mcu.json")] = Path("docs/mcu.json"),
+    data: Annotated[str, typer.Option(help="Dataset whose first test images run.")] = "mnist5k",
+    from_json: FromJson = None,
+) -> None:
+    """Exported C on Cortex-M4/M3/M0+ under QEMU: flash, RAM and instructions of each program
+    against its float32 and int8 twins."""
+    from onebit.bench import mcu
+
+    programs = {}
+    for item in program:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            raise OnebitError(f"--program takes LABEL=PATH, got {item!r}")
+        programs[label] = path
+    words = [*(w for item in program for w in ("--program", item)), "--out", str(out)]
+    _bench(
+        "mcu",
+        out,
+        from_json,
+        words + (["--data", data] if data != "mnist5k" else []),
+        lambda: mcu.benchmark_mcu(programs, data),
+        mcu.print_mcu,
+        1,
+    )
+
+
 @bench_app.command("fuzz")
 @reports_errors
 def bench_fuzz(

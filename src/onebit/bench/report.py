@@ -27,6 +27,7 @@ RENDERERS = {
     "bconv2d": "onebit.bench.bconv2d:markdown_bconv2d",
     "zoo": "onebit.bench.zoo:markdown_zoo",
     "mlp": "onebit.bench.mlp:markdown_mlp",
+    "mcu": "onebit.bench.mcu:markdown_mcu",
     "fuzz": "onebit.runtime.fuzz.campaign:markdown_fuzz",
 }
 

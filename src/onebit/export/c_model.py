@@ -198,9 +198,13 @@ class _Model:
                 self.reference.values[spec["output"]],
                 self.text,
                 (lambda value, c_type: "0") if planning else self.pointer,
-                (lambda c_type: "0")
+                (lambda c_type, offset=0: "0")
                 if planning
-                else (lambda c_type, s=scratch_name: self.pointer_of_buffer(s, c_type)),
+                else (
+                    lambda c_type, offset=0, s=scratch_name: self.pointer_of_buffer(
+                        s, c_type, offset
+                    )
+                ),
             )
             # a flatten's output is its input's buffer; every other op writes a buffer of its own
             aliased = op.type == "flatten"
@@ -216,8 +220,9 @@ class _Model:
         self.output = self.values[self.reference.output_name]
         return lines
 
-    def pointer_of_buffer(self, buffer: str, c_type: str) -> str:
-        return f"({c_type} *)(void *)({self.name}_arena + {self.offsets[buffer] // 4})"
+    def pointer_of_buffer(self, buffer: str, c_type: str, offset: int = 0) -> str:
+        """A pointer ``offset`` bytes (a multiple of 4) into ``buffer``."""
+        return f"({c_type} *)(void *)({self.name}_arena + {(self.offsets[buffer] + offset) // 4})"
 
     @staticmethod
     def _comment(index: int, op: Any, out: CValue, emitted: Emitted) -> list[str]:

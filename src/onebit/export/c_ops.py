@@ -107,7 +107,7 @@ class Call:
     output: Value
     text: ModelText
     pointer: Callable[[str, str], str]
-    scratch_pointer: Callable[[str], str]
+    scratch_pointer: Callable[..., str]  # (c_type, byte offset in the op's scratch = 0)
 
     @property
     def where(self) -> str:
@@ -275,28 +275,38 @@ def _binary_conv2d(call: Call) -> tuple[CValue, Emitted]:
     name = call.text.const(c_type, "weight", call.index, weight)
     statements += _epilogue(call, op.epilogue, op.post)
     o = _out_pointers(call, out)
+    # scratch: the accumulators, then the gathered window (patch), then the binary kernel's
+    # list of padded taps
+    taps = kh * kw
+    acc = call.scratch_pointer("int32_t")
     if call.text.arithmetic == "binary":
         call.text.kernels.add("binary_conv2d")
-        acc = call.scratch_pointer("int32_t")
+        patch_bytes = 4 * taps * x.row_words
+        patch = call.scratch_pointer("uint32_t", 4 * cout)
+        padded = call.scratch_pointer("int32_t", 4 * cout + patch_bytes)
         run = (
             f"ob_binary_conv2d({call.arg()}, &g, {op.cin}, {x.row_words}, {name}, {cout}, "
-            f"{int(pad_one)}, &e, {o}, {acc});"
+            f"{int(pad_one)}, &e, {o}, {acc}, {patch}, {padded});"
         )
+        scratch = 4 * cout + patch_bytes + 4 * taps
     elif call.text.arithmetic == "float32":
         call.text.kernels.add("conv2d")
-        y = call.scratch_pointer("float")
+        y, patch = call.scratch_pointer("float"), call.scratch_pointer("float", 4 * cout)
         pad = float_literal(1.0 if pad_one else 0.0)
         run = (
-            f"ob_conv2d({call.arg()}, &g, {op.cin}, {cout}, 1, {name}, 0, 0, {pad}, &e, {o}, {y});"
+            f"ob_conv2d({call.arg()}, &g, {op.cin}, {cout}, 1, {name}, 0, 0, {pad}, &e, {o}, {y}, "
+            f"{patch});"
         )
+        scratch = 4 * cout + 4 * taps * op.cin
     else:
         call.text.kernels.add("conv2d_s8")
-        acc = call.scratch_pointer("int32_t")
+        patch = call.scratch_pointer("int8_t", 4 * cout)
         run = (
             f"ob_conv2d_s8({call.arg()}, &g, {op.cin}, {cout}, {name}, {int(pad_one)}, &e, {o}, "
-            f"{acc});"
+            f"{acc}, {patch});"
         )
-    return out, Emitted(_block(*statements, run), scratch=4 * cout)
+        scratch = 4 * cout + taps * op.cin
+    return out, Emitted(_block(*statements, run), scratch=scratch)
 
 
 def _float_weights(call: Call, row_bits: int) -> str:
@@ -336,12 +346,13 @@ def _conv2d(call: Call) -> tuple[CValue, Emitted]:
     weights = _float_weights(call, op.cin // op.groups)
     call.text.kernels.add("conv2d")
     statements += _epilogue(call, op.epilogue, op.post)
+    y, patch = call.scratch_pointer("float"), call.scratch_pointer("float", 4 * op.cout)
     statements.append(
         f"ob_conv2d({call.arg()}, &g, {op.cin}, {op.cout}, {op.groups}, {weights}, "
-        f"{float_literal(op.pad_value)}, &e, {_out_pointers(call, out)}, "
-        f"{call.scratch_pointer('float')});"
+        f"{float_literal(op.pad_value)}, &e, {_out_pointers(call, out)}, {y}, {patch});"
     )
-    return out, Emitted(_block(*statements), scratch=4 * op.cout)
+    taps = op.kernel[0] * op.kernel[1]
+    return out, Emitted(_block(*statements), scratch=4 * op.cout + 4 * taps * op.cin)
 
 
 def _pool(kernel: str) -> Emitter:

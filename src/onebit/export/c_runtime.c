@@ -34,11 +34,33 @@ static int32_t ob_popcount(uint32_t v) {
 /* @end */
 
 /* @kernel xor_popcount needs popcount */
-/* popcount(a ^ b) over n words. */
+/* popcount(a ^ b) over n words. Without a popcount instruction, three words share the SWAR
+ * steps after the first two: their 4-bit field counts (at most 4 each) add up to at most 12, so
+ * one byte fold and one sum serve all three. */
 static int32_t ob_xor_popcount(const uint32_t *a, const uint32_t *b, int32_t n) {
   int32_t count = 0;
-  int32_t i;
-  for (i = 0; i < n; ++i) count += ob_popcount(a[i] ^ b[i]);
+  int32_t i = 0;
+#if !(defined(__GNUC__) && defined(__POPCNT__))
+  for (; i + 3 <= n; i += 3) {
+    uint32_t v0 = a[i] ^ b[i], v1 = a[i + 1] ^ b[i + 1], v2 = a[i + 2] ^ b[i + 2];
+    v0 = v0 - ((v0 >> 1) & 0x55555555u);
+    v1 = v1 - ((v1 >> 1) & 0x55555555u);
+    v2 = v2 - ((v2 >> 1) & 0x55555555u);
+    v0 = (v0 & 0x33333333u) + ((v0 >> 2) & 0x33333333u);
+    v1 = (v1 & 0x33333333u) + ((v1 >> 2) & 0x33333333u);
+    v2 = (v2 & 0x33333333u) + ((v2 >> 2) & 0x33333333u);
+    v0 = v0 + v1 + v2;
+    v0 = (v0 & 0x0f0f0f0fu) + ((v0 >> 4) & 0x0f0f0f0fu);
+#if defined(ONEBIT_SLOW_MULTIPLY)
+    v0 = v0 + (v0 >> 8);
+    v0 = v0 + (v0 >> 16);
+    count += (int32_t)(v0 & 0xffu);
+#else
+    count += (int32_t)((v0 * 0x01010101u) >> 24);
+#endif
+  }
+#endif
+  for (; i < n; ++i) count += ob_popcount(a[i] ^ b[i]);
   return count;
 }
 /* @end */
@@ -123,6 +145,20 @@ static void ob_output_acc(const ob_epilogue *e, const int32_t *acc, int32_t n, c
                           int32_t pixel) {
   const int32_t at = pixel * n;
   int32_t c;
+  if (e->kind == OB_BITS && o->w != 0) { /* the model's own case: whole words at once */
+    uint32_t *words = o->w + pixel * ((n + 31) / 32);
+    int32_t c0;
+    for (c0 = 0; c0 < n; c0 += 32) {
+      const int32_t end = n - c0 < 32 ? n : c0 + 32;
+      uint32_t word = 0;
+      for (c = c0; c < end; ++c) {
+        const int negative = e->flip[c] ? acc[c] > e->threshold[c] : acc[c] < e->threshold[c];
+        word |= (uint32_t)negative << (c - c0);
+      }
+      words[c0 / 32] = word;
+    }
+    return;
+  }
   if (e->kind == OB_BITS) {
     for (c = 0; c < n; ++c)
       ob_put_sign(o, n, pixel, c, e->flip[c] ? acc[c] > e->threshold[c] : acc[c] < e->threshold[c]);
@@ -185,31 +221,45 @@ typedef struct {
 
 /* @kernel binary_conv2d needs xor_popcount output_acc conv_geometry */
 /* Binary convolution (cross-correlation) of a packed NHWC map (words per pixel) with weights
- * (cout, kh, kw, words). A tap outside the map is +1 on every channel (pad_one: popcount of the
- * weight alone) or adds nothing. cin: real channels per pixel. acc: cout int32 of scratch. */
+ * (cout, kh, kw, words). For each output pixel the window's words are gathered into `patch`
+ * (kh * kw * words words, a padded tap as all-zero words, i.e. +1 on every channel), so that
+ * each output channel is one run of XNOR-popcount over the patch: acc = k - 2 * popcount. With
+ * zero padding (pad_one 0) a padded tap adds nothing instead, so its +1 contribution,
+ * cin - 2 * popcount(weight tap), is taken back (only border pixels have padded taps).
+ * Scratch: acc (cout int32), patch, and `padded` (kh * kw int32). */
 static void ob_binary_conv2d(const uint32_t *x, const ob_conv_geometry *g, int32_t cin,
                              int32_t words, const uint32_t *weight, int32_t cout, int pad_one,
-                             const ob_epilogue *e, ob_out out, int32_t *acc) {
+                             const ob_epilogue *e, ob_out out, int32_t *acc, uint32_t *patch,
+                             int32_t *padded) {
+  const int32_t taps = g->kh * g->kw, k_words = taps * words, k = taps * cin;
   int32_t oy, ox, o, i, j, w;
   for (oy = 0; oy < g->ho; ++oy)
     for (ox = 0; ox < g->wo; ++ox) {
-      for (o = 0; o < cout; ++o) {
-        int32_t sum = 0;
-        const uint32_t *filter = weight + o * g->kh * g->kw * words;
-        for (i = 0; i < g->kh; ++i) {
-          const int32_t iy = oy * g->sh - g->top + i;
-          for (j = 0; j < g->kw; ++j) {
-            const int32_t ix = ox * g->sw - g->left + j;
-            const uint32_t *tap = filter + (i * g->kw + j) * words;
-            if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) {
-              sum += cin - 2 * ob_xor_popcount(x + (iy * g->w + ix) * words, tap, words);
-            } else if (pad_one) {
-              int32_t ones = 0;
-              for (w = 0; w < words; ++w) ones += ob_popcount(tap[w]);
-              sum += cin - 2 * ones;
-            }
+      int32_t n_padded = 0;
+      for (i = 0; i < g->kh; ++i) {
+        const int32_t iy = oy * g->sh - g->top + i;
+        for (j = 0; j < g->kw; ++j) {
+          const int32_t ix = ox * g->sw - g->left + j;
+          uint32_t *to = patch + (i * g->kw + j) * words;
+          if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) {
+            const uint32_t *from = x + (iy * g->w + ix) * words;
+            for (w = 0; w < words; ++w) to[w] = from[w];
+          } else {
+            for (w = 0; w < words; ++w) to[w] = 0;
+            padded[n_padded++] = i * g->kw + j;
           }
         }
+      }
+      for (o = 0; o < cout; ++o) {
+        const uint32_t *filter = weight + o * k_words;
+        int32_t sum = k - 2 * ob_xor_popcount(patch, filter, k_words);
+        if (!pad_one)
+          for (i = 0; i < n_padded; ++i) {
+            const uint32_t *tap = filter + padded[i] * words;
+            int32_t ones = 0;
+            for (w = 0; w < words; ++w) ones += ob_popcount(tap[w]);
+            sum -= cin - 2 * ones;
+          }
         acc[o] = sum;
       }
       ob_output_acc(e, acc, cout, &out, oy * g->wo + ox);
@@ -220,38 +270,43 @@ static void ob_binary_conv2d(const uint32_t *x, const ob_conv_geometry *g, int32
 /* @kernel conv2d needs output_float conv_geometry */
 /* Float convolution of an NHWC map (cin channels) with weights (cout, kh, kw, cin / groups): float
  * (weight), +-1 packed as bits (weight_bits: (cin / groups + 31) / 32 words per (o, i, j)) or
- * int8 (weight_s8); a tap outside the map reads pad_value. Sums in tap order (i, j), then
- * channel. y: cout floats of scratch. */
+ * int8 (weight_s8). For each output pixel the window is gathered into `patch` (kh * kw * cin
+ * floats, pad_value outside the map); each output channel then sums its group's channels in tap
+ * order (i, j), then channel. Scratch: y (cout floats), patch. */
 static void ob_conv2d(const float *x, const ob_conv_geometry *g, int32_t cin, int32_t cout,
                       int32_t groups, const float *weight, const uint32_t *weight_bits,
                       const int8_t *weight_s8, float pad_value, const ob_epilogue *e, ob_out out,
-                      float *y) {
+                      float *y, float *patch) {
   const int32_t group_in = cin / groups, group_out = cout / groups;
-  const int32_t tap_words = (group_in + 31) / 32;
-  int32_t oy, ox, o, i, j, c;
+  const int32_t taps = g->kh * g->kw, tap_words = (group_in + 31) / 32;
+  int32_t oy, ox, o, i, j, c, t;
   for (oy = 0; oy < g->ho; ++oy)
     for (ox = 0; ox < g->wo; ++ox) {
+      for (i = 0; i < g->kh; ++i) {
+        const int32_t iy = oy * g->sh - g->top + i;
+        for (j = 0; j < g->kw; ++j) {
+          const int32_t ix = ox * g->sw - g->left + j;
+          float *to = patch + (i * g->kw + j) * cin;
+          const int inside = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
+          const float *from = inside ? x + (iy * g->w + ix) * cin : 0;
+          for (c = 0; c < cin; ++c) to[c] = inside ? from[c] : pad_value;
+        }
+      }
       for (o = 0; o < cout; ++o) {
         const int32_t c0 = (o / group_out) * group_in;
         float sum = 0.0f;
-        for (i = 0; i < g->kh; ++i) {
-          const int32_t iy = oy * g->sh - g->top + i;
-          for (j = 0; j < g->kw; ++j) {
-            const int32_t ix = ox * g->sw - g->left + j;
-            const int inside = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
-            const float *in = inside ? x + (iy * g->w + ix) * cin + c0 : 0;
-            const int32_t tap = (o * g->kh + i) * g->kw + j;
-            for (c = 0; c < group_in; ++c) {
-              const float v = inside ? in[c] : pad_value;
-              if (weight_bits) {
-                const uint32_t bit = (weight_bits[tap * tap_words + c / 32] >> (c % 32)) & 1u;
-                sum += bit ? -v : v;
-              } else if (weight_s8) {
-                sum += v * (float)weight_s8[tap * group_in + c];
-              } else {
-                sum += v * weight[tap * group_in + c];
-              }
-            }
+        for (t = 0; t < taps; ++t) {
+          const float *in = patch + t * cin + c0;
+          const int32_t tap = o * taps + t;
+          if (weight_bits) {
+            const uint32_t *bits = weight_bits + tap * tap_words;
+            for (c = 0; c < group_in; ++c) sum += (bits[c / 32] >> (c % 32)) & 1u ? -in[c] : in[c];
+          } else if (weight_s8) {
+            const int8_t *w8 = weight_s8 + tap * group_in;
+            for (c = 0; c < group_in; ++c) sum += in[c] * (float)w8[c];
+          } else {
+            const float *wf = weight + tap * group_in;
+            for (c = 0; c < group_in; ++c) sum += in[c] * wf[c];
           }
         }
         y[o] = sum;
@@ -304,28 +359,29 @@ static void ob_dense_s8(const int8_t *x, int32_t features, int32_t outputs, cons
 
 /* @kernel conv2d_s8 needs output_acc conv_geometry */
 /* The int8 twin of a binary convolution: +-1 int8 map and weights (cout, kh, kw, cin), int32
- * sums; a tap outside the map reads pad (1 or 0). acc: cout int32 of scratch. */
+ * sums; the window is gathered into `patch` (kh * kw * cin int8, pad (1 or 0) outside the map),
+ * then each output channel is one dot product. Scratch: acc (cout int32), patch. */
 static void ob_conv2d_s8(const int8_t *x, const ob_conv_geometry *g, int32_t cin, int32_t cout,
                          const int8_t *weight, int32_t pad, const ob_epilogue *e, ob_out out,
-                         int32_t *acc) {
+                         int32_t *acc, int8_t *patch) {
+  const int32_t k = g->kh * g->kw * cin;
   int32_t oy, ox, o, i, j, c;
   for (oy = 0; oy < g->ho; ++oy)
     for (ox = 0; ox < g->wo; ++ox) {
-      for (o = 0; o < cout; ++o) {
-        int32_t sum = 0;
-        for (i = 0; i < g->kh; ++i) {
-          const int32_t iy = oy * g->sh - g->top + i;
-          for (j = 0; j < g->kw; ++j) {
-            const int32_t ix = ox * g->sw - g->left + j;
-            const int8_t *w = weight + ((o * g->kh + i) * g->kw + j) * cin;
-            if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) {
-              const int8_t *in = x + (iy * g->w + ix) * cin;
-              for (c = 0; c < cin; ++c) sum += (int32_t)in[c] * (int32_t)w[c];
-            } else {
-              for (c = 0; c < cin; ++c) sum += pad * (int32_t)w[c];
-            }
-          }
+      for (i = 0; i < g->kh; ++i) {
+        const int32_t iy = oy * g->sh - g->top + i;
+        for (j = 0; j < g->kw; ++j) {
+          const int32_t ix = ox * g->sw - g->left + j;
+          int8_t *to = patch + (i * g->kw + j) * cin;
+          const int inside = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
+          const int8_t *from = inside ? x + (iy * g->w + ix) * cin : 0;
+          for (c = 0; c < cin; ++c) to[c] = inside ? from[c] : (int8_t)pad;
         }
+      }
+      for (o = 0; o < cout; ++o) {
+        const int8_t *w = weight + o * k;
+        int32_t sum = 0;
+        for (c = 0; c < k; ++c) sum += (int32_t)patch[c] * (int32_t)w[c];
         acc[o] = sum;
       }
       ob_output_acc(e, acc, cout, &out, oy * g->wo + ox);

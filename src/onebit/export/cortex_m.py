@@ -144,6 +144,22 @@ def build(
     return Firmware(elf, cpu, *size(elf))
 
 
+def footprint(model: CExport, cpu: str, out_dir: Path, optimize: str = "-O2") -> tuple[int, int]:
+    """(flash, RAM) bytes of the model alone on ``cpu``: its object file's code and constants
+    (text + data), and its static data (data + bss: the arena). No harness, no C library, no
+    stack."""
+    if cpu not in CPUS:
+        raise ExportError(f"unknown cpu {cpu!r}; known: {', '.join(CPUS)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    obj = out_dir / f"{model.name}-{cpu}.o"
+    flags, _ = CPUS[cpu]
+    command = [COMPILER, *flags, "-std=c99", optimize, "-Wall", "-Wextra", "-Werror", "-c"]
+    _run([*command, str(model.source), "-o", str(obj)], f"{COMPILER} -c for {cpu}")
+    lines = _run(["arm-none-eabi-size", str(obj)], "arm-none-eabi-size").splitlines()
+    text, data, bss = (int(v) for v in lines[1].split()[:3])
+    return text + data, data + bss
+
+
 def size(elf: Path) -> tuple[int, int]:
     """(flash, RAM) bytes of a firmware: text + data, data + bss (the stack not counted)."""
     lines = _run(["arm-none-eabi-size", str(elf)], "arm-none-eabi-size").splitlines()

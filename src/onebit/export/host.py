@@ -20,17 +20,21 @@ from onebit.export.c_ops import ExportError
 STRICT_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2")
 
 
-def build_host(model: CExport, out_dir: Path, compiler: str = "cc") -> Path:
-    """The model and ``host_harness.c`` compiled by ``compiler`` at :data:`STRICT_FLAGS`."""
+def build_host(
+    model: CExport, out_dir: Path, compiler: str = "cc", extra_flags: tuple[str, ...] = ()
+) -> Path:
+    """The model and ``host_harness.c`` compiled by ``compiler`` at :data:`STRICT_FLAGS` and
+    ``extra_flags`` (e.g. ``-mpopcnt``, ``-DONEBIT_SLOW_MULTIPLY``: the kernels' other paths)."""
     if shutil.which(compiler) is None:
         raise ExportError(f"{compiler} is not installed")
     out_dir.mkdir(parents=True, exist_ok=True)
-    binary = out_dir / f"{model.name}-{Path(compiler).name}"
+    binary = out_dir / f"{model.name}-{Path(compiler).name}{''.join(extra_flags)}"
     harness = Path(str(resources.files("onebit.export").joinpath("host_harness.c")))
     result = subprocess.run(
         [
             compiler,
             *STRICT_FLAGS,
+            *extra_flags,
             f"-I{model.source.parent}",
             f'-DOB_HEADER="{model.header.name}"',
             f"-DOB_RUN={model.name}_run",

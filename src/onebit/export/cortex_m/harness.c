@@ -32,11 +32,23 @@ static void put_unsigned(uint32_t value, int base) {
   put(&digits[i]);
 }
 
-static uint32_t ticks_since(uint32_t start) { return (start - SYST_CVR) & TICK_MASK; }
+extern volatile uint32_t ob_systick_wraps; /* startup.c's SysTick handler counts them */
+
+/* Ticks since the timer started: the wraps, then the 24-bit down-counter. */
+static uint64_t now(void) {
+  uint32_t wraps, value;
+  do {
+    wraps = ob_systick_wraps;
+    value = SYST_CVR;
+  } while (wraps != ob_systick_wraps);
+  return ((uint64_t)wraps << 24) | (TICK_MASK - value);
+}
+
+static uint32_t ticks_since(uint64_t start) { return (uint32_t)(now() - start); }
 
 #define MAX_OPS 256
 static uint32_t op_ticks[MAX_OPS];
-static uint32_t op_start;
+static uint64_t op_start;
 static int profiling, op_count;
 
 /* Called by the model after op `index`: the ticks since the previous op ended. */
@@ -44,7 +56,7 @@ void ob_op_done(int index);
 void ob_op_done(int index) {
   if (profiling && index >= 0 && index < MAX_OPS) {
     op_ticks[index] = ticks_since(op_start);
-    op_start = SYST_CVR;
+    op_start = now();
     op_count = index + 1;
   }
 }
@@ -62,15 +74,17 @@ static void spin(uint32_t loops) {
 int main(void) {
   static float output[OB_OUTPUT_SIZE];
   int i, c;
-  uint32_t start;
+  uint64_t start;
   SYST_RVR = TICK_MASK;
   SYST_CVR = 0;
-  SYST_CSR = 5; /* enabled, processor clock, no interrupt */
+  SYST_CSR = 7; /* enabled, processor clock, an interrupt at each wrap */
+  while (SYST_CVR == 0) {
+  } /* the first reload, from the cleared counter, is not a wrap */
   for (i = 0; i < OB_INPUT_COUNT; ++i) {
     int best = 0;
     uint32_t ticks;
     profiling = i == 0;
-    start = op_start = SYST_CVR;
+    start = op_start = now();
     if (OB_RUN(ob_inputs(i), output) != 0) {
       put("run failed\n");
       return 1;
@@ -98,7 +112,7 @@ int main(void) {
     put_unsigned(op_ticks[i], 10);
     put("\n");
   }
-  start = SYST_CVR;
+  start = now();
   spin(1000000u);
   put("calibration ");
   put_unsigned(ticks_since(start), 10);

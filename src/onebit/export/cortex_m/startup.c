@@ -37,7 +37,12 @@ static void ob_fault(void) {
   ob_exit(1);
 }
 
+/* SysTick's 24-bit counter wraps every 2^24 ticks; the harness counts the wraps. */
+volatile uint32_t ob_systick_wraps;
+
+static void ob_systick(void) { ++ob_systick_wraps; }
+
 __attribute__((section(".vectors"), used)) static void (*const ob_vectors[16])(void) = {
     (void (*)(void))(uintptr_t)&_estack, ob_reset, ob_fault, ob_fault, ob_fault, ob_fault,
-    ob_fault, 0, 0, 0, 0, ob_fault, ob_fault, 0, ob_fault, ob_fault,
+    ob_fault, 0, 0, 0, 0, ob_fault, ob_fault, 0, ob_fault, ob_systick,
 };
