@@ -216,3 +216,22 @@ def dyadic_conv_bnn(seed: int, count: int) -> tuple:
     generator = torch.Generator().manual_seed(seed)
     x = dyadic(torch.randn(count, 1, 16, 16, generator=generator), 1 / 16).numpy()
     return program, np.ascontiguousarray(x, dtype=np.float32)
+
+
+def trained_mnist_mlp(hidden: int = 256, epochs: int = 2, seed: int = 1):
+    """binarynet-mlp trained on mnist5k (a short run: enough for real, non-trivial weights),
+    and the data splits it trained on."""
+    from onebit.data import load
+    from onebit.train import TrainConfig, fit
+
+    data = load("mnist5k")
+    config = TrainConfig(
+        model="binarynet-mlp",
+        data="mnist5k",
+        model_kwargs={"hidden": hidden},
+        epochs=epochs,
+        seed=seed,
+        device="cpu",
+        progress=False,
+    )
+    return fit(config, data).model, data

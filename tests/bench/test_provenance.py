@@ -140,7 +140,12 @@ def test_make_reports_checks_the_tree_first_and_renders_the_readme_last():
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text().splitlines()
     start = makefile.index("reports: $(STAMP)")
     end = next(i for i in range(start + 1, len(makefile)) if not makefile[i].startswith("\t"))
-    recipe = [line.strip() for line in makefile[start + 1 : end]]
+    recipe: list[str] = []
+    for line in makefile[start + 1 : end]:  # a line ending in a backslash goes on below
+        if recipe and recipe[-1].endswith("\\"):
+            recipe[-1] = f"{recipe[-1][:-1].rstrip()} {line.strip()}"
+        else:
+            recipe.append(line.strip())
     assert recipe[0] == "$(BIN)/python -m onebit.bench.provenance --require-clean"
     assert recipe.pop() == "$(BIN)/python -m onebit.bench.readme"  # last: README from the JSON
     assert all(line.startswith("$(WAIT_IDLE) && ") for line in recipe[1:])
@@ -148,10 +153,12 @@ def test_make_reports_checks_the_tree_first_and_renders_the_readme_last():
     names = [line.split()[1:3] for line in recipe[1:]]
     assert names == [
         *(["bench", name] for name in ("bgemm", "bconv2d", "zoo", "mlp", "fuzz")),
-        *(["experiment", name] for name in ("accuracy", "ablation", "ablation")),
+        *(["experiment", name] for name in ("accuracy", "ablation", "ablation", "mcu")),
+        ["bench", "mcu"],  # it reads the programs the MCU experiment wrote
     ]
     assert "--cases 100000 --jobs 2" in recipe[5]
-    assert all(line.endswith("--out docs") for line in recipe[6:])
+    assert all(line.endswith("--out docs") for line in recipe[6:10])
+    assert "runs/mcu/seed0/model.onebit" in recipe[10]
 
 
 def test_machine_info_without_a_start_judges_only_the_load_after():

@@ -7,27 +7,14 @@ import torch
 from torch import nn
 
 from conftest import SmallConvBNN, agree
-from helpers import settle
+from helpers import settle, trained_mnist_mlp
 from onebit import models
 from onebit.convert import ConversionError, convert
 from onebit.nn import QuantConv2d, QuantLinear
-from onebit.train import TrainConfig, fit
 
 
 def test_trained_binary_mlp_agrees_on_every_mnist5k_test_image(tmp_path):
-    from onebit.data import load
-
-    data = load("mnist5k")
-    config = TrainConfig(
-        model="binarynet-mlp",
-        data="mnist5k",
-        model_kwargs={"hidden": 256},
-        epochs=2,
-        seed=1,
-        device="cpu",
-        progress=False,
-    )
-    model = fit(config, data).model
+    model, data = trained_mnist_mlp()
     program = convert(model, torch.zeros(1, 1, 28, 28))
     assert [op.type for op in program.ops] == [
         "nchw_to_nhwc",

@@ -5,24 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import trained_mnist_mlp
 from onebit.convert import convert
 
 
 @pytest.fixture(scope="session")
 def trained_mlp():
     """binarynet-mlp trained two epochs on mnist5k, converted, and its test split."""
-    from onebit.data import load
-    from onebit.train import TrainConfig, fit
-
-    data = load("mnist5k")
-    config = TrainConfig(
-        model="binarynet-mlp",
-        data="mnist5k",
-        model_kwargs={"hidden": 256},
-        epochs=2,
-        seed=1,
-        device="cpu",
-        progress=False,
-    )
-    model = fit(config, data).model
+    model, data = trained_mnist_mlp()
     return convert(model, torch.zeros(1, 1, 28, 28)), data

@@ -151,6 +151,35 @@ def save_experiment(
     return doc
 
 
+def write_experiment(
+    result: dict[str, Any],
+    out_dir: str | os.PathLike[str],
+    stem: str,
+    command: str,
+    provenance: dict[str, Any] | None,
+    markdown: Callable[[dict[str, Any]], str],
+) -> list[Path]:
+    """An experiment's ``out_dir/stem.json`` (:func:`save_experiment`) and its ``stem.md``,
+    rendered by ``markdown`` from the JSON as written; returns both paths (Markdown first)."""
+    js = Path(out_dir) / f"{stem}.json"
+    report = save_experiment(result, js, command, provenance)
+    return [render_experiment(report, out_dir, stem, markdown), js]
+
+
+def render_experiment(
+    report: dict[str, Any],
+    out_dir: str | os.PathLike[str],
+    stem: str,
+    markdown: Callable[[dict[str, Any]], str],
+) -> Path:
+    """Write ``out_dir/stem.md`` from a report's JSON alone."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    md = Path(out_dir) / f"{stem}.md"
+    with atomic_open(md, "w") as handle:
+        handle.write(markdown(report))
+    return md
+
+
 def publish(
     name: str,
     result: dict[str, Any],

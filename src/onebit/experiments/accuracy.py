@@ -24,7 +24,6 @@ from typing import Any
 
 from onebit import data as datasets
 from onebit._registry import OnebitError
-from onebit.atomic import atomic_open
 from onebit.experiments.selection import Candidate, select
 from onebit.train import TrainConfig, fit
 from onebit.train.recipes import mlp_recipe
@@ -272,20 +271,16 @@ def write_report(
     command: str,
     provenance: dict[str, Any] | None = None,
 ) -> list[Path]:
-    """``mlp_accuracy.json`` (machine, command, selections, runs) and the ``.md`` rendered from
+    """``mlp_accuracy.json`` (machine, command, selection, runs) and the ``.md`` rendered from
     it, in ``out_dir``. ``provenance`` is what :meth:`Provenance.finish` returned for the runs
     (without it, the commit and load are taken at the end only)."""
-    from onebit.bench.report import save_experiment
+    from onebit.bench.report import write_experiment
 
-    js = out_dir / f"{REPORT_STEM}.json"
-    report = save_experiment(result, js, command, provenance)
-    return [render_report(report, out_dir), js]
+    return write_experiment(result, out_dir, REPORT_STEM, command, provenance, markdown)
 
 
 def render_report(report: dict[str, Any], out_dir: Path) -> Path:
     """Write ``mlp_accuracy.md`` in ``out_dir`` from a report's JSON alone."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md = out_dir / f"{REPORT_STEM}.md"
-    with atomic_open(md, "w") as handle:
-        handle.write(markdown(report))
-    return md
+    from onebit.bench.report import render_experiment
+
+    return render_experiment(report, out_dir, REPORT_STEM, markdown)

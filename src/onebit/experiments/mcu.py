@@ -25,7 +25,6 @@ import torch
 
 from onebit import data as datasets
 from onebit._registry import OnebitError
-from onebit.atomic import atomic_open
 from onebit.convert import convert
 from onebit.experiments.selection import Candidate, select
 from onebit.export import to_c
@@ -210,19 +209,21 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write_report(
-    result: dict[str, Any], out_dir: Path, command: str, provenance: dict[str, Any] | None = None
+    result: dict[str, Any],
+    out_dir: Path,
+    command: str,
+    provenance: dict[str, Any] | None = None,
 ) -> list[Path]:
-    """``mcu_accuracy.json`` and the ``.md`` rendered from it, in ``out_dir``."""
-    from onebit.bench.report import save_experiment
+    """``mcu_accuracy.json`` (machine, command, selection, runs) and the ``.md`` rendered from
+    it, in ``out_dir``. ``provenance`` is what :meth:`Provenance.finish` returned for the runs
+    (without it, the commit and load are taken at the end only)."""
+    from onebit.bench.report import write_experiment
 
-    js = out_dir / f"{REPORT_STEM}.json"
-    report = save_experiment(result, js, command, provenance)
-    return [render_report(report, out_dir), js]
+    return write_experiment(result, out_dir, REPORT_STEM, command, provenance, markdown)
 
 
 def render_report(report: dict[str, Any], out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md = out_dir / f"{REPORT_STEM}.md"
-    with atomic_open(md, "w") as handle:
-        handle.write(markdown(report))
-    return md
+    """Write ``mcu_accuracy.md`` in ``out_dir`` from a report's JSON alone."""
+    from onebit.bench.report import render_experiment
+
+    return render_experiment(report, out_dir, REPORT_STEM, markdown)

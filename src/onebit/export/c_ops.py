@@ -398,22 +398,21 @@ def _sign_pack(call: Call) -> tuple[CValue, Emitted]:
     return out, Emitted([f"ob_sign_pack({call.arg()}, {pixels}, {channels}, {o});"])
 
 
-@EMITTERS.register("nchw_to_nhwc")
-def _nchw_to_nhwc(call: Call) -> tuple[CValue, Emitted]:
-    c, h, w = call.op_input(0).shape
-    out = _float_value(call)
-    call.text.kernels.add("nchw_to_nhwc")
-    pointer = call.pointer(out.name, "float")
-    return out, Emitted([f"ob_nchw_to_nhwc({call.arg()}, {c}, {h}, {w}, {pointer});"])
+def _transpose(kernel: str) -> Emitter:
+    """A layout change of a float map: the kernel takes the input's three sides in order."""
+
+    def emit(call: Call) -> tuple[CValue, Emitted]:
+        sides = ", ".join(map(str, call.op_input(0).shape))
+        out = _float_value(call)
+        call.text.kernels.add(kernel)
+        pointer = call.pointer(out.name, "float")
+        return out, Emitted([f"ob_{kernel}({call.arg()}, {sides}, {pointer});"])
+
+    return emit
 
 
-@EMITTERS.register("nhwc_to_nchw")
-def _nhwc_to_nchw(call: Call) -> tuple[CValue, Emitted]:
-    h, w, c = call.op_input(0).shape
-    out = _float_value(call)
-    call.text.kernels.add("nhwc_to_nchw")
-    pointer = call.pointer(out.name, "float")
-    return out, Emitted([f"ob_nhwc_to_nchw({call.arg()}, {h}, {w}, {c}, {pointer});"])
+EMITTERS.register("nchw_to_nhwc")(_transpose("nchw_to_nhwc"))
+EMITTERS.register("nhwc_to_nchw")(_transpose("nhwc_to_nchw"))
 
 
 @EMITTERS.register("flatten")
