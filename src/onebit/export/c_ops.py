@@ -19,7 +19,7 @@ import numpy as np
 
 from onebit._registry import OnebitError, Registry
 from onebit.export.c_source import C_WORD_BITS, const_array, float_literal, words32
-from onebit.runtime.bit_format import words_for
+from onebit.runtime.bit_format import WORD_DTYPE, words_for
 from onebit.runtime.ops import Op
 from onebit.runtime.reference import unpack
 from onebit.runtime.shapes import Value
@@ -228,10 +228,6 @@ def _geometry(call: Call, x: Value, out: Value, kernel, stride, top: int, left: 
     )
 
 
-def _tensor(call: Call, role: str) -> np.ndarray:
-    return call.op._tensors[call.op._roles[role]]
-
-
 def _block(*statements: str) -> list[str]:
     return ["{", *(f"  {s}" for s in statements), "}"]
 
@@ -312,13 +308,14 @@ def _binary_conv2d(call: Call) -> tuple[CValue, Emitted]:
 def _float_weights(call: Call, row_bits: int) -> str:
     """The ``weight, weight_bits, weight_s8`` arguments of a float layer: float32 as stored, or
     its +-1 ``weight_bits`` in the arithmetic's form."""
-    if "weight_bits" in call.op._roles:
-        c_type, values = _signs(_tensor(call, "weight_bits"), row_bits, call.text.arithmetic)
+    if "weight_bits" in call.op.spec.get("tensors", {}):
+        bits = call.op.tensor("weight_bits", WORD_DTYPE)
+        c_type, values = _signs(bits, row_bits, call.text.arithmetic)
         name = call.text.const(c_type, "weight", call.index, values)
         return {"float": f"{name}, 0, 0", "uint32_t": f"0, {name}, 0", "int8_t": f"0, 0, {name}"}[
             c_type
         ]
-    weight = _tensor(call, "weight")
+    weight = call.op.tensor("weight", np.float32)
     return f"{call.text.const('float', 'weight', call.index, weight)}, 0, 0"
 
 
