@@ -136,6 +136,44 @@ RESULTS = {
             }
         ],
     },
+    "mcu": {
+        "data": "mnist5k",
+        "images": 7,
+        "rows": [
+            {
+                "model": "tiny",
+                "program": "tiny.onebit",
+                "arithmetic": arithmetic,
+                "cpu": "cortex-m4",
+                "flash_bytes": flash,
+                "ram_bytes": 2048,
+                "const_bytes": flash - 512,
+                "arena_bytes": 2048,
+                "instructions": steps,
+                "binary_layer_instructions": steps // 2,
+                "op_instructions": [steps // 2, steps // 2],
+            }
+            for arithmetic, flash, steps in (
+                ("binary", 4096, 100_000),
+                ("float32", 131072, 900_000),
+                ("int8", 32768, 500_000),
+            )
+        ],
+        "ratios": [
+            {
+                "model": "tiny",
+                "cpu": "cortex-m4",
+                "flash_vs_float32": 32.0,
+                "flash_vs_int8": 8.0,
+                "ram_vs_float32": 1.0,
+                "ram_vs_int8": 1.0,
+                "instructions_vs_float32": 9.0,
+                "instructions_vs_int8": 5.0,
+                "binary_layers_vs_float32": 9.0,
+                "binary_layers_vs_int8": 5.0,
+            }
+        ],
+    },
     "fuzz": {
         "cases": 20,
         "seed": 1,
@@ -159,6 +197,7 @@ FROM_JSON = {
     "zoo": "× 1 thread is the ratio of the medians",
     "mlp": "**untrained** model",
     "fuzz": "20 files (cases 0..19 of run seed 1)",
+    "mcu": "median over the first 7 mnist5k test images",
 }
 
 
@@ -236,3 +275,9 @@ def test_cli_from_json_refuses_another_report(tmp_path):
     result = runner.invoke(app, ["bench", "mlp", "--from-json", str(path)])
     assert result.exit_code == 2
     assert "holds a 'zoo' result, not 'mlp'" in result.stderr
+
+
+def test_mcu_report_gives_each_build_and_the_twins_ratios():
+    text = render_markdown(document("mcu"))
+    assert "| tiny | binary | cortex-m4 | 4.0 | 2.0 | 100,000 | 50,000 |" in text
+    assert "| tiny | cortex-m4 | 32.0x | 8.0x | 1.0x | 1.0x | 9.0x | 5.0x | 9.0x | 5.0x |" in text

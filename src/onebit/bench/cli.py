@@ -235,9 +235,9 @@ def bench_mlp(
 @reports_errors
 def bench_mcu(
     program: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(help="LABEL=PATH of a .onebit program (repeat), e.g. mcu-bnn=runs/mcu/..."),
-    ],
+    ] = None,
     out: Annotated[Path, _out_option("docs/mcu.json")] = Path("docs/mcu.json"),
     data: Annotated[str, typer.Option(help="Dataset whose first test images run.")] = "mnist5k",
     from_json: FromJson = None,
@@ -246,6 +246,9 @@ def bench_mcu(
     against its float32 and int8 twins."""
     from onebit.bench import mcu
 
+    if not program and from_json is None:
+        raise OnebitError("give at least one --program LABEL=PATH (a .onebit program)")
+    program = program or []
     programs = {}
     for item in program:
         label, sep, path = item.partition("=")
