@@ -267,7 +267,24 @@ static void ob_binary_conv2d(const uint32_t *x, const ob_conv_geometry *g, int32
 }
 /* @end */
 
-/* @kernel conv2d needs output_float conv_geometry */
+/* @kernel dot */
+/* sum plus x . w over n values, added in order, w float, +-1 packed as bits (bit 1: -1; a +-1
+ * weight adds or subtracts, no multiply) or int8: whichever pointer is set. */
+static float ob_dot(float sum, const float *x, int32_t n, const float *w, const uint32_t *bits,
+                    const int8_t *w8) {
+  int32_t i;
+  if (bits) {
+    for (i = 0; i < n; ++i) sum += (bits[i / 32] >> (i % 32)) & 1u ? -x[i] : x[i];
+  } else if (w8) {
+    for (i = 0; i < n; ++i) sum += x[i] * (float)w8[i];
+  } else {
+    for (i = 0; i < n; ++i) sum += x[i] * w[i];
+  }
+  return sum;
+}
+/* @end */
+
+/* @kernel conv2d needs output_float conv_geometry dot */
 /* Float convolution of an NHWC map (cin channels) with weights (cout, kh, kw, cin / groups): float
  * (weight), +-1 packed as bits (weight_bits: (cin / groups + 31) / 32 words per (o, i, j)) or
  * int8 (weight_s8). For each output pixel the window is gathered into `patch` (kh * kw * cin
@@ -296,18 +313,10 @@ static void ob_conv2d(const float *x, const ob_conv_geometry *g, int32_t cin, in
         const int32_t c0 = (o / group_out) * group_in;
         float sum = 0.0f;
         for (t = 0; t < taps; ++t) {
-          const float *in = patch + t * cin + c0;
           const int32_t tap = o * taps + t;
-          if (weight_bits) {
-            const uint32_t *bits = weight_bits + tap * tap_words;
-            for (c = 0; c < group_in; ++c) sum += (bits[c / 32] >> (c % 32)) & 1u ? -in[c] : in[c];
-          } else if (weight_s8) {
-            const int8_t *w8 = weight_s8 + tap * group_in;
-            for (c = 0; c < group_in; ++c) sum += in[c] * (float)w8[c];
-          } else {
-            const float *wf = weight + tap * group_in;
-            for (c = 0; c < group_in; ++c) sum += in[c] * wf[c];
-          }
+          sum = ob_dot(sum, patch + t * cin + c0, group_in, weight ? weight + tap * group_in : 0,
+                       weight_bits ? weight_bits + tap * tap_words : 0,
+                       weight_s8 ? weight_s8 + tap * group_in : 0);
         }
         y[o] = sum;
       }
@@ -316,28 +325,18 @@ static void ob_conv2d(const float *x, const ob_conv_geometry *g, int32_t cin, in
 }
 /* @end */
 
-/* @kernel dense needs output_float */
+/* @kernel dense needs output_float dot */
 /* Float x (features) times weights (outputs, features): float, +-1 packed as bits (words per
  * row: a +-1 weight adds or subtracts, no multiply) or int8. y: outputs floats of scratch. */
 static void ob_dense(const float *x, int32_t features, int32_t outputs, const float *weight,
                      const uint32_t *weight_bits, const int8_t *weight_s8, const ob_epilogue *e,
                      ob_out out, float *y) {
   const int32_t words = (features + 31) / 32;
-  int32_t o, f;
-  for (o = 0; o < outputs; ++o) {
-    float sum = 0.0f;
-    if (weight_bits) {
-      const uint32_t *row = weight_bits + o * words;
-      for (f = 0; f < features; ++f) sum += (row[f / 32] >> (f % 32)) & 1u ? -x[f] : x[f];
-    } else if (weight_s8) {
-      const int8_t *row = weight_s8 + o * features;
-      for (f = 0; f < features; ++f) sum += x[f] * (float)row[f];
-    } else {
-      const float *row = weight + o * features;
-      for (f = 0; f < features; ++f) sum += x[f] * row[f];
-    }
-    y[o] = sum;
-  }
+  int32_t o;
+  for (o = 0; o < outputs; ++o)
+    y[o] = ob_dot(0.0f, x, features, weight ? weight + o * features : 0,
+                  weight_bits ? weight_bits + o * words : 0,
+                  weight_s8 ? weight_s8 + o * features : 0);
   ob_output_float(e, y, outputs, &out, 0);
 }
 /* @end */
