@@ -219,6 +219,24 @@ def test_an_op_without_an_emitter_is_named_and_nothing_is_written(tmp_path):
     assert (out / "model.c").read_text() == "kept" and not (out / "model.h").exists()
 
 
+def test_names_and_metadata_from_the_file_cannot_write_code(tmp_path):
+    """A program file is untrusted: its value names and metadata reach the C only inside
+    comments, and cannot close them."""
+    graph, tensors = standalone_ops_graph()
+    evil = "*/ int injected = 1; /* ??/\n*/"
+    graph["ops"][1]["output"] = evil
+    graph["ops"][2]["inputs"] = [evil]
+    graph["metadata"] = {"model": evil}
+    program = Program(graph, tensors)
+    x = np.random.default_rng(5).normal(size=(4, 3, 7, 6)).astype(np.float32)
+    export = to_c((graph, tensors), tmp_path / "out")
+    source = export.source.read_text()
+    assert "injected" in source and "*/ int injected" not in source and "??/" not in source
+    binary = host_binary(export, "gcc", tmp_path)
+    got = run_host(binary, x, export.output_size)
+    np.testing.assert_allclose(got, program(x).reshape(4, -1), rtol=1e-6, atol=1e-6)
+
+
 def test_bad_names_outputs_and_scales_are_refused(tmp_path):
     graph, tensors = standalone_ops_graph()
     with pytest.raises(ExportError, match="not a C identifier"):

@@ -55,6 +55,16 @@ def c_identifier(text: str) -> str:
     return f"m{name}" if name[0].isdigit() else name
 
 
+def comment_text(text: object, limit: int = 80) -> str:
+    """Text from a program file made safe inside a C block comment: printable ASCII only, no
+    ``*/`` (it would end the comment and let the file write code), no ``/*`` (a warning, an
+    error under -Werror), no ``??`` (trigraphs), at most ``limit`` characters."""
+    safe = "".join(c if " " <= c <= "~" else "?" for c in str(text)[:limit])
+    while "*/" in safe or "/*" in safe or "??" in safe:
+        safe = safe.replace("*/", "* /").replace("/*", "/ *").replace("??", "? ?")
+    return safe
+
+
 def float_literal(value: float) -> str:
     """An exact C99 float literal (hexadecimal, so no decimal rounding)."""
     value = float(np.float32(value))
