@@ -46,7 +46,8 @@ SANITIZE_RESULT := $(SANITIZE_DIR)/result
 KERNEL_TESTS := $(addprefix tests/runtime/,test_kernel_bounds.py test_bgemm.py test_bconv2d.py \
 	test_bitpack.py test_sgemm.py test_float_kernels.py test_float_pools.py test_maxpool.py \
 	test_layout_kernels.py test_output_transform.py test_concat.py test_thread_pool.py \
-	test_program_file_native.py test_executor.py test_executor_conv.py)
+	test_program_file_native.py test_executor.py test_executor_conv.py test_bitserial.py \
+	test_bitserial_quantize.py test_executor_kbit.py test_executor_dynamic.py)
 CXX ?= c++
 LIBASAN = $(shell $(CXX) -print-file-name=libasan.so)
 LIBSTDCXX = $(shell $(CXX) -print-file-name=libstdc++.so)
@@ -86,15 +87,18 @@ reports: $(STAMP)
 	$(BIN)/python -m onebit.bench.provenance --require-clean
 	$(WAIT_IDLE) && $(BIN)/onebit bench bgemm --out docs/bgemm.json
 	$(WAIT_IDLE) && $(BIN)/onebit bench bconv2d --out docs/bconv2d.json
+	$(WAIT_IDLE) && $(BIN)/onebit bench kbit --checkpoint $(DEMO_DIR)/checkpoint.pt --out docs/kbit.json
 	$(WAIT_IDLE) && $(BIN)/onebit bench zoo --out docs/zoo.json
 	$(WAIT_IDLE) && $(BIN)/onebit bench mlp --out docs/mlp_engine.json
 	$(WAIT_IDLE) && $(BIN)/onebit bench fuzz --out docs/fuzz.json --cases 100000 --jobs 2 --seed 1 --converted
 	$(WAIT_IDLE) && $(BIN)/onebit experiment accuracy --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data mnist5k --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data digits --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit experiment dybnn --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment mcu --work-dir runs/mcu --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit bench mcu --program mcu-bnn=runs/mcu/seed0/model.onebit \
 		--program binarynet-mlp=$(DEMO_DIR)/model.onebit --out docs/mcu.json
+	$(WAIT_IDLE) && $(BIN)/onebit bench energy --out docs/energy.json
 	$(BIN)/python -m onebit.bench.readme
 
 clean:

@@ -16,8 +16,8 @@ to a block's text, and the README's last section lists them too:
   ``make demo`` runs with ``DEMO_EPOCHS=1`` and its run directory in the working directory;
 - every ``onebit train`` (also under ``torchrun``) runs 1 epoch: ``--epochs N`` becomes
   ``--epochs 1``, or ``--epochs 1`` is added; in Python, ``epochs=N`` becomes ``epochs=1``;
-- ``onebit bench`` of the kernel and zoo benchmarks (minutes of timing) runs as ``--help``
-  (``onebit bench mlp`` runs in full).
+- ``onebit bench`` of the kernel (``kbit`` too) and zoo benchmarks (minutes of timing) runs as
+  ``--help`` (``onebit bench mlp`` runs in full).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def runnable_blocks() -> list[Block]:
     return shell + [b for b in blocks if b.language == "python"]
 
 
-SLOW_BENCHMARKS = re.compile(r"\bonebit bench(?: (?:zoo|bgemm|bconv2d|all))?(?=\s*(?:#|$))")
+SLOW_BENCHMARKS = re.compile(r"\bonebit bench(?: (?:zoo|bgemm|bconv2d|kbit|all))?(?=\s*(?:#|$))")
 
 
 def shortened_shell_line(line: str, work: Path) -> str:

@@ -65,7 +65,10 @@ def test_conv_macs_and_output_shapes():
     assert rows["2"].output_shape == (16, 5, 5)
     assert rows["2"].binary_macs == 8 * 9 * 16 * 25 and rows["2"].float_macs == 0
     assert rows["3"].other_params == {2: 4 * 8} and rows["3"].float_params == 4  # 2-bit + bias
-    assert rows["3"].float_macs == 8 * 4 * 25  # 2-bit weights are not XNOR-popcount
+    # 2-bit weights are not XNOR-popcount: a 1-bit x 2-bit product is two plane popcounts
+    assert rows["3"].kbit_macs == 8 * 4 * 25 and rows["3"].float_macs == 0
+    assert (rows["3"].input_bits, rows["3"].weight_bits) == (1, 2)
+    assert (rows["0"].input_bits, rows["0"].weight_bits) == (None, None)  # a plain nn.Conv2d
     assert rows["5"].binary_params == 100 * 10 and rows["5"].float_params == 10
     assert summary.packed_bytes == pytest.approx(
         (16 * 8 * 9 + 1000) / 8 + 2 * 32 / 8 + 4 * (3 * 8 * 9 + 16 + 4 + 10)

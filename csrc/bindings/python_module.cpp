@@ -36,6 +36,7 @@ namespace onebit {
 void register_float_kernels(nb::module_& m);  // bindings/python_float_kernels.cpp
 void register_executor(nb::module_& m);       // bindings/python_executor.cpp
 void register_program_file(nb::module_& m);   // bindings/python_program_file.cpp
+void register_bitserial(nb::module_& m);      // bindings/python_bitserial.cpp
 
 namespace {
 
@@ -495,6 +496,7 @@ NB_MODULE(_native, m) {
   // ---- end bconv2d, output transforms, binary max-pool ----
 
   register_float_kernels(m);
+  register_bitserial(m);
   register_program_file(m);
   register_executor(m);  // after: its translator (program_error first) is tried first
 }

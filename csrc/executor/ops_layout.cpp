@@ -44,6 +44,12 @@ Value Flatten::infer(const std::vector<Value>& inputs) {
     const std::int64_t channels = checked(big_int{rows} * x.channels, "the flattened bits", where());
     return bits_value({size}, channels, where(), x.row_bits);
   }
+  if (x.kind == Kind::planes) {  // each plane flattens as a packed value does: (P, features)
+    const std::int64_t planes = x.shape[0], rest = planes ? size / planes : 0;
+    const std::int64_t rows = x.shape.back() ? rest / x.shape.back() : 0;
+    const std::int64_t channels = checked(big_int{rows} * x.channels, "the flattened bits", where());
+    return Value{Kind::planes, {planes, rest}, channels, 0.0, x.row_bits};
+  }
   return Value{x.kind, {size}, size, x.bound, 0};
 }
 

@@ -7,6 +7,8 @@
 #include "ops.h"
 #include "ops_concat.h"
 #include "ops_conv.h"
+#include "ops_dynamic.h"
+#include "ops_kbit.h"
 #include "ops_pool.h"
 
 namespace onebit {
@@ -63,14 +65,19 @@ const std::map<std::string, OpFactory>& op_factories() {
       {"concat", make<Concat>},
       {"conv2d", make<Conv2d>},
       {"dense", make<Dense>},
+      {"dynamic_prelu", make<DynamicPrelu>},
+      {"dynamic_sign_pack", make<DynamicSignPack>},
       {"flatten", make<Flatten>},
       {"global_avgpool", make<GlobalAvgPool>},
       {"hardtanh", make<Hardtanh>},
+      {"kbit_conv2d", make<KbitConv2d>},
+      {"kbit_dense", make<KbitDense>},
       {"maxpool2d", make<MaxPool2d>},
       {"nchw_to_nhwc", make<NchwToNhwc>},
       {"nhwc_to_nchw", make<NhwcToNchw>},
       {"pad", make<Pad>},
       {"prelu", make<Prelu>},
+      {"quantize_pack", make<QuantizePack>},
       {"relu", make<Relu>},
       {"sign_pack", make<SignPack>},
   };

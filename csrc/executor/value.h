@@ -53,23 +53,27 @@ inline std::int64_t product(const Shape& sizes, const std::string& what, const s
   return total;
 }
 
-enum class Kind { float32, bits, int32 };
+enum class Kind { float32, bits, planes, int32 };
 
 inline const char* kind_name(Kind kind) {
   switch (kind) {
     case Kind::float32: return "float";
     case Kind::bits: return "bits";
+    case Kind::planes: return "planes";
     case Kind::int32: return "int";
   }
   return "?";
 }
 
-inline std::int64_t kind_size(Kind kind) { return kind == Kind::bits ? sizeof(word_t) : 4; }
+inline std::int64_t kind_size(Kind kind) {
+  return kind == Kind::bits || kind == Kind::planes ? sizeof(word_t) : 4;
+}
 
-// One sample of a value: `kind`, the stored `shape` without the batch axis, `channels` (for
-// bits, the real bits in each row of the last axis, or of the whole vector after a flatten;
-// otherwise shape.back()), `bound` (float and int values) and, for bits, `row_bits`: the real
-// bits of each pixel's words.
+// One sample of a value: `kind` (float32; bits, packed words; planes, the bit planes
+// (P, ..., words) of k-bit codes, each packed as bits are; int32), the stored `shape` without the
+// batch axis, `channels` (for bits and planes, the real bits in each row of the last axis, or of
+// the whole vector after a flatten; otherwise shape.back()), `bound` (float and int values) and,
+// for bits and planes, `row_bits`: the real bits of each pixel's words.
 struct Value {
   Kind kind = Kind::float32;
   Shape shape;
@@ -116,6 +120,12 @@ inline Value bits_value(const Shape& shape, std::int64_t channels, const std::st
                         std::int64_t row_bits = -1) {
   product(shape, "the output's element count", where);
   return Value{Kind::bits, shape, channels, 0.0, row_bits < 0 ? channels : row_bits};
+}
+
+// A planes value of per-sample shape (P, ..., words) (ops/kbit.py's planes_value).
+inline Value planes_value(const Shape& shape, std::int64_t channels, const std::string& where) {
+  product(shape, "the output's element count", where);
+  return Value{Kind::planes, shape, channels, 0.0, channels};
 }
 
 // Output side of a window op over `size` padded by `before` and `after` (floor mode).

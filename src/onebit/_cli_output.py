@@ -1,5 +1,6 @@
-"""Where the ``onebit`` commands print, and how they turn an error into one line: shared by
-``onebit.cli`` and the command groups that live beside their library code (``onebit.bench.cli``)."""
+"""Where the ``onebit`` commands print, how they turn an error into one line, and the tables they
+share: used by ``onebit.cli`` and the command groups that live beside their library code
+(``onebit.bench.cli``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from onebit._registry import OnebitError
+from onebit.runtime.precision import OpPrecision
 
 console = Console(soft_wrap=True)
 if not console.is_terminal:  # logs and pipes: room for the tables instead of 80 columns
@@ -36,3 +39,14 @@ def reports_errors(command: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def precision_table(rows: list[OpPrecision], title: str = "") -> Table:
+    """The widths as a rich table."""
+    table = Table(title=title or None, header_style="bold")
+    for name in ("Value", "Op", "In bits", "Weight bits", "Out bits"):
+        table.add_column(name, justify="left" if name in ("Value", "Op") else "right")
+    for row in rows:
+        weight = "-" if row.weight_bits is None else str(row.weight_bits)
+        table.add_row(row.output, row.type, str(row.input_bits), weight, str(row.output_bits))
+    return table

@@ -167,6 +167,10 @@ def train(
     two_step: Annotated[
         bool, typer.Option("--two-step", help="Binary activations first, then binary weights too.")
     ] = False,
+    bit_mixer: Annotated[
+        bool,
+        typer.Option("--bit-mixer", help="Bit-Mixer's three stages (for bitmixer-mlp)."),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/MODEL-DATA).")
     ] = None,
@@ -230,6 +234,7 @@ def train(
         teacher=None if teacher is None else str(teacher),
         distill_weight=distill_weight,
         two_step=two_step,
+        bit_mixer=bit_mixer,
         grad_rounding_bits=grad_rounding_bits,
         clip_weights=clip_weights,
         out_dir=str(out or Path("runs") / f"{model}-{data}"),
@@ -270,6 +275,14 @@ def summary(
     model_arg: Annotated[
         list[str] | None, typer.Option(help="Any model argument as KEY=VALUE (repeatable).")
     ] = None,
+    energy: Annotated[
+        bool,
+        typer.Option(
+            "--energy",
+            help="Also estimate energy per inference per layer, vs the float twin, from "
+            "Horowitz's 45 nm per-operation table (a model, not a measurement).",
+        ),
+    ] = False,
 ) -> None:
     """Per-layer parameters, bits, packed vs float32 memory and binary vs float MACs."""
     from onebit import data as datasets
@@ -280,7 +293,11 @@ def summary(
     if data is not None:
         splits = datasets.load(data, data_path)
         kwargs.update(models.data_kwargs(model, splits.input_shape, splits.num_classes))
-    print_summary(models.create(model, **kwargs), title=model)
+    summarized = print_summary(models.create(model, **kwargs), title=model)
+    if energy:
+        from onebit.energy import print_energy
+
+        print_energy(summarized, title=f"{model}: energy per inference")
 
 
 @app.command(name="models")
@@ -334,13 +351,23 @@ def convert(
             "-o", "--output", help="The .onebit file to write (a directory: DIR/model.onebit)."
         ),
     ],
+    input_scale: Annotated[
+        float | None,
+        typer.Option(
+            help="With --input-zero-point: inputs are 8-bit, x = scale * (q - zero_point); the "
+            "first layer (binary or k-bit weights) then runs as 8 bit-plane popcounts."
+        ),
+    ] = None,
+    input_zero_point: Annotated[int, typer.Option(help="See --input-scale.")] = 0,
 ) -> None:
-    """Convert a trained checkpoint into a packed .onebit program."""
+    """Convert a trained checkpoint into a packed .onebit program; prints each layer's bits."""
     import io
 
     import torch
 
+    from onebit._cli_output import precision_table
     from onebit.convert import convert as convert_model
+    from onebit.runtime.precision import op_precisions
     from onebit.summary import summarize
     from onebit.train import load_checkpoint, model_from_checkpoint
     from onebit.train.run_directory import RUN_FILES, run_files
@@ -360,7 +387,15 @@ def convert(
     metadata = {
         "model_config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
     }
-    program = convert_model(model, torch.zeros(1, *model.input_shape), metadata=metadata)
+    quantization = None if input_scale is None else (input_scale, input_zero_point)
+    if quantization is not None:
+        metadata["input_quantization"] = {"scale": input_scale, "zero_point": input_zero_point}
+    program = convert_model(
+        model,
+        torch.zeros(1, *model.input_shape),
+        metadata=metadata,
+        input_quantization=quantization,
+    )
     try:
         program.save(output)
     except OSError as error:
@@ -375,6 +410,7 @@ def convert(
         f"({ratio}); {len(program.ops)} ops: " + ", ".join(op.type for op in program.ops),
         highlight=False,
     )
+    console.print(precision_table(op_precisions(program.ops), "Bits per layer"))
 
 
 @app.command()
@@ -680,6 +716,76 @@ def mcu(
     words = ["onebit", "experiment", "mcu", "--seeds", seeds, "--epochs", str(epochs)]
     words += ["--work-dir", str(work_dir), "--out", str(out)]
     measured = started.finish(torch_threads())
+    for path in write_report(result, out, shlex.join(words), measured):
+        console.print(f"wrote {path}", highlight=False)
+
+
+@experiment_app.command()
+@reports_errors
+def bitmixer(
+    data: Annotated[str, typer.Option(help="mnist5k or digits.")] = "mnist5k",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds of the final runs.")] = "0,1,2",
+    epochs: Annotated[int, typer.Option(min=3, help="Epochs of every network.")] = 30,
+    hidden: Annotated[int, typer.Option(min=1, help="Units per hidden layer.")] = 256,
+    out: Annotated[
+        Path, typer.Option(help="Where the report goes (`--out docs` remakes the project's).")
+    ] = Path("runs/bitmixer"),
+    from_json: Annotated[
+        Path | None, typer.Option(help="Re-render the Markdown of a saved JSON report into --out.")
+    ] = None,
+) -> None:
+    """Bit-Mixer's network at each bit-width setting vs a network trained at that setting."""
+    import shlex
+
+    from onebit.experiments.bitmixer import render_report, run_bitmixer, write_report
+
+    if from_json is not None:
+        console.print(f"wrote {render_report(_load_report(from_json), out)}", highlight=False)
+        return
+    started = Provenance.start()
+    result = run_bitmixer(
+        data,
+        _seed_list(seeds),
+        epochs,
+        hidden,
+        log=lambda line: console.print(line, highlight=False),
+    )
+    words = ["onebit", "experiment", "bitmixer", "--data", data, "--seeds", seeds]
+    words += ["--epochs", str(epochs), "--hidden", str(hidden), "--out", str(out)]
+    measured = started.finish(torch_threads())
+    for path in write_report(result, out, shlex.join(words), measured):
+        console.print(f"wrote {path}", highlight=False)
+
+
+@experiment_app.command()
+@reports_errors
+def dybnn(
+    data: Annotated[str, typer.Option(help="mnist5k or digits.")] = "mnist5k",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds of the final runs.")] = "0,1,2",
+    epochs: Annotated[int, typer.Option(min=1)] = 10,
+    out: Annotated[
+        Path, typer.Option(help="Where the report goes (`--out docs` remakes the project's).")
+    ] = Path("runs/dybnn"),
+    from_json: Annotated[
+        Path | None, typer.Option(help="Re-render the Markdown of a saved JSON report into --out.")
+    ] = None,
+) -> None:
+    """DyBNN's dynamic sign and PReLU against ReActNet's static ones (dybnn-mini vs
+    reactnet-mini): accuracy over seeds, the programs' agreement and batch-1 latency."""
+    import shlex
+
+    from onebit.experiments.dybnn import render_report, run_dybnn, write_report
+
+    if from_json is not None:
+        console.print(f"wrote {render_report(_load_report(from_json), out)}", highlight=False)
+        return
+    started = Provenance.start()
+    result = run_dybnn(
+        data, _seed_list(seeds), epochs, log=lambda line: console.print(line, highlight=False)
+    )
+    words = ["onebit", "experiment", "dybnn", "--data", data, "--seeds", seeds]
+    words += ["--epochs", str(epochs), "--out", str(out)]
+    measured = started.finish(result["threads"])
     for path in write_report(result, out, shlex.join(words), measured):
         console.print(f"wrote {path}", highlight=False)
 

@@ -3,7 +3,8 @@ width, memory packed vs float32, and binary vs float multiply-accumulates.
 
 Bit widths come from each quantized layer's own declaration (``quantized_parameters``), the same
 one the optimizer grouping and the converter read. A multiply-accumulate counts as binary when
-both of its operands are 1 bit (it runs as XNOR-popcount); otherwise it counts as a float MAC.
+both of its operands are 1 bit (it runs as XNOR-popcount), as k-bit when both have 8 bits or
+fewer (it runs bit-serially, as ``k x l`` AND-popcounts); otherwise it counts as a float MAC.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from onebit._registry import OnebitError
 from onebit.nn.base import QuantizedLayer
 from onebit.quantizers import Quantizer
 
+MAX_KBIT = 8
+"""The widest operand the engine multiplies bit-serially."""
+
 
 @dataclass(frozen=True)
 class LayerSummary:
@@ -35,6 +39,12 @@ class LayerSummary:
     binary_macs: int
     float_macs: int
     other_params: dict[int, int] = field(default_factory=dict)  # k-bit params, 1 < k < 32
+    weight_bits: int | None = None  # a quantized layer's weight width; None for other layers
+    kbit_macs: int = 0  # both operands 2 to 8 bits (or one of them 1): bit-serial
+
+    @property
+    def kbit_params(self) -> int:
+        return sum(self.other_params.values())
 
     @property
     def packed_bytes(self) -> float:
@@ -80,6 +90,14 @@ class ModelSummary:
     @property
     def float_macs(self) -> int:
         return sum(layer.float_macs for layer in self.layers)
+
+    @property
+    def kbit_macs(self) -> int:
+        return sum(layer.kbit_macs for layer in self.layers)
+
+    @property
+    def kbit_params(self) -> int:
+        return sum(layer.kbit_params for layer in self.layers)
 
     @property
     def compression(self) -> float:
@@ -162,8 +180,15 @@ def summarize(model: nn.Module, input_shape: Sequence[int] | None = None) -> Mod
             else:
                 other[bits] = other.get(bits, 0) + param.numel()
         macs = _macs(module, output) if isinstance(output, torch.Tensor) else 0
-        is_binary = isinstance(module, QuantizedLayer) and module.is_binary
-        input_bits = module.input_precision if isinstance(module, QuantizedLayer) else None
+        quantized = isinstance(module, QuantizedLayer)
+        is_binary = quantized and module.is_binary
+        is_kbit = (
+            quantized
+            and not is_binary
+            and max(module.input_precision, module.weight_precision) <= MAX_KBIT
+        )
+        input_bits = module.input_precision if quantized else None
+        weight_bits = module.weight_precision if quantized else None
         if isinstance(module, Quantizer):
             input_bits = None
         rows.append(
@@ -175,8 +200,10 @@ def summarize(model: nn.Module, input_shape: Sequence[int] | None = None) -> Mod
                 binary_params=binary,
                 float_params=floats,
                 binary_macs=macs if is_binary else 0,
-                float_macs=0 if is_binary else macs,
+                float_macs=0 if is_binary or is_kbit else macs,
                 other_params=other,
+                weight_bits=weight_bits,
+                kbit_macs=macs if is_kbit else 0,
             )
         )
     return ModelSummary(rows, shape)
@@ -192,28 +219,36 @@ def summary_table(summary: ModelSummary, title: str = "") -> Table:
     table.add_column("Layer", footer="Total")
     table.add_column("Type")
     table.add_column("In bits", justify="right")
+    table.add_column("W bits", justify="right")
     table.add_column("Output", justify="right")
     table.add_column("1-bit params", justify="right", footer=_count(summary.binary_params))
-    table.add_column(
-        "32-bit params", justify="right", footer=_count(summary.params - summary.binary_params)
-    )
+    if summary.kbit_params:
+        table.add_column("k-bit params", justify="right", footer=_count(summary.kbit_params))
+    floats = summary.params - summary.binary_params - summary.kbit_params
+    table.add_column("32-bit params", justify="right", footer=_count(floats))
     table.add_column("Packed kB", justify="right", footer=f"{summary.packed_bytes / 1000:,.2f}")
     table.add_column("fp32 kB", justify="right", footer=f"{summary.float32_bytes / 1000:,.2f}")
     table.add_column("1-bit MACs", justify="right", footer=_count(summary.binary_macs))
+    if summary.kbit_macs:
+        table.add_column("k-bit MACs", justify="right", footer=_count(summary.kbit_macs))
     table.add_column("32-bit MACs", justify="right", footer=_count(summary.float_macs))
     for row in summary.layers:
-        table.add_row(
+        cells = [
             row.name,
             row.kind,
             "-" if row.input_bits is None else str(row.input_bits),
+            "-" if row.weight_bits is None else str(row.weight_bits),
             "x".join(map(str, row.output_shape)) or "-",
             _count(row.binary_params),
-            _count(row.params - row.binary_params),
+            *([_count(row.kbit_params)] if summary.kbit_params else []),
+            _count(row.params - row.binary_params - row.kbit_params),
             f"{row.packed_bytes / 1000:,.2f}",
             f"{row.float32_bytes / 1000:,.2f}",
             _count(row.binary_macs),
+            *([_count(row.kbit_macs)] if summary.kbit_macs else []),
             _count(row.float_macs),
-        )
+        ]
+        table.add_row(*cells)
     return table
 
 
@@ -229,8 +264,11 @@ def print_summary(
     console.print(summary_table(summary, title))
     console.print(
         f"Total params: {summary.params:,}  (1-bit: {summary.binary_params:,}, "
-        f"32-bit: {summary.params - summary.binary_params:,})\n"
+        + (f"k-bit: {summary.kbit_params:,}, " if summary.kbit_params else "")
+        + f"32-bit: {summary.params - summary.binary_params - summary.kbit_params:,})\n"
         f"Memory: {summary.size_text()}\n"
-        f"MACs: {summary.binary_macs:,} binary, {summary.float_macs:,} float"
+        f"MACs: {summary.binary_macs:,} binary, "
+        + (f"{summary.kbit_macs:,} k-bit (bit-serial), " if summary.kbit_macs else "")
+        + f"{summary.float_macs:,} float"
     )
     return summary

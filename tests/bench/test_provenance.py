@@ -152,13 +152,15 @@ def test_make_reports_checks_the_tree_first_and_renders_the_readme_last():
     recipe[1:] = [line.removeprefix("$(WAIT_IDLE) && ") for line in recipe[1:]]
     names = [line.split()[1:3] for line in recipe[1:]]
     assert names == [
-        *(["bench", name] for name in ("bgemm", "bconv2d", "zoo", "mlp", "fuzz")),
-        *(["experiment", name] for name in ("accuracy", "ablation", "ablation", "mcu")),
+        *(["bench", name] for name in ("bgemm", "bconv2d", "kbit", "zoo", "mlp", "fuzz")),
+        *(["experiment", name] for name in ("accuracy", "ablation", "ablation", "dybnn", "mcu")),
         ["bench", "mcu"],  # it reads the programs the MCU experiment wrote
+        ["bench", "energy"],
     ]
-    assert "--cases 100000 --jobs 2" in recipe[5]
-    assert all(line.endswith("--out docs") for line in recipe[6:10])
-    assert "runs/mcu/seed0/model.onebit" in recipe[10]
+    assert "--checkpoint $(DEMO_DIR)/checkpoint.pt" in recipe[3]  # the demo's first layer
+    assert "--cases 100000 --jobs 2" in recipe[6]
+    assert all(line.endswith("--out docs") for line in recipe[7:12])
+    assert "runs/mcu/seed0/model.onebit" in recipe[12]
 
 
 def test_machine_info_without_a_start_judges_only_the_load_after():

@@ -174,6 +174,43 @@ RESULTS = {
             }
         ],
     },
+    "kbit": {
+        "simd_paths": ["avx2", "popcnt", "portable"],
+        "simd_paths_not_runnable": ["avx512_vpopcntdq"],
+        "timing": TIMING,
+        **PAUSE,
+        "rows": [
+            {
+                "conv": "3x3 256->256 14x14",
+                "simd": "avx2",
+                "threads": 1,
+                "kbit_s": {"1": 0.0002, "2": 0.0005, "4": 0.0016, "8": 0.006},
+                "bconv2d_s": 0.0001,
+                "torch_fp32_s": {"contiguous": 0.004, "channels_last": 0.002},
+            }
+        ],
+        "first_layer": {
+            "checkpoint": "runs/demo/checkpoint.pt",
+            "data": "mnist5k",
+            "input_scale": 1 / 255,
+            "on_grid": True,
+            "model_accuracy": 0.97,
+            "variants": {
+                "float": {
+                    "accuracy": 0.97,
+                    "first_layer_ops": ["nchw_to_nhwc", "flatten", "dense"],
+                    "first_layer_s": 40e-6,
+                    "program_s": 80e-6,
+                },
+                "8-bit planes": {
+                    "accuracy": 0.97,
+                    "first_layer_ops": ["nchw_to_nhwc", "flatten", "quantize_pack", "kbit_dense"],
+                    "first_layer_s": 30e-6,
+                    "program_s": 70e-6,
+                },
+            },
+        },
+    },
     "fuzz": {
         "cases": 20,
         "seed": 1,
@@ -198,6 +235,7 @@ FROM_JSON = {
     "mlp": "**untrained** model",
     "fuzz": "20 files (cases 0..19 of run seed 1)",
     "mcu": "median over the first 7 mnist5k test images",
+    "kbit": "median of 7 samples after 2 warm-up calls",
 }
 
 
@@ -275,6 +313,15 @@ def test_cli_from_json_refuses_another_report(tmp_path):
     result = runner.invoke(app, ["bench", "mlp", "--from-json", str(path)])
     assert result.exit_code == 2
     assert "holds a 'zoo' result, not 'mlp'" in result.stderr
+
+
+def test_kbit_report_gives_each_width_against_the_binary_and_fp32_convs():
+    text = render_markdown(document("kbit"))
+    assert "| avx2 | 1 | 1-bit bconv2d | 100 | 1.00 | 20.00 | 2,000 (channels_last) |" in text
+    assert "|  |  | 4-bit x 4-bit | 1,600 | 16.00 | 1.25 |  |" in text
+    assert "not runnable on this CPU: avx512_vpopcntdq" in text
+    assert "| 8-bit planes | nchw_to_nhwc + flatten + quantize_pack + kbit_dense | 30.0 |" in text
+    assert "The test inputs lie on the 8-bit grid" in text
 
 
 def test_mcu_report_gives_each_build_and_the_twins_ratios():

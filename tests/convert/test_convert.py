@@ -120,9 +120,9 @@ class WithTanh(nn.Module):
             "'0' .*groups=2 is only supported on float inputs",
         ),
         (
-            nn.Sequential(nn.Flatten(), QuantLinear(16, 4, weight_quantizer="dorefa")),
+            nn.Sequential(nn.Flatten(), QuantLinear(16, 4, input_quantizer="magnitude_aware_sign")),
             (1, 4, 4),
-            "'1' .*'dorefa' is not 1-bit",
+            "'1' .*'magnitude_aware_sign' is not 1-bit",
         ),
         (
             nn.Sequential(
@@ -131,16 +131,16 @@ class WithTanh(nn.Module):
                     2,
                     3,
                     input_quantizer={"name": "dorefa", "k_bit": 2},
-                    weight_quantizer="ste_sign",
+                    weight_quantizer=None,
                 )
             ),
             (2, 5, 5),
-            "input quantizer",
+            "a multi-bit input needs binary or multi-bit weights",
         ),
         (nn.Sequential(nn.Conv2d(2, 2, 3), nn.Sigmoid()), (2, 5, 5), "'1' \\(Sigmoid\\)"),
         (WithTanh(), (4,), "operation 'tanh' \\(tanh\\) cannot be converted"),
     ],
-    ids=["grouped-conv", "dorefa-weights", "dorefa-inputs", "sigmoid", "tanh"],
+    ids=["grouped-conv", "magnitude-inputs", "dorefa-inputs-float-weights", "sigmoid", "tanh"],
 )
 def test_unconvertible_layers_are_named(model, shape, message):
     with pytest.raises(ConversionError, match=message):

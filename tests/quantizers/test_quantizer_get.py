@@ -14,28 +14,37 @@ EXPECTED_NAMES = [
     "approx_sign",
     "dorefa",
     "identity",
+    "lsq",
     "magnitude_aware_sign",
+    "nested_lsq",
     "ste_sign",
     "stochastic_sign",
     "swish_sign",
+    "switchable_lsq",
 ]
 EXPECTED_PRECISION = {
     "approx_sign": 1,
     "dorefa": 2,
     "identity": 32,
+    "lsq": 2,
     "magnitude_aware_sign": 1,
+    "nested_lsq": 4,  # the widest of its default widths (2, 3, 4): what it stores
     "ste_sign": 1,
     "stochastic_sign": 1,
     "swish_sign": 1,
+    "switchable_lsq": 4,
 }
 FUNCTIONS = {
     "approx_sign": quantizers.approx_sign,
     "dorefa": quantizers.dorefa,
     "identity": quantizers.identity,
+    "lsq": quantizers.lsq,
     "magnitude_aware_sign": quantizers.magnitude_aware_sign,
+    "nested_lsq": quantizers.nested_lsq,
     "ste_sign": quantizers.ste_sign,
     "stochastic_sign": quantizers.stochastic_sign,
     "swish_sign": quantizers.swish_sign,
+    "switchable_lsq": quantizers.switchable_lsq,
 }
 
 
@@ -80,6 +89,10 @@ CONFIGS = [
     {"name": "magnitude_aware_sign", "clip_value": None},
     {"name": "dorefa", "k_bit": 3, "mode": "weights"},
     {"name": "dorefa", "k_bit": 1, "mode": "activations"},
+    {"name": "lsq", "bits": 4, "signed": True, "mode": "weights"},
+    {"name": "lsq", "bits": 8, "signed": False, "mode": "activations"},
+    {"name": "nested_lsq", "bit_options": [1, 3, 8]},
+    {"name": "switchable_lsq", "bit_options": [2, 5], "signed": True, "enabled": True},
 ]
 
 

@@ -245,6 +245,13 @@ THREADED = {
     "sgemm": lambda t: _native.sgemm(FLOATS[0, 0], FLOATS[0, 0].T.copy(), threads=t),
     "nchw_to_nhwc": lambda t: _native.nchw_to_nhwc(FLOATS, threads=t),
     "nhwc_to_nchw": lambda t: _native.nhwc_to_nchw(FLOATS, threads=t),
+    "quantize_pack": lambda t: _native.quantize_pack(FLOATS, 2, 1.0, 0, threads=t),
+    "bitserial_gemm": lambda t: _native.bitserial_gemm(
+        WORDS[:, None], WORDS[:, None], 100, 0, [1], 0, [1], threads=t
+    ),
+    "bitserial_conv2d": lambda t: _native.bitserial_conv2d(
+        PACKED[:, None], W_PACKED[:, None], 3, 1, 0, 0, 0, [1], 0, [1], threads=t
+    ),
 }
 
 
@@ -571,6 +578,15 @@ ARRAY_KERNELS = {
     ),
     "nchw_to_nhwc": ({"x": FLOATS}, lambda a: _native.nchw_to_nhwc(a["x"])),
     "nhwc_to_nchw": ({"x": FLOATS}, lambda a: _native.nhwc_to_nchw(a["x"])),
+    "quantize_pack": ({"x": FLOATS}, lambda a: _native.quantize_pack(a["x"], 2, 1.0, 0)),
+    "bitserial_gemm": (
+        {"x": WORDS[:, None].copy(), "w": WORDS[:, None].copy()},
+        lambda a: _native.bitserial_gemm(a["x"], a["w"], 100, 0, [1], 0, [1]),
+    ),
+    "bitserial_conv2d": (
+        {"x": PACKED[:, None].copy(), "w": W_PACKED[:, None].copy()},
+        lambda a: _native.bitserial_conv2d(a["x"], a["w"], 3, 1, 0, 0, 0, [1], 0, [1]),
+    ),
 }
 
 MISALIGNED = [

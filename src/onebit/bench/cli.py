@@ -153,6 +153,42 @@ def bench_bconv2d(
     )
 
 
+@bench_app.command("kbit")
+@reports_errors
+def bench_kbit(
+    out: Annotated[Path, _out_option("docs/kbit.json")] = Path("docs/kbit.json"),
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Also compare this model's float and 8-bit first layer (mnist5k)."),
+    ] = None,
+    threads: Threads = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="One small conv: checks the run, not a figure.")
+    ] = False,
+    pause: Pause = None,
+    from_json: FromJson = None,
+) -> None:
+    """Bit-serial conv at 1, 2, 4, 8 bits vs the 1-bit and fp32 convs, on every SIMD path."""
+    from onebit.bench import kbit
+
+    counts = _thread_counts(threads, kbit.THREADS)
+    _bench(
+        "kbit",
+        out,
+        from_json,
+        _words(out=str(out), checkpoint=checkpoint, threads=threads, quick=quick, pause=pause),
+        lambda: kbit.benchmark_kbit(
+            kbit.QUICK_CONV if quick else kbit.CONV,
+            kbit.BITS,
+            counts,
+            checkpoint,
+            kbit.PAUSE_S if pause is None else pause,
+        ),
+        kbit.print_kbit,
+        max(counts),
+    )
+
+
 @bench_app.command("zoo")
 @reports_errors
 def bench_zoo(
@@ -265,6 +301,34 @@ def bench_mcu(
         mcu.print_mcu,
         1,
     )
+
+
+@bench_app.command("energy")
+@reports_errors
+def bench_energy(
+    out: Annotated[Path, _out_option("docs/energy.json")] = Path("docs/energy.json"),
+    model: Annotated[
+        list[str] | None, typer.Option(help="A model (repeat); default every zoo model.")
+    ] = None,
+    from_json: FromJson = None,
+) -> None:
+    """Energy per inference of each model vs its float twin, from Horowitz's 45 nm
+    per-operation table: an estimate from a model, not a measurement (nothing is timed)."""
+    import shlex
+
+    from onebit.bench import energy
+    from onebit.bench.provenance import Provenance
+
+    if from_json is not None:
+        console.print(f"wrote {energy.rerender(from_json)}", highlight=False)
+        return
+    provenance = Provenance.start()
+    result = energy.benchmark_energy(model or energy.default_models())
+    finished = provenance.finish(threads=1)
+    energy.print_energy(result, console)
+    command = shlex.join(["onebit", "bench", "energy", *_words(out=str(out), model=model)])
+    report, json_path = energy.write_report(result, out, command, finished)
+    console.print(f"wrote {json_path} and {report}", highlight=False)
 
 
 @bench_app.command("fuzz")

@@ -28,6 +28,7 @@ RENDERERS = {
     "zoo": "onebit.bench.zoo:markdown_zoo",
     "mlp": "onebit.bench.mlp:markdown_mlp",
     "mcu": "onebit.bench.mcu:markdown_mcu",
+    "kbit": "onebit.bench.kbit:markdown_kbit",
     "fuzz": "onebit.runtime.fuzz.campaign:markdown_fuzz",
 }
 

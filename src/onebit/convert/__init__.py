@@ -24,6 +24,7 @@ from torch import nn
 
 from onebit.convert.ir import ConversionError
 from onebit.convert.lower import Lowering
+from onebit.convert.lowering import kbit
 from onebit.convert.passes import Rewriter
 from onebit.convert.trace import trace
 from onebit.runtime.errors import ProgramError
@@ -33,7 +34,10 @@ __all__ = ["ConversionError", "convert"]
 
 
 def convert(
-    model: nn.Module, example_input: torch.Tensor, metadata: dict[str, Any] | None = None
+    model: nn.Module,
+    example_input: torch.Tensor,
+    metadata: dict[str, Any] | None = None,
+    input_quantization: tuple[float, int] | None = None,
 ) -> Program:
     """Convert ``model`` (evaluated in eval mode) into a :class:`~onebit.runtime.Program`.
 
@@ -43,6 +47,11 @@ def convert(
             shape matters (the model and its trace run once on a random batch of that shape,
             which must give the same output).
         metadata: JSON-safe facts to keep in the program (the model's config, class names...).
+        input_quantization: ``(scale, zero_point)`` of 8-bit inputs ``x = scale * (q -
+            zero_point)``, ``q`` in [0, 255] (e.g. ``(1/255, 0)`` for pixels scaled to [0, 1]):
+            a layer with binary or k-bit weights that reads the input then runs in integers,
+            as 8 bit-plane popcounts (the BNN paper's first layer), instead of in float.
+            Inputs off that grid are rounded to it.
     """
     if not isinstance(model, nn.Module):
         raise ConversionError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -53,7 +62,10 @@ def convert(
     was_training = model.training
     model.eval()
     try:
-        lowering = Lowering(trace(model, example_input), model)
+        quantization = None
+        if input_quantization is not None:
+            quantization = kbit.input_quantization(*input_quantization)
+        lowering = Lowering(trace(model, example_input), model, quantization)
         lowering.run()
         rewriter = Rewriter(lowering)
         rewriter.prune()

@@ -18,13 +18,15 @@ class ConversionError(OnebitError):
 
 @dataclass
 class Value:
-    """A value of the program: float32 or packed bits, with its per-sample shapes."""
+    """A value of the program: float32, packed bits or k-bit planes, with its per-sample shapes
+    (a planes value's shape leaves out its plane axis)."""
 
     name: str
-    kind: str  # "float" or "bits"
+    kind: str  # "float", "bits" or "planes"
     shape: tuple[int, ...]  # runtime layout: (H, W, C) or (F,)
     torch_shape: tuple[int, ...]  # the model's layout: (C, H, W) or (F,)
     flat_from: tuple[int, ...] | None = None  # (C, H, W) of the map this vector flattens
+    quantization: Any = None  # planes: their lowering.kbit.ActivationQuantization
 
     @property
     def channels(self) -> int:

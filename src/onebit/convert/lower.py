@@ -57,8 +57,18 @@ class Call:
 class Lowering:
     """Turns a traced module into a list of :class:`Node` and the values between them."""
 
-    def __init__(self, module: fx.GraphModule, source: nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        module: fx.GraphModule,
+        source: nn.Module | None = None,
+        input_quantization: Any = None,
+    ) -> None:
         self.module = module
+        # the 8-bit input option (kbit.ActivationQuantization): the layers that read the
+        # program's input with binary or k-bit weights take it as 8 bit planes
+        self.input_quantization = input_quantization
+        self.input_map: Value | None = None
+        self.planes_cache: dict[tuple, Value] = {}  # (float value, quantization) -> its planes
         self.source = module if source is None else source  # the model, for layer names
         self.nodes: list[Node] = []
         self.values: dict[str, Value] = {}
@@ -140,10 +150,20 @@ class Lowering:
             self._maps[value.name] = out
         return self._maps[value.name]
 
+    def flattened_source(self, value: Value) -> Value | None:
+        """The map that ``value`` flattens, if it is a flatten's output."""
+        return self._flattened.get(value.name)
+
+    def reads_input(self, value: Value) -> bool:
+        """``value`` is the program's input (as a map, or flattened)."""
+        source = self._flattened.get(value.name, value)
+        return self.input_map is not None and source.name == self.input_map.name
+
     def flatten_value(self, x: Value) -> Value:
         size = int(np.prod(x.torch_shape))
         out = self.new_value(x.kind, (size,), (size,))
         out.flat_from = x.torch_shape
+        out.quantization = x.quantization
         self._flattened[out.name] = x
         self.emit("flatten", [x], out)
         return out
@@ -237,6 +257,7 @@ class Lowering:
             value = out
         elif len(torch_shape) != 1:
             raise ConversionError(f"inputs must be (C, H, W) images or (F,) vectors: {torch_shape}")
+        self.input_map = value
         self._bind(node, value, "the input")
 
     def _module(self, node: fx.Node, module: nn.Module) -> None:

@@ -159,6 +159,20 @@ CONFIGS: dict[str, ModelConfig] = {
             "weights, 2 per BN unit",
         ),
         ModelConfig(
+            name="bitmixer-mlp",
+            description="Bit-Mixer MLP: each layer runs at 2, 3 or 4 bits, chosen at run time.",
+            paper='Bulat & Tzimiropoulos, "Bit-Mixer: Mixed-precision networks with runtime '
+            'bit-width selection", ICCV 2021',
+            code="this layout: Flatten, then [Linear, TransitionalBatchNorm] x 3 (512 hidden)",
+            input_shape=(1, 28, 28),
+            num_classes=10,
+            reference_parameters=687_173,
+            counting="parameters()",
+            reference="counted from the layout: 784-512-512-10 weights, 2 per BN unit for each "
+            "of the 9 (3 last) width transitions, one step per weight quantizer and one per "
+            "width per activation quantizer",
+        ),
+        ModelConfig(
             name="binarynet-vgg",
             description="The BNN paper's CIFAR-10 ConvNet: six binary 3x3 convs, three dense "
             "layers.",
@@ -242,6 +256,34 @@ CONFIGS: dict[str, ModelConfig] = {
             reference_parameters=29_343_592,
             counting="parameters()",
             reference="the official model's parameters() (the paper: 69.4% top-1)",
+        ),
+        ModelConfig(
+            name="reactnet-mini",
+            description="A small ReActNet-style CNN for 28x28 images: RSign, binary 3x3, RPReLU.",
+            paper="Liu, Shen, Savvides, Cheng, ReActNet, ECCV 2020 (RSign, RPReLU); onebit's "
+            "own small layout",
+            code="this layout: 3x3/2 stem, 3 blocks [RSign, binary 3x3, BN, shortcut, RPReLU] "
+            "(32, 64, 64), flatten, FC",
+            input_shape=(1, 28, 28),
+            num_classes=10,
+            reference_parameters=97_162,
+            counting="parameters()",
+            reference="counted from the layout: 64,512 binary conv weights, 288 stem and 31,370 "
+            "FC weights, 2 per BN unit, 1 per RSign and 3 per RPReLU channel",
+        ),
+        ModelConfig(
+            name="dybnn-mini",
+            description="The reactnet-mini layout with DyBNN's dynamic sign and PReLU.",
+            paper="Zhang, Su, Feng, Lu, Pietikäinen, Liu, Dynamic Binary Neural Network by "
+            "learning channel-wise thresholds, ICASSP 2022",
+            code="reactnet-mini's layout with DySign and DyPReLU (hyper function: pool, FC, "
+            "ReLU, FC)",
+            input_shape=(1, 28, 28),
+            num_classes=10,
+            reference_parameters=107_218,
+            counting="parameters()",
+            reference="counted from the layout: reactnet-mini's convs, BN, FC and PReLU slopes, "
+            "and 10,504 in the hyper functions (r = 4, at least 8 hidden units)",
         ),
         _quicknet("quicknet-small", "QuickNetSmall", 12_655_688, " (59.4% top-1)"),
         _quicknet("quicknet", "QuickNet", 13_234_088, " (63.3% top-1)"),

@@ -9,10 +9,14 @@ from onebit.nn.base import (
     register_weight_clip,
 )
 from onebit.nn.conv import QuantConv2d
+from onebit.nn.dynamic import DyPReLU, DySign, HyperFunction
 from onebit.nn.linear import QuantLinear
 from onebit.nn.norm import ShiftBatchNorm1d, ShiftBatchNorm2d
 
 __all__ = [
+    "DyPReLU",
+    "DySign",
+    "HyperFunction",
     "LearnableBias",
     "QuantConv2d",
     "QuantLinear",

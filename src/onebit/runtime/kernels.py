@@ -12,7 +12,7 @@ import platform
 from collections.abc import Callable
 from typing import Any
 
-from onebit.runtime import reference
+from onebit.runtime import reference, reference_bitserial
 
 try:
     from onebit.runtime import _native as _native_module
@@ -36,12 +36,20 @@ _NAMES = (
     "sgemm",
     "nchw_to_nhwc",
     "nhwc_to_nchw",
+    "quantize_pack",
+    "bitserial_gemm",
+    "bitserial_conv2d",
 )
+
+
+def _reference(name: str) -> Callable[..., Any]:
+    module = reference_bitserial if hasattr(reference_bitserial, name) else reference
+    return getattr(module, name)
 
 
 def _pick(name: str) -> Callable[..., Any]:
     native = getattr(_native_module, name, None) if _native_module is not None else None
-    return native if native is not None else getattr(reference, name)
+    return native if native is not None else _reference(name)
 
 
 bitpack = _pick("bitpack")
@@ -60,8 +68,11 @@ maxpool2d = _pick("maxpool2d")
 sgemm = _pick("sgemm")
 nchw_to_nhwc = _pick("nchw_to_nhwc")
 nhwc_to_nchw = _pick("nhwc_to_nchw")
+quantize_pack = _pick("quantize_pack")
+bitserial_gemm = _pick("bitserial_gemm")
+bitserial_conv2d = _pick("bitserial_conv2d")
 
-NATIVE = {name: _pick(name) is not getattr(reference, name) for name in _NAMES}
+NATIVE = {name: _pick(name) is not _reference(name) for name in _NAMES}
 BACKEND = "native" if all(NATIVE.values()) else "reference" if not any(NATIVE.values()) else "mixed"
 
 _X86_PATHS = ("avx512_vpopcntdq", "avx2", "popcnt", "portable")

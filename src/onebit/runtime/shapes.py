@@ -36,7 +36,12 @@ INPUT_BOUND = 1e6
 VALUE_LIMIT = 1e30
 """The largest magnitude an intermediate float value may reach for inputs within the bound."""
 
-KINDS = {"float": np.dtype(np.float32), "bits": WORD_DTYPE, "int": np.dtype(np.int32)}
+KINDS = {
+    "float": np.dtype(np.float32),
+    "bits": WORD_DTYPE,
+    "planes": WORD_DTYPE,
+    "int": np.dtype(np.int32),
+}
 
 
 def checked(size: int, what: str, where: str) -> int:
@@ -56,8 +61,9 @@ def product(sizes: tuple[int, ...] | list[int], what: str, where: str) -> int:
 
 @dataclass(frozen=True)
 class Value:
-    """One sample of a value: ``kind`` (``float`` float32, ``bits`` packed uint64 words, ``int``
-    int32 accumulators), the stored ``shape`` without the batch axis, ``channels`` (for bits, the
+    """One sample of a value: ``kind`` (``float`` float32, ``bits`` packed uint64 words,
+    ``planes`` the bit planes ``(P, ..., words)`` of k-bit codes, ``int`` int32 accumulators),
+    the stored ``shape`` without the batch axis, ``channels`` (for bits and planes, the
     real bits in each row of the last axis, or of the whole vector after a flatten; otherwise
     ``shape[-1]``), ``bound`` (the largest magnitude, for float and int values) and, for bits,
     ``row_bits``: the real bits of each pixel's words (a flatten keeps every pixel's padding

@@ -34,6 +34,7 @@ from onebit._registry import OnebitError
 from onebit.nn import clip_latent_weights
 from onebit.optim import StochasticRounding, create_optimizer, create_schedule
 from onebit.train.augment import random_shift
+from onebit.train.bit_mixer import bit_mixer
 from onebit.train.checkpoint import load_checkpoint, save_checkpoint
 from onebit.train.distill import check_teacher_fits, distribution_loss, load_teacher
 from onebit.train.distributed import DistributedContext, launched_as_main, unwrap
@@ -80,6 +81,8 @@ class TrainConfig:
         distill_weight: the loss is ``w * distillation + (1 - w) * cross-entropy``.
         two_step: binary activations with real weights for half the epochs, then binary
             weights too (``onebit.train.two_step.two_step``).
+        bit_mixer: Bit-Mixer's three stages for a meta-quantized model such as
+            ``bitmixer-mlp`` (``onebit.train.bit_mixer.bit_mixer``).
         init_state: a state dict to start from instead of a fresh initialization.
         clip_weights: clip latent weights after each step (each layer's ``weight_clip``).
         out_dir: where the checkpoint, metrics and plot go; None writes nothing. A directory
@@ -114,6 +117,7 @@ class TrainConfig:
     teacher: str | None = None
     distill_weight: float = 1.0
     two_step: bool = False
+    bit_mixer: bool = False
     init_state: dict[str, Any] | None = None
     clip_weights: bool = True
     out_dir: str | None = None
@@ -135,6 +139,8 @@ class TrainConfig:
             raise OnebitError(f"augment_shift must be non-negative, got {self.augment_shift}")
         if self.threads is not None and self.threads < 1:
             raise OnebitError(f"threads must be at least 1, got {self.threads}")
+        if self.two_step and self.bit_mixer:
+            raise OnebitError("two_step and bit_mixer are two different schedules; pick one")
         if self.resume and self.out_dir is None:
             raise OnebitError("--resume needs an output directory to resume from")
         if self.resume and self.overwrite:
@@ -239,10 +245,12 @@ def fit(
     if config.out_dir is not None and launched_as_main():
         held = hold_run_directory(Path(config.out_dir))  # before any check: one run at a time
     with held:
-        if config.out_dir is not None and not config.two_step:
+        if config.out_dir is not None and not (config.two_step or config.bit_mixer):
             check_run_directory(Path(config.out_dir), config.resume, config.overwrite)
         if config.two_step:
             return two_step(config, splits, fit)
+        if config.bit_mixer:
+            return bit_mixer(config, splits, fit, callbacks)
         context = DistributedContext.from_env(config.device)
         try:
             return _fit(config, splits, callbacks, context)

@@ -1,10 +1,12 @@
 """Lowerings of the model's layers and tensor operations to program ops, one module per family:
 ``linear``, ``conv``, ``norm`` (batch norm and shifts), ``pool``, ``elementwise``, ``join``,
-``shape`` (flatten, pad) and ``sign`` (quantizer modules). Each registers what it lowers in
-``registry``; importing this package registers them all."""
+``shape`` (flatten, pad), ``sign`` (quantizer modules) and ``dynamic`` (DyBNN's input-dependent
+sign and PReLU). Each registers what it lowers in ``registry``; importing this package registers
+them all."""
 
 from onebit.convert.lowering import (  # noqa: F401  (registers the lowerings)
     conv,
+    dynamic,
     elementwise,
     join,
     linear,

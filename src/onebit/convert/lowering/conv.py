@@ -1,4 +1,5 @@
-"""Convolutions: ``nn.Conv2d`` and ``QuantConv2d`` -> ``conv2d`` or ``binary_conv2d``."""
+"""Convolutions: ``nn.Conv2d`` and ``QuantConv2d`` -> ``conv2d``, ``binary_conv2d`` or
+``kbit_conv2d``."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import numpy as np
 from torch import nn
 
 from onebit.convert.ir import ConversionError
+from onebit.convert.lowering import kbit
 from onebit.convert.lowering.quantized import (
     accumulator_chain,
     float_op_weights,
     input_of,
+    kbit_chain,
+    kbit_weight_of,
     weight_of,
 )
 from onebit.convert.lowering.registry import lowers
@@ -26,8 +30,8 @@ if TYPE_CHECKING:
 
 @lowers(nn.Conv2d, QuantConv2d)
 def conv2d(lowering: Lowering, call: Call, layer: nn.Conv2d, x: Value) -> Value:
-    """``binary_conv2d`` on packed inputs (groups 1, symmetric padding), else a float ``conv2d``
-    (any groups, any zero padding)."""
+    """``binary_conv2d`` on packed inputs (groups 1, symmetric padding), ``kbit_conv2d`` on bit
+    planes (groups 1, zero padding), else a float ``conv2d`` (any groups, any zero padding)."""
     where = call.where
     if layer.dilation != (1, 1):
         raise ConversionError(f"{where}: only dilation=1 convolutions are supported")
@@ -69,6 +73,34 @@ def conv2d(lowering: Lowering, call: Call, layer: nn.Conv2d, x: Value) -> Value:
             bias=bias,
             chain=chain,
             k=layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1],
+        )
+    elif x.kind == "planes":
+        if layer.groups != 1:
+            raise ConversionError(f"{where}: groups={layer.groups} on a multi-bit input")
+        if pad_value != 0.0 and any(padding):
+            raise ConversionError(f"{where}: pad_value={pad_value} on a multi-bit input")
+        codes, w_encoding, w_scale = kbit_weight_of(layer, where)
+        quantization = x.quantization
+        k = layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+        attrs = kbit.layer_attrs(quantization.encoding, w_encoding, k, where)
+        codes = np.ascontiguousarray(codes.transpose(0, 2, 3, 1))  # (Cout, KH, KW, Cin)
+        lowering.emit(
+            "kbit_conv2d",
+            [x],
+            out,
+            attrs={
+                **attrs,
+                "cin": layer.in_channels,
+                "stride": list(layer.stride),
+                "padding": padding,
+                "pad_code": quantization.zero_point,  # the code of the value 0
+            },
+            arrays={"weight": kbit.weight_planes(codes, w_encoding)},
+            accumulator="int",
+            scale=quantization.scale * w_scale,
+            bias=bias,
+            chain=[kbit_chain(quantization.scale, w_scale, layer)],
+            k=kbit.accumulator_limit(quantization.encoding, w_encoding, k),
         )
     else:
         attrs = {

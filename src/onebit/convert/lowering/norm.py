@@ -13,6 +13,7 @@ from onebit.convert.ir import ConversionError
 from onebit.convert.lowering.quantized import check_finite
 from onebit.convert.lowering.registry import lowers
 from onebit.nn import LearnableBias, ShiftBatchNorm1d, ShiftBatchNorm2d
+from onebit.nn.bitmixer import TransitionalBatchNorm
 
 if TYPE_CHECKING:
     from onebit.convert.ir import Value
@@ -49,6 +50,15 @@ def batch_norm(lowering: Lowering, call: Call, bn: nn.BatchNorm2d, x: Value) -> 
     if not (np.isfinite(alpha).all() and np.isfinite(beta).all()):
         raise ConversionError(f"{call.where}: its scale or shift overflows float32")
     return affine(lowering, call, x, alpha, beta, batch_norm_chain(bn, x))
+
+
+@lowers(TransitionalBatchNorm)
+def transitional_batch_norm(
+    lowering: Lowering, call: Call, norm: TransitionalBatchNorm, x: Value
+) -> Value:
+    """Bit-Mixer's norm: the batch norm of its current transition (the program runs the model's
+    current setting, ``set_bits``)."""
+    return batch_norm(lowering, call, norm.norm(), x)
 
 
 @lowers(ShiftBatchNorm1d, ShiftBatchNorm2d)

@@ -12,6 +12,7 @@ from torch import nn
 
 from onebit import quantizers as q
 from onebit.convert.ir import ConversionError
+from onebit.convert.lowering import kbit
 from onebit.convert.lowering.registry import lowered_as
 from onebit.runtime.reference import bitpack
 
@@ -25,6 +26,9 @@ _KINDS: dict[type, str] = {
     q.Identity: "identity",
     q.MagnitudeAwareSign: "magnitude",
     q.DoReFa: "multibit",
+    q.LSQ: "multibit",
+    q.SwitchableLSQ: "multibit",
+    q.NestedLSQ: "multibit",
 }
 
 
@@ -41,7 +45,7 @@ def describe(quantizer: Any) -> str:
 def quantizer_kind(quantizer: Any, role: str, where: str) -> str:
     """ "identity" (None too), "sign", "magnitude" or "multibit"; anything else (a plain function,
     a lambda, a subclass that computes something of its own) is refused by name."""
-    if quantizer is None:
+    if quantizer is None or (isinstance(quantizer, q.SwitchableLSQ) and not quantizer.enabled):
         return "identity"
     registered = lowered_as(type(quantizer), _KINDS) if isinstance(quantizer, nn.Module) else None
     if registered is None:
@@ -53,14 +57,25 @@ def quantizer_kind(quantizer: Any, role: str, where: str) -> str:
 
 
 def input_of(lowering: Lowering, layer: nn.Module, x: Value, where: str) -> Value:
-    """The layer's input: packed after a sign quantizer; as it comes without one (a map
-    binarized before the layer, e.g. by ReActNet's RSign, stays packed)."""
+    """The layer's input: packed after a sign quantizer, bit planes after a multi-bit one; as it
+    comes without one (a map binarized before the layer, e.g. by ReActNet's RSign, stays
+    packed), except the program's input under the 8-bit input option, which a layer with
+    binary or k-bit weights reads as 8 bit planes."""
     quantizer = getattr(layer, "input_quantizer", None)
     kind = quantizer_kind(quantizer, "input", where)
     if kind == "identity":
+        weight_kind = quantizer_kind(getattr(layer, "weight_quantizer", None), "weight", where)
+        if (
+            lowering.input_quantization is not None
+            and weight_kind != "identity"
+            and lowering.reads_input(x)
+        ):
+            return kbit.as_planes(lowering, x, lowering.input_quantization, where)
         return x
     if kind == "sign":
         return lowering.as_bits(x, where)
+    if kind == "multibit":
+        return kbit.as_planes(lowering, x, kbit.activation_quantization(quantizer, where), where)
     raise ConversionError(f"{where}: input quantizer {describe(quantizer)} is not 1-bit")
 
 
@@ -73,14 +88,43 @@ def weight_of(layer: nn.Module, where: str) -> tuple[str, torch.Tensor, np.ndarr
         check_finite(layer.bias.detach(), f"{where}: the bias")
     quantizer = getattr(layer, "weight_quantizer", None)
     kind = quantizer_kind(quantizer, "weight", where)
-    if kind == "multibit":
-        raise ConversionError(f"{where}: weight quantizer {describe(quantizer)} is not 1-bit")
     scale = torch.ones(weight.shape[0], dtype=torch.float32)
     for factor in _scale_factors(layer, kind):
         scale = scale * factor
+    if kind == "multibit":  # on a float input: the float weights the model computes with
+        with torch.no_grad():
+            return "float", quantizer(weight).float(), scale.double().numpy()
     mode = "float" if kind == "identity" else "binary"
     values = torch.where(weight >= 0, 1.0, -1.0) if mode == "binary" else weight.float()
     return mode, values, scale.double().numpy()
+
+
+def kbit_weight_of(layer: nn.Module, where: str) -> tuple[np.ndarray, kbit.Encoding, np.ndarray]:
+    """A k-bit layer's weight as ``(codes, encoding, scale)`` (``kbit.weight_codes``)."""
+    weight = layer.weight.detach()
+    check_finite(weight, f"{where}: the weight")
+    if getattr(layer, "bias", None) is not None:
+        check_finite(layer.bias.detach(), f"{where}: the bias")
+    quantizer = getattr(layer, "weight_quantizer", None)
+    kind = quantizer_kind(quantizer, "weight", where)
+    if kind == "identity":
+        raise ConversionError(
+            f"{where}: a multi-bit input needs binary or multi-bit weights, not float ones"
+        )
+    return kbit.weight_codes(layer, kind, _scale_factors(layer, kind), where)
+
+
+def kbit_chain(input_scale: float, weight_scale: np.ndarray, layer: nn.Module):
+    """The float map acc -> layer output of a k-bit layer: ``acc * (s_x * s_w) + bias`` in
+    float32 (the model multiplies the scaled operands instead; the two agree to rounding)."""
+    factor = torch.from_numpy((input_scale * weight_scale).astype(np.float32))
+    bias = None if layer.bias is None else layer.bias.detach()
+
+    def chain(t: torch.Tensor) -> torch.Tensor:
+        t = t * factor
+        return t if bias is None else t + bias
+
+    return chain
 
 
 def _scale_factors(layer: nn.Module, kind: str) -> list[torch.Tensor]:

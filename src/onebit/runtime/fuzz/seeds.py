@@ -13,6 +13,7 @@ import numpy as np
 
 from onebit.runtime.format import DIGEST_KEY, FORMAT, FORMAT_KEY, GRAPH_KEY, payload_digest
 from onebit.runtime.reference import bitpack
+from onebit.runtime.reference_bitserial import encode_planes
 
 
 class _Graph:
@@ -48,6 +49,12 @@ class _Graph:
     def packed(self, *shape: int) -> np.ndarray:
         *outer, channels = shape
         return bitpack(self.rng.standard_normal((*outer, channels)).astype(np.float32))
+
+    def planes(self, bits: int, *shape: int) -> np.ndarray:
+        """Random ``bits``-bit codes of ``shape`` (channels last) as weight planes, the plane
+        axis second: ``(Cout, bits, ..., words)``."""
+        codes = self.rng.integers(0, 2**bits, shape)
+        return np.ascontiguousarray(np.moveaxis(encode_planes(codes, bits), 0, 1))
 
     def thresholds(self, channels: int, k: int) -> dict[str, np.ndarray]:
         return {
@@ -228,10 +235,120 @@ def packed_seed() -> tuple[dict, dict[str, np.ndarray]]:
     return g.graph(g.add("flatten", [t])), g.tensors
 
 
+def kbit_seed() -> tuple[dict, dict[str, np.ndarray]]:
+    """k-bit layers: quantize_pack, a bit-serial conv (2-bit unsigned activations x 3-bit +-1
+    planes, padded with the zero code, float epilogue with a post tail), a second one with an
+    8-bit input planes with a zero point x 1-bit +-1 weights (the BNN first-layer product), then a
+    flatten of planes
+    into a bit-serial dense layer (4-bit codes with a zero point x 2-bit two's complement)."""
+    g = _Graph(4, [3, 5, 6])
+    x = g.add("nchw_to_nhwc", ["input"])
+    q = g.add("quantize_pack", [x], {"bits": 2, "multiplier": 1.5, "zero_point": 0})
+    y = g.add(
+        "kbit_conv2d",
+        [q],
+        {
+            **_encodings([0, [1, 2]], [7, [-2, -4, -8]]),
+            "cin": 3,
+            "stride": [1, 1],
+            "padding": [1, 0, 1, 1],
+            "pad_code": 0,
+            "epilogue": "float",
+            "post": [{"step": "relu"}],
+        },
+        weight=g.planes(3, 70, 3, 3, 3),
+        **g.affine(70),
+    )
+    q = g.add("quantize_pack", [y], {"bits": 8, "multiplier": 20.0, "zero_point": 128})
+    y = g.add(
+        "kbit_conv2d",
+        [q],
+        {
+            **_encodings([-128, [2**i for i in range(8)]], [1, [-2]]),
+            "cin": 70,
+            "stride": [2, 2],
+            "padding": [0, 0],
+            "pad_code": 128,
+            "epilogue": "float",
+        },
+        weight=g.planes(1, 5, 2, 2, 70),
+        **g.affine(5),
+    )
+    q = g.add("quantize_pack", [y], {"bits": 4, "multiplier": 3.0, "zero_point": 3})
+    q = g.add("flatten", [q])
+    y = g.add(
+        "kbit_dense",
+        [q],
+        {**_encodings([-3, [1, 2, 4, 8]], [0, [1, -2]]), "k": 30, "epilogue": "int"},
+        weight=g.planes(2, 7, 6, 5).reshape(7, 2, 6),  # 6 pixels of 5 channels, a word each
+    )
+    return g.graph(y), g.tensors
+
+
+def dynamic_seed() -> tuple[dict, dict[str, np.ndarray]]:
+    """DyBNN's dynamic ops as the converter lowers them: a hyper function (global average pool,
+    dense with a ReLU tail, dense) gives per-sample thresholds to ``dynamic_sign_pack`` over a
+    70-channel map (two words per pixel), a binary conv reads its bits, and a second hyper
+    function gives ``dynamic_prelu`` its shifts."""
+    g = _Graph(5, [70, 5, 6])
+    x = g.add("nchw_to_nhwc", ["input"])
+    t = _hyper(g, x, 70, 8, 70)
+    b = g.add("dynamic_sign_pack", [x, t])
+    y = g.add(
+        "binary_conv2d",
+        [b],
+        {"cin": 70, "stride": [1, 1], "padding": [1, 1], "pad_value": 0.0, "epilogue": "float"},
+        weight=g.packed(9, 3, 3, 70),
+        scale=(g.rng.uniform(0.5, 1.5, 9) / 630).astype(np.float32),
+        bias=g.floats(9),
+    )
+    v = _hyper(g, y, 9, 8, 18)
+    z = g.add("dynamic_prelu", [y, v], slope=g.floats(9))
+    return g.graph(g.add("flatten", [z])), g.tensors
+
+
+def _hyper(g: _Graph, x: str, channels: int, hidden: int, outputs: int) -> str:
+    """DyBNN's hyper function of the map ``x``: a vector of ``outputs`` per sample."""
+    m = g.add("global_avgpool", [x])
+    h = g.add(
+        "dense",
+        [m],
+        {
+            "in_features": channels,
+            "out_features": hidden,
+            "epilogue": "affine",
+            "post": [{"step": "relu"}],
+        },
+        weight=g.floats(hidden, channels),
+        scale=np.ones(hidden, np.float32),
+        bias=g.floats(hidden),
+    )
+    return g.add(
+        "dense",
+        [h],
+        {"in_features": hidden, "out_features": outputs, "epilogue": "affine"},
+        weight=g.floats(outputs, hidden),
+        scale=np.ones(outputs, np.float32),
+        bias=g.floats(outputs),
+    )
+
+
+def _encodings(inputs: list, weights: list) -> dict[str, Any]:
+    """A k-bit layer's encoding attrs from ``[offset, plane_weights]`` pairs."""
+    return {
+        "input_offset": inputs[0],
+        "input_plane_weights": inputs[1],
+        "weight_offset": weights[0],
+        "weight_plane_weights": weights[1],
+    }
+
+
 SEEDS: dict[str, Callable[[], tuple[dict, dict[str, np.ndarray]]]] = {
     "mlp": mlp_seed,
     "cnn": cnn_seed,
     "packed": packed_seed,
+    "kbit": kbit_seed,
+    "dynamic": dynamic_seed,
 }
 
 

@@ -56,9 +56,11 @@ class NhwcToNchw(Op):
 
 
 class Flatten(Op):
-    """(N, ...) -> (N, features); on packed bits each pixel keeps its own words."""
+    """(N, ...) -> (N, features); on packed bits each pixel keeps its own words, and planes
+    ``(N, P, ...)`` flatten to ``(N, P, features)``."""
 
     type = "flatten"
+    keeps_planes = False  # set by infer
 
     def infer(self, inputs: list[Value]) -> Value:
         x = inputs[0]
@@ -67,9 +69,17 @@ class Flatten(Op):
             rows = size // x.shape[-1]
             channels = checked(rows * x.channels, "the flattened bits", self.where)
             return bits_value((size,), channels, self.where, x.row_bits)
+        self.keeps_planes = x.kind == "planes"
+        if self.keeps_planes:  # each plane flattens as a packed value does
+            planes, rest = x.shape[0], size // x.shape[0]
+            rows = rest // x.shape[-1]
+            channels = checked(rows * x.channels, "the flattened bits", self.where)
+            return Value("planes", (planes, rest), channels, 0.0, x.row_bits)
         return Value(x.kind, (size,), size, x.bound)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.keeps_planes:
+            return x.reshape(*x.shape[:2], -1)
         return x.reshape(len(x), -1)
 
 

@@ -1,52 +1,15 @@
-"""Quantizers: the forward rule that binarizes (or k-bit quantizes) a tensor, and its surrogate
-gradient.
-
-Each quantizer is a function (``ste_sign``) built on a ``torch.autograd.Function`` and a small
-module (``SteSign``) that holds its arguments; the registry name is the function's name. Where Larq
-has the same quantizer, the argument names, the forward rule and the gradient are Larq's, so a
-model moved from Larq gets the same numbers.
-
-The sign convention is written down once, here: ``sign(0) = +1``. The packed engine stores +1 as a
-0 bit and -1 as a 1 bit, and relies on this.
-"""
+"""The sign family: 1-bit quantizers that differ in their surrogate gradient (STE, stochastic,
+ApproxSign, SignSwish, magnitude-aware)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
-from torch import nn
 
-from onebit._registry import OnebitError, Registry
-
-__all__ = [
-    "QUANTIZERS",
-    "ApproxSign",
-    "DoReFa",
-    "Identity",
-    "MagnitudeAwareSign",
-    "Quantizer",
-    "SteSign",
-    "StochasticSign",
-    "SwishSign",
-    "approx_sign",
-    "dorefa",
-    "get",
-    "identity",
-    "magnitude_aware_sign",
-    "precision_of",
-    "ste_sign",
-    "stochastic_sign",
-    "swish_sign",
-]
-
-
-def sign(x: torch.Tensor) -> torch.Tensor:
-    """Sign with ``sign(0) = +1``, in the dtype of ``x``; no gradient rule of its own."""
-    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
-
+from onebit.quantizers.base import Quantizer, sign
 
 # ---------------------------------------------------------------------------------------------
 # Surrogate derivatives d(surrogate)/dx, used in the backward pass of the sign functions.
@@ -108,22 +71,6 @@ class _StochasticSign(torch.autograd.Function):
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
         return grad_output * _clipped_identity_derivative(x, ctx.clip_value), None, None
-
-
-class _RoundIdentityGradient(torch.autograd.Function):
-    """Forward ``round(x * n) / n`` (round half to even); backward the identity."""
-
-    @staticmethod
-    def forward(x: torch.Tensor, levels: int):
-        return torch.round(x * levels) / levels
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        pass
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        return grad_output, None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,82 +160,6 @@ def magnitude_aware_sign(x: torch.Tensor, clip_value: float | None = 1.0) -> tor
         x.detach().abs().mean(dim=reduce_dims, keepdim=True) if reduce_dims else x.detach().abs()
     )
     return scale * ste_sign(x, clip_value=clip_value)
-
-
-def dorefa(x: torch.Tensor, k_bit: int = 2, mode: str = "activations") -> torch.Tensor:
-    """Quantize to ``k_bit`` bits, DoReFa-Net style.
-
-    Activations: ``q(x) = round((2^k - 1) * clip(x, 0, 1)) / (2^k - 1)``; the gradient passes
-    through the rounding unchanged and is cancelled outside [0, 1] by the clip.
-    Weights: ``w' = tanh(w) / (2 max|tanh(w)|) + 1/2`` (the max treated as a constant), quantized
-    as above, then mapped back to [-1, 1] by ``2 q - 1``.
-
-    Args:
-        x: the tensor to quantize.
-        k_bit: the bit width (at least 1).
-        mode: "activations" or "weights".
-
-    Reference: Zhou, Wu, Ni, Zhou, Wen, Zou, "DoReFa-Net: Training Low Bitwidth Convolutional
-    Neural Networks with Low Bitwidth Gradients" (2016), eq. (5), (9) and (11).
-    """
-    if mode not in ("activations", "weights"):
-        raise OnebitError(f"dorefa mode must be 'activations' or 'weights', got {mode!r}")
-    try:
-        valid = int(k_bit) == k_bit and k_bit >= 1
-    except (TypeError, ValueError, OverflowError):
-        valid = False
-    if not valid:
-        raise OnebitError(f"dorefa k_bit must be a positive integer, got {k_bit!r}")
-    if mode == "weights":
-        limited = torch.tanh(x)
-        # an all-zero tensor would divide 0 by 0; it maps to the level nearest zero instead
-        largest = limited.abs().max().detach().clamp_min(torch.finfo(x.dtype).tiny)
-        x = limited / (2.0 * largest) + 0.5
-    x = x.clamp(0.0, 1.0)
-    out = _RoundIdentityGradient.apply(x, 2 ** int(k_bit) - 1)
-    return 2.0 * out - 1.0 if mode == "weights" else out
-
-
-def identity(x: torch.Tensor) -> torch.Tensor:
-    """The full-precision slot: returns ``x`` unchanged (32 bits)."""
-    return x
-
-
-# ---------------------------------------------------------------------------------------------
-# Modules.
-
-QUANTIZERS: Registry[Quantizer] = Registry("quantizer", instance_type=nn.Module)
-
-
-class Quantizer(nn.Module):
-    """Base of the quantizer modules.
-
-    Attributes:
-        name: the registry name, equal to the functional quantizer's name.
-        precision: the bit width of what it outputs (1 for the sign family, 32 for identity).
-    """
-
-    name: ClassVar[str]
-    precision: int = 32
-
-    def __init__(self) -> None:
-        super().__init__()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "name" in cls.__dict__:
-            QUANTIZERS.register(cls.name)(cls)
-
-    def arguments(self) -> dict[str, Any]:
-        """The constructor arguments, JSON-safe."""
-        return {}
-
-    def get_config(self) -> dict[str, Any]:
-        """A JSON-safe config that ``onebit.quantizers.get`` turns back into an equal module."""
-        return {"name": self.name, **self.arguments()}
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.arguments().items())
 
 
 class SteSign(Quantizer):
@@ -387,61 +258,3 @@ class MagnitudeAwareSign(Quantizer):
 
     def arguments(self) -> dict[str, Any]:
         return {"clip_value": self.clip_value}
-
-
-class DoReFa(Quantizer):
-    __doc__ = dorefa.__doc__
-    name = "dorefa"
-
-    def __init__(self, k_bit: int = 2, mode: str = "activations") -> None:
-        super().__init__()
-        dorefa(torch.zeros(1), k_bit, mode)  # validates the arguments now, not at the first batch
-        self.k_bit = int(k_bit)
-        self.mode = mode
-        self.precision = self.k_bit
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return dorefa(x, self.k_bit, self.mode)
-
-    def arguments(self) -> dict[str, Any]:
-        return {"k_bit": self.k_bit, "mode": self.mode}
-
-
-class Identity(Quantizer):
-    __doc__ = identity.__doc__
-    name = "identity"
-    precision = 32
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-
-_FUNCTIONS: dict[Callable[..., torch.Tensor], str] = {
-    ste_sign: "ste_sign",
-    stochastic_sign: "stochastic_sign",
-    approx_sign: "approx_sign",
-    swish_sign: "swish_sign",
-    magnitude_aware_sign: "magnitude_aware_sign",
-    dorefa: "dorefa",
-    identity: "identity",
-}
-
-
-def get(spec: Any) -> nn.Module | Callable[[torch.Tensor], torch.Tensor] | None:
-    """Resolve a quantizer: a name, a config dict, a module, one of our functions, or None.
-
-    A name, a config dict or one of our functions builds the module (so its precision is known);
-    another callable passes through unchanged; None stays None.
-    """
-    if isinstance(spec, type) and issubclass(spec, Quantizer):
-        return spec()
-    if callable(spec) and not isinstance(spec, nn.Module) and spec in _FUNCTIONS:
-        return QUANTIZERS.create(_FUNCTIONS[spec])
-    return QUANTIZERS.get(spec)
-
-
-def precision_of(quantizer: Any) -> int:
-    """Bit width a resolved quantizer outputs: 32 for None or a callable that does not say."""
-    if quantizer is None:
-        return 32
-    return int(getattr(quantizer, "precision", 32))
