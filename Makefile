@@ -95,6 +95,8 @@ reports: $(STAMP)
 	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data mnist5k --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data digits --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment dybnn --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit experiment bitmixer --data mnist5k --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit experiment bitmixer --data digits --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment mcu --work-dir runs/mcu --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit bench mcu --program mcu-bnn=runs/mcu/seed0/model.onebit \
 		--program binarynet-mlp=$(DEMO_DIR)/model.onebit --out docs/mcu.json

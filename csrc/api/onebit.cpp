@@ -7,6 +7,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "common/cpu_features.h"
 #include "common/threads.h"
@@ -76,6 +77,18 @@ int shape_of(const onebit_program* program, bool input, int64_t* dims) {
   return static_cast<int>(shape.size());
 }
 
+// The switch `index` of `program`, or nullptr after recording the failure.
+const onebit::Switch* switch_at(const onebit_program* program, int index) {
+  if (program == nullptr) return fail(ONEBIT_ERROR_ARGUMENT, "program is NULL"), nullptr;
+  const auto& switches = program->program->switches();
+  if (index < 0 || static_cast<std::size_t>(index) >= switches.size())
+    return fail(ONEBIT_ERROR_ARGUMENT, "switch index " + std::to_string(index) +
+                                           " is not below the switch count " +
+                                           std::to_string(switches.size())),
+           nullptr;
+  return &switches[static_cast<std::size_t>(index)];
+}
+
 }  // namespace
 
 extern "C" {
@@ -125,6 +138,46 @@ int64_t onebit_input_size(const onebit_program* program) {
 int64_t onebit_output_size(const onebit_program* program) {
   if (program == nullptr) return fail(ONEBIT_ERROR_ARGUMENT, "program is NULL"), -1;
   return program->program->output_elements();
+}
+
+int onebit_switch_count(const onebit_program* program) {
+  if (program == nullptr) return fail(ONEBIT_ERROR_ARGUMENT, "program is NULL"), -1;
+  return static_cast<int>(program->program->switches().size());
+}
+
+const char* onebit_switch_name(const onebit_program* program, int index) {
+  const onebit::Switch* found = switch_at(program, index);
+  return found == nullptr ? nullptr : found->name.c_str();
+}
+
+int onebit_switch_options(const onebit_program* program, int index, int* options) {
+  const onebit::Switch* found = switch_at(program, index);
+  if (found == nullptr) return -1;
+  if (options != nullptr)
+    for (std::size_t i = 0; i < found->options.size(); ++i)
+      options[i] = static_cast<int>(found->options[i]);
+  return static_cast<int>(found->options.size());
+}
+
+int onebit_switch_bits(const onebit_program* program, int index) {
+  if (switch_at(program, index) == nullptr) return -1;
+  return static_cast<int>(program->program->bits()[static_cast<std::size_t>(index)]);
+}
+
+onebit_program* onebit_with_bits(const onebit_program* program, const int* bits, size_t count) {
+  if (program == nullptr) return fail(ONEBIT_ERROR_ARGUMENT, "program is NULL"), nullptr;
+  if (bits == nullptr && count != 0) return fail(ONEBIT_ERROR_ARGUMENT, "bits is NULL"), nullptr;
+  if (count == 0)
+    return fail(ONEBIT_ERROR_ARGUMENT, "bits needs one width per switch (" +
+                                           std::to_string(program->program->switches().size()) +
+                                           "), got 0"),
+           nullptr;
+  onebit_program* made = nullptr;
+  const onebit_status status = guarded([&] {
+    const std::vector<std::int64_t> setting(bits, bits + count);
+    made = new onebit_program{program->program->with_bits(setting)};
+  });
+  return status == ONEBIT_OK ? made : nullptr;
 }
 
 onebit_status onebit_set_threads(int threads) {

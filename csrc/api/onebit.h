@@ -83,6 +83,24 @@ ONEBIT_API const char* onebit_simd_path(void);
 ONEBIT_API onebit_status onebit_run(const onebit_program* program, const float* x, int64_t batch,
                                     float* out);
 
+/* Switched programs (a converted Bit-Mixer network): each switch is a layer whose bit width is
+ * chosen at run time among up to ONEBIT_MAX_OPTIONS options. onebit_switch_count() gives their
+ * number (0 for a plain program, -1 on failure); onebit_switch_name() the name of switch `index`
+ * (owned by the program; NULL on failure); onebit_switch_options() its option count, writing the
+ * options to options[0 ..) unless it is NULL (-1 on failure); onebit_switch_bits() the width it
+ * runs at in this program (-1 on failure). */
+#define ONEBIT_MAX_OPTIONS 8
+ONEBIT_API int onebit_switch_count(const onebit_program* program);
+ONEBIT_API const char* onebit_switch_name(const onebit_program* program, int index);
+ONEBIT_API int onebit_switch_options(const onebit_program* program, int index, int* options);
+ONEBIT_API int onebit_switch_bits(const onebit_program* program, int index);
+
+/* The same program with switch i at bits[i] (count: the switch count): a new program, checked
+ * as a load checks one, that shares the weights of `program` (each is freed on its own, in any
+ * order). NULL on failure (ONEBIT_ERROR_INPUT: a width that is not its switch's option). */
+ONEBIT_API onebit_program* onebit_with_bits(const onebit_program* program, const int* bits,
+                                           size_t count);
+
 /* Frees a program (NULL is ignored). */
 ONEBIT_API void onebit_free(onebit_program* program);
 

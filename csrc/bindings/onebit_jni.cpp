@@ -121,6 +121,46 @@ JNIEXPORT jfloatArray JNICALL Java_org_onebit_Program_run(JNIEnv* env, jclass, j
   return result;
 }
 
+JNIEXPORT jint JNICALL Java_org_onebit_Program_switchCount(JNIEnv* env, jclass, jlong handle) {
+  const int count = onebit_switch_count(program_of(handle));
+  if (count < 0) throw_last(env, onebit_last_status());
+  return count;
+}
+
+JNIEXPORT jstring JNICALL Java_org_onebit_Program_switchName(JNIEnv* env, jclass, jlong handle,
+                                                             jint index) {
+  const char* name = onebit_switch_name(program_of(handle), index);
+  if (name == nullptr) return throw_last(env, onebit_last_status()), nullptr;
+  return env->NewStringUTF(name);
+}
+
+JNIEXPORT jintArray JNICALL Java_org_onebit_Program_switchOptions(JNIEnv* env, jclass,
+                                                                  jlong handle, jint index) {
+  int options[ONEBIT_MAX_OPTIONS];
+  const int count = onebit_switch_options(program_of(handle), index, options);
+  if (count < 0) return throw_last(env, onebit_last_status()), nullptr;
+  jintArray out = env->NewIntArray(count);
+  if (out == nullptr) return nullptr;
+  std::vector<jint> values(options, options + count);
+  env->SetIntArrayRegion(out, 0, count, values.data());
+  return out;
+}
+
+JNIEXPORT jint JNICALL Java_org_onebit_Program_switchBits(JNIEnv* env, jclass, jlong handle,
+                                                          jint index) {
+  const int bits = onebit_switch_bits(program_of(handle), index);
+  if (bits < 0) throw_last(env, onebit_last_status());
+  return bits;
+}
+
+JNIEXPORT jlong JNICALL Java_org_onebit_Program_withBits(JNIEnv* env, jclass, jlong handle,
+                                                         jintArray bits) {
+  std::vector<jint> values(static_cast<std::size_t>(env->GetArrayLength(bits)));
+  env->GetIntArrayRegion(bits, 0, static_cast<jsize>(values.size()), values.data());
+  const std::vector<int> widths(values.begin(), values.end());
+  return handle_of(env, onebit_with_bits(program_of(handle), widths.data(), widths.size()));
+}
+
 JNIEXPORT void JNICALL Java_org_onebit_Program_free(JNIEnv*, jclass, jlong handle) {
   onebit_free(reinterpret_cast<onebit_program*>(static_cast<std::intptr_t>(handle)));
 }

@@ -210,6 +210,23 @@ void register_executor(nb::module_& m) {
       .def_prop_ro("output_dtype", &output_dtype, "NumPy's name of the output's dtype.")
       .def_prop_ro("graph", [](const Program& p) { return binding::to_python(p.graph()); },
                    "The graph as json.loads builds it (a new object each time).")
+      .def_prop_ro("setting_graph",
+                   [](const Program& p) { return binding::to_python(p.setting_graph()); },
+                   "The plain graph of this setting (the graph itself without switches).")
+      .def_prop_ro("bits", [](const Program& p) { return shape_tuple(p.bits()); },
+                   "This setting: one option per switch, in order (empty without switches).")
+      .def(
+          "with_bits",
+          [](const Program& p, const std::vector<std::int64_t>& bits) {
+            std::unique_ptr<Program> program;
+            {
+              nb::gil_scoped_release release;
+              program = p.with_bits(bits);
+            }
+            return program;
+          },
+          nb::arg("bits"),
+          "The program at another setting (one option per switch), over the same tensors.")
       .def_prop_ro("tensors", &program_tensors, "{name: read-only array} in the file's order.");
 }
 

@@ -89,6 +89,30 @@ void KbitLayer::check_input_planes(const Value& x, int ndim) const {
                         std::to_string(x.shape[0]) + " planes");
 }
 
+const Tensor& KbitLayer::read_weight_planes(Shape shape) {
+  if (!has_attr("weight_first_plane")) return tensor("weight", Dtype::u64, shape);
+  const std::int64_t first = int_attr("weight_first_plane");
+  const std::int64_t planes = w_encoding_.planes;
+  shape[1] = -1;
+  const Tensor& stored = tensor("weight", Dtype::u64, shape);
+  const std::int64_t stored_planes = stored.shape()[1];
+  if (first + planes > stored_planes)
+    throw program_error("op " + where() + ": weight_first_plane " + std::to_string(first) +
+                        " and " + std::to_string(planes) + " planes pass the weight's " +
+                        std::to_string(stored_planes) + " planes");
+  std::int64_t inner = 1;  // words per plane of one output channel
+  for (std::size_t axis = 2; axis < stored.shape().size(); ++axis) inner *= stored.shape()[axis];
+  const std::int64_t rows = stored.shape()[0];
+  std::vector<word_t> planes_of_rows(static_cast<std::size_t>(rows * planes * inner));
+  for (std::int64_t r = 0; r < rows; ++r)
+    std::copy_n(stored.data<word_t>() + (r * stored_planes + first) * inner, planes * inner,
+                planes_of_rows.data() + r * planes * inner);
+  Shape selected = stored.shape();
+  selected[1] = planes;
+  gathered_ = Tensor(Dtype::u64, selected, planes_of_rows.data());
+  return gathered_;
+}
+
 // The int32 accumulators of `rows` rows of `cout` channels through the layer's epilogue (the
 // float one followed by the post tail), as ops/base.py's IntEpilogue and PostSteps apply them.
 static void int_epilogue(const IntEpilogue& epilogue, const PostSteps& post,
@@ -127,7 +151,7 @@ KbitDense::KbitDense(const json& spec, const TensorTable& tensors)
 const Tensor& KbitDense::read_weight() {
   x_encoding_ = read_encoding("input");
   w_encoding_ = read_encoding("weight");
-  return tensor("weight", Dtype::u64, Shape{-1, w_encoding_.planes, -1});
+  return read_weight_planes(Shape{-1, w_encoding_.planes, -1});
 }
 
 Value KbitDense::infer(const std::vector<Value>& inputs) {
@@ -189,7 +213,7 @@ std::int64_t KbitConv2d::read_pad_code() {
 
 const Tensor& KbitConv2d::read_weight() {
   const Tensor& weight =
-      tensor("weight", Dtype::u64, Shape{-1, w_encoding_.planes, -1, -1, words_for(cin_)});
+      read_weight_planes(Shape{-1, w_encoding_.planes, -1, -1, words_for(cin_)});
   check_padding_bits(*this, "weight", weight, cin_);
   return weight;
 }

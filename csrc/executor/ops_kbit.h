@@ -5,7 +5,8 @@
 // A planes value of a (..., C) tensor is stored (P, ..., words_for(C)) per sample: P bit planes of
 // its unsigned codes, each packed as a bits value. A layer reads the integer value of its input and
 // of its weights as offset + sum_i plane_weights[i] * bit_i (attrs input_offset,
-// input_plane_weights, weight_offset, weight_plane_weights).
+// input_plane_weights, weight_offset, weight_plane_weights; weight_first_plane, optional, picks the
+// planes of a weight that holds more).
 #pragma once
 
 #include <vector>
@@ -44,8 +45,15 @@ class KbitLayer : public Op {
   std::int64_t accumulator_bound(std::int64_t k) const;
   // Refuse an input that is not an ndim-axis planes value of x_encoding_'s plane count.
   void check_input_planes(const Value& x, int ndim) const;
+  // The weight planes the layer reads, `shape` with the plane axis second: the tensor itself, or
+  // with weight_first_plane planes [first, first + Q) of it gathered into the op (a switched
+  // layer's top planes, out of the one weight every width shares).
+  const Tensor& read_weight_planes(Shape shape);
 
   PlaneEncoding x_encoding_, w_encoding_;
+
+ private:
+  Tensor gathered_;
 };
 
 // Planes (N, P, words) x weight planes (Cout, Q, words) -> bit-serial gemm -> epilogue -> post.

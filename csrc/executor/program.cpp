@@ -34,7 +34,7 @@ std::int64_t Program::product_of(const Shape& shape) {
 }
 
 Program::Program(json graph, TensorTable tensors, std::vector<std::string> tensor_order,
-                 ProgramLimits limits)
+                 ProgramLimits limits, const std::vector<std::int64_t>& bits)
     : graph_(std::move(graph)),
       tensors_(std::move(tensors)),
       tensor_order_(std::move(tensor_order)),
@@ -50,7 +50,12 @@ Program::Program(json graph, TensorTable tensors, std::vector<std::string> tenso
     if (!std::all_of(data, data + tensor.elements(), [](float x) { return std::isfinite(x); }))
       throw program_error("tensor " + python_repr(name) + " holds non-finite values (inf or NaN)");
   }
-  const json input = graph_.contains("input") ? graph_["input"] : json();
+  std::set<std::string> used = variant_tensors(graph_, tensors_);
+  switches_ = parse_switches(graph_);
+  bits_ = setting_of(switches_, bits);
+  if (!switches_.empty()) setting_graph_ = resolve_switches(graph_, bits_);
+  const json& g = setting_graph();  // the ops keep pointers into it: a member
+  const json input = g.contains("input") ? g["input"] : json();
   if (!input.is_object() || !input.contains("shape") || !input["shape"].is_array())
     throw program_error("the program graph needs an input with a shape");
   const json& shape = input["shape"];
@@ -71,9 +76,9 @@ Program::Program(json graph, TensorTable tensors, std::vector<std::string> tenso
   const json name = input.contains("name") ? input["name"] : json("input");
   if (!name.is_string()) throw program_error("the input's name must be a string");
   input_name_ = name.get<std::string>();
-  metadata_ = graph_.contains("metadata") ? graph_["metadata"] : json::object();
+  metadata_ = g.contains("metadata") ? g["metadata"] : json::object();
   if (!metadata_.is_object()) throw program_error("the program's metadata must be an object");
-  const json& op_specs = graph_.contains("ops") ? graph_["ops"] : json();
+  const json& op_specs = g.contains("ops") ? g["ops"] : json();
   if (!op_specs.is_array() || op_specs.empty())
     throw program_error("the program graph has no ops");
   if (op_specs.size() > kMaxOps)
@@ -81,13 +86,12 @@ Program::Program(json graph, TensorTable tensors, std::vector<std::string> tenso
                         " ops, more than " + std::to_string(kMaxOps));
   values_[input_name_] =
       Value{Kind::float32, input_shape_, input_shape_.back(), kInputBound, 0};
-  std::set<std::string> used;
   for (std::size_t index = 0; index < op_specs.size(); ++index) {
     ops_.push_back(build(index, op_specs[index]));
     if (op_specs[index].contains("tensors"))
       for (const json& tensor : op_specs[index]["tensors"]) used.insert(tensor.get<std::string>());
   }
-  const json output = graph_.contains("output") ? graph_["output"] : json();
+  const json output = g.contains("output") ? g["output"] : json();
   if (!output.is_string() || !values_.count(output.get<std::string>()))
     throw program_error("the program's output " + python_repr_json(output) + " is never computed");
   output_name_ = output.get<std::string>();

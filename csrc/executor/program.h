@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "op.h"
+#include "switches.h"
 
 namespace onebit {
 
@@ -30,8 +31,14 @@ struct ProgramLimits {
 class Program {
  public:
   // `tensor_order`: the tensors' names in the file's order (the order the checks visit them).
+  // `bits`: one option per switch of a switched program (executor/switches.h), or empty for the
+  // defaults; the ops are those of that setting.
   Program(json graph, TensorTable tensors, std::vector<std::string> tensor_order,
-          ProgramLimits limits = {});
+          ProgramLimits limits = {}, const std::vector<std::int64_t>& bits = {});
+  // The same program at another setting, built and checked anew over the same tensors.
+  std::unique_ptr<Program> with_bits(const std::vector<std::int64_t>& bits) const {
+    return std::make_unique<Program>(graph_, tensors_, tensor_order_, limits_, bits);
+  }
   // Its ops hold references into its graph and tensors: a program stays where it was built.
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
@@ -43,7 +50,11 @@ class Program {
   std::int64_t output_elements() const { return product_of(output_->shape); }
   const std::vector<std::unique_ptr<Op>>& ops() const { return ops_; }
   const json& metadata() const { return metadata_; }
+  // The graph as given (switches and variants included) and the plain graph of this setting.
   const json& graph() const { return graph_; }
+  const json& setting_graph() const { return switches_.empty() ? graph_ : setting_graph_; }
+  const std::vector<Switch>& switches() const { return switches_; }
+  const std::vector<std::int64_t>& bits() const { return bits_; }
   const TensorTable& tensors() const { return tensors_; }
   // The tensors' names in the file's order.
   const std::vector<std::string>& tensor_order() const { return tensor_order_; }
@@ -68,7 +79,9 @@ class Program {
   std::unique_ptr<Op> build(std::size_t index, const json& spec);
   void plan();
 
-  json graph_;
+  json graph_, setting_graph_;
+  std::vector<Switch> switches_;
+  std::vector<std::int64_t> bits_;
   TensorTable tensors_;
   std::vector<std::string> tensor_order_;
   ProgramLimits limits_;

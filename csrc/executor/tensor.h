@@ -1,10 +1,13 @@
 // A program's tensor: its dtype, shape and elements, copied out of the file into storage aligned
 // for its type (safetensors offsets need not be aligned, and the kernels read words in place).
+// Copies of a Tensor share that storage (immutable once made): the programs built for each
+// setting of a switched program (executor/switches.h) hold its weights once.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,8 +33,9 @@ class Tensor {
     elements_ = 1;
     for (std::int64_t side : shape_) elements_ *= side;  // sides and count checked by the reader
     const std::size_t size = static_cast<std::size_t>(elements_ * dtype_size(dtype_));
-    storage_.resize((size + sizeof(word_t) - 1) / sizeof(word_t));
-    if (size) std::memcpy(storage_.data(), bytes, size);
+    auto storage = std::make_shared<std::vector<word_t>>((size + sizeof(word_t) - 1) / sizeof(word_t));
+    if (size) std::memcpy(storage->data(), bytes, size);
+    storage_ = std::move(storage);
   }
 
   Dtype dtype() const { return dtype_; }
@@ -40,13 +44,15 @@ class Tensor {
   std::int64_t elements() const { return elements_; }
   std::int64_t nbytes() const { return elements_ * dtype_size(dtype_); }
   template <class T>
-  const T* data() const { return reinterpret_cast<const T*>(storage_.data()); }
+  const T* data() const {
+    return storage_ ? reinterpret_cast<const T*>(storage_->data()) : nullptr;
+  }
 
  private:
   Dtype dtype_ = Dtype::f32;
   std::vector<std::int64_t> shape_;
   std::int64_t elements_ = 0;
-  std::vector<word_t> storage_;  // word-aligned for every dtype
+  std::shared_ptr<const std::vector<word_t>> storage_;  // word-aligned for every dtype
 };
 
 using TensorTable = std::map<std::string, Tensor>;

@@ -171,6 +171,28 @@ def train(
         bool,
         typer.Option("--bit-mixer", help="Bit-Mixer's three stages (for bitmixer-mlp)."),
     ] = False,
+    mixer_samples: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Bit-Mixer: train the widest configuration and N drawn ones per batch "
+            "(0: one drawn configuration, as the paper).",
+        ),
+    ] = 0,
+    mixer_distill: Annotated[
+        bool,
+        typer.Option(
+            "--mixer-distill",
+            help="Bit-Mixer: the drawn configurations learn from the widest one's output.",
+        ),
+    ] = False,
+    mixer_narrowest: Annotated[
+        bool,
+        typer.Option(
+            "--mixer-narrowest",
+            help="Bit-Mixer: the narrowest configuration is always one of the N (sandwich rule).",
+        ),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/MODEL-DATA).")
     ] = None,
@@ -235,6 +257,9 @@ def train(
         distill_weight=distill_weight,
         two_step=two_step,
         bit_mixer=bit_mixer,
+        mixer_samples=mixer_samples,
+        mixer_distill=mixer_distill,
+        mixer_narrowest=mixer_narrowest,
         grad_rounding_bits=grad_rounding_bits,
         clip_weights=clip_weights,
         out_dir=str(out or Path("runs") / f"{model}-{data}"),
@@ -411,6 +436,15 @@ def convert(
         highlight=False,
     )
     console.print(precision_table(op_precisions(program.ops), "Bits per layer"))
+    if program.switches:
+        console.print(
+            "switchable layer widths (onebit run --bits): "
+            + "; ".join(
+                f"{switch.name} in {list(switch.options)} (default {switch.default})"
+                for switch in program.switches
+            ),
+            highlight=False,
+        )
 
 
 @app.command()
@@ -430,6 +464,13 @@ def run(
             "two classify differently (needs torch)."
         ),
     ] = None,
+    bits: Annotated[
+        str | None,
+        typer.Option(
+            help="A switched (Bit-Mixer) program's layer widths: 4 (every layer), 2,3,4 (one "
+            "per switch, in order) or NAME=WIDTH pairs (the rest at their defaults)."
+        ),
+    ] = None,
 ) -> None:
     """Run a packed program on a dataset's test split: accuracy and latency (no torch needed)."""
     import time
@@ -442,7 +483,9 @@ def run(
         from onebit.runtime import _native
 
         _native.set_num_threads(threads)
-    program = runtime.load(program_path)
+    from onebit.runtime.switches import parse_bits
+
+    program = runtime.load(program_path, bits=None if bits is None else parse_bits(bits))
     splits = datasets.load(data, data_path)
     if splits.input_shape != program.input_shape:
         raise OnebitError(
@@ -465,13 +508,19 @@ def run(
         f"{program_path} on {data} test split ({len(predicted)} images): accuracy "
         f"[bold green]{accuracy:.2%}[/]; batch-1 latency {latency * 1e3:.3f} ms; "
         f"{len(predicted) / seconds:,.0f} images/s at batch {batch_size} "
-        f"(kernels: {runtime.BACKEND})",
+        f"(kernels: {runtime.BACKEND})"
+        + (f"; layer widths {list(program.bits)}" if program.switches else ""),
         highlight=False,
     )
     if compare_checkpoint is not None:
         from onebit.convert.agreement import torch_predictions
 
-        expected = torch_predictions(compare_checkpoint, splits.x_test, batch_size)
+        expected = torch_predictions(
+            compare_checkpoint,
+            splits.x_test,
+            batch_size,
+            bits=program.bits if program.switches else None,
+        )
         differ = int((expected != predicted).sum())
         console.print(
             f"packed program vs PyTorch eval of {compare_checkpoint}: {differ:,} of "
@@ -727,6 +776,13 @@ def bitmixer(
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds of the final runs.")] = "0,1,2",
     epochs: Annotated[int, typer.Option(min=3, help="Epochs of every network.")] = 30,
     hidden: Annotated[int, typer.Option(min=1, help="Units per hidden layer.")] = 256,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate/--no-calibrate",
+            help="Recompute every network's batch-norm statistics on the training split.",
+        ),
+    ] = False,
     out: Annotated[
         Path, typer.Option(help="Where the report goes (`--out docs` remakes the project's).")
     ] = Path("runs/bitmixer"),
@@ -749,9 +805,11 @@ def bitmixer(
         epochs,
         hidden,
         log=lambda line: console.print(line, highlight=False),
+        calibrated=calibrate,
     )
     words = ["onebit", "experiment", "bitmixer", "--data", data, "--seeds", seeds]
     words += ["--epochs", str(epochs), "--hidden", str(hidden), "--out", str(out)]
+    words += ["--calibrate"] if calibrate else []
     measured = started.finish(torch_threads())
     for path in write_report(result, out, shlex.join(words), measured):
         console.print(f"wrote {path}", highlight=False)

@@ -9,8 +9,9 @@ import org.onebit.Program;
 /**
  * The Java binding's contract (tests/api/test_java_binding.py runs it): failures are
  * OnebitExceptions with the C API's status and message, never a crash. Usage: ProgramTest
- * MODEL.onebit (a float-output program whose input has 784 values). Prints one line per check;
- * exits 1 if any failed.
+ * MODEL.onebit [SWITCHED.onebit] (float-output programs whose input has 784 values; the second a
+ * converted Bit-Mixer MLP of three switches of 2, 3 or 4 bits, defaults 4). Prints one line per
+ * check, then the switched program's logits at widths 2,3,4; exits 1 if any check failed.
  */
 public final class ProgramTest {
   private static int failures = 0;
@@ -84,7 +85,35 @@ public final class ProgramTest {
         check(true, "a closed program is refused");
       }
     }
+    if (args.length > 1) checkSwitched(args[1], Arrays.copyOf(x, 784));
     System.out.println(failures + " failed");
     System.exit(failures == 0 ? 0 : 1);
+  }
+
+  private static void checkSwitched(String path, float[] x) {
+    Program mixed;
+    try (Program program = Program.load(path)) {
+      check(program.switchNames().length == 3
+              && Arrays.equals(program.switchOptions(2), new int[] {2, 3, 4})
+              && Arrays.equals(program.bits(), new int[] {4, 4, 4}),
+          "three switches of 2, 3 or 4 bits, at 4");
+      refused(() -> program.switchOptions(3), OnebitException.ARGUMENT, "switch index 3",
+          "a switch index past the count is refused");
+      refused(() -> program.withBits(2, 5, 4), OnebitException.INPUT, "not 5",
+          "a width off its switch's options is refused");
+      refused(() -> program.withBits(2, 3), OnebitException.INPUT, "one width per switch",
+          "a setting of the wrong length is refused");
+      try (Program same = program.withBits(4, 4, 4)) {
+        check(Arrays.equals(program.run(x), same.run(x)), "the default setting agrees");
+      }
+      mixed = program.withBits(2, 3, 4);
+    }
+    float[] logits = mixed.run(x);
+    check(Arrays.equals(mixed.bits(), new int[] {2, 3, 4}),
+        "a setting runs after its program is closed");
+    mixed.close();
+    StringBuilder line = new StringBuilder("logits 2,3,4:");
+    for (float value : logits) line.append(' ').append(value);
+    System.out.println(line);
   }
 }

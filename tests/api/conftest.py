@@ -62,6 +62,20 @@ def digits(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
+def switched(tmp_path_factory) -> dict:
+    """A converted Bit-Mixer MLP (three switches of 2, 3 or 4 bits), with the Python runtime's
+    logits at widths 2, 3, 4 on the first input api_test.c builds."""
+    work = tmp_path_factory.mktemp("clib-switched")
+    torch.manual_seed(0)
+    model = settle(models.create("bitmixer-mlp", hidden=32), (1, 28, 28))
+    model_path = work / "bitmixer.onebit"
+    convert(model, torch.zeros(1, 1, 28, 28), input_quantization=(1 / 255, 0)).save(model_path)
+    x = (np.arange(784) * 37 % 255).astype(np.float32) / np.float32(255)
+    logits = load_program(model_path)(x.reshape(1, 1, 28, 28), bits=(2, 3, 4))
+    return {"model": model_path, "logits_234": logits[0]}
+
+
+@pytest.fixture(scope="session")
 def host_build() -> Path:
     """The C library, its example and checks (and the JNI library where a JDK is found)."""
     if shutil.which("cmake") is None:

@@ -29,9 +29,12 @@ def classify(command: list, digits) -> np.ndarray:
     return np.array(output.split(), dtype=np.int64)
 
 
-def test_the_api_checks_pass(host_build, digits):
-    output = run_command([host_build / "onebit_api_test", digits["model"]], 120)
+def test_the_api_checks_pass(host_build, digits, switched):
+    output = run_command([host_build / "onebit_api_test", digits["model"], switched["model"]], 120)
     assert output.rstrip().endswith("0 failed") and "FAIL" not in output, output
+    line = next(line for line in output.splitlines() if line.startswith("logits 2,3,4:"))
+    logits = np.array(line.split(":")[1].split(), dtype=np.float32)
+    np.testing.assert_array_equal(logits, switched["logits_234"])
 
 
 def test_the_c_example_classifies_as_the_python_runtime(host_build, digits):

@@ -23,7 +23,7 @@ from helpers import cmake_build, require_tools, run_command
 pytestmark = pytest.mark.slow
 
 
-def test_the_java_binding_classifies_as_the_python_runtime(clib, digits, tmp_path):
+def test_the_java_binding_classifies_as_the_python_runtime(clib, digits, switched, tmp_path):
     result = clib.build / "java-result"
     tools = ("cmake", "javac", "java")
     require_tools(result, tools, "the Java binding test", "default-jdk-headless")
@@ -34,8 +34,11 @@ def test_the_java_binding_classifies_as_the_python_runtime(clib, digits, tmp_pat
     tests = [clib.root / "tests" / "api" / "ProgramTest.java"]
     run_command(["javac", "-Werror", "-d", classes, *sources, *examples, *tests], 300)
     java = ["java", f"-Djava.library.path={build}", "-cp", classes]
-    output = run_command([*java, "ProgramTest", digits["model"]], 300)
+    output = run_command([*java, "ProgramTest", digits["model"], switched["model"]], 300)
     assert output.rstrip().endswith("0 failed") and "FAIL" not in output, output
+    line = next(line for line in output.splitlines() if line.startswith("logits 2,3,4:"))
+    logits = np.array(line.split(":")[1].split(), dtype=np.float32)  # Float.toString round-trips
+    np.testing.assert_array_equal(logits, switched["logits_234"])
     predicted = run_command([*java, "Classify", digits["model"], digits["images"]], 300)
     np.testing.assert_array_equal(np.array(predicted.split(), np.int64), digits["predicted"])
     result.write_text("passed\n")

@@ -153,14 +153,17 @@ def test_make_reports_checks_the_tree_first_and_renders_the_readme_last():
     names = [line.split()[1:3] for line in recipe[1:]]
     assert names == [
         *(["bench", name] for name in ("bgemm", "bconv2d", "kbit", "zoo", "mlp", "fuzz")),
-        *(["experiment", name] for name in ("accuracy", "ablation", "ablation", "dybnn", "mcu")),
+        *(
+            ["experiment", name]
+            for name in ("accuracy", "ablation", "ablation", "dybnn", "bitmixer", "bitmixer", "mcu")
+        ),
         ["bench", "mcu"],  # it reads the programs the MCU experiment wrote
         ["bench", "energy"],
     ]
     assert "--checkpoint $(DEMO_DIR)/checkpoint.pt" in recipe[3]  # the demo's first layer
     assert "--cases 100000 --jobs 2" in recipe[6]
-    assert all(line.endswith("--out docs") for line in recipe[7:12])
-    assert "runs/mcu/seed0/model.onebit" in recipe[12]
+    assert all(line.endswith("--out docs") for line in recipe[7:14])
+    assert "runs/mcu/seed0/model.onebit" in recipe[14]
 
 
 def test_machine_info_without_a_start_judges_only_the_load_after():

@@ -9,7 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from onebit.cli import app
-from onebit.experiments.bitmixer import LEARNING_RATES, markdown, settings_for
+from onebit.experiments.bitmixer import (
+    LEARNING_RATES,
+    MIXER_RECIPES,
+    markdown,
+    recipe,
+    recipe_name,
+    settings_for,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -24,17 +31,36 @@ def test_settings_are_the_uniform_widths_and_two_mixed_ones() -> None:
     }
 
 
+def test_only_the_bitmixer_network_gets_the_step_recipe() -> None:
+    mixer = recipe("digits", 0, 3, 0.01, {}, 0.1, True, mixer_samples=2, mixer_distill=True)
+    assert mixer.bit_mixer and mixer.mixer_samples == 2 and mixer.mixer_distill
+    fixed = recipe("digits", 0, 3, 0.01, {"train_bits": (2, 2, 2)}, 0.1, False, 2, True)
+    assert not fixed.bit_mixer and fixed.mixer_samples == 0 and not fixed.mixer_distill
+    fixed.validate()
+    settings = {"lr": 0.01, "mixer_samples": 1, "mixer_distill": True}
+    assert recipe_name(settings) == "lr 0.01, widest + 1 drawn, distilled"
+    assert recipe_name({"lr": 0.003}) == "lr 0.003"
+    assert recipe_name({"lr": 0.003, "mixer_samples": 0}) == "lr 0.003, one drawn (paper)"
+    sandwich = {"lr": 0.01, "mixer_samples": 2, "mixer_narrowest": True}
+    assert recipe_name(sandwich) == "lr 0.01, widest + narrowest + 1 drawn, labels"
+    assert recipe("digits", 0, 3, 0.01, {}, 0.1, True, 2, False, True).mixer_narrowest
+
+
 @pytest.mark.slow
 def test_a_tiny_bitmixer_experiment_end_to_end(tmp_path) -> None:
     out = tmp_path / "report"
     args = ["experiment", "bitmixer", "--data", "digits", "--seeds", "0", "--epochs", "3"]
-    done = CliRunner().invoke(app, [*args, "--hidden", "16", "--out", str(out)])
+    done = CliRunner().invoke(app, [*args, "--hidden", "16", "--calibrate", "--out", str(out)])
     assert done.exit_code == 0, done.output
     report = json.loads((out / "bitmixer-digits.json").read_text())
     assert report["machine"]["cpu"] and report["val_fraction"] == 0.1
     assert set(report["selection"]) == {"seed", "bit-mixer", *settings_for(3)}
+    assert report["calibrated_norms"] and report["command"].endswith("--calibrate")
     for name, selection in report["selection"].items():
-        if name != "seed":
+        if name == "bit-mixer":
+            assert len(selection["candidates"]) == len(LEARNING_RATES) * len(MIXER_RECIPES)
+            assert "mixer_samples" in selection["chosen_settings"]
+        elif name != "seed":
             assert len(selection["candidates"]) == len(LEARNING_RATES)
     assert len(report["runs"]) == 5  # one seed, five settings; selection runs are not among them
     for row in report["summary"]:
@@ -45,6 +71,11 @@ def test_a_tiny_bitmixer_experiment_end_to_end(tmp_path) -> None:
     md = (out / "bitmixer-digits.md").read_text()
     assert md == markdown(report)
     assert "| setting | widths | Bit-Mixer val (%)" in md
+    assert "## The engine: one switched program" in md
+    assert all(r["mixer_ms"] > 0 and r["fixed_ms"] > 0 for r in report["runs"])
+    (sizes,) = report["programs"]
+    assert sizes["switched_packed"] < sizes["fixed_packed"]  # the weights once, not per setting
+    assert report["input_quantization"] == [1 / 16, 0]
     (out / "bitmixer-digits.md").unlink()
     again = CliRunner().invoke(
         app,

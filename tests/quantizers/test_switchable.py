@@ -56,11 +56,20 @@ def test_switchable_lsq_keeps_one_step_per_width_and_initializes_each_on_first_u
     assert torch.equal(y2, lsq(x, quantizer.step(2), 2))
 
 
-def test_a_disabled_switchable_quantizer_passes_the_input_through() -> None:
-    quantizer = SwitchableLSQ((2, 3), enabled=False)
-    x = torch.randn(3, 4)
-    assert quantizer(x) is x and quantizer.precision == 32
-    assert SwitchableLSQ((2, 3)).precision == 3
+def test_a_disabled_switchable_quantizer_clips_without_rounding() -> None:
+    torch.manual_seed(0)
+    quantizer = SwitchableLSQ((2, 3), signed=True, enabled=False).train()
+    quantizer.bits = 2
+    x = torch.randn(64, 8) * 3
+    y = quantizer(x)
+    s = quantizer.step(2)
+    assert bool(quantizer.initialized[0]) and not bool(quantizer.initialized[1])
+    assert torch.equal(y, torch.clamp(x, -2 * s.item(), 1 * s.item()))  # (Q_N, Q_P) = (2, 1)
+    inside = (x > -2 * s) & (x < s)
+    assert inside.any() and (~inside).any() and torch.equal(y[inside], x[inside])
+    y.sum().backward()
+    assert quantizer.steps.grad[0] != 0 and quantizer.steps.grad[1] == 0  # the range learns
+    assert quantizer.precision == 32 and SwitchableLSQ((2, 3)).precision == 3
 
 
 def test_widths_are_checked() -> None:

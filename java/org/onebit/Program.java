@@ -100,6 +100,39 @@ public final class Program implements AutoCloseable {
     return run(live(), x, x.length / inputs);
   }
 
+  /**
+   * The names of a switched program's switches (a converted Bit-Mixer network's layers whose bit
+   * width is chosen at run time); empty for a plain program.
+   */
+  public String[] switchNames() {
+    long live = live();
+    String[] names = new String[switchCount(live)];
+    for (int i = 0; i < names.length; ++i) names[i] = switchName(live, i);
+    return names;
+  }
+
+  /** The widths switch {@code index} may take. */
+  public int[] switchOptions(int index) {
+    return switchOptions(live(), index);
+  }
+
+  /** The width each switch runs at in this program, in switch order. */
+  public int[] bits() {
+    long live = live();
+    int[] bits = new int[switchCount(live)];
+    for (int i = 0; i < bits.length; ++i) bits[i] = switchBits(live, i);
+    return bits;
+  }
+
+  /**
+   * This program with switch i at {@code bits[i]}: a new Program, closed on its own, that shares
+   * this one's weights (either may be closed first).
+   */
+  public Program withBits(int... bits) {
+    if (bits == null) throw new OnebitException(OnebitException.ARGUMENT, "bits is null");
+    return new Program(withBits(live(), bits));
+  }
+
   /** Frees the program; later calls throw IllegalStateException. */
   @Override
   public void close() {
@@ -127,4 +160,14 @@ public final class Program implements AutoCloseable {
   private static native float[] run(long handle, float[] x, int batch);
 
   private static native void free(long handle);
+
+  private static native int switchCount(long handle);
+
+  private static native String switchName(long handle, int index);
+
+  private static native int[] switchOptions(long handle, int index);
+
+  private static native int switchBits(long handle, int index);
+
+  private static native long withBits(long handle, int[] bits);
 }

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from onebit.convert import switched
 from onebit.convert.ir import ConversionError
 from onebit.convert.lower import Lowering
 from onebit.convert.lowering import kbit
@@ -38,6 +39,7 @@ def convert(
     example_input: torch.Tensor,
     metadata: dict[str, Any] | None = None,
     input_quantization: tuple[float, int] | None = None,
+    switchable: bool | None = None,
 ) -> Program:
     """Convert ``model`` (evaluated in eval mode) into a :class:`~onebit.runtime.Program`.
 
@@ -52,6 +54,11 @@ def convert(
             a layer with binary or k-bit weights that reads the input then runs in integers,
             as 8 bit-plane popcounts (the BNN paper's first layer), instead of in float.
             Inputs off that grid are rounded to it.
+        switchable: whether a Bit-Mixer network (``bitmixer-mlp``) becomes one switched
+            program whose layers' widths are chosen when it runs (``Program.set_bits``;
+            ``convert/switched.py``), at the model's current widths by default; False, a plain
+            program of its current widths. None (the default): switched for a Bit-Mixer
+            network that was not trained at fixed widths (``train_bits``).
     """
     if not isinstance(model, nn.Module):
         raise ConversionError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -59,28 +66,43 @@ def convert(
         raise ConversionError("example_input must be a batch tensor, e.g. torch.zeros(1, C, H, W)")
     _check_parameters(model)
     _check_input_shape(model, tuple(example_input.shape))
+    quantization = None
+    if input_quantization is not None:
+        quantization = kbit.input_quantization(*input_quantization)
     was_training = model.training
     model.eval()
     try:
-        quantization = None
-        if input_quantization is not None:
-            quantization = kbit.input_quantization(*input_quantization)
-        lowering = Lowering(trace(model, example_input), model, quantization)
-        lowering.run()
-        rewriter = Rewriter(lowering)
-        rewriter.prune()
-        rewriter.fold_pads()
-        rewriter.fold_affines()
-        rewriter.fuse_signs()
-        rewriter.finalize()
-        rewriter.fuse_tails()
+        if switched.is_switchable(model) if switchable is None else switchable:
+            graph, tensors = switched.merge_settings(
+                model, lambda: _convert_graph(model, example_input, quantization, metadata)
+            )
+        else:
+            graph, tensors = _convert_graph(model, example_input, quantization, metadata)
     finally:
         model.train(was_training)
-    graph, tensors = _serialize(lowering, metadata or {})
     try:
         return Program(graph, tensors)
     except ProgramError as error:  # e.g. parameters so large the runtime's value bound refuses
         raise ConversionError(f"the converted program is refused by the runtime: {error}") from None
+
+
+def _convert_graph(
+    model: nn.Module,
+    example_input: torch.Tensor,
+    quantization: kbit.ActivationQuantization | None,
+    metadata: dict[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The plain graph and tensors of ``model`` (in eval mode) at its current setting."""
+    lowering = Lowering(trace(model, example_input), model, quantization)
+    lowering.run()
+    rewriter = Rewriter(lowering)
+    rewriter.prune()
+    rewriter.fold_pads()
+    rewriter.fold_affines()
+    rewriter.fuse_signs()
+    rewriter.finalize()
+    rewriter.fuse_tails()
+    return _serialize(lowering, metadata or {})
 
 
 def _check_parameters(model: nn.Module) -> None:

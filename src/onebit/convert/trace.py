@@ -15,6 +15,7 @@ refused by name before tracing.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -95,16 +96,36 @@ def refuse_hidden_behaviour(model: nn.Module) -> None:
             )
 
 
+def _optional_arguments(model: nn.Module) -> dict[str, Any] | None:
+    """``forward``'s arguments after the input that have defaults, at their defaults: the
+    program takes the input alone (e.g. Bit-Mixer's per-call ``bits=None``)."""
+    parameters = list(inspect.signature(model.forward).parameters.values())[1:]
+    fixed = {
+        p.name: p.default
+        for p in parameters
+        if p.default is not inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    return fixed or None
+
+
 def trace(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
     """Trace ``model`` (in eval mode) and record every node's output shape for a batch of
     ``example``'s shape; refuse a trace that computes anything else than ``model``."""
     refuse_hidden_behaviour(model)
     tracer = _Tracer()
     try:
-        graph = tracer.trace(model)
+        graph = tracer.trace(model, concrete_args=_optional_arguments(model))
     except Exception as error:
         where = tracer.failed_in or "the model"
         raise ConversionError(f"torch.fx cannot trace {where}: {first_line(error)}") from None
+    placeholders = [node for node in graph.nodes if node.op == "placeholder"]
+    for node in placeholders[1:]:  # an optional argument fixed at its default, and its guard
+        for user in list(node.users):
+            if user.op == "call_function" and not user.users and "assert" in user.name:
+                graph.erase_node(user)
+        if not node.users:
+            graph.erase_node(node)
     module = fx.GraphModule(model, graph)
     batch = torch.randn(example.shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -86,7 +86,9 @@ def to_c(
     """Write ``<out_dir>/<name>.h`` and ``<name>.c``: the program as C99 with a static arena.
 
     Args:
-        program: a ``.onebit`` path, a :class:`onebit.runtime.Program`, or ``(graph, tensors)``.
+        program: a ``.onebit`` path, a :class:`onebit.runtime.Program`, or ``(graph, tensors)``;
+            a switched program (Bit-Mixer) is written at its current setting (its defaults
+            for a path or a pair).
         out_dir: where the two files go (created if missing); each is written to a temporary
             file and renamed, so a failure leaves no half-written file.
         name: the C prefix of every symbol and the files' name; default the program file's stem
@@ -110,7 +112,8 @@ def to_c(
     for label, value in (("input_scale", input_scale), ("input_zero_point", input_zero_point)):
         if not np.isfinite(np.float32(value)):
             raise ExportError(f"{label} must be a finite float32, got {value!r}")
-    reference = ReferenceProgram(graph, tensors)
+    bits = getattr(program, "bits", None) or None  # a switched Program: its current setting
+    reference = ReferenceProgram(graph, tensors, bits=bits)
     _unsupported(reference)
     output_value = reference.values[reference.output_name]
     if output_value.kind != "float":

@@ -8,11 +8,13 @@ to its weights (``nested_lsq``: stored once at the widest width) and to its inpu
 pixels unquantized (8-bit planes in the packed engine: ``convert(..., input_quantization=...)``).
 
 Training (``stage``, see ``onebit.train.bit_mixer``): in training mode the model draws a
-configuration before each forward: stage 1 with real-valued activations and one width for the
-whole network, stage 2 with quantized activations, stage 3 per layer with probability
+configuration before each forward: stage 1 with real-valued activations (clipped to the
+quantizer's range, which keeps the only nonlinearity) and one width for the whole network,
+stage 2 with quantized activations, stage 3 per layer with probability
 ``layerwise_probability`` (ramped from 0 to 1 by the training schedule), else network-wide. In
 eval mode it runs the configuration last set with :meth:`BitMixerMLP.set_bits` (the widest by
-default), whatever training drew last.
+default), whatever training drew last. ``model(x, bits=...)`` runs one given configuration
+in either mode (the widest one of in-place distillation, ``onebit.train.bit_mixer``).
 """
 
 from __future__ import annotations
@@ -77,14 +79,33 @@ class BitMixerMLP(nn.Sequential):
     def set_extra_state(self, state: dict[str, float]) -> None:
         self.layerwise_probability = float(state["layerwise_probability"])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.train_bits is not None:
-            set_bits(self, self.train_bits)
+    @property
+    def widest(self) -> tuple[int, ...]:
+        """The configuration with every layer at its widest width."""
+        return (max(self.bit_options),) * len(self.bits)
+
+    def draw_bits(self) -> tuple[int, ...]:
+        """The configuration training runs at next: ``train_bits`` if set, else a draw that
+        follows the stage (network-wide, or per layer with ``layerwise_probability``)."""
+        if self.train_bits is not None:
+            return self.train_bits
+        draw = float(torch.rand((), device="cpu"))
+        layerwise = self.stage == 3 and draw < self.layerwise_probability
+        return sample_bits(self, layerwise)
+
+    def forward(self, x: torch.Tensor, bits: Sequence[int] | None = None) -> torch.Tensor:
+        """Run at ``bits`` (one width per layer) if given, else in training at a configuration
+        :meth:`draw_bits` draws and in eval mode at the one last set with :meth:`set_bits`
+        (``bits`` does not change that one)."""
+        if bits is not None:
+            set_bits(self, bits)
         elif self.training:
-            draw = float(torch.rand((), device="cpu"))
-            layerwise = self.stage == 3 and draw < self.layerwise_probability
-            set_bits(self, sample_bits(self, layerwise))
-        return super().forward(x)
+            set_bits(self, self.draw_bits())
+        try:
+            return super().forward(x)
+        finally:
+            if bits is not None and not self.training and hasattr(self, "eval_bits"):
+                set_bits(self, self.eval_bits)
 
 
 @zoo_entry("bitmixer-mlp", bit_options=(2, 3, 4))

@@ -8,11 +8,17 @@ between bit layer ``l`` and ``l + 1`` and keeps one set of statistics and affine
 pair ``(b_l, b_{l+1})``: changing a layer's width shifts the distribution of its output, and of
 what the next layer's quantizer makes of it (sec. 3.2). The norm after the last bit layer is
 indexed by ``b_l`` alone.
+
+:func:`calibrate_norms` recomputes the norms' running statistics after training, as exact
+averages over the configurations (the post-training batch-norm statistics of Yu & Huang,
+"Universally slimmable networks and improved training techniques", ICCV 2019, sec. 3.2): a
+transition that training draws rarely otherwise keeps statistics from few, old batches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -152,3 +158,57 @@ def check_layout(model: nn.Module) -> None:
     for i, norm in enumerate(norms):
         if (norm.next_bit_options is None) != (i == len(norms) - 1):
             raise OnebitError("only the last transitional norm may lack a next layer")
+
+
+def all_configurations(options: Sequence[int], count: int) -> list[tuple[int, ...]]:
+    """Every configuration of ``count`` layers, one width each: ``len(options) ** count``."""
+    return list(itertools.product(sorted(options), repeat=count))
+
+
+def calibrate_norms(
+    model: nn.Module,
+    batches: Iterable[torch.Tensor],
+    configurations: Sequence[Sequence[int]] | None = None,
+) -> None:
+    """Reset the running statistics of the transitions ``configurations`` run and recompute
+    them as exact averages over ``batches`` x ``configurations`` (Yu & Huang, ICCV 2019,
+    sec. 3.2); the other transitions keep theirs.
+
+    A norm's statistics become the mean of its batch statistics over every pair of a batch and
+    a configuration that runs it; with every configuration (the default) a transition's are
+    averaged uniformly over the widths of the layers before it, as layer-wise training draws
+    them. No parameter changes; the model comes back in the mode it was in.
+
+    Args:
+        model: a Bit-Mixer model (``forward(x, bits=...)``).
+        batches: training inputs, each a batch of at least 2 samples.
+        configurations: the configurations to run, one width per bit layer; default
+            :func:`all_configurations`.
+    """
+    if configurations is None:
+        configurations = all_configurations(bit_options_of(model), len(bit_layers(model)))
+    used = {
+        (i, TransitionalBatchNorm.key(bits[i], bits[i + 1] if i + 1 < len(bits) else None))
+        for bits in configurations
+        for i in range(len(bits))
+    }
+    norms = [
+        bn
+        for i, norm in enumerate(transitional_norms(model))
+        for key, bn in norm.norms.items()
+        if (i, key) in used
+    ]
+    was_training, momenta = model.training, [bn.momentum for bn in norms]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None  # a cumulative average
+    model.train()
+    try:
+        with torch.no_grad():
+            for x in batches:
+                for bits in configurations:
+                    model(x, bits=tuple(bits))
+    finally:
+        for bn, momentum in zip(norms, momenta, strict=True):
+            bn.momentum = momentum
+        model.train(was_training)

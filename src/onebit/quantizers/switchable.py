@@ -80,7 +80,10 @@ def switchable_lsq(
 ) -> torch.Tensor:
     """:func:`onebit.quantizers.lsq` at ``bits`` with that width's step, ``steps[i]`` being the
     step of ``bit_options[i]``."""
-    return lsq(x, steps[list(bit_options).index(bits)], bits, signed, grad_scale)
+    # a copy, not a view of ``steps``: another width's step may be initialized in place before
+    # this graph's backward (several widths per training step, onebit.train.bit_mixer)
+    step = steps[list(bit_options).index(bits)].clone()
+    return lsq(x, step, bits, signed, grad_scale)
 
 
 class _Switchable(Quantizer):
@@ -110,8 +113,11 @@ class SwitchableLSQ(_Switchable):
     Args:
         bit_options: the widths it can run at (1 to 8; 2 or more when signed).
         signed: two's complement codes instead of unsigned ones.
-        enabled: False passes ``x`` through unchanged (Bit-Mixer's first stage trains with
-            real-valued activations).
+        enabled: False clips ``x`` to the current width's range ``[-Q_N s, Q_P s]`` without
+            rounding it: Bit-Mixer's first stage trains with real-valued activations, and the
+            clip keeps the nonlinearity that a network whose only one is the quantizer (such as
+            ``bitmixer-mlp``) would otherwise lose, turning that stage into a linear model.
+            The step learns the range (the gradient LSQ gives it outside the range).
     """
 
     name = "switchable_lsq"
@@ -135,10 +141,8 @@ class SwitchableLSQ(_Switchable):
         return self.steps[self.bit_options.index(self.bits if bits is None else bits)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.enabled:
-            return x
         index = self.bit_options.index(self.bits)
-        q_p = lsq_levels(self.bits, self.signed)[1]
+        q_n, q_p = lsq_levels(self.bits, self.signed)
         if self.training and not _shape_only(x) and not self.initialized[index]:
             with torch.no_grad():
                 mean = x.detach().abs().mean().clamp_min(1e-8)
@@ -146,6 +150,10 @@ class SwitchableLSQ(_Switchable):
                 self.initialized[index] = True
         per_sample = x[0].numel() if x.ndim else 1
         grad_scale = 1.0 / math.sqrt(per_sample * q_p)
+        if not self.enabled:
+            step = self.steps[index].clone()  # a copy: see switchable_lsq
+            s = _ScaleGradient.apply(step, grad_scale).abs().clamp_min(MIN_STEP)
+            return torch.minimum(torch.maximum(x, -q_n * s), q_p * s)
         return switchable_lsq(x, self.steps, self.bits, self.bit_options, self.signed, grad_scale)
 
     def arguments(self) -> dict[str, Any]:

@@ -32,6 +32,7 @@ import numpy as np
 from onebit._registry import OnebitError
 from onebit.runtime.errors import ProgramError
 from onebit.runtime.format import ALLOWED_DTYPES, MAX_TENSORS, save_program
+from onebit.runtime.switches import Switch, parse_switches, setting_of
 
 try:
     from onebit.runtime import _native
@@ -44,6 +45,8 @@ DEFAULT_MAX_MEMORY = 4 * 2**30
 """Bytes a program may use for its values at batch 1 (``ONEBIT_MAX_MEMORY`` overrides)."""
 DEFAULT_MAX_WORK = 2**36
 """Operations per sample a program may need (``ONEBIT_MAX_WORK`` overrides)."""
+SETTINGS_KEPT = 16
+"""Settings of a switched program whose built executors a Program keeps for per-call bits."""
 
 
 def resolve_limit(value: int | None, variable: str, default: int) -> int:
@@ -142,6 +145,11 @@ class Program:
     tensor shapes and dtypes, finite float parameters that keep every value finite for inputs
     within ``±INPUT_BOUND`` (``onebit.runtime.shapes``), and the memory and work a call needs.
 
+    A switched program (``runtime/switches.py``, e.g. a converted Bit-Mixer network) runs each
+    layer at the width the user picks: :meth:`set_bits` changes the setting, ``program(x,
+    bits=...)`` runs one call at another. Each setting's ops are built and checked the first
+    time it is used, over the same tensors (the weights are held once).
+
     The input contract: ``x`` is real numbers of shape ``(N, *input_shape)`` whose float32 values
     are finite and within ``±INPUT_BOUND`` (1e6); anything else (NaN, inf, a float64 1e300 that
     float32 rounds to inf, or ``|x| > 1e6``) is refused with an :class:`OnebitError`, since the
@@ -154,6 +162,8 @@ class Program:
             called); default ``ONEBIT_MAX_MEMORY`` or 4 GiB.
         max_work: operations per sample (multiply-adds, comparisons, word operations); default
             ``ONEBIT_MAX_WORK`` or 2^36.
+        bits: the setting of a switched program (as :meth:`set_bits` takes it); None, the
+            defaults.
 
     Raises:
         ProgramError: anything wrong with the graph or its tensors, naming the op and field.
@@ -165,6 +175,7 @@ class Program:
         tensors: Mapping[str, np.ndarray],
         max_memory: int | None = None,
         max_work: int | None = None,
+        bits: Any = None,
     ) -> None:
         self.max_memory = resolve_limit(max_memory, "ONEBIT_MAX_MEMORY", DEFAULT_MAX_MEMORY)
         self.max_work = resolve_limit(max_work, "ONEBIT_MAX_WORK", DEFAULT_MAX_WORK)
@@ -175,6 +186,8 @@ class Program:
             _graph_text(graph), arrays, list(arrays), self.max_memory, self.max_work
         )
         self._attach(executor, graph)
+        if bits is not None:
+            self.set_bits(bits)
 
     @classmethod
     def _loaded(cls, executor: Any, max_memory: int, max_work: int) -> Program:
@@ -184,11 +197,18 @@ class Program:
         return program
 
     def _attach(self, executor: Any, graph: Mapping[str, Any]) -> None:
-        self._executor = executor
         self.graph = graph
         self.tensors: dict[str, np.ndarray] = executor.tensors
-        metadata = graph.get("metadata", {})
-        self.metadata = dict(metadata)
+        self.switches: tuple[Switch, ...] = parse_switches(graph)
+        self._settings: dict[tuple[int, ...], Any] = {}
+        self.metadata = dict(graph.get("metadata", {}))
+        self._select(executor)
+
+    def _select(self, executor: Any) -> None:
+        """Make ``executor`` (this program at one setting) the one calls run."""
+        self._executor = executor
+        self._settings[tuple(executor.bits)] = executor
+        graph = executor.setting_graph if self.switches else self.graph
         self.input_shape: tuple[int, ...] = executor.input_shape
         self.output_shape: tuple[int, ...] = executor.output_shape
         self.output_dtype = np.dtype(executor.output_dtype)
@@ -196,14 +216,47 @@ class Program:
         self.peak_bytes: int = executor.peak_bytes
         self.work: float = executor.work
 
+    @property
+    def bits(self) -> tuple[int, ...]:
+        """The current setting: each switch's width, in order (empty without switches)."""
+        return tuple(self._executor.bits)
+
+    def set_bits(self, bits: Any) -> None:
+        """Run at another setting from now on: one width for every switch, a sequence in
+        switch order, or a mapping of switch names to widths (the rest at their defaults);
+        None, the defaults.
+
+        Raises:
+            OnebitError: the program has no switches, or a width is not its switch's option.
+            ProgramError: this setting's ops fail their checks (a crafted file).
+        """
+        self._select(self._executor_for(bits))
+
+    def _executor_for(self, bits: Any) -> Any:
+        setting = setting_of(self.switches, bits)
+        executor = self._settings.get(setting)
+        if executor is None:
+            executor = self._executor.with_bits(list(setting))
+            if len(self._settings) >= SETTINGS_KEPT:  # the oldest other than the current one
+                oldest = next(key for key in self._settings if key != tuple(self._executor.bits))
+                del self._settings[oldest]
+            self._settings[setting] = executor
+        return executor
+
     def memory_needed(self, batch: int) -> int:
         """Peak bytes of the values and scratch buffers of one call on ``batch`` samples (the
         loaded tensors not included)."""
         return batch * self.peak_bytes
 
-    def __call__(self, x: np.ndarray, threads: int = 0) -> np.ndarray:
+    def __call__(self, x: np.ndarray, threads: int = 0, bits: Any = None) -> np.ndarray:
         """The output on the batch ``x``; ``threads`` (0: ``onebit.runtime._native``'s
-        ``get_num_threads()``) cores share the work."""
+        ``get_num_threads()``) cores share the work; ``bits``, a setting for this call only
+        (as :meth:`set_bits` takes it)."""
+        if bits is not None:
+            return self._call(self._executor_for(bits), x, threads)
+        return self._call(self._executor, x, threads)
+
+    def _call(self, executor: Any, x: np.ndarray, threads: int) -> np.ndarray:
         if (
             type(x) is np.ndarray
             and x.dtype == _FLOAT32
@@ -212,13 +265,13 @@ class Program:
             and x.flags.aligned
             and len(x)
         ):  # the common call, checked in a few microseconds
-            return self._executor.run(x, threads=threads)
+            return executor.run(x, threads=threads)
         x = checked_input(x, self.input_shape)
         if len(x) == 0:
             return np.zeros((0, *self.output_shape), self.output_dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # float64 1e300 -> inf, refused there
             x32 = np.require(x, np.float32, ["C", "A"])
-        return self._executor.run(x32, threads=threads)
+        return executor.run(x32, threads=threads)
 
     def time_ops(self, x: np.ndarray, threads: int = 0, repeats: int = 20) -> list[float]:
         """Each op's median wall time in seconds over ``repeats`` calls on the batch ``x``
@@ -261,7 +314,10 @@ class Program:
 
 
 def load(
-    path: str | os.PathLike[str], max_memory: int | None = None, max_work: int | None = None
+    path: str | os.PathLike[str],
+    max_memory: int | None = None,
+    max_work: int | None = None,
+    bits: Any = None,
 ) -> Program:
     """Load a ``.onebit`` file into a callable :class:`Program`, validating every field.
 
@@ -272,4 +328,7 @@ def load(
     max_memory = resolve_limit(max_memory, "ONEBIT_MAX_MEMORY", DEFAULT_MAX_MEMORY)
     max_work = resolve_limit(max_work, "ONEBIT_MAX_WORK", DEFAULT_MAX_WORK)
     executor = executor_module().Program.load_file(os.fspath(path), max_memory, max_work)
-    return Program._loaded(executor, max_memory, max_work)
+    program = Program._loaded(executor, max_memory, max_work)
+    if bits is not None:
+        program.set_bits(bits)
+    return program

@@ -39,6 +39,7 @@ from onebit.runtime.program import (
     resolve_limit,
 )
 from onebit.runtime.shapes import INPUT_BOUND, MAX_SIZE, Value, product
+from onebit.runtime.switches import parse_switches, resolve, setting_of, variant_tensors
 
 
 def _names(value: Any, what: str) -> list[str]:
@@ -58,16 +59,23 @@ class ReferenceProgram:
         tensors: Mapping[str, np.ndarray],
         max_memory: int | None = None,
         max_work: int | None = None,
+        bits: Any = None,
     ) -> None:
         self.max_memory = resolve_limit(max_memory, "ONEBIT_MAX_MEMORY", DEFAULT_MAX_MEMORY)
         self.max_work = resolve_limit(max_work, "ONEBIT_MAX_WORK", DEFAULT_MAX_WORK)
         if not isinstance(graph, Mapping):
             raise ProgramError("the program graph must be an object")
-        self.graph = graph
+        self.source_graph = graph
         if len(tensors) > MAX_TENSORS:
             raise ProgramError(f"the program has {len(tensors)} tensors, more than {MAX_TENSORS}")
         self.tensors = dict(tensors)
         self._check_tensors()
+        used_tensors = variant_tensors(graph, self.tensors)
+        self.switches = parse_switches(graph)
+        self.bits = setting_of(self.switches, bits)
+        if self.switches:
+            graph = resolve(graph, self.bits)
+        self.graph = graph
         spec = graph.get("input")
         if not isinstance(spec, Mapping) or not isinstance(spec.get("shape"), list | tuple):
             raise ProgramError("the program graph needs an input with a shape")
@@ -94,7 +102,6 @@ class ReferenceProgram:
             raise ProgramError(f"the program graph has {len(op_specs)} ops, more than {MAX_OPS}")
         input_value = Value("float", self.input_shape, self.input_shape[-1], INPUT_BOUND)
         self.values: dict[str, Value] = {self.input_name: input_value}
-        used_tensors: set[str] = set()
         self.ops: list[Op] = []
         self._expanded_bytes = 0
         for index, op_spec in enumerate(op_specs):
@@ -225,7 +232,10 @@ class ReferenceProgram:
 
 
 def load_reference(
-    path: str | os.PathLike[str], max_memory: int | None = None, max_work: int | None = None
+    path: str | os.PathLike[str],
+    max_memory: int | None = None,
+    max_work: int | None = None,
+    bits: Any = None,
 ) -> ReferenceProgram:
     """:func:`onebit.runtime.load` in Python: the file read by ``format.read_program``.
 
@@ -235,6 +245,6 @@ def load_reference(
     """
     graph, tensors = read_program(path)
     try:
-        return ReferenceProgram(graph, tensors, max_memory=max_memory, max_work=max_work)
+        return ReferenceProgram(graph, tensors, max_memory=max_memory, max_work=max_work, bits=bits)
     except ProgramError as error:
         raise ProgramError(f"{path}: {error}") from None

@@ -34,7 +34,7 @@ from onebit._registry import OnebitError
 from onebit.nn import clip_latent_weights
 from onebit.optim import StochasticRounding, create_optimizer, create_schedule
 from onebit.train.augment import random_shift
-from onebit.train.bit_mixer import bit_mixer
+from onebit.train.bit_mixer import bit_mixer, mixer_loss
 from onebit.train.checkpoint import load_checkpoint, save_checkpoint
 from onebit.train.distill import check_teacher_fits, distribution_loss, load_teacher
 from onebit.train.distributed import DistributedContext, launched_as_main, unwrap
@@ -83,6 +83,13 @@ class TrainConfig:
             weights too (``onebit.train.two_step.two_step``).
         bit_mixer: Bit-Mixer's three stages for a meta-quantized model such as
             ``bitmixer-mlp`` (``onebit.train.bit_mixer.bit_mixer``).
+        mixer_samples: for a Bit-Mixer model, train the widest configuration and this many
+            drawn ones on every batch (``onebit.train.bit_mixer.mixer_loss``); 0: one drawn
+            configuration per batch, as the paper.
+        mixer_distill: with ``mixer_samples``, the drawn configurations learn from the widest
+            one's output (in-place distillation) instead of the labels.
+        mixer_narrowest: with ``mixer_samples``, the narrowest configuration is always one of
+            them (the sandwich rule).
         init_state: a state dict to start from instead of a fresh initialization.
         clip_weights: clip latent weights after each step (each layer's ``weight_clip``).
         out_dir: where the checkpoint, metrics and plot go; None writes nothing. A directory
@@ -118,6 +125,9 @@ class TrainConfig:
     distill_weight: float = 1.0
     two_step: bool = False
     bit_mixer: bool = False
+    mixer_samples: int = 0
+    mixer_distill: bool = False
+    mixer_narrowest: bool = False
     init_state: dict[str, Any] | None = None
     clip_weights: bool = True
     out_dir: str | None = None
@@ -141,6 +151,15 @@ class TrainConfig:
             raise OnebitError(f"threads must be at least 1, got {self.threads}")
         if self.two_step and self.bit_mixer:
             raise OnebitError("two_step and bit_mixer are two different schedules; pick one")
+        if self.mixer_samples < 0:
+            raise OnebitError(f"mixer_samples must be non-negative, got {self.mixer_samples}")
+        if (self.mixer_distill or self.mixer_narrowest) and not self.mixer_samples:
+            raise OnebitError(
+                "mixer_distill and mixer_narrowest choose how the configurations besides the "
+                "widest train: they need mixer_samples of at least 1"
+            )
+        if self.mixer_samples and self.teacher is not None:
+            raise OnebitError("mixer_samples trains with its own losses: it takes no teacher")
         if self.resume and self.out_dir is None:
             raise OnebitError("--resume needs an output directory to resume from")
         if self.resume and self.overwrite:
@@ -357,8 +376,18 @@ def _fit(
             started = time.perf_counter()
             for batch in batches:
                 images = random_shift(x_train[batch], config.augment_shift)
-                logits = trained(images)
-                loss = F.cross_entropy(logits, y_train[batch])
+                if config.mixer_samples:
+                    loss, logits = mixer_loss(
+                        trained,
+                        images,
+                        y_train[batch],
+                        config.mixer_samples,
+                        config.mixer_distill,
+                        config.mixer_narrowest,
+                    )
+                else:
+                    logits = trained(images)
+                    loss = F.cross_entropy(logits, y_train[batch])
                 if teacher is not None:
                     with torch.no_grad():
                         target = teacher(images)

@@ -59,6 +59,9 @@ SAME_ON_RESUME = (
     "grad_rounding_bits",
     "distill_weight",
     "clip_weights",
+    "mixer_samples",
+    "mixer_distill",
+    "mixer_narrowest",
 )
 SAVED_BEFORE_THEY_EXISTED = {"val_fraction": 0.0}
 """What a checkpoint written before a setting existed was trained with: runs before validation

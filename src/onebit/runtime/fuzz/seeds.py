@@ -307,6 +307,69 @@ def dynamic_seed() -> tuple[dict, dict[str, np.ndarray]]:
     return g.graph(g.add("flatten", [z])), g.tensors
 
 
+def switched_seed() -> tuple[dict, dict[str, np.ndarray]]:
+    """A switched program (Bit-Mixer's run-time widths): switches ``a`` and ``b`` of 2 or 4
+    bits; each quantize_pack has a case per width of its switch, the first bit-serial dense
+    layer one per pair ``(a, b)`` (its epilogue follows both) reading the top planes of one
+    4-plane weight (``weight_first_plane``), the second one per width of ``b``."""
+    g = _Graph(6, [70])
+    g.switches = [
+        {"name": "a", "options": [2, 4], "default": 4},
+        {"name": "b", "options": [2, 4], "default": 2},
+    ]
+
+    def activations(bits: int) -> dict[str, Any]:
+        return {"bits": bits, "multiplier": float(2**bits) / 3, "zero_point": 2 ** (bits - 1)}
+
+    def weights(bits: int) -> dict[str, Any]:  # +-1 planes, the top `bits` of 4
+        offset = -(2**bits - 1)
+        return {"weight_offset": offset, "weight_plane_weights": [2 << i for i in range(bits)]}
+
+    def inputs(bits: int) -> dict[str, Any]:
+        zero = 2 ** (bits - 1)
+        return {"input_offset": -zero, "input_plane_weights": [1 << i for i in range(bits)]}
+
+    def switched(names: list[str], cases: list[dict]) -> None:
+        g.ops[-1]["variants"] = {"switches": names, "cases": cases}
+
+    q = g.add("quantize_pack", ["input"], activations(4))
+    switched(["a"], [{"bits": [b], "attrs": activations(b)} for b in (2, 4)])
+    y = g.add("kbit_dense", [q], {"k": 70, "epilogue": "float"}, weight=g.planes(4, 9, 70))
+    weight = g.ops[-1]["tensors"]["weight"]
+    cases = []
+    for a in (2, 4):
+        for b in (2, 4):
+            epilogue = g.affine(9)
+            for role, array in epilogue.items():
+                g.tensors[f"{y}.{role}@{a},{b}"] = array
+            cases.append(
+                {
+                    "bits": [a, b],
+                    "attrs": {**inputs(a), **weights(a), "weight_first_plane": 4 - a},
+                    "tensors": {"weight": weight, **{r: f"{y}.{r}@{a},{b}" for r in epilogue}},
+                }
+            )
+    switched(["a", "b"], cases)
+    q = g.add("quantize_pack", [y], activations(2))
+    switched(["b"], [{"bits": [b], "attrs": activations(b)} for b in (2, 4)])
+    z = g.add("kbit_dense", [q], {"k": 9, "epilogue": "float"}, weight=g.planes(4, 5, 9))
+    weight = g.ops[-1]["tensors"]["weight"]
+    cases = []
+    for b in (2, 4):
+        epilogue = g.affine(5)
+        for role, array in epilogue.items():
+            g.tensors[f"{z}.{role}@{b}"] = array
+        cases.append(
+            {
+                "bits": [b],
+                "attrs": {**inputs(b), **weights(b), "weight_first_plane": 4 - b},
+                "tensors": {"weight": weight, **{r: f"{z}.{r}@{b}" for r in epilogue}},
+            }
+        )
+    switched(["b"], cases)
+    return {**g.graph(z), "switches": g.switches}, g.tensors
+
+
 def _hyper(g: _Graph, x: str, channels: int, hidden: int, outputs: int) -> str:
     """DyBNN's hyper function of the map ``x``: a vector of ``outputs`` per sample."""
     m = g.add("global_avgpool", [x])
@@ -349,6 +412,7 @@ SEEDS: dict[str, Callable[[], tuple[dict, dict[str, np.ndarray]]]] = {
     "packed": packed_seed,
     "kbit": kbit_seed,
     "dynamic": dynamic_seed,
+    "switched": switched_seed,
 }
 
 

@@ -4,9 +4,10 @@ convolution layers over planes, with the binary layers' epilogues and post tails
 A ``planes`` value of a ``(..., C)`` tensor is stored ``(P, ..., words_for(C))``: ``P`` bit planes
 of its unsigned codes, each packed as a binary value (``reference_bitserial.py``). A layer reads
 the integer value of its input and of its weights as ``offset + sum_i plane_weights[i] * bit_i``
-(attrs ``input_offset``, ``input_plane_weights``, ``weight_offset``, ``weight_plane_weights``), so
-one op runs unsigned, two's complement and +-1-plane encodings of 1 to 8 bits, and its int32
-accumulator is the exact integer dot product.
+(attrs ``input_offset``, ``input_plane_weights``, ``weight_offset``, ``weight_plane_weights``;
+``weight_first_plane``, optional, picks the planes of a weight that holds more), so one op runs
+unsigned, two's complement and +-1-plane encodings of 1 to 8 bits, and its int32 accumulator is
+the exact integer dot product.
 """
 
 from __future__ import annotations
@@ -126,6 +127,22 @@ class _KbitLayer(Op):
             )
         return bound
 
+    def read_weight(self, shape: tuple[int | None, ...]) -> np.ndarray:
+        """The weight planes the layer reads, ``shape`` with the plane axis second: the
+        tensor itself, or with ``weight_first_plane`` planes ``[first, first + Q)`` of it, so a
+        switched layer reads its top planes out of the one weight every width shares."""
+        if "weight_first_plane" not in self.attrs:
+            return self.tensor("weight", WORD_DTYPE, shape)
+        first = self.int_attr("weight_first_plane")
+        stored = self.tensor("weight", WORD_DTYPE, (shape[0], None, *shape[2:]))
+        planes = self.w_encoding.planes
+        if first + planes > stored.shape[1]:
+            raise ProgramError(
+                f"op {self.where}: weight_first_plane {first} and {planes} planes pass the "
+                f"weight's {stored.shape[1]} planes"
+            )
+        return np.ascontiguousarray(stored[:, first : first + planes])
+
     def check_input_planes(self, x: Value, ndim: int) -> None:
         self.expect(x, "planes", ndim)
         if x.shape[0] != self.x_encoding.planes:
@@ -145,7 +162,7 @@ class KbitDense(_KbitLayer):
         super().__init__(spec, tensors)
         self.k = self.int_attr("k", 1)
         self.read_encodings()
-        self.weight = self.tensor("weight", WORD_DTYPE, (None, self.w_encoding.planes, None))
+        self.weight = self.read_weight((None, self.w_encoding.planes, None))
         self.epilogue = IntEpilogue(self, self.weight.shape[0])
         self.post = init_post(self, self.weight.shape[0], self.epilogue.kind == "float")
 
@@ -193,7 +210,7 @@ class KbitConv2d(_KbitLayer):
                 f"{self.x_encoding.planes}-bit code"
             )
         shape = (None, self.w_encoding.planes, None, None, words_for(self.cin))
-        self.weight = self.tensor("weight", WORD_DTYPE, shape)
+        self.weight = self.read_weight(shape)
         check_padding_bits(self, "weight", self.weight, self.cin)
         self.epilogue = IntEpilogue(self, self.weight.shape[0])
         self.post = init_post(self, self.weight.shape[0], self.epilogue.kind == "float")
