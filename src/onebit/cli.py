@@ -774,7 +774,10 @@ def mcu(
 def bitmixer(
     data: Annotated[str, typer.Option(help="mnist5k or digits.")] = "mnist5k",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds of the final runs.")] = "0,1,2",
-    epochs: Annotated[int, typer.Option(min=3, help="Epochs of every network.")] = 30,
+    epochs: Annotated[
+        int,
+        typer.Option(min=3, help="Every network trains this or twice this many (on validation)."),
+    ] = 30,
     hidden: Annotated[int, typer.Option(min=1, help="Units per hidden layer.")] = 256,
     calibrate: Annotated[
         bool,

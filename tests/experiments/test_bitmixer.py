@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from onebit.cli import app
 from onebit.experiments.bitmixer import (
+    EPOCH_FACTORS,
     LEARNING_RATES,
     MIXER_RECIPES,
     markdown,
@@ -40,6 +41,7 @@ def test_only_the_bitmixer_network_gets_the_step_recipe() -> None:
     settings = {"lr": 0.01, "mixer_samples": 1, "mixer_distill": True}
     assert recipe_name(settings) == "lr 0.01, widest + 1 drawn, distilled"
     assert recipe_name({"lr": 0.003}) == "lr 0.003"
+    assert recipe_name({"lr": 0.003, "epochs": 60}) == "lr 0.003, 60 epochs"
     assert recipe_name({"lr": 0.003, "mixer_samples": 0}) == "lr 0.003, one drawn (paper)"
     sandwich = {"lr": 0.01, "mixer_samples": 2, "mixer_narrowest": True}
     assert recipe_name(sandwich) == "lr 0.01, widest + narrowest + 1 drawn, labels"
@@ -56,12 +58,23 @@ def test_a_tiny_bitmixer_experiment_end_to_end(tmp_path) -> None:
     assert report["machine"]["cpu"] and report["val_fraction"] == 0.1
     assert set(report["selection"]) == {"seed", "bit-mixer", *settings_for(3)}
     assert report["calibrated_norms"] and report["command"].endswith("--calibrate")
+    grid = len(LEARNING_RATES) * len(EPOCH_FACTORS)
+    assert report["epoch_choices"] == [3 * factor for factor in EPOCH_FACTORS]
+    fixed_val = {}
     for name, selection in report["selection"].items():
-        if name == "bit-mixer":
-            assert len(selection["candidates"]) == len(LEARNING_RATES) * len(MIXER_RECIPES)
-            assert "mixer_samples" in selection["chosen_settings"]
-        elif name != "seed":
-            assert len(selection["candidates"]) == len(LEARNING_RATES)
+        if name not in ("seed", "bit-mixer"):
+            assert len(selection["candidates"]) == grid
+            assert selection["chosen_settings"]["epochs"] in report["epoch_choices"]
+            (chosen,) = (c for c in selection["candidates"] if c["name"] == selection["chosen"])
+            fixed_val[name] = chosen["val_accuracy"]
+    mixer = report["selection"]["bit-mixer"]
+    assert len(mixer["candidates"]) == grid * len(MIXER_RECIPES)
+    assert "mixer_samples" in mixer["chosen_settings"] and "worst-setting" in mixer["rule"]
+    best = max(mixer["candidates"], key=lambda c: (c["val_worst_margin"], c["val_accuracy"]))
+    assert mixer["chosen"] == best["name"]
+    fixed_mean = sum(fixed_val.values()) / len(fixed_val)
+    for c in mixer["candidates"]:  # the worst margin is at most the mean one
+        assert c["val_worst_margin"] <= 100 * (c["val_accuracy"] - fixed_mean) + 1e-9
     assert len(report["runs"]) == 5  # one seed, five settings; selection runs are not among them
     for row in report["summary"]:
         assert row["gap_points"] == pytest.approx(

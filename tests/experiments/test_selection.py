@@ -53,3 +53,25 @@ def test_every_candidate_is_trained_once_in_order():
 def test_refusals(candidates, train_fn, message):
     with pytest.raises(OnebitError, match=message):
         select(candidates, train_fn)
+
+
+def test_other_validation_scores_rank_in_turn_and_are_reported():
+    margins = {0.1: -1.0, 0.01: -2.0, 0.001: -1.0, 0.0001: -3.0}
+
+    def train_fn(candidate: Candidate) -> dict[str, float]:
+        return {
+            **metrics_with_test_inverted(candidate),
+            "margin": margins[candidate.settings["lr"]],
+        }
+
+    rule = "the smallest shortfall, then validation accuracy"
+    selection = select(CANDIDATES, train_fn, rank_by=("margin", "val_accuracy"), rule=rule)
+    assert selection.best.name == "lr 0.001"  # tied on the margin with lr 0.1, better accuracy
+    record = selection.as_json()
+    assert record["rule"] == rule
+    assert [c["margin"] for c in record["candidates"]] == [-1.0, -2.0, -1.0, -3.0]
+    assert [c["val_accuracy"] for c in record["candidates"]] == [0.8, 0.95, 0.9, 0.95]
+    with pytest.raises(OnebitError, match=r"no \['margin'\] to rank by"):
+        select(CANDIDATES, metrics_with_test_inverted, rank_by=("margin",))
+    with pytest.raises(OnebitError, match="at least one metric"):
+        select(CANDIDATES, metrics_with_test_inverted, rank_by=())

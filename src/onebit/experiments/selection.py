@@ -1,17 +1,20 @@
 """Choosing a setting on the validation split, never on the test split.
 
 An experiment that tries several settings (an optimizer's hyperparameters, a float twin's learning
-rate) trains each candidate once and keeps the one with the best final validation accuracy; the
-test split is only reported afterwards, for runs that were not used to choose anything.
+rate) trains each candidate once and keeps the one with the best final validation accuracy (or
+another validation score the experiment computes, such as a worst case over settings); the test
+split is only reported afterwards, for runs that were not used to choose anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from onebit._registry import OnebitError
+
+DEFAULT_RULE = "highest final validation accuracy; ties go to the candidate tried first"
 
 
 @dataclass(frozen=True)
@@ -27,19 +30,23 @@ class Selection:
     """The candidate chosen and every candidate's validation accuracy, in the order tried.
 
     Attributes:
-        best: the candidate with the highest validation accuracy (the first one tried on a tie).
+        best: the candidate with the best score (the first one tried on a tie).
         val_accuracy: each candidate's final validation accuracy, by name.
         candidates: the candidates, in the order tried.
+        scores: each candidate's values of the ranking keys besides ``val_accuracy``, by name.
+        rule: how the candidate was chosen, in words.
     """
 
     best: Candidate
     val_accuracy: dict[str, float]
     candidates: tuple[Candidate, ...]
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    rule: str = DEFAULT_RULE
 
     def as_json(self) -> dict[str, Any]:
         """The selection as plain values for a report: the chosen name and the grid."""
         return {
-            "rule": "highest final validation accuracy; ties go to the candidate tried first",
+            "rule": self.rule,
             "chosen": self.best.name,
             "chosen_settings": dict(self.best.settings),
             "candidates": [
@@ -47,6 +54,7 @@ class Selection:
                     "name": c.name,
                     "settings": dict(c.settings),
                     "val_accuracy": self.val_accuracy[c.name],
+                    **self.scores.get(c.name, {}),
                 }
                 for c in self.candidates
             ],
@@ -56,26 +64,36 @@ class Selection:
 def select(
     candidates: Sequence[Candidate],
     train_fn: Callable[[Candidate], Mapping[str, float]],
+    rank_by: Sequence[str] = ("val_accuracy",),
+    rule: str = DEFAULT_RULE,
 ) -> Selection:
     """Train every candidate and return the one with the best validation accuracy.
 
-    Only ``val_accuracy`` of what ``train_fn`` returns is read: the test metrics a training run
-    also reports play no part in the choice.
+    Only ``val_accuracy`` and the ``rank_by`` keys of what ``train_fn`` returns are read: the
+    test metrics a training run also reports play no part in the choice.
 
     Args:
         candidates: the settings to try, with distinct names.
         train_fn: trains one candidate and returns its final metrics, which must include
-            ``val_accuracy`` (a run with a validation split).
+            ``val_accuracy`` (a run with a validation split) and the ``rank_by`` keys.
+        rank_by: metrics compared in turn, higher being better: the first decides unless tied,
+            then the next; the default ranks by validation accuracy alone. Each must be
+            computed on the validation split.
+        rule: ``rank_by`` in words, for reports.
 
     Raises:
-        OnebitError: for no candidates, repeated names, or metrics without ``val_accuracy``.
+        OnebitError: for no candidates, repeated names, or metrics without ``val_accuracy``
+            or a ``rank_by`` key.
     """
     if not candidates:
         raise OnebitError("selection needs at least one candidate")
     names = [c.name for c in candidates]
     if len(set(names)) != len(names):
         raise OnebitError(f"candidate names must be distinct, got {names}")
+    if not rank_by:
+        raise OnebitError("selection needs at least one metric to rank by")
     val_accuracy: dict[str, float] = {}
+    ranks: dict[str, tuple[float, ...]] = {}
     for candidate in candidates:
         metrics = train_fn(candidate)
         if "val_accuracy" not in metrics:
@@ -83,6 +101,13 @@ def select(
                 f"candidate {candidate.name!r} was trained without a validation split "
                 "(val_fraction 0); selection needs one"
             )
+        missing = [key for key in rank_by if key not in metrics]
+        if missing:
+            raise OnebitError(f"candidate {candidate.name!r} has no {missing} to rank by")
         val_accuracy[candidate.name] = float(metrics["val_accuracy"])
-    best = max(candidates, key=lambda c: (val_accuracy[c.name], -names.index(c.name)))
-    return Selection(best, val_accuracy, tuple(candidates))
+        ranks[candidate.name] = tuple(float(metrics[key]) for key in rank_by)
+    best = max(candidates, key=lambda c: (ranks[c.name], -names.index(c.name)))
+    extra = [key for key in rank_by if key != "val_accuracy"]
+    scores = {name: dict(zip(rank_by, rank, strict=True)) for name, rank in ranks.items()}
+    scores = {name: {key: score[key] for key in extra} for name, score in scores.items()}
+    return Selection(best, val_accuracy, tuple(candidates), scores if extra else {}, rule)

@@ -29,7 +29,7 @@ from the literature on networks that run at several widths or precisions:
 
 After training, :func:`onebit.nn.bitmixer.calibrate_norms` recomputes the transitional norms'
 statistics on training data (Yu & Huang, sec. 3.2); the experiment
-(``onebit.experiments.bitmixer``) does so for every network it evaluates.
+(``onebit.experiments.bitmixer``) does so for every network with ``--calibrate``.
 
 Deviations from the paper:
 
