@@ -48,6 +48,42 @@ void Pad::run(const std::vector<const void*>& inputs, void* output, const RunCon
   });
 }
 
+UpsampleNearest::UpsampleNearest(const json& spec, const TensorTable& tensors)
+    : Op(spec, tensors, "upsample_nearest", 1) {
+  scale_ = pair_attr("scale", 1);
+}
+
+Value UpsampleNearest::infer(const std::vector<Value>& inputs) {
+  const Value& x = inputs[0];
+  expect(x, x.kind == Kind::bits ? Kind::bits : Kind::float32, 3);
+  h_ = x.shape[0];
+  w_ = x.shape[1];
+  pixel_bytes_ = x.shape[2] * kind_size(x.kind);
+  Shape shape{checked(big_int{h_} * scale_.first, "the upsampled height", where()),
+              checked(big_int{w_} * scale_.second, "the upsampled width", where()), x.shape[2]};
+  if (x.kind == Kind::bits) return bits_value(shape, x.channels, where(), x.row_bits);
+  return float_value(shape, x.bound, where());
+}
+
+void UpsampleNearest::run(const std::vector<const void*>& inputs, void* output,
+                          const RunContext& ctx) const {
+  const char* x = static_cast<const char*>(inputs[0]);
+  char* out = static_cast<char*>(output);
+  const std::int64_t height = h_ * scale_.first, width = w_ * scale_.second;
+  const std::size_t pixel = static_cast<std::size_t>(pixel_bytes_);
+  for_row_chunks(ctx.batch * height, width * pixel_bytes_, ctx.threads,
+                 [&](std::int64_t r0, std::int64_t r1) {
+                   for (std::int64_t r = r0; r < r1; ++r) {
+                     const std::int64_t n = r / height, y = r % height / scale_.first;
+                     const char* src = x + (n * h_ + y) * w_ * pixel_bytes_;
+                     char* dst = out + r * width * pixel_bytes_;
+                     for (std::int64_t i = 0; i < w_; ++i)
+                       for (std::int64_t k = 0; k < scale_.second; ++k, dst += pixel)
+                         std::memcpy(dst, src + i * pixel_bytes_, pixel);
+                   }
+                 });
+}
+
 namespace {
 
 // The decimal digits of a JSON integer >= 1 of any size (Python's ints are unbounded), or "" for

@@ -28,6 +28,21 @@ class Pad : public Op {
   std::int64_t h_ = 0, w_ = 0, c_ = 0;  // the input per sample
 };
 
+// Nearest-neighbour upsampling by integer factors of a float map (H, W, C) or a packed one
+// (H, W, words): output pixel (y, x) is input pixel (y / sh, x / sw), torch's "nearest" mode at an
+// integer scale_factor. On packed bits that copies whole words, so the bits stay exact. Attrs:
+// scale, [sh, sw], each >= 1.
+class UpsampleNearest : public Op {
+ public:
+  UpsampleNearest(const json& spec, const TensorTable& tensors);
+  Value infer(const std::vector<Value>& inputs) override;
+  void run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const override;
+
+ private:
+  std::pair<std::int64_t, std::int64_t> scale_;
+  std::int64_t h_ = 0, w_ = 0, pixel_bytes_ = 0;  // the input per sample
+};
+
 // Float maps (H, W, C_i), or vectors (C_i,), joined along the last axis: torch's cat(dim=1) of
 // NCHW maps. Attrs: channels, the channel count of each input, in order.
 class Concat : public Op {

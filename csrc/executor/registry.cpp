@@ -80,6 +80,7 @@ const std::map<std::string, OpFactory>& op_factories() {
       {"quantize_pack", make<QuantizePack>},
       {"relu", make<Relu>},
       {"sign_pack", make<SignPack>},
+      {"upsample_nearest", make<UpsampleNearest>},
   };
   return factories;
 }

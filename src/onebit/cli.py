@@ -274,10 +274,19 @@ def train(
         return
     final = result.final
     size = summarize(result.model)
-    val = f"validation {final['val_accuracy']:.2%}, " if "val_accuracy" in final else ""
+    if "test_nme" in final:  # a landmark run: NME and PCK
+        val = f"validation NME {final['val_nme']:.2%}, " if "val_nme" in final else ""
+        from onebit.train.tasks import PCK_ALPHA
+
+        headline = (
+            f"{val}test NME [bold green]{final['test_nme']:.2%}[/] "
+            f"(PCK@{PCK_ALPHA:g} {final['test_pck']:.2%})"
+        )
+    else:
+        val = f"validation {final['val_accuracy']:.2%}, " if "val_accuracy" in final else ""
+        headline = f"{val}test accuracy [bold green]{final['test_accuracy']:.2%}[/]"
     console.print(
-        f"[bold]{model}[/] on {data}: {val}test accuracy "
-        f"[bold green]{final['test_accuracy']:.2%}[/] "
+        f"[bold]{model}[/] on {data}: {headline} "
         f"after {final['epoch']} epochs, {result.seconds_per_epoch:.2f} s/epoch\n"
         f"model size: {size.size_text()}\n"
         f"run directory: {result.out_dir}",
@@ -344,7 +353,7 @@ def list_models(
     for name in models.list(pattern):
         config = models.config(name)
         shape = "x".join(map(str, config.input_shape))
-        table.add_row(name, f"{shape}, {config.num_classes} classes", config.description)
+        table.add_row(name, f"{shape}, {config.output_count}", config.description)
     console.print(table)
 
 

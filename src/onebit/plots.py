@@ -7,10 +7,18 @@ from pathlib import Path
 
 from onebit.atomic import atomic_write
 
+METRIC_TITLES = {"accuracy": "accuracy", "nme": "normalized mean error"}
 
-def plot_training_curves(history: Sequence[dict[str, float]], path: Path, title: str = "") -> Path:
-    """Loss (left) and accuracy (right) per epoch: train, validation (when the history has it)
-    and test."""
+
+def plot_training_curves(
+    history: Sequence[dict[str, float]],
+    path: Path,
+    title: str = "",
+    metric: str = "accuracy",
+    loss_name: str = "cross-entropy loss",
+) -> Path:
+    """Loss (left) and ``metric`` (right, in %: accuracy, or a landmark run's NME) per epoch:
+    train, validation (when the history has it) and test."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -22,9 +30,10 @@ def plot_training_curves(history: Sequence[dict[str, float]], path: Path, title:
         if f"{split}_loss" not in history[0]:
             continue
         loss_axis.plot(epochs, [row[f"{split}_loss"] for row in history], label=split)
-        accuracy_axis.plot(epochs, [100 * row[f"{split}_accuracy"] for row in history], label=split)
-    loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    accuracy_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+        accuracy_axis.plot(epochs, [100 * row[f"{split}_{metric}"] for row in history], label=split)
+    loss_axis.set(xlabel="epoch", ylabel=loss_name, title="loss")
+    name = METRIC_TITLES.get(metric, metric)
+    accuracy_axis.set(xlabel="epoch", ylabel=f"{name} (%)", title=name)
     for axis in (loss_axis, accuracy_axis):
         axis.grid(alpha=0.3)
         axis.legend()

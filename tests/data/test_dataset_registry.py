@@ -14,8 +14,8 @@ import onebit.data
 from onebit._registry import OnebitError, UnknownNameError
 from onebit.data import DATASETS, DataSplits, describe, load
 
-FILE_BASED = ["cifar10", "folder", "mnist"]
-BUNDLED = ["digits", "mnist5k"]
+FILE_BASED = ["cifar10", "folder", "keypoints-coco", "landmarks-pts", "mnist"]
+BUNDLED = ["digits", "mnist-landmarks", "mnist5k"]
 
 
 def test_load_mnist5k() -> None:
@@ -31,7 +31,7 @@ def test_unknown_name_suggests_the_nearest() -> None:
 
 def test_list_and_describe() -> None:
     assert onebit.data.list() == sorted(FILE_BASED + BUNDLED)
-    assert onebit.data.list("mnist*") == ["mnist", "mnist5k"]
+    assert onebit.data.list("mnist*") == ["mnist", "mnist-landmarks", "mnist5k"]
     rows = describe()
     assert [name for name, _, _ in rows] == onebit.data.list()
     for name, description, needs_path in rows:

@@ -42,7 +42,8 @@ def test_builds_and_runs_at_its_default_input(name):
         model = models.create(name)
         logits = model(torch.empty(2, *config.input_shape))
     assert model.input_shape == config.input_shape and model.num_classes == config.num_classes
-    assert logits.shape == (2, config.num_classes)
+    output_shape = getattr(model, "output_shape", (config.num_classes,))  # heatmaps, or logits
+    assert logits.shape == (2, *output_shape) and output_shape[0] == config.num_classes
     assert model.onebit_config == {"name": name}
 
 
@@ -103,6 +104,5 @@ def test_onebit_models_prints_every_description_whole():
     for name in NAMES:
         config = models.config(name)
         assert config.description in result.stdout
-        assert f"{'x'.join(map(str, config.input_shape))}, {config.num_classes} classes" in (
-            result.stdout
-        )
+        assert f"{'x'.join(map(str, config.input_shape))}, {config.output_count}" in result.stdout
+        assert config.output_count == f"{config.num_classes} {config.outputs}"

@@ -1,8 +1,9 @@
 """Real datasets as NumPy train, validation and test splits, with no torch import (the runtime
 reuses them).
 
-``load(name, path)`` builds a registered dataset: the bundled ``mnist5k`` and ``digits`` need no
-path; ``mnist``, ``cifar10`` and ``folder`` read the files under ``path``. ``load(...,
+``load(name, path)`` builds a registered dataset: the bundled ``mnist5k``, ``digits`` and
+``mnist-landmarks`` need no path; ``mnist``, ``cifar10``, ``folder``, ``landmarks-pts`` and
+``keypoints-coco`` read the files under ``path``. ``load(...,
 val_fraction=f)`` also carves a validation split out of the training part by
 :func:`validation_split` (the same rule for every dataset; training runs use ``f = 0.1``).
 """
@@ -18,6 +19,8 @@ from onebit._registry import OnebitError, Registry
 from onebit.data.bundled import digits, mnist5k
 from onebit.data.cifar import load_cifar10
 from onebit.data.folder import load_image_folder
+from onebit.data.landmark_files import load_coco_keypoints, load_pts_folder
+from onebit.data.landmarks import LandmarkSplits, mnist_landmarks
 from onebit.data.mnist_idx import load_mnist_idx, read_idx
 from onebit.data.splits import (
     DEFAULT_VAL_FRACTION,
@@ -35,27 +38,35 @@ __all__ = [
     "VALIDATION_RULE",
     "VAL_SPLIT_SEED",
     "DataSplits",
+    "LandmarkSplits",
     "describe",
     "digits",
     "list",
     "load",
     "load_cifar10",
+    "load_coco_keypoints",
     "load_image_folder",
     "load_mnist_idx",
+    "load_pts_folder",
     "mnist5k",
+    "mnist_landmarks",
     "permutation_split",
     "read_idx",
     "validation_split",
 ]
 
-DATASETS: Registry[DataSplits] = Registry("dataset")
-"""Dataset loaders by name; a loader whose first parameter has no default reads a path."""
+DATASETS: Registry[DataSplits | LandmarkSplits] = Registry("dataset")
+"""Dataset loaders by name; a loader whose first parameter has no default reads a path. Class
+sets give :class:`DataSplits`, landmark sets :class:`LandmarkSplits`."""
 
 DATASETS.register("mnist5k")(mnist5k)
 DATASETS.register("digits")(digits)
 DATASETS.register("mnist")(load_mnist_idx)
 DATASETS.register("cifar10")(load_cifar10)
 DATASETS.register("folder")(load_image_folder)
+DATASETS.register("mnist-landmarks")(mnist_landmarks)
+DATASETS.register("landmarks-pts")(load_pts_folder)
+DATASETS.register("keypoints-coco")(load_coco_keypoints)
 
 
 def load(

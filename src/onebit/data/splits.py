@@ -144,6 +144,11 @@ class DataSplits:
         return len(self.classes)
 
     @property
+    def num_outputs(self) -> int:
+        """What a model of this data outputs: a logit per class."""
+        return len(self.classes)
+
+    @property
     def input_shape(self) -> tuple[int, int, int]:
         """The shape (C, H, W) of one image."""
         channels, height, width = self.x_train.shape[1:]

@@ -335,7 +335,7 @@ def markdown(report: dict[str, Any]) -> str:
         "network's epochs split into its three stages. One Bit-Mixer network per seed is run at "
         "each setting (a width per layer) and compared with a network trained at that setting "
         f"alone. On the validation split ({report['val_fraction']:g} of the training part; "
-        f"{report['validation_rule']}; the test split is never touched) with seed "
+        f"{report['validation_rule']}) with seed "
         f"{report['selection']['seed']}: each fixed network's learning rate and epochs "
         f"({epochs}) by its validation accuracy; then the Bit-Mixer network's learning rate, "
         "epochs and step recipe by the target judged on validation: the largest worst-setting "

@@ -29,6 +29,8 @@ COUNTINGS = {
     "larq summary": "Larq's summary: batch norms as 2 per channel, the other weights as in torch",
 }
 
+OUTPUTS = ("classes", "landmarks")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -44,6 +46,7 @@ class ModelConfig:
         reference_parameters: the parameter count the reference gives at these defaults.
         counting: how ``reference_parameters`` counts, a key of ``COUNTINGS``.
         reference: where ``reference_parameters`` comes from.
+        outputs: what ``num_classes`` counts: "classes" (logits), or "landmarks" (heatmaps).
     """
 
     name: str
@@ -55,10 +58,18 @@ class ModelConfig:
     reference_parameters: int
     counting: str
     reference: str
+    outputs: str = "classes"
 
     def __post_init__(self) -> None:
         if self.counting not in COUNTINGS:
             raise ValueError(f"{self.name}: counting must be one of {sorted(COUNTINGS)}")
+        if self.outputs not in OUTPUTS:
+            raise ValueError(f"{self.name}: outputs must be one of {OUTPUTS}")
+
+    @property
+    def output_count(self) -> str:
+        """What the model outputs, e.g. "10 classes" or "68 landmarks"."""
+        return f"{self.num_classes} {self.outputs}"
 
     @property
     def in_channels(self) -> int:
@@ -285,6 +296,22 @@ CONFIGS: dict[str, ModelConfig] = {
             reference="counted from the layout: reactnet-mini's convs, BN, FC and PReLU slopes, "
             "and 10,504 in the hyper functions (r = 4, at least 8 hidden units)",
         ),
+        ModelConfig(
+            name="landmark-hourglass",
+            description="A binary hourglass of hierarchical blocks: one heatmap per landmark.",
+            paper="Bulat, Tzimiropoulos, Binarized Convolutional Landmark Localizers for Human "
+            "Pose Estimation and Face Alignment with Limited Resources, ICCV 2017",
+            code="1adrianb/face-alignment face_alignment/models.py (FAN with one hourglass), "
+            "its ConvBlock binarized",
+            input_shape=(3, 256, 256),
+            num_classes=68,
+            reference_parameters=6_249_348,
+            counting="parameters()",
+            reference="counted from the layout: 17 hierarchical blocks of 256 (406,400 each: "
+            "3x3 convs 256-128-64-64, 3 BN), the stem's 7x7 conv, BN and blocks 64-128, "
+            "128-128 and 128-256 (with 1x1 shortcuts), the head's 1x1 convs and BN",
+            outputs="landmarks",
+        ),
         _quicknet("quicknet-small", "QuickNetSmall", 12_655_688, " (59.4% top-1)"),
         _quicknet("quicknet", "QuickNet", 13_234_088, " (63.3% top-1)"),
         _quicknet("quicknet-large", "QuickNetLarge", 23_342_248, ""),
@@ -310,7 +337,7 @@ def markdown_table() -> str:
         torch_count = count_parameters(model, "parameters()")
         shape = "x".join(map(str, config.input_shape))
         rows.append(
-            f"| `{name}` | {shape}, {config.num_classes} classes | {config.code} "
+            f"| `{name}` | {shape}, {config.output_count} | {config.code} "
             f"| {torch_count:,} | {config.reference_parameters:,} | {config.counting} "
             f"| {config.reference} |"
         )

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
@@ -49,6 +48,8 @@ from onebit.train.run_directory import (
     remove_replaced_files,
     remove_stale_temporaries,
 )
+from onebit.train.tasks import Classification, Landmarks, Task, task_for
+from onebit.train.tasks import evaluate as evaluate_task
 from onebit.train.two_step import two_step
 
 EpochCallback = Callable[[int, dict[str, float], nn.Module], None]
@@ -199,18 +200,25 @@ class TrainResult:
 def evaluate(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000
 ) -> tuple[float, int, int]:
-    """Summed cross-entropy, correct count and sample count of ``model`` in eval mode."""
-    was_training = model.training
-    model.eval()
-    loss_sum, correct = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            logits = model(x[start : start + batch_size])
-            target = y[start : start + batch_size]
-            loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
-            correct += int((logits.argmax(1) == target).sum())
-    model.train(was_training)
-    return loss_sum, correct, len(x)
+    """Summed cross-entropy, correct count and sample count of a classifier in eval mode."""
+    loss_sum, correct, seen = evaluate_task(model, x, (y,), Classification(), batch_size)
+    return loss_sum, int(correct), int(seen)
+
+
+def check_task(config: TrainConfig, task: Task) -> None:
+    """Refuse the options a landmark run cannot take (they are the classifier's)."""
+    if not isinstance(task, Landmarks):
+        return
+    classifier_only = {
+        "teacher": config.teacher is not None,
+        "mixer_samples": bool(config.mixer_samples),
+        "augment_shift": bool(config.augment_shift),
+    }
+    used = [name for name, on in classifier_only.items() if on]
+    if used:
+        raise OnebitError(
+            f"{config.data} is a landmark dataset: {', '.join(used)} train classifiers only"
+        )
 
 
 def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -297,19 +305,22 @@ def _fit(
         splits = datasets.load(config.data, config.data_path, config.val_fraction)
     else:
         splits = splits.with_validation(config.val_fraction)
+    task = task_for(splits)
+    check_task(config, task)
     device = context.device
     x_train = torch.from_numpy(splits.x_train).to(device)
-    y_train = torch.from_numpy(splits.y_train).to(device)
-    evaluated = {"val": (splits.x_val, splits.y_val)} if splits.has_validation else {}
-    evaluated["test"] = (splits.x_test, splits.y_test)
+    train_targets = task.targets(splits, "train", device)
     eval_sets = {
-        name: (torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
-        for name, (x, y) in evaluated.items()
+        name: (
+            torch.from_numpy(getattr(splits, f"x_{name}")).to(device),
+            task.targets(splits, name, device),
+        )
+        for name in (("val", "test") if splits.has_validation else ("test",))
     }
 
     torch.manual_seed(config.seed)
     model_kwargs = {
-        **models.data_kwargs(config.model, splits.input_shape, splits.num_classes),
+        **models.data_kwargs(config.model, splits.input_shape, splits.num_outputs),
         **config.model_kwargs,
     }
     model = models.create(config.model, **model_kwargs).to(device)
@@ -327,7 +338,7 @@ def _fit(
     teacher = None
     if config.teacher is not None:
         teacher = load_teacher(config.teacher, device)
-        check_teacher_fits(teacher, config.teacher, x_train[:2], splits.num_classes)
+        check_teacher_fits(teacher, config.teacher, x_train[:2], splits.num_outputs)
     steps_per_epoch = len(_batches(context.shard(torch.arange(len(x_train))), local_batch))
     if steps_per_epoch == 0:
         raise OnebitError(f"the training split ({len(x_train)} samples) is too small to train on")
@@ -337,8 +348,10 @@ def _fit(
     checkpoint_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
     if context.is_main and out_dir is not None:
         remove_stale_temporaries(out_dir)  # fit holds the directory: no other writer
-    log = MetricsLog(out_dir)
-    progress = TrainingProgress(enabled=config.progress and context.is_main, notes=context.is_main)
+    log = MetricsLog(out_dir, task.metric, task.loss_name)
+    progress = TrainingProgress(
+        enabled=config.progress and context.is_main, notes=context.is_main, metric=task.metric
+    )
     start_epoch = 0
     if config.resume and checkpoint_path is not None:
         state = load_checkpoint(checkpoint_path)
@@ -372,22 +385,23 @@ def _fit(
             batches = _batches(order, local_batch)
             progress.start_epoch(epoch, config.epochs, len(batches))
             trained.train()
-            loss_sum, correct, seen = 0.0, 0, 0
+            loss_sum, counts, seen = 0.0, [0.0] * len(task.count_names), 0
             started = time.perf_counter()
             for batch in batches:
                 images = random_shift(x_train[batch], config.augment_shift)
+                targets = tuple(t[batch] for t in train_targets)
                 if config.mixer_samples:
                     loss, logits = mixer_loss(
                         trained,
                         images,
-                        y_train[batch],
+                        targets[0],
                         config.mixer_samples,
                         config.mixer_distill,
                         config.mixer_narrowest,
                     )
                 else:
                     logits = trained(images)
-                    loss = F.cross_entropy(logits, y_train[batch])
+                    loss = task.loss(logits, targets)
                 if teacher is not None:
                     with torch.no_grad():
                         target = teacher(images)
@@ -400,29 +414,28 @@ def _fit(
                 if config.clip_weights:
                     clip_latent_weights(model)
                 loss_sum += loss.item() * len(batch)
-                correct += int((logits.argmax(1) == y_train[batch]).sum())
+                counts = [a + b for a, b in zip(counts, task.counts(logits, targets), strict=True)]
                 seen += len(batch)
-                progress.advance(loss_sum / seen, correct / seen)
+                progress.advance(loss_sum / seen, task.metrics(counts, seen)[task.metric])
             epoch_seconds = time.perf_counter() - started
             if not math.isfinite(loss_sum):
                 raise OnebitError(f"training diverged at epoch {epoch + 1} (loss is {loss_sum})")
 
-            sums = [loss_sum, correct, seen, epoch_seconds]
-            for x_eval, y_eval in eval_sets.values():
+            sums = [epoch_seconds, loss_sum, *counts, seen]
+            for x_eval, eval_targets in eval_sets.values():
                 part = torch.arange(context.rank, len(x_eval), context.world_size)
-                sums += evaluate(model, x_eval[part], y_eval[part])
+                part_targets = tuple(t[part] for t in eval_targets)
+                sums += evaluate_task(model, x_eval[part], part_targets, task)
             totals = context.all_reduce_sum(sums)
-            metrics = {
-                "epoch": epoch + 1,
-                "train_loss": totals[0] / totals[2],
-                "train_accuracy": totals[1] / totals[2],
-            }
-            for i, name in enumerate(eval_sets):
-                eval_loss, eval_correct, eval_seen = totals[4 + 3 * i : 7 + 3 * i]
-                metrics[f"{name}_loss"] = eval_loss / eval_seen
-                metrics[f"{name}_accuracy"] = eval_correct / eval_seen
+            metrics: dict[str, float] = {"epoch": epoch + 1}
+            width = len(task.count_names) + 2  # loss, counts, samples
+            for i, name in enumerate(["train", *eval_sets]):
+                split_loss, *split_counts, split_seen = totals[1 + width * i : 1 + width * (i + 1)]
+                metrics[f"{name}_loss"] = split_loss / split_seen
+                for key, value in task.metrics(split_counts, split_seen).items():
+                    metrics[f"{name}_{key}"] = value
             metrics["lr"] = schedule.get_last_lr()[0]
-            metrics["epoch_seconds"] = totals[3] / context.world_size
+            metrics["epoch_seconds"] = totals[0] / context.world_size
             log.append(metrics)
             progress.end_epoch(metrics)
             if context.is_main and checkpoint_path is not None:

@@ -17,8 +17,12 @@ CURVES_PNG = "curves.png"
 class MetricsLog:
     """The rows of per-epoch metrics, and where they are written (None: nowhere)."""
 
-    def __init__(self, out_dir: Path | None) -> None:
+    def __init__(
+        self, out_dir: Path | None, metric: str = "accuracy", loss_name: str = "cross-entropy loss"
+    ) -> None:
         self.out_dir = out_dir
+        self.metric = metric
+        self.loss_name = loss_name
         self.history: list[dict[str, float]] = []
 
     def append(self, row: dict[str, float]) -> None:
@@ -38,10 +42,12 @@ class MetricsLog:
             json.dump(self.history, handle, indent=1)
 
     def plot(self) -> Path | None:
-        """Write ``curves.png`` (loss and accuracy per epoch: train, validation when the run has
-        a validation split, and test); returns its path."""
+        """Write ``curves.png`` (loss and the task's metric per epoch: train, validation when
+        the run has a validation split, and test); returns its path."""
         if self.out_dir is None or not self.history:
             return None
         from onebit.plots import plot_training_curves
 
-        return plot_training_curves(self.history, self.out_dir / CURVES_PNG)
+        return plot_training_curves(
+            self.history, self.out_dir / CURVES_PNG, metric=self.metric, loss_name=self.loss_name
+        )

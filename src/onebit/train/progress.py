@@ -14,25 +14,33 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+METRIC_LABELS = {"accuracy": "acc", "nme": "NME"}
+
 
 class TrainingProgress:
-    """One bar per epoch with running loss and accuracy, and a summary line when it ends.
+    """One bar per epoch with running loss and metric, and a summary line when it ends.
 
     Disabled, it draws nothing (other ranks of a distributed run, or ``progress=False``); notes
     ("nothing to do", a re-planned schedule) are printed whenever ``notes`` is set.
     """
 
     def __init__(
-        self, enabled: bool = True, console: Console | None = None, notes: bool = True
+        self,
+        enabled: bool = True,
+        console: Console | None = None,
+        notes: bool = True,
+        metric: str = "accuracy",
     ) -> None:
         self.enabled = enabled
         self.notes = notes
+        self.metric = metric
+        label = METRIC_LABELS.get(metric, metric)
         self.console = console or Console(stderr=True, soft_wrap=True)
         self._progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[accuracy]:.2%}"),
+            TextColumn(f"loss {{task.fields[loss]:.4f}}  {label} {{task.fields[metric]:.2%}}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=self.console,
@@ -62,18 +70,21 @@ class TrainingProgress:
         if self._task is not None:
             self._progress.remove_task(self._task)
         self._task = self._progress.add_task(
-            "train", total=steps, epoch=f"{epoch + 1}/{epochs}", loss=0.0, accuracy=0.0
+            "train", total=steps, epoch=f"{epoch + 1}/{epochs}", loss=0.0, metric=0.0
         )
 
-    def advance(self, loss: float, accuracy: float) -> None:
+    def advance(self, loss: float, metric: float) -> None:
+        """One step done: the running loss and metric (accuracy, or a landmark run's NME)."""
         if self._task is not None:
-            self._progress.update(self._task, advance=1, loss=loss, accuracy=accuracy)
+            self._progress.update(self._task, advance=1, loss=loss, metric=metric)
 
     def end_epoch(self, metrics: dict[str, float]) -> None:
         if not self.enabled:
             return
+        label = METRIC_LABELS.get(self.metric, self.metric)
         splits = "  ".join(
-            f"{split} loss {metrics[f'{split}_loss']:.4f} acc {metrics[f'{split}_accuracy']:.2%}"
+            f"{split} loss {metrics[f'{split}_loss']:.4f} "
+            f"{label} {metrics[f'{split}_{self.metric}']:.2%}"
             for split in ("train", "val", "test")
             if f"{split}_loss" in metrics
         )

@@ -1,8 +1,8 @@
 """Lowerings of the model's layers and tensor operations to program ops, one module per family:
 ``linear``, ``conv``, ``norm`` (batch norm and shifts), ``pool``, ``elementwise``, ``join``,
-``shape`` (flatten, pad), ``sign`` (quantizer modules) and ``dynamic`` (DyBNN's input-dependent
-sign and PReLU). Each registers what it lowers in ``registry``; importing this package registers
-them all."""
+``shape`` (flatten, pad), ``resize`` (nearest upsampling), ``sign`` (quantizer modules) and
+``dynamic`` (DyBNN's input-dependent sign and PReLU). Each registers what it lowers in
+``registry``; importing this package registers them all."""
 
 from onebit.convert.lowering import (  # noqa: F401  (registers the lowerings)
     conv,
@@ -12,6 +12,7 @@ from onebit.convert.lowering import (  # noqa: F401  (registers the lowerings)
     linear,
     norm,
     pool,
+    resize,
     shape,
     sign,
 )

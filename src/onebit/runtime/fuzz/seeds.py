@@ -235,6 +235,24 @@ def packed_seed() -> tuple[dict, dict[str, np.ndarray]]:
     return g.graph(g.add("flatten", [t])), g.tensors
 
 
+def resize_seed() -> tuple[dict, dict[str, np.ndarray]]:
+    """Nearest upsampling of a float map and of a packed one (the hourglass's), joined by a
+    binary conv and a residual add."""
+    g = _Graph(5, [6, 3, 4])
+    x = g.add("nchw_to_nhwc", ["input"])
+    up = g.add("upsample_nearest", [x], {"scale": [2, 2]})
+    bits = g.add("upsample_nearest", [g.add("sign_pack", [x])], {"scale": [2, 2]})
+    y = g.add(
+        "binary_conv2d",
+        [bits],
+        {"cin": 6, "stride": [1, 1], "padding": [1, 1], "pad_value": 0.0, "epilogue": "float"},
+        weight=g.packed(6, 3, 3, 6),
+        **g.affine(6),
+    )
+    y = g.add("add", [y, up])
+    return g.graph(g.add("nhwc_to_nchw", [y])), g.tensors
+
+
 def kbit_seed() -> tuple[dict, dict[str, np.ndarray]]:
     """k-bit layers: quantize_pack, a bit-serial conv (2-bit unsigned activations x 3-bit +-1
     planes, padded with the zero code, float epilogue with a post tail), a second one with an
@@ -410,6 +428,7 @@ SEEDS: dict[str, Callable[[], tuple[dict, dict[str, np.ndarray]]]] = {
     "mlp": mlp_seed,
     "cnn": cnn_seed,
     "packed": packed_seed,
+    "resize": resize_seed,
     "kbit": kbit_seed,
     "dynamic": dynamic_seed,
     "switched": switched_seed,

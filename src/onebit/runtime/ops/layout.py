@@ -1,5 +1,5 @@
 """Ops that move values between layouts and forms: NCHW <-> NHWC, flatten, sign-packing,
-constant padding and channel concatenation (float and packed)."""
+constant padding, nearest upsampling and channel concatenation (float and packed)."""
 
 from __future__ import annotations
 
@@ -130,6 +130,37 @@ class Pad(Op):
                 f"op {self.where} expects a float32 NHWC map, got {x.dtype} {x.shape}"
             )
         return pad_nhwc(x, self.padding, self.value)
+
+
+class UpsampleNearest(Op):
+    """Nearest-neighbour upsampling by integer factors of a float NHWC map or a packed one:
+    output pixel ``(y, x)`` is input pixel ``(y // sh, x // sw)`` (torch's ``nearest`` mode at an
+    integer ``scale_factor``, as the hourglass upsamples). Packed bits copy whole words, so they
+    stay exact. Attrs: ``scale`` ``[sh, sw]``, each at least 1."""
+
+    type = "upsample_nearest"
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        self.scale = self.pair_attr("scale", 1)
+
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "bits" if x.kind == "bits" else "float", 3)
+        height, width, last = x.shape
+        shape = (
+            checked(height * self.scale[0], "the upsampled height", self.where),
+            checked(width * self.scale[1], "the upsampled width", self.where),
+            last,
+        )
+        if x.kind == "bits":
+            return bits_value(shape, x.channels, self.where, x.row_bits)
+        return float_value(shape, x.bound, self.where)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 4:
+            raise OnebitError(f"op {self.where} expects a 4-D map, got shape {x.shape}")
+        return np.repeat(np.repeat(x, self.scale[0], axis=1), self.scale[1], axis=2)
 
 
 class Concat(Op):

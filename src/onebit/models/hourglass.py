@@ -1,0 +1,210 @@
+"""A binary hourglass of hierarchical, parallel and multi-scale blocks, for landmark localization.
+
+Bulat & Tzimiropoulos, "Binarized Convolutional Landmark Localizers for Human Pose Estimation
+and Face Alignment with Limited Resources", ICCV 2017 (and the journal version, "Hierarchical
+binary CNNs for landmark localization with limited resources", TPAMI 2018). Layout as the
+authors' float network in ``1adrianb/face-alignment`` (``face_alignment/models.py``: ``ConvBlock``,
+``HourGlass``, ``FAN`` with one stack), with the block binarized as the paper describes::
+
+    block    x -> [BN -> sign -> binary conv 3x3] to C/2 channels  = a
+                  a -> [BN -> sign -> binary conv 3x3] to C/4      = b
+                  b -> [BN -> sign -> binary conv 3x3] to C/4      = c
+             concat(a, b, c) + shortcut(x)
+             shortcut: identity, or BN -> ReLU -> real 1x1 conv when the channels change
+    hourglass(d)  block(x) + upsample_nearest_2x(block(hourglass(d - 1)(block(maxpool_2(x)))))
+             (at d = 1 the inner hourglass is one more block)
+    stem     real conv 7x7/2 (64) -> BN -> ReLU -> block(64, 128) -> maxpool 2
+             -> block(128, 128) -> block(128, F)
+    head     hourglass(depth) -> block(F, F) -> real 1x1 conv -> BN -> ReLU
+             -> real 1x1 conv to one heatmap per landmark (at 1/4 of the input's side)
+
+The binary convolutions' weights are ``sign(W)`` scaled per output channel by XNOR-Net's
+``alpha_c = mean |W_c|`` (the paper binarizes as XNOR-Net, Rastegari et al. 2016), and the
+activations are ``ste_sign``; the first and the last layers and the two 1x1 shortcut
+projections of the stem stay real-valued, as the paper keeps the first and last layers.
+
+Deviations: the block's BN placement and 1x1 projections are the float code's, binarized by
+replacing each ReLU with the sign; the float twin (``binary=False``) is that code's block (BN ->
+ReLU -> float conv), the network the paper compares its binary one against. One hourglass
+(FAN-1); the paper stacks up to eight with intermediate supervision.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from onebit._registry import OnebitError
+from onebit.models._common import check_image_args
+from onebit.models._factory import zoo_entry
+from onebit.nn import QuantConv2d
+
+STEM_WIDTHS = (64, 128)
+HEATMAP_STRIDE = 4
+"""Input pixels per heatmap pixel: the stem's strided conv and its max-pool."""
+
+
+def block_branch(in_channels: int, out_channels: int, binary: bool, momentum: float) -> nn.Module:
+    """BN -> sign -> binary 3x3 conv, or in the float twin BN -> ReLU -> 3x3 conv."""
+    norm = nn.BatchNorm2d(in_channels, momentum=momentum)
+    if binary:
+        conv = QuantConv2d(
+            in_channels,
+            out_channels,
+            3,
+            padding=1,
+            bias=False,
+            input_quantizer="ste_sign",
+            weight_quantizer="ste_sign",
+            alpha_scaling=True,
+        )
+        return nn.Sequential(norm, conv)
+    return nn.Sequential(
+        norm, nn.ReLU(), nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
+    )
+
+
+class HierarchicalBlock(nn.Module):
+    """Three 3x3 convolutions in sequence whose outputs (half, a quarter and a quarter of the
+    channels) are concatenated and added to the shortcut (see the module docstring)."""
+
+    def __init__(self, in_channels: int, out_channels: int, binary: bool, momentum: float) -> None:
+        super().__init__()
+        if out_channels % 4:
+            raise OnebitError(
+                f"a hierarchical block needs channels divisible by 4, got {out_channels}"
+            )
+        half, quarter = out_channels // 2, out_channels // 4
+        self.branch1 = block_branch(in_channels, half, binary, momentum)
+        self.branch2 = block_branch(half, quarter, binary, momentum)
+        self.branch3 = block_branch(quarter, quarter, binary, momentum)
+        self.shortcut: nn.Module = nn.Identity()
+        if in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.BatchNorm2d(in_channels, momentum=momentum),
+                nn.ReLU(),
+                nn.Conv2d(in_channels, out_channels, 1, bias=False),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.branch1(x)
+        b = self.branch2(a)
+        c = self.branch3(b)
+        return torch.cat([a, b, c], dim=1) + self.shortcut(x)
+
+
+class Hourglass(nn.Module):
+    """Newell et al.'s hourglass ("Stacked Hourglass Networks for Human Pose Estimation", ECCV
+    2016) of hierarchical blocks: ``depth`` halvings by 2x2 max-pooling, then as many nearest
+    2x upsamplings, each added to a block of the same resolution."""
+
+    def __init__(self, depth: int, channels: int, binary: bool, momentum: float) -> None:
+        super().__init__()
+        self.depth = depth
+        self.upper = HierarchicalBlock(channels, channels, binary, momentum)
+        self.pool = nn.MaxPool2d(2)
+        self.down = HierarchicalBlock(channels, channels, binary, momentum)
+        self.inner: nn.Module = (
+            Hourglass(depth - 1, channels, binary, momentum)
+            if depth > 1
+            else HierarchicalBlock(channels, channels, binary, momentum)
+        )
+        self.up = HierarchicalBlock(channels, channels, binary, momentum)
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lower = self.up(self.inner(self.down(self.pool(x))))
+        return self.upper(x) + self.upsample(lower)
+
+
+class LandmarkHourglass(nn.Module):
+    """The stem, one hourglass and the head (see the module docstring); the output is one
+    heatmap per landmark at ``1/HEATMAP_STRIDE`` of the input's side."""
+
+    def __init__(
+        self,
+        input_shape: tuple[int, int, int],
+        num_landmarks: int,
+        features: int,
+        depth: int,
+        binary: bool,
+        momentum: float,
+    ) -> None:
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        self.num_classes = num_landmarks  # output maps, as a classifier's output units
+        self.num_landmarks = num_landmarks
+        self.binary = binary
+        self.heatmap_stride = HEATMAP_STRIDE
+        first, second = STEM_WIDTHS
+        self.stem = nn.Sequential(
+            nn.Conv2d(input_shape[0], first, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(first, momentum=momentum),
+            nn.ReLU(),
+            HierarchicalBlock(first, second, binary, momentum),
+            nn.MaxPool2d(2),
+            HierarchicalBlock(second, second, binary, momentum),
+            HierarchicalBlock(second, features, binary, momentum),
+        )
+        self.hourglass = Hourglass(depth, features, binary, momentum)
+        self.head = nn.Sequential(
+            HierarchicalBlock(features, features, binary, momentum),
+            nn.Conv2d(features, features, 1, bias=False),
+            nn.BatchNorm2d(features, momentum=momentum),
+            nn.ReLU(),
+            nn.Conv2d(features, num_landmarks, 1),
+        )
+
+    @property
+    def heatmap_size(self) -> tuple[int, int]:
+        return self.input_shape[1] // HEATMAP_STRIDE, self.input_shape[2] // HEATMAP_STRIDE
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        """The shape of one output, (landmarks, height, width)."""
+        return (self.num_landmarks, *self.heatmap_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hourglass(self.stem(x)))
+
+
+@zoo_entry("landmark-hourglass")
+def build_landmark_hourglass(
+    *,
+    num_classes: int,
+    input_size: int,
+    in_channels: int,
+    binary: bool = True,
+    features: int = 256,
+    depth: int = 4,
+    momentum: float = 0.1,
+) -> LandmarkHourglass:
+    """Build the binary hourglass (or its float twin) for ``num_classes`` landmarks.
+
+    Args:
+        num_classes: landmarks, one heatmap each.
+        input_size: side of the square input; the heatmaps' side is a quarter of it, and must
+            halve ``depth`` times evenly.
+        in_channels: channels of the input image.
+        binary: the binary network, or its full-precision twin.
+        features: channels inside the hourglass, a multiple of 4.
+        depth: halvings inside the hourglass.
+        momentum: every BatchNorm's momentum.
+    """
+    name = "landmark-hourglass"
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        raise OnebitError(
+            f"{name}: num_classes (landmarks) must be an integer >= 1, got {num_classes!r}"
+        )
+    shape = check_image_args(name, 2, input_size, in_channels, minimum_size=HEATMAP_STRIDE * 2)
+    if not isinstance(depth, int) or depth < 1:
+        raise OnebitError(f"{name}: depth must be an integer >= 1, got {depth!r}")
+    if not isinstance(features, int) or features < 4 or features % 4:
+        raise OnebitError(f"{name}: features must be a positive multiple of 4, got {features!r}")
+    step = HEATMAP_STRIDE * 2**depth
+    if input_size % step:
+        raise OnebitError(
+            f"{name}: input_size must be a multiple of {step} (the stem's 4, then {depth} "
+            f"halvings), got {input_size}"
+        )
+    return LandmarkHourglass(shape, num_classes, features, depth, binary, momentum)
