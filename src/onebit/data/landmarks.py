@@ -13,13 +13,13 @@ occluded joint, a keypoint with visibility 0) is ``NaN`` in both coordinates; th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from onebit._registry import OnebitError
 from onebit.data._checks import describe_value
-from onebit.data.splits import VAL_SPLIT_SEED, validation_split
+from onebit.data.splits import VAL_SPLIT_SEED, carve_validation
 
 SPLITS = ("train", "val", "test")
 NORMS = ("box_diagonal", "interocular")
@@ -108,21 +108,7 @@ class LandmarkSplits:
     def with_validation(self, fraction: float, seed: int = VAL_SPLIT_SEED) -> LandmarkSplits:
         """These splits with a validation split carved out of the training part, by the rule
         of :func:`onebit.data.splits.validation_split` (the one classification sets use)."""
-        if self.has_validation:
-            raise OnebitError(
-                f"dataset {self.name!r} already has a validation split "
-                f"({len(self.points_val)} samples); carve it from splits without one"
-            )
-        train, val = validation_split(len(self.points_train), fraction, seed)
-        if len(val) == 0:
-            return self
-        return replace(
-            self,
-            x_train=self.x_train[train],
-            points_train=self.points_train[train],
-            x_val=self.x_train[val],
-            points_val=self.points_train[val],
-        )
+        return carve_validation(self, "points", fraction, seed)
 
     def _check_split(self, split: str, x: np.ndarray, points: np.ndarray) -> None:
         where = f"dataset {self.name!r}, {split} split"

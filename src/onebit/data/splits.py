@@ -100,21 +100,7 @@ class DataSplits:
             OnebitError: if these splits already have a validation split, the fraction is not
                 in [0, 1), or the training part is too small to give both parts samples.
         """
-        if self.has_validation:
-            raise OnebitError(
-                f"dataset {self.name!r} already has a validation split "
-                f"({len(self.y_val)} samples); carve it from splits without one"
-            )
-        train, val = validation_split(len(self.y_train), fraction, seed)
-        if len(val) == 0:
-            return self
-        return replace(
-            self,
-            x_train=self.x_train[train],
-            y_train=self.y_train[train],
-            x_val=self.x_train[val],
-            y_val=self.y_train[val],
-        )
+        return carve_validation(self, "y", fraction, seed)
 
     def _check_split(self, split: str, x: np.ndarray, y: np.ndarray) -> None:
         where = f"dataset {self.name!r}, {split} split"
@@ -160,6 +146,33 @@ class DataSplits:
             f"test={len(self.x_test)}, "
             f"input_shape={self.input_shape}, num_classes={self.num_classes})"
         )
+
+
+def carve_validation(splits, targets: str, fraction: float, seed: int = VAL_SPLIT_SEED):
+    """``splits`` (a frozen dataclass with ``x_train``, ``x_val`` and ``{targets}_train``,
+    ``{targets}_val``) with a validation split carved out of its training part by
+    :func:`validation_split`; the splits unchanged for ``fraction`` 0.
+
+    Raises:
+        OnebitError: if the splits already have a validation split, the fraction is not in
+            [0, 1), or the training part is too small to give both parts samples.
+    """
+    held = getattr(splits, f"{targets}_val")
+    if held is not None and len(held) > 0:
+        raise OnebitError(
+            f"dataset {splits.name!r} already has a validation split "
+            f"({len(held)} samples); carve it from splits without one"
+        )
+    labels = getattr(splits, f"{targets}_train")
+    train, val = validation_split(len(labels), fraction, seed)
+    if len(val) == 0:
+        return splits
+    return replace(
+        splits,
+        x_train=splits.x_train[train],
+        x_val=splits.x_train[val],
+        **{f"{targets}_train": labels[train], f"{targets}_val": labels[val]},
+    )
 
 
 def permutation_split(n: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,9 +24,10 @@ activations are ``ste_sign``; the first and the last layers and the two 1x1 shor
 projections of the stem stay real-valued, as the paper keeps the first and last layers.
 
 Deviations: the block's BN placement and 1x1 projections are the float code's; its three
-branches are binarized by putting the sign where the code has a ReLU; the float twin (``binary=False``) is that code's block (BN ->
-ReLU -> float conv), the network the paper compares its binary one against. One hourglass
-(FAN-1); the paper stacks up to eight with intermediate supervision.
+branches are binarized by putting the sign where the code has a ReLU; the float twin
+(``binary=False``) is that code's block (BN -> ReLU -> float conv), the network the paper
+compares its binary one against. One hourglass (FAN-1); the paper stacks up to eight with
+intermediate supervision.
 """
 
 from __future__ import annotations
