@@ -152,7 +152,10 @@ def test_make_reports_checks_the_tree_first_and_renders_the_readme_last():
     recipe[1:] = [line.removeprefix("$(WAIT_IDLE) && ") for line in recipe[1:]]
     names = [line.split()[1:3] for line in recipe[1:]]
     assert names == [
-        *(["bench", name] for name in ("bgemm", "bconv2d", "kbit", "zoo", "mlp", "fuzz")),
+        *(
+            ["bench", name]
+            for name in ("bgemm", "bconv2d", "kbit", "zoo", "hourglass", "mlp", "fuzz")
+        ),
         *(
             ["experiment", name]
             for name in ("accuracy", "ablation", "ablation", "dybnn", "bitmixer", "bitmixer", "mcu")
@@ -161,9 +164,9 @@ def test_make_reports_checks_the_tree_first_and_renders_the_readme_last():
         ["bench", "energy"],
     ]
     assert "--checkpoint $(DEMO_DIR)/checkpoint.pt" in recipe[3]  # the demo's first layer
-    assert "--cases 100000 --jobs 2" in recipe[6]
-    assert all(line.endswith("--out docs") for line in recipe[7:14])
-    assert "runs/mcu/seed0/model.onebit" in recipe[14]
+    assert "--cases 100000 --jobs 2" in recipe[7]
+    assert all(line.endswith("--out docs") for line in recipe[8:15])
+    assert "runs/mcu/seed0/model.onebit" in recipe[15]
 
 
 def test_machine_info_without_a_start_judges_only_the_load_after():

@@ -225,6 +225,41 @@ RESULTS = {
         "by_kind": {"truncate": {"refused": 8}, "tensor_values": {"ok": 12}},
         "failures": [],
     },
+    "hourglass": {
+        "model": "landmark-hourglass",
+        "arguments": {"num_classes": 68, "input_size": 256, "features": 256, "depth": 4},
+        "input_shape": [3, 256, 256],
+        "heatmap_shape": [68, 64, 64],
+        "binary_macs": 7_500_000_000,
+        "float_macs": 700_000_000,
+        "onebit_file_bytes": 2_000_000,
+        "float32_state_dict_bytes": 25_000_000,
+        "convert_s": 2.0,
+        "max_abs_heatmap_difference": 1e-7,
+        "same_decoded_points": 1.0,
+        "rounds": 7,
+        "pause_after_torch_s": 1.0,
+        "pause_kind": "busy-wait pause",
+        "timing_onebit": {"repeat": 5, "warmup": 1},
+        "timing_torch": {"repeat": 3, "warmup": 1},
+        "twin_setups": {
+            "eager channels_last": {"build_s": 0.1, "ms": {"1": 500.0}},
+            "torch.compile": {"error": "RuntimeError: no C++ compiler"},
+        },
+        "target_ms": 15.0,
+        "target_speedup": 5.0,
+        "rows": [
+            {
+                "threads": 1,
+                "onebit_ms": 240.0,
+                "onebit_best_ms": 230.0,
+                "twin_ms": 500.0,
+                "twin_best_ms": 490.0,
+                "twin_setup": "eager channels_last",
+                "speedup_vs_twin": 500.0 / 240.0,
+            }
+        ],
+    },
 }
 
 # a fact each report must take from the stored values, not from code
@@ -236,6 +271,7 @@ FROM_JSON = {
     "fuzz": "20 files (cases 0..19 of run seed 1)",
     "mcu": "median over the first 7 mnist5k test images",
     "kbit": "median of 7 samples after 2 warm-up calls",
+    "hourglass": "| 1 | 240.0 | 500.0 | eager channels_last | 2.1 | ≤ 15 ms: no; ≥ 5x: no |",
 }
 
 
@@ -266,6 +302,14 @@ def test_zoo_report_names_the_chosen_torch_setup_and_why_others_failed():
     text = render_markdown(document("zoo"))
     assert "| quicknet-small | 2 | 1.25 | 4.00 | eager channels_last | 3.2 | 1.60 |" in text
     assert "torch.compile: could not run (RuntimeError: no C++ compiler)" in text
+
+
+def test_hourglass_report_gives_the_work_and_the_agreement():
+    text = render_markdown(document("hourglass"))
+    assert "7.50 G binary MACs (XNOR-popcount) and 0.70 G float MACs" in text
+    assert "max difference 1.00e-07, 100% of the decoded points equal" in text
+    assert "torch.compile: could not run (RuntimeError: no C++ compiler)" in text
+    assert "at most 15 ms on one thread, and at least 5x faster" in text
 
 
 def test_mlp_headline_is_the_float_twin():

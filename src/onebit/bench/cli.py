@@ -232,6 +232,55 @@ def bench_zoo(
     )
 
 
+@bench_app.command("hourglass")
+@reports_errors
+def bench_hourglass(
+    out: Annotated[Path, _out_option("docs/hourglass.json")] = Path("docs/hourglass.json"),
+    threads: Threads = None,
+    input_size: Annotated[int, typer.Option(min=16)] = 256,
+    landmarks: Annotated[int, typer.Option(min=1)] = 68,
+    features: Annotated[int, typer.Option(min=4)] = 256,
+    depth: Annotated[int, typer.Option(min=1)] = 4,
+    rounds: Annotated[int, typer.Option(min=1)] = 7,
+    pause: Pause = None,
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option(help="A torch setup of the float twin to try (repeat); default all."),
+    ] = None,
+    from_json: FromJson = None,
+) -> None:
+    """The binary landmark hourglass packed vs its float twin in torch, batch 1."""
+    from onebit.bench import hourglass, zoo
+
+    counts = _thread_counts(threads, (1,))
+    unknown = [name for name in baseline or [] if name not in zoo.BASELINE_SETUPS]
+    if unknown:
+        raise OnebitError(f"unknown --baseline {unknown}; known: {', '.join(zoo.BASELINE_SETUPS)}")
+    words = _words(out=str(out), threads=threads, baseline=baseline, pause=pause)
+    defaults = {"input_size": 256, "landmarks": 68, "features": 256, "depth": 4, "rounds": 7}
+    given = {"input_size": input_size, "landmarks": landmarks, "features": features}
+    given |= {"depth": depth, "rounds": rounds}
+    words += _words(**{key: value for key, value in given.items() if value != defaults[key]})
+    _bench(
+        "hourglass",
+        out,
+        from_json,
+        words,
+        lambda: hourglass.benchmark_hourglass(
+            input_size,
+            landmarks,
+            features,
+            depth,
+            counts,
+            rounds,
+            hourglass.PAUSE_S if pause is None else pause,
+            baseline or zoo.BASELINE_SETUPS,
+        ),
+        hourglass.print_hourglass,
+        max(counts),
+    )
+
+
 @bench_app.command("mlp")
 @reports_errors
 def bench_mlp(

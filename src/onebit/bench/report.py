@@ -26,6 +26,7 @@ RENDERERS = {
     "bgemm": "onebit.bench.bgemm:markdown_bgemm",
     "bconv2d": "onebit.bench.bconv2d:markdown_bconv2d",
     "zoo": "onebit.bench.zoo:markdown_zoo",
+    "hourglass": "onebit.bench.hourglass:markdown_hourglass",
     "mlp": "onebit.bench.mlp:markdown_mlp",
     "mcu": "onebit.bench.mcu:markdown_mcu",
     "kbit": "onebit.bench.kbit:markdown_kbit",
