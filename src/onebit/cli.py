@@ -326,7 +326,7 @@ def summary(
     kwargs = _given(hidden=hidden, depth=depth) | _model_args(model_arg)
     if data is not None:
         splits = datasets.load(data, data_path)
-        kwargs.update(models.data_kwargs(model, splits.input_shape, splits.num_classes))
+        kwargs.update(models.data_kwargs(model, splits.input_shape, splits.num_outputs))
     summarized = print_summary(models.create(model, **kwargs), title=model)
     if energy:
         from onebit.energy import print_energy
@@ -496,6 +496,11 @@ def run(
 
     program = runtime.load(program_path, bits=None if bits is None else parse_bits(bits))
     splits = datasets.load(data, data_path)
+    if not isinstance(splits, datasets.DataSplits):
+        raise OnebitError(
+            f"onebit run measures accuracy on a class dataset; {data} is a landmark set "
+            "(decode a program's heatmaps with onebit.landmarks.decode_heatmaps)"
+        )
     if splits.input_shape != program.input_shape:
         raise OnebitError(
             f"{program_path} takes inputs of shape {program.input_shape}, but {data} has "

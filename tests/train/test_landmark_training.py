@@ -154,3 +154,19 @@ def test_onebit_train_reports_nme(tmp_path, monkeypatch) -> None:
     done = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run"), "--no-progress"])
     assert done.exit_code == 0, done.output
     assert "test NME" in done.output and "PCK@0.1" in done.output
+
+
+def test_summary_takes_a_landmark_set_and_run_refuses_one(tmp_path) -> None:
+    args = ["summary", "landmark-hourglass", "--data", "mnist-landmarks"]
+    done = CliRunner().invoke(app, [*args, "--model-arg", "features=8", "--model-arg", "depth=1"])
+    assert done.exit_code == 0, done.output
+    assert "MACs:" in done.output and "binary" in done.output
+    from onebit import convert, models
+
+    model = models.create("mcu-bnn", input_size=64).eval()
+    convert(model, torch.zeros(1, 1, 64, 64)).save(tmp_path / "m.onebit")
+    refused = CliRunner().invoke(
+        app, ["run", str(tmp_path / "m.onebit"), "--data", "mnist-landmarks"]
+    )
+    assert refused.exit_code != 0
+    assert "mnist-landmarks is a landmark set" in refused.output

@@ -112,7 +112,7 @@ def benchmark_energy(names: Sequence[str], table: EnergyTable = HOROWITZ_45NM) -
         kwargs: dict[str, Any] = {}
         if name == DEMO_MODEL:
             splits = data.load(DEMO_DATA)
-            kwargs = models.data_kwargs(name, splits.input_shape, splits.num_classes)
+            kwargs = models.data_kwargs(name, splits.input_shape, splits.num_outputs)
         row = model_energy(name, table, **kwargs)
         row["demo"] = name == DEMO_MODEL
         rows.append(row)
