@@ -30,7 +30,7 @@ def targets_of(points: np.ndarray, size: int = 32) -> tuple[torch.Tensor, ...]:
         points[:1].astype(np.float32),
         tuple(f"p{i}" for i in range(points.shape[1])),
     )
-    return Landmarks("box_diagonal").targets(data, "train", torch.device("cpu"))
+    return Landmarks("box_diagonal", (size, size)).targets(data, "train", torch.device("cpu"))
 
 
 def test_the_exact_heatmaps_have_zero_loss_and_near_zero_error() -> None:
@@ -39,7 +39,7 @@ def test_the_exact_heatmaps_have_zero_loss_and_near_zero_error() -> None:
     )
     targets = targets_of(points)
     maps, _ = render_heatmaps(points, (8, 8), stride=4)
-    task = Landmarks("box_diagonal")
+    task = Landmarks("box_diagonal", (32, 32))
     assert task.loss(torch.from_numpy(maps), targets).item() == 0.0
     error_sum, hits, count = task.counts(torch.from_numpy(maps), targets)
     assert count == 5 and hits == 5  # the missing point is not counted
@@ -57,7 +57,7 @@ def test_the_exact_heatmaps_have_zero_loss_and_near_zero_error() -> None:
 
 def test_mismatched_outputs_are_named() -> None:
     targets = targets_of(np.array([[[1.0, 2.0], [5.0, 9.0], [3.0, 3.0]]] * 2))
-    task = Landmarks("box_diagonal")
+    task = Landmarks("box_diagonal", (32, 32))
     with pytest.raises(OnebitError, match="outputs 2 heatmaps but the data has 3 landmarks"):
         task.loss(torch.zeros(2, 2, 8, 8), targets)
     with pytest.raises(OnebitError, match=r"\(N, landmarks, H/s, W/s\)"):
@@ -65,7 +65,7 @@ def test_mismatched_outputs_are_named() -> None:
     with pytest.raises(OnebitError, match=r"\(N, landmarks, H/s, W/s\)"):
         task.counts(torch.zeros(2, 3, 5, 8), targets)
     with pytest.raises(OnebitError, match="landmark norm"):
-        Landmarks("eyes")
+        Landmarks("eyes", (32, 32))
 
 
 def test_an_image_whose_length_is_zero_is_refused() -> None:
@@ -87,7 +87,15 @@ def test_classification_is_the_old_evaluation() -> None:
     assert isinstance(task_for(LandmarkSplits("t", *landmark_arrays())), Landmarks)
     with pytest.raises(OnebitError, match="not a dataset"):
         task_for(object())
-    assert DataSplits.num_outputs.fget is not None
+    classes = DataSplits(
+        "c",
+        np.zeros((2, 1, 2, 2), np.float32),
+        np.array([0, 2]),
+        np.zeros((1, 1, 2, 2), np.float32),
+        np.array([1]),
+        ("a", "b", "c"),
+    )
+    assert classes.num_outputs == 3 == Classification().outputs(classes)
 
 
 def landmark_arrays():

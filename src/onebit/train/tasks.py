@@ -71,10 +71,17 @@ class Landmarks:
     loss_name = "heatmap MSE"
     count_names = ("normalized_error_sum", "pck_hits", "points")
 
-    def __init__(self, norm: str, sigma: float = HEATMAP_SIGMA, alpha: float = PCK_ALPHA) -> None:
+    def __init__(
+        self,
+        norm: str,
+        image_size: tuple[int, int],
+        sigma: float = HEATMAP_SIGMA,
+        alpha: float = PCK_ALPHA,
+    ) -> None:
         if norm not in LENGTHS:
             raise OnebitError(f"landmark norm must be one of {sorted(LENGTHS)}, got {norm!r}")
         self.norm = norm
+        self.image_size = tuple(int(side) for side in image_size)  # (height, width)
         self.sigma = sigma
         self.alpha = alpha
 
@@ -91,15 +98,15 @@ class Landmarks:
                 f"dataset {splits.name!r}, {split} image {bad}: its {self.norm} length is "
                 f"{lengths[bad]}, which cannot normalize the error"
             )
-        image_size = torch.tensor(x.shape[2:])
-        return (
-            torch.from_numpy(points).to(device),
-            torch.from_numpy(lengths).to(device),
-            image_size.expand(len(points), 2).to(device),
-        )
+        if tuple(x.shape[2:]) != self.image_size:
+            raise OnebitError(
+                f"dataset {splits.name!r}, {split} images are {tuple(x.shape[2:])}, but the "
+                f"task was made for {self.image_size}"
+            )
+        return torch.from_numpy(points).to(device), torch.from_numpy(lengths).to(device)
 
-    def _stride(self, outputs: torch.Tensor, targets: Targets) -> int:
-        height, width = (int(v) for v in targets[2][0])
+    def _stride(self, outputs: torch.Tensor) -> int:
+        height, width = self.image_size
         map_height, map_width = outputs.shape[2:] if outputs.ndim == 4 else (0, 0)
         if (
             not (map_height and map_width)
@@ -116,7 +123,7 @@ class Landmarks:
         self, outputs: torch.Tensor, targets: Targets, reduction: str = "mean"
     ) -> torch.Tensor:
         points = targets[0].detach().cpu().numpy()
-        stride = self._stride(outputs, targets)
+        stride = self._stride(outputs)
         maps, given = render_heatmaps(points, tuple(outputs.shape[2:]), stride, self.sigma)
         maps = torch.from_numpy(maps).to(outputs.device)
         given = torch.from_numpy(given).to(outputs.device)
@@ -130,7 +137,7 @@ class Landmarks:
         return per_image.mean() if reduction == "mean" else per_image.sum()
 
     def counts(self, outputs: torch.Tensor, targets: Targets) -> list[float]:
-        stride = self._stride(outputs, targets)
+        stride = self._stride(outputs)
         predicted = decode_heatmaps(outputs.detach().cpu().numpy(), stride)
         annotated = targets[0].cpu().numpy().astype(np.float64)
         lengths = targets[1].cpu().numpy().astype(np.float64)
@@ -153,7 +160,7 @@ Task = Classification | Landmarks
 def task_for(splits: Any) -> Task:
     """The task a dataset's splits train."""
     if isinstance(splits, LandmarkSplits):
-        return Landmarks(splits.norm)
+        return Landmarks(splits.norm, splits.input_shape[1:])
     if isinstance(splits, DataSplits):
         return Classification()
     raise OnebitError(f"cannot train on {type(splits).__name__}: not a dataset's splits")
