@@ -865,6 +865,41 @@ def dybnn(
         console.print(f"wrote {path}", highlight=False)
 
 
+@experiment_app.command()
+@reports_errors
+def landmarks(
+    data: Annotated[str, typer.Option(help="A landmark set, e.g. mnist-landmarks.")] = (
+        "mnist-landmarks"
+    ),
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds of the final runs.")] = "0,1,2",
+    epochs: Annotated[int, typer.Option(min=1)] = 15,
+    out: Annotated[
+        Path, typer.Option(help="Where the report goes (`--out docs` remakes the project's).")
+    ] = Path("runs/landmarks"),
+    from_json: Annotated[
+        Path | None, typer.Option(help="Re-render the Markdown of a saved JSON report into --out.")
+    ] = None,
+) -> None:
+    """The binary landmark hourglass against its float twin: NME and PCK over seeds, the
+    programs' agreement and batch-1 latency."""
+    import shlex
+
+    from onebit.experiments.landmarks import render_report, run_landmarks, write_report
+
+    if from_json is not None:
+        console.print(f"wrote {render_report(_load_report(from_json), out)}", highlight=False)
+        return
+    started = Provenance.start()
+    result = run_landmarks(
+        data, _seed_list(seeds), epochs, log=lambda line: console.print(line, highlight=False)
+    )
+    words = ["onebit", "experiment", "landmarks", "--data", data, "--seeds", seeds]
+    words += ["--epochs", str(epochs), "--out", str(out)]
+    measured = started.finish(result["threads"])
+    for path in write_report(result, out, shlex.join(words), measured):
+        console.print(f"wrote {path}", highlight=False)
+
+
 app.info.cls = experiment_app.info.cls = bench_app.info.cls = export_app.info.cls = OnebitGroup
 for _command in (
     *app.registered_commands,

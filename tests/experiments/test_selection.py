@@ -61,17 +61,36 @@ def test_other_validation_scores_rank_in_turn_and_are_reported():
     def train_fn(candidate: Candidate) -> dict[str, float]:
         return {
             **metrics_with_test_inverted(candidate),
-            "margin": margins[candidate.settings["lr"]],
+            "val_margin": margins[candidate.settings["lr"]],
         }
 
     rule = "the smallest shortfall, then validation accuracy"
-    selection = select(CANDIDATES, train_fn, rank_by=("margin", "val_accuracy"), rule=rule)
+    selection = select(CANDIDATES, train_fn, rank_by=("val_margin", "val_accuracy"), rule=rule)
     assert selection.best.name == "lr 0.001"  # tied on the margin with lr 0.1, better accuracy
     record = selection.as_json()
     assert record["rule"] == rule
-    assert [c["margin"] for c in record["candidates"]] == [-1.0, -2.0, -1.0, -3.0]
+    assert [c["val_margin"] for c in record["candidates"]] == [-1.0, -2.0, -1.0, -3.0]
     assert [c["val_accuracy"] for c in record["candidates"]] == [0.8, 0.95, 0.9, 0.95]
-    with pytest.raises(OnebitError, match=r"no \['margin'\] to rank by"):
-        select(CANDIDATES, metrics_with_test_inverted, rank_by=("margin",))
+    with pytest.raises(OnebitError, match=r"no \['val_margin'\] to rank by"):
+        select(CANDIDATES, metrics_with_test_inverted, rank_by=("val_margin",))
     with pytest.raises(OnebitError, match="at least one metric"):
         select(CANDIDATES, metrics_with_test_inverted, rank_by=())
+    with pytest.raises(OnebitError, match=r"validation metrics \(val_...\) only"):
+        select(CANDIDATES, metrics_with_test_inverted, rank_by=("test_accuracy",))
+
+
+def test_an_error_ranks_lowest_first_without_an_accuracy():
+    errors = {0.1: 0.30, 0.01: 0.05, 0.001: 0.04, 0.0001: 0.04}
+
+    def train_fn(candidate: Candidate) -> dict[str, float]:
+        error = errors[candidate.settings["lr"]]
+        return {"val_nme": error, "val_pck": 1.0 - error, "test_nme": 1.0 - error}
+
+    selection = select(CANDIDATES, train_fn, rank_by=("val_nme",), minimize=("val_nme",))
+    assert selection.best.name == "lr 0.001"  # the lowest error, tried before its tie
+    assert selection.val_accuracy == {}
+    record = selection.as_json()
+    assert [c["val_nme"] for c in record["candidates"]] == [0.30, 0.05, 0.04, 0.04]
+    assert all("val_accuracy" not in c for c in record["candidates"])
+    with pytest.raises(OnebitError, match="not among rank_by"):
+        select(CANDIDATES, train_fn, rank_by=("val_pck",), minimize=("val_nme",))

@@ -91,8 +91,20 @@ def test_it_learns_a_heatmap() -> None:
         ({"depth": 0}, "depth"),
         ({"num_classes": 0}, "landmarks"),
         ({"in_channels": 0}, "in_channels"),
+        ({"stem_width": 7}, "stem_width"),
+        ({"stem_width": True}, "stem_width"),
     ],
 )
 def test_bad_arguments_are_named(overrides, message) -> None:
     with pytest.raises(OnebitError, match=message):
         small(**overrides)
+
+
+def test_the_stem_width_sets_the_stem_and_twice_it_in_its_blocks() -> None:
+    model = small(stem_width=6)
+    first = model.stem[0]
+    assert first.out_channels == 6
+    assert model.stem[3].branch1[1].in_channels == 6
+    assert model.stem[5].branch1[1].in_channels == 12
+    assert model(torch.rand(2, 1, 32, 32)).shape == (2, 5, 8, 8)
+    assert small().stem[0].out_channels == 64  # the paper's

@@ -2,7 +2,7 @@
 
 An experiment that tries several settings (an optimizer's hyperparameters, a float twin's learning
 rate) trains each candidate once and keeps the one with the best final validation accuracy (or
-another validation score the experiment computes, such as a worst case over settings); the test
+another validation score: a landmark error, a worst case over settings); the test
 split is only reported afterwards, for runs that were not used to choose anything.
 """
 
@@ -31,7 +31,8 @@ class Selection:
 
     Attributes:
         best: the candidate with the best score (the first one tried on a tie).
-        val_accuracy: each candidate's final validation accuracy, by name.
+        val_accuracy: each candidate's final validation accuracy, by name (empty for a task
+            without an accuracy, such as landmarks).
         candidates: the candidates, in the order tried.
         scores: each candidate's values of the ranking keys besides ``val_accuracy``, by name.
         rule: how the candidate was chosen, in words.
@@ -53,7 +54,11 @@ class Selection:
                 {
                     "name": c.name,
                     "settings": dict(c.settings),
-                    "val_accuracy": self.val_accuracy[c.name],
+                    **(
+                        {"val_accuracy": self.val_accuracy[c.name]}
+                        if c.name in self.val_accuracy
+                        else {}
+                    ),
                     **self.scores.get(c.name, {}),
                 }
                 for c in self.candidates
@@ -66,24 +71,28 @@ def select(
     train_fn: Callable[[Candidate], Mapping[str, float]],
     rank_by: Sequence[str] = ("val_accuracy",),
     rule: str = DEFAULT_RULE,
+    minimize: Sequence[str] = (),
 ) -> Selection:
-    """Train every candidate and return the one with the best validation accuracy.
+    """Train every candidate and return the one with the best validation score.
 
-    Only ``val_accuracy`` and the ``rank_by`` keys of what ``train_fn`` returns are read: the
-    test metrics a training run also reports play no part in the choice.
+    Only the ``rank_by`` keys of what ``train_fn`` returns (and ``val_accuracy``, kept for the
+    report when given) are read: the test metrics a training run also reports play no part in
+    the choice.
 
     Args:
         candidates: the settings to try, with distinct names.
-        train_fn: trains one candidate and returns its final metrics, which must include
-            ``val_accuracy`` (a run with a validation split) and the ``rank_by`` keys.
-        rank_by: metrics compared in turn, higher being better: the first decides unless tied,
-            then the next; the default ranks by validation accuracy alone. Each must be
-            computed on the validation split.
+        train_fn: trains one candidate and returns its final metrics, which must include the
+            ``rank_by`` keys.
+        rank_by: metrics compared in turn: the first decides unless tied, then the next; the
+            default ranks by validation accuracy alone. Each must be computed on the
+            validation split, so each must be named ``val_...``.
         rule: ``rank_by`` in words, for reports.
+        minimize: the ``rank_by`` keys for which lower is better (an error, a loss); higher is
+            better for the others.
 
     Raises:
-        OnebitError: for no candidates, repeated names, or metrics without ``val_accuracy``
-            or a ``rank_by`` key.
+        OnebitError: for no candidates, repeated names, a ranking key that is not a validation
+            metric, or metrics without a ``rank_by`` key.
     """
     if not candidates:
         raise OnebitError("selection needs at least one candidate")
@@ -92,11 +101,19 @@ def select(
         raise OnebitError(f"candidate names must be distinct, got {names}")
     if not rank_by:
         raise OnebitError("selection needs at least one metric to rank by")
+    not_validation = [key for key in rank_by if not key.startswith("val_")]
+    if not_validation:
+        raise OnebitError(
+            f"selection ranks by validation metrics (val_...) only, got {not_validation}"
+        )
+    unknown = [key for key in minimize if key not in rank_by]
+    if unknown:
+        raise OnebitError(f"minimize names {unknown}, which are not among rank_by {list(rank_by)}")
     val_accuracy: dict[str, float] = {}
     ranks: dict[str, tuple[float, ...]] = {}
     for candidate in candidates:
         metrics = train_fn(candidate)
-        if "val_accuracy" not in metrics:
+        if not any(key.startswith("val_") for key in metrics):
             raise OnebitError(
                 f"candidate {candidate.name!r} was trained without a validation split "
                 "(val_fraction 0); selection needs one"
@@ -104,10 +121,19 @@ def select(
         missing = [key for key in rank_by if key not in metrics]
         if missing:
             raise OnebitError(f"candidate {candidate.name!r} has no {missing} to rank by")
-        val_accuracy[candidate.name] = float(metrics["val_accuracy"])
-        ranks[candidate.name] = tuple(float(metrics[key]) for key in rank_by)
+        if "val_accuracy" in metrics:
+            val_accuracy[candidate.name] = float(metrics["val_accuracy"])
+        ranks[candidate.name] = tuple(
+            -float(metrics[key]) if key in minimize else float(metrics[key]) for key in rank_by
+        )
     best = max(candidates, key=lambda c: (ranks[c.name], -names.index(c.name)))
     extra = [key for key in rank_by if key != "val_accuracy"]
-    scores = {name: dict(zip(rank_by, rank, strict=True)) for name, rank in ranks.items()}
-    scores = {name: {key: score[key] for key in extra} for name, score in scores.items()}
+    scores = {
+        name: {
+            key: -score if key in minimize else score
+            for key, score in zip(rank_by, rank, strict=True)
+            if key in extra
+        }
+        for name, rank in ranks.items()
+    }
     return Selection(best, val_accuracy, tuple(candidates), scores if extra else {}, rule)

@@ -13,8 +13,8 @@ authors' float network in ``1adrianb/face-alignment`` (``face_alignment/models.p
              shortcut: identity, or BN -> ReLU -> real 1x1 conv when the channels change
     hourglass(d)  block(x) + upsample_nearest_2x(block(hourglass(d - 1)(block(maxpool_2(x)))))
              (at d = 1 the inner hourglass is one more block)
-    stem     real conv 7x7/2 (64) -> BN -> ReLU -> block(64, 128) -> maxpool 2
-             -> block(128, 128) -> block(128, F)
+    stem     real conv 7x7/2 (S) -> BN -> ReLU -> block(S, 2S) -> maxpool 2
+             -> block(2S, 2S) -> block(2S, F)        (S = 64 in the paper's network)
     head     hourglass(depth) -> block(F, F) -> real 1x1 conv -> BN -> ReLU
              -> real 1x1 conv to one heatmap per landmark (at 1/4 of the input's side)
 
@@ -40,7 +40,8 @@ from onebit.models._common import check_image_args
 from onebit.models._factory import zoo_entry
 from onebit.nn import QuantConv2d
 
-STEM_WIDTHS = (64, 128)
+STEM_WIDTH = 64
+"""Channels of the stem's first convolution (the paper's); its blocks have twice as many."""
 HEATMAP_STRIDE = 4
 """Input pixels per heatmap pixel: the stem's strided conv and its max-pool."""
 
@@ -130,6 +131,7 @@ class LandmarkHourglass(nn.Module):
         depth: int,
         binary: bool,
         momentum: float,
+        stem_width: int = STEM_WIDTH,
     ) -> None:
         super().__init__()
         self.input_shape = tuple(input_shape)
@@ -137,7 +139,7 @@ class LandmarkHourglass(nn.Module):
         self.num_landmarks = num_landmarks
         self.binary = binary
         self.heatmap_stride = HEATMAP_STRIDE
-        first, second = STEM_WIDTHS
+        first, second = stem_width, 2 * stem_width
         self.stem = nn.Sequential(
             nn.Conv2d(input_shape[0], first, 7, stride=2, padding=3, bias=False),
             nn.BatchNorm2d(first, momentum=momentum),
@@ -178,6 +180,7 @@ def build_landmark_hourglass(
     binary: bool = True,
     features: int = 256,
     depth: int = 4,
+    stem_width: int = STEM_WIDTH,
     momentum: float = 0.1,
 ) -> LandmarkHourglass:
     """Build the binary hourglass (or its float twin) for ``num_classes`` landmarks.
@@ -190,6 +193,9 @@ def build_landmark_hourglass(
         binary: the binary network, or its full-precision twin.
         features: channels inside the hourglass, a multiple of 4.
         depth: halvings inside the hourglass.
+        stem_width: channels of the stem's 7x7 convolution, a multiple of 2 (its blocks have
+            twice as many); the paper's 64 costs most of a small network's time on small
+            images, where a narrower stem trains several times faster.
         momentum: every BatchNorm's momentum.
     """
     name = "landmark-hourglass"
@@ -202,10 +208,19 @@ def build_landmark_hourglass(
         raise OnebitError(f"{name}: depth must be an integer >= 1, got {depth!r}")
     if not isinstance(features, int) or features < 4 or features % 4:
         raise OnebitError(f"{name}: features must be a positive multiple of 4, got {features!r}")
+    if (
+        not isinstance(stem_width, int)
+        or isinstance(stem_width, bool)
+        or stem_width < 2
+        or stem_width % 2
+    ):
+        raise OnebitError(
+            f"{name}: stem_width must be a positive multiple of 2, got {stem_width!r}"
+        )
     step = HEATMAP_STRIDE * 2**depth
     if input_size % step:
         raise OnebitError(
             f"{name}: input_size must be a multiple of {step} (the stem's 4, then {depth} "
             f"halvings), got {input_size}"
         )
-    return LandmarkHourglass(shape, num_classes, features, depth, binary, momentum)
+    return LandmarkHourglass(shape, num_classes, features, depth, binary, momentum, stem_width)

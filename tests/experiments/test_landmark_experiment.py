@@ -1,0 +1,123 @@
+"""``onebit experiment landmarks`` with tiny settings: the learning rate chosen on validation
+NME per variant, the final runs converted and their heatmaps compared with the models', the
+report rendered from its JSON alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from onebit import data as datasets
+from onebit._registry import OnebitError
+from onebit.cli import app
+from onebit.data.landmarks import LandmarkSplits
+from onebit.experiments.landmarks import GRID, VARIANTS, markdown, run_landmarks, summarize
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY = {"features": 8, "depth": 1, "stem_width": 4}
+
+
+def tiny_splits() -> LandmarkSplits:
+    """mnist-landmarks at half its side (every second pixel; pixel 2j becomes pixel j)."""
+    full = datasets.load("mnist-landmarks")
+    return LandmarkSplits(
+        full.name,
+        full.x_train[:120, :, ::2, ::2].copy(),
+        full.points_train[:120] / 2,
+        full.x_test[:40, :, ::2, ::2].copy(),
+        full.points_test[:40] / 2,
+        full.landmarks,
+    )
+
+
+@pytest.fixture(scope="module")
+def small(one_torch_thread) -> dict:
+    return run_landmarks(
+        "mnist-landmarks",
+        seeds=(0,),
+        epochs=1,
+        log=lambda line: None,
+        splits=tiny_splits(),
+        model_args=TINY,
+    )
+
+
+def test_each_variant_chooses_its_rate_by_validation_nme_then_trains_every_seed(small):
+    assert [r["variant"] for r in small["runs"]] == ["binary", "float"]
+    for variant in VARIANTS:
+        selection = small["selections"][variant.name]
+        grid = selection["candidates"]
+        assert [c["name"] for c in grid] == [c.name for c in GRID] and selection["seed"] == 100
+        best = min(grid, key=lambda c: c["val_nme"])  # min keeps the first of equals
+        assert selection["chosen"] == best["name"]
+        assert all("test" not in key for c in grid for key in c)
+        run = next(r for r in small["runs"] if r["variant"] == variant.name)
+        assert run["lr"] == selection["chosen_settings"]["lr"]
+    for run in small["runs"]:
+        assert run["test_points"] == 40 * 5 and 0 <= run["points_moved"] <= run["test_points"]
+        assert 0 <= run["program_test_pck"] <= 1 and len(run["history"]) == 1
+        assert run["program_bytes"] > 0
+
+
+def test_the_binary_program_gives_the_models_heatmaps(small):
+    binary = next(r for r in small["runs"] if r["variant"] == "binary")
+    assert binary["heatmap_max_difference"] < 1e-3
+    assert binary["program_test_nme"] == pytest.approx(binary["test_nme"], abs=1e-3)
+
+
+def test_the_summary_compares_with_the_float_twin_and_times_both(small):
+    binary, twin = small["summary"]
+    assert (binary["variant"], twin["variant"]) == ("binary", "float")
+    assert twin["test_nme_delta"] == 0.0
+    assert binary["test_nme_delta"] == pytest.approx(
+        binary["test_nme_mean"] - twin["test_nme_mean"]
+    )
+    assert binary["parameters"] == twin["parameters"]
+    for row in (binary, twin):
+        assert row["program_ms"] > 0 and row["torch_ms"] > 0 and row["threads"] == 1
+        assert row["seeds"] == 1 and row["test_nme_std"] == 0.0
+    rows = summarize(small["runs"][:1], small["selections"], small["latency"])
+    assert [r["variant"] for r in rows] == ["binary"] and rows[0]["test_nme_delta"] is None
+
+
+def test_the_markdown_comes_from_the_json(small):
+    report = json.loads(
+        json.dumps({**small, "command": "onebit experiment landmarks", "machine": {}})
+    )
+    text = markdown(report)
+    assert "Remake with `onebit experiment landmarks`" in text
+    assert "32x32 images with 5 landmarks" in text
+    assert text.count("| binary |") == 2 and text.count("| float |") == 2
+    for selection in small["selections"].values():
+        for candidate in selection["candidates"]:
+            assert f"| {candidate['name']} | {100 * candidate['val_nme']:.2f} |" in text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"val_fraction": 0.0}, "selects on validation"),
+        ({"seeds": ()}, "at least one seed"),
+        ({"seeds": (100,)}, "also a final seed"),
+        ({"data": "digits"}, "not a landmark set"),
+    ],
+)
+def test_refusals(kwargs, message):
+    with pytest.raises(OnebitError, match=message):
+        run_landmarks(**kwargs)
+
+
+def test_the_cli_re_renders_a_saved_report(tmp_path, small):
+    saved = {**small, "command": "onebit experiment landmarks", "machine": {}}
+    path = tmp_path / "landmarks-mnist-landmarks.json"
+    path.write_text(json.dumps(saved))
+    done = CliRunner().invoke(
+        app, ["experiment", "landmarks", "--from-json", str(path), "--out", str(tmp_path)]
+    )
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "landmarks-mnist-landmarks.md").read_text() == markdown(
+        json.loads(path.read_text())
+    )
