@@ -140,6 +140,27 @@ nb::list op_summaries(const Program& program) {
 }  // namespace
 
 void register_executor(nb::module_& m) {
+  m.def(
+      "place_values",
+      [](const std::vector<std::int64_t>& bytes, const std::vector<std::size_t>& first,
+         const std::vector<std::size_t>& last) {
+        if (first.size() != bytes.size() || last.size() != bytes.size())
+          throw nb::value_error("place_values: bytes, first and last need one entry per value");
+        std::vector<ValueLifetime> values;
+        for (std::size_t v = 0; v < bytes.size(); ++v) {
+          if (bytes[v] < 0 || bytes[v] > kMaxBufferBytes || last[v] < first[v] ||
+              (v && first[v] < first[v - 1]))
+            throw nb::value_error(
+                "place_values: each value needs 0 <= bytes <= 2^36, first <= last, and "
+                "non-decreasing first");
+          values.push_back({bytes[v], first[v], last[v]});
+        }
+        const ValuePlacement placement = place_values(values);
+        return nb::make_tuple(placement.offsets, placement.arena_bytes);
+      },
+      nb::arg("bytes"), nb::arg("first"), nb::arg("last"),
+      "(offsets, arena bytes) of values live from op `first` to op `last` (inclusive), placed "
+      "first fit in one arena as a program's call places its values (executor/value_arena.h).");
   nb::register_exception_translator([](const std::exception_ptr& error, void*) {
     const nb::module_ errors = nb::module_::import_("onebit.runtime.errors");
     try {

@@ -38,7 +38,43 @@ inline word_t word_of(const std::int8_t* x) {
   return static_cast<word_t>(lo) | static_cast<word_t>(hi) << 32;
 }
 
+inline word_t affine_word_of(const float* x, const float* scale, const float* bias) {
+  const __m256 zero = _mm256_setzero_ps();
+  word_t word = 0;
+  for (int q = 0; q < kBits / 8; ++q) {
+    const __m256 product = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * q), _mm256_loadu_ps(scale + 8 * q));
+    const __m256 v = _mm256_add_ps(product, _mm256_loadu_ps(bias + 8 * q));
+    const __m256 negative = _mm256_cmp_ps(v, zero, _CMP_NGE_UQ);
+    word |= static_cast<word_t>(static_cast<unsigned>(_mm256_movemask_ps(negative))) << (8 * q);
+  }
+  return word;
+}
+
 }  // namespace
+
+void bitpack_affine_rows_avx2(const float* x, const float* scale, const float* bias,
+                              std::int64_t row_begin, std::int64_t row_end, std::int64_t channels,
+                              word_t* out) {
+  // The last, partial word from zero-padded copies: 0 * 0 + 0 packs to bit 0, as bitpack pads.
+  const std::int64_t full = channels / kBits, rest = channels - full * kBits;
+  const std::int64_t words = full + (rest > 0 ? 1 : 0);
+  float scale_tail[kBits] = {}, bias_tail[kBits] = {};
+  for (std::int64_t c = 0; c < rest; ++c) {
+    scale_tail[c] = scale[full * kBits + c];
+    bias_tail[c] = bias[full * kBits + c];
+  }
+  for (std::int64_t r = row_begin; r < row_end; ++r) {
+    const float* row = x + r * channels;
+    word_t* dst = out + r * words;
+    for (std::int64_t w = 0; w < full; ++w)
+      dst[w] = affine_word_of(row + w * kBits, scale + w * kBits, bias + w * kBits);
+    if (rest > 0) {
+      float padded[kBits] = {};
+      for (std::int64_t c = 0; c < rest; ++c) padded[c] = row[full * kBits + c];
+      dst[full] = affine_word_of(padded, scale_tail, bias_tail);
+    }
+  }
+}
 
 void bitpack_rows_avx2(const float* x, std::int64_t row_begin, std::int64_t row_end,
                        std::int64_t channels, word_t* out) {

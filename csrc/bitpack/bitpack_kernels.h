@@ -16,6 +16,11 @@ void bitpack_rows_avx2(const std::int8_t* x, std::int64_t row_begin, std::int64_
                        std::int64_t channels, word_t* out);
 void unpack_rows_avx2(const word_t* words_in, std::int64_t row_begin, std::int64_t row_end,
                       std::int64_t channels, float* out);
+// The signs of x * scale + bias per channel (the product rounded to float32 first, no fused
+// multiply-add), packed as bitpack_rows_avx2 packs x: a batch norm and a sign in one pass.
+void bitpack_affine_rows_avx2(const float* x, const float* scale, const float* bias,
+                              std::int64_t row_begin, std::int64_t row_end, std::int64_t channels,
+                              word_t* out);
 #endif
 
 #if defined(ONEBIT_NEON)

@@ -41,15 +41,21 @@ class Flatten : public Op {
   std::int64_t bytes_ = 0;  // per sample
 };
 
-// Binarize and pack along the channel axis: +1 where x >= 0 (bit 0), -1 elsewhere.
+// Binarize and pack along the channel axis: +1 where x >= 0 (bit 0), -1 elsewhere. With
+// epilogue "affine", the sign of x * scale + bias (one float32 each per channel, the product
+// rounded first), computed a tile of rows at a time in cache and packed from there.
 class SignPack : public Op {
  public:
-  SignPack(const json& spec, const TensorTable& tensors) : Op(spec, tensors, "sign_pack", 1) {}
+  SignPack(const json& spec, const TensorTable& tensors);
   Value infer(const std::vector<Value>& inputs) override;
   void run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const override;
 
  private:
   std::int64_t rows_ = 0, channels_ = 0;  // per sample
+  bool affine_ = false;
+  const Tensor* scale_ = nullptr;
+  const Tensor* bias_ = nullptr;
+  ChainStep step_;
 };
 
 // Float (N, F) @ weights.T (sgemm), weights float32 or ±1 from packed bits; then an epilogue and

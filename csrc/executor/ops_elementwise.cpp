@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "common/threads.h"
 #include "float/float_chain.h"
@@ -15,11 +16,22 @@ void Elementwise::set_shape(const Value& x) {
 void Elementwise::run(const std::vector<const void*>& inputs, void* output,
                       const RunContext& ctx) const {
   const std::int64_t rows = ctx.batch * rows_;
+  const float* x = static_cast<const float*>(inputs[0]);
   float* out = static_cast<float*>(output);
-  std::memcpy(out, inputs[0], static_cast<std::size_t>(rows * channels_) * sizeof(float));
   ChainStep step = step_;
   if (step.op == ChainOp::add) step.residual = static_cast<const float*>(inputs[1]);
-  apply_chain({step}, out, rows, channels_, ctx.threads);
+  const std::vector<ChainStep> steps{step};
+  const SimdPath path = default_simd_path();
+  // A tile at a time: copied, then the step while it is in L1 (one pass over the map, not two).
+  for_row_chunks(rows, channels_, ctx.threads, [&](std::int64_t r0, std::int64_t r1) {
+    const std::int64_t tile = chain_tile_rows(channels_);
+    for (std::int64_t r = r0; r < r1; r += tile) {
+      const std::int64_t n = std::min(tile, r1 - r);
+      float* o = out + r * channels_;
+      std::memcpy(o, x + r * channels_, static_cast<std::size_t>(n * channels_) * sizeof(float));
+      apply_chain_rows(steps, channels_, o, channels_, r, n, 0, channels_, path);
+    }
+  });
 }
 
 Affine::Affine(const json& spec, const TensorTable& tensors) : Elementwise(spec, tensors, "affine", 1) {

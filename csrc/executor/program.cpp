@@ -172,12 +172,14 @@ void Program::plan() {
   }
   output_slot_ = slot.at(output_name_);
   std::vector<std::vector<std::string>> last_reads(ops_.size());
-  freed_slots_.assign(ops_.size(), {});
+  slot_last_.assign(slot_bytes_.size(), 0);
+  for (std::size_t s = 1; s < slot_bytes_.size(); ++s) slot_last_[s] = s - 1;
   for (const auto& [name, i] : last_read) {
     if (name == output_name_) continue;
     last_reads[i].push_back(name);
-    freed_slots_[i].push_back(slot.at(name));
+    slot_last_[slot.at(name)] = i;
   }
+  slot_last_[output_slot_] = ops_.size();
   const Value& input = values_.at(input_name_);
   big_int live = input.nbytes(), peak = live, largest = input.elements();
   double work = 0;
@@ -226,7 +228,15 @@ void Program::run(const float* x, std::int64_t batch, void* out, int threads,
   }
   if (op_seconds != nullptr) op_seconds->resize(ops_.size(), 0.0);
   const RunContext ctx{batch, threads};
-  std::vector<std::unique_ptr<word_t[]>> owned(slot_bytes_.size());  // freed after their last read
+  // The last op writes the output straight into `out`; every other value lives in the arena.
+  const bool direct_output = output_slot_ == ops_.size();
+  std::vector<ValueLifetime> lifetimes;
+  lifetimes.reserve(ops_.size());
+  for (std::size_t s = 1; s <= ops_.size(); ++s)
+    if (!(direct_output && s == output_slot_))
+      lifetimes.push_back({batch * slot_bytes_[s], s - 1, slot_last_[s]});
+  const ValuePlacement placement = place_values(lifetimes);
+  const ArenaCache::Lease arena(arenas_, placement.arena_bytes);
   std::vector<const void*> value(slot_bytes_.size(), nullptr);
   value[0] = x;
   std::vector<const void*> inputs;
@@ -234,11 +244,8 @@ void Program::run(const float* x, std::int64_t batch, void* out, int threads,
     inputs.clear();
     for (std::size_t s : input_slots_[i]) inputs.push_back(value[s]);
     void* target = out;
-    if (i + 1 != output_slot_ || i + 1 != ops_.size()) {
-      const std::int64_t bytes = batch * slot_bytes_[i + 1];
-      owned[i + 1].reset(new word_t[static_cast<std::size_t>(bytes / sizeof(word_t) + 1)]);
-      target = owned[i + 1].get();
-    }
+    if (!(direct_output && i + 1 == output_slot_))
+      target = arena.data() + placement.offsets[i];
     if (op_seconds != nullptr) {
       const auto started = std::chrono::steady_clock::now();
       ops_[i]->run(inputs, target, ctx);
@@ -247,7 +254,6 @@ void Program::run(const float* x, std::int64_t batch, void* out, int threads,
       ops_[i]->run(inputs, target, ctx);
     }
     value[i + 1] = target;
-    for (std::size_t s : freed_slots_[i]) owned[s].reset();
   }
   if (value[output_slot_] != out)
     std::memcpy(out, value[output_slot_], static_cast<std::size_t>(batch * output_->nbytes()));

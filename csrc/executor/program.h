@@ -4,8 +4,9 @@
 // Program (src/onebit/runtime/program.py): JSON types, every op's attributes against the shapes
 // they imply (each value's per-sample shape inferred, every size capped at 2^31-1), tensor shapes
 // and dtypes, finite float parameters that keep every value finite for inputs within
-// ±kInputBound, and the memory and work a call needs. A program holds no per-call state: one
-// loaded program may run on several threads at once.
+// ±kInputBound, and the memory and work a call needs. A program holds no per-call state but the
+// arenas its calls keep for the next ones (value_arena.h): one loaded program may run on several
+// threads at once.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 
 #include "op.h"
 #include "switches.h"
+#include "value_arena.h"
 
 namespace onebit {
 
@@ -92,10 +94,14 @@ class Program {
   std::map<std::string, Value> values_;
   const Value* output_ = nullptr;
   std::vector<std::unique_ptr<Op>> ops_;
-  // The run plan in value slots (0: the input, i + 1: op i's output): what each op reads, the
-  // slots freed after it, each slot's bytes per sample and the output's slot.
-  std::vector<std::vector<std::size_t>> input_slots_, freed_slots_;
+  // The run plan in value slots (0: the input, i + 1: op i's output): what each op reads, each
+  // slot's bytes per sample and the output's slot.
+  std::vector<std::vector<std::size_t>> input_slots_;
   std::vector<std::int64_t> slot_bytes_;
+  // The last op that reads each slot (its writer's index when none does; past the last op for
+  // the output), for placing the values of a call in one arena (value_arena.h).
+  std::vector<std::size_t> slot_last_;
+  mutable ArenaCache arenas_;
   std::size_t output_slot_ = 0;
   std::int64_t expanded_bytes_ = 0;
   big_int peak_bytes_ = 0, largest_buffer_ = 0;

@@ -69,6 +69,13 @@ inline void apply_chain_span(const std::vector<ChainStep>& steps, float* o, std:
   }
 }
 
+// Rows per tile of an op that copies or computes rows into a buffer and runs a chain over them
+// there (an elementwise op, a sign_pack after an affine map): about 16 KB, within L1.
+inline std::int64_t chain_tile_rows(std::int64_t channels) {
+  constexpr std::int64_t kTileFloats = 4096;
+  return std::max<std::int64_t>(1, kTileFloats / std::max<std::int64_t>(channels, 1));
+}
+
 // Whole rows narrower than this many floats are run several at a time (see apply_chain_rows).
 inline constexpr std::int64_t kChainSpan = 512;
 

@@ -303,3 +303,47 @@ def test_32_bit_words_hold_the_same_signs(channels, rows, seed):
     bits = np.unpackbits(packed32.view(np.uint8), axis=-1, bitorder="little")[..., :channels]
     np.testing.assert_array_equal(np.where(bits == 1, -1, 1), signs)
     np.testing.assert_array_equal(unpack(packed64.reshape(3, rows, -1), channels), signs)
+
+
+@pytest.mark.parametrize("arithmetic", ["binary", "float32", "int8"])
+def test_a_sign_after_an_affine_map_feeds_a_binary_dense(tmp_path, arithmetic):
+    # sign_pack's affine epilogue (a batch norm before a sign whose input is read elsewhere),
+    # over 70 channels: two 32-bit words and a partial one, some scales negative or zero.
+    rng = np.random.default_rng(5)
+    c = 70
+    graph = {
+        "version": 1,
+        "input": {"name": "x", "shape": [c, 2, 3]},
+        "output": "d",
+        "ops": [
+            {"type": "nchw_to_nhwc", "inputs": ["x"], "output": "a", "attrs": {}, "tensors": {}},
+            {
+                "type": "sign_pack",
+                "inputs": ["a"],
+                "output": "b",
+                "attrs": {"epilogue": "affine"},
+                "tensors": {"scale": "s", "bias": "t"},
+            },
+            {"type": "flatten", "inputs": ["b"], "output": "c", "attrs": {}, "tensors": {}},
+            {
+                "type": "binary_dense",
+                "inputs": ["c"],
+                "output": "d",
+                "attrs": {"k": 6 * c, "epilogue": "float"},
+                "tensors": {"weight": "w", "scale": "ws", "bias": "wb"},
+            },
+        ],
+    }
+    scale = rng.normal(size=c).astype(np.float32)
+    scale[:5] = 0.0
+    tensors = {
+        "s": scale,
+        "t": rng.normal(size=c).astype(np.float32),
+        "w": bitpack(rng.choice([-1, 1], size=(5, 6, c)).astype(np.int8)).reshape(5, -1),
+        "ws": rng.normal(size=5).astype(np.float32),
+        "wb": rng.normal(size=5).astype(np.float32),
+    }
+    program = Program(graph, tensors)
+    x = rng.normal(size=(16, c, 2, 3)).astype(np.float32)
+    got = exported_outputs(program, x, tmp_path, "gcc", "model", arithmetic)
+    np.testing.assert_array_equal(got.view(np.uint32), program(x).view(np.uint32))

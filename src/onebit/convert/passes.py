@@ -88,7 +88,8 @@ class Rewriter:
             self.nodes.remove(node)
 
     def fuse_signs(self) -> None:
-        """A sign after a layer becomes its packed output; after a max-pool it moves before it."""
+        """A sign after a layer becomes its packed output; after a max-pool it moves before it;
+        an affine map before it (a batch norm) becomes its epilogue."""
         for node in list(self.nodes):
             if node.type == "sign_pack" and node in self.nodes:
                 self._fuse_sign(node)
@@ -110,6 +111,14 @@ class Rewriter:
         elif producer.accumulator == "float" and "epilogue" not in producer.attrs:
             producer.attrs["epilogue"] = "sign"
             producer.arrays.update(_float_affine(producer))
+        elif producer.type == "affine":
+            # x -> affine -> sign, x also read elsewhere (else the affine had folded into x's
+            # layer): the sign computes the affine map itself, a tile at a time.
+            sign.inputs = list(producer.inputs)
+            sign.attrs["epilogue"] = "affine"
+            sign.arrays.update(_float_affine(producer))
+            self.nodes.remove(producer)
+            return
         elif producer.type == "maxpool2d" and self._sole_use(producer.inputs[0]):
             # y -> maxpool -> m -> sign -> s   becomes   y -> sign -> s' -> binary maxpool -> s
             y = self.lowering.values[producer.inputs[0]]

@@ -390,8 +390,16 @@ def _sign_pack(call: Call) -> tuple[CValue, Emitted]:
     x = call.op_input(0)
     pixels, channels = math.prod(x.shape[:-1]), x.shape[-1]
     out = _bits_value(call, pixels, channels)
-    call.text.kernels.add("sign_pack")
     o = _out_pointers(call, out)
+    if call.op.epilogue == "affine":
+        call.text.kernels.add("sign_pack_affine")
+        scale = call.text.const("float", "scale", call.index, call.op.scale)
+        bias = call.text.const("float", "bias", call.index, call.op.bias)
+        statement = (
+            f"ob_sign_pack_affine({call.arg()}, {pixels}, {channels}, {scale}, {bias}, {o});"
+        )
+        return out, Emitted([statement])
+    call.text.kernels.add("sign_pack")
     return out, Emitted([f"ob_sign_pack({call.arg()}, {pixels}, {channels}, {o});"])
 
 

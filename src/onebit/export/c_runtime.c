@@ -420,6 +420,20 @@ static void ob_sign_pack(const float *x, int32_t pixels, int32_t n, ob_out out) 
 }
 /* @end */
 
+/* @kernel sign_pack_affine needs epilogue */
+/* Each pixel's n floats times scale plus bias per channel (the product rounded first), as
+ * signs into o: a batch norm before a sign whose input is also read elsewhere. */
+static void ob_sign_pack_affine(const float *x, int32_t pixels, int32_t n, const float *scale,
+                                const float *bias, ob_out out) {
+  int32_t p, c;
+  for (p = 0; p < pixels; ++p)
+    for (c = 0; c < n; ++c) {
+      const float v = x[p * n + c] * scale[c];
+      ob_put_sign(&out, n, p, c, !(v + bias[c] >= 0.0f));
+    }
+}
+/* @end */
+
 /* @kernel nchw_to_nhwc */
 static void ob_nchw_to_nhwc(const float *x, int32_t c, int32_t h, int32_t w, float *out) {
   int32_t i, p;

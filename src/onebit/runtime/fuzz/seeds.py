@@ -236,12 +236,13 @@ def packed_seed() -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def resize_seed() -> tuple[dict, dict[str, np.ndarray]]:
-    """Nearest upsampling of a float map and of a packed one (the hourglass's), joined by a
-    binary conv and a residual add."""
+    """Nearest upsampling of a float map and of a packed one (the hourglass's: its signs through
+    a batch norm first), joined by a binary conv and a residual add."""
     g = _Graph(5, [6, 3, 4])
     x = g.add("nchw_to_nhwc", ["input"])
     up = g.add("upsample_nearest", [x], {"scale": [2, 2]})
-    bits = g.add("upsample_nearest", [g.add("sign_pack", [x])], {"scale": [2, 2]})
+    signs = g.add("sign_pack", [x], {"epilogue": "affine"}, **g.affine(6))
+    bits = g.add("upsample_nearest", [signs], {"scale": [2, 2]})
     y = g.add(
         "binary_conv2d",
         [bits],

@@ -84,18 +84,42 @@ class Flatten(Op):
 
 
 class SignPack(Op):
-    """Binarize and pack along the channel axis: +1 where x >= 0 (bit 0), -1 elsewhere."""
+    """Binarize and pack along the channel axis: +1 where x >= 0 (bit 0), -1 elsewhere.
+
+    Attrs: ``epilogue`` "none" (the default) or "affine": the sign of ``x * scale + bias``
+    (tensors ``scale`` and ``bias``, one float32 per channel, the product rounded first), as a
+    batch norm before a sign runs when its input is also read elsewhere (a hierarchical block's
+    concatenation), so that it cannot fold into the layer that made that input.
+    """
 
     type = "sign_pack"
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        self.epilogue = self.attrs.get("epilogue", "none")
+        if self.epilogue not in ("none", "affine"):
+            raise ProgramError(f"op {self.where}: epilogue must be 'none' or 'affine'")
+        if self.epilogue == "affine":
+            self.scale = self.tensor("scale", np.float32, (None,))
+            self.bias = self.tensor("bias", np.float32, (None,))
 
     def infer(self, inputs: list[Value]) -> Value:
         x = inputs[0]
         self.expect(x, "float")
         channels = x.shape[-1]
+        if self.epilogue == "affine" and not len(self.scale) == len(self.bias) == channels:
+            raise ProgramError(
+                f"op {self.where}: {len(self.scale)} scales and {len(self.bias)} biases for "
+                f"{channels} channels"
+            )
         return bits_value((*x.shape[:-1], words_for(channels)), channels, self.where)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return kernels.bitpack(np.ascontiguousarray(x, dtype=np.float32))
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.epilogue == "affine":
+            with np.errstate(over="ignore"):  # +-inf keeps its sign; a finite bias adds no NaN
+                x = x * self.scale + self.bias
+        return kernels.bitpack(x)
 
 
 class Pad(Op):
