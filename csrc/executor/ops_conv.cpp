@@ -117,9 +117,7 @@ void Conv2d::run(const std::vector<const void*>& inputs, void* output, const Run
     const bool direct = kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && !top && !bottom && !left && !right;
     const std::vector<ChainStep> steps = epilogue_.steps(&post_, residual_maps(inputs));
     if (direct) {
-      sgemm(SgemmProblem{x, weight_.data(), y, rows, cout_, cin_}, default_simd_path(),
-            ctx.threads);
-      apply_chain(steps, y, rows, cout_, ctx.threads);
+      direct_sgemm(x, steps, y, rows, ctx.threads);
     } else {
       WindowGeometry g;
       g.n = ctx.batch, g.h = height_, g.w = width_, g.c = cin_;
@@ -132,6 +130,33 @@ void Conv2d::run(const std::vector<const void*>& inputs, void* output, const Run
     apply_chain(epilogue_.steps(&post_, residual_maps(inputs)), y, rows, cout_, ctx.threads);
   }
   if (sign) pack_signs(y, rows, cout_, static_cast<word_t*>(output), ctx.threads);
+}
+
+// sgemm and the chain per tile of pixels (about kPixelTileBytes of input rows), so the chain (a
+// batch norm, a ReLU, a residual add) runs on each tile while it is in cache instead of in a
+// second pass over the whole map. sgemm's sums do not depend on the tiling.
+void Conv2d::direct_sgemm(const float* x, const std::vector<ChainStep>& steps, float* y,
+                          std::int64_t rows, int threads) const {
+  constexpr std::int64_t kPixelTileBytes = 64 * 1024;
+  const std::int64_t quantum = kSgemmTaskRows;
+  const std::int64_t tile = std::max<std::int64_t>(
+      quantum, kPixelTileBytes / (cin_ * std::int64_t{sizeof(float)}) / quantum * quantum);
+  const std::int64_t tiles = (rows + tile - 1) / tile;
+  const SimdPath path = default_simd_path();
+  auto task = [&](std::int64_t t) {
+    const std::int64_t p0 = t * tile, p1 = std::min(rows, p0 + tile);
+    sgemm(SgemmProblem{x + p0 * cin_, weight_.data(), y + p0 * cout_, p1 - p0, cout_, cin_}, path,
+          1);
+    apply_chain_rows(steps, cout_, y + p0 * cout_, cout_, p0, p1 - p0, 0, cout_, path);
+  };
+  const std::int64_t useful = std::max<std::int64_t>(
+      1, saturating_mul(rows * cout_, cin_) / kMinSgemmCostPerThread);
+  const int n_threads = static_cast<int>(std::min<std::int64_t>({threads, useful, tiles}));
+  if (n_threads <= 1) {
+    for (std::int64_t t = 0; t < tiles; ++t) task(t);
+  } else {
+    parallel_for(tiles, task, n_threads);
+  }
 }
 
 // im2col, sgemm and the chain per tile of output pixels, each tile's columns (about

@@ -23,6 +23,9 @@ class Conv2d : public Op {
  private:
   std::int64_t read_groups() const;  // the groups attr, refused unless it divides cin and cout
   void run_grouped(const float* x, float* y, const RunContext& ctx) const;
+  // A 1x1, stride-1, unpadded conv: sgemm and the chain per tile of pixels (see the .cpp).
+  void direct_sgemm(const float* x, const std::vector<ChainStep>& steps, float* y,
+                    std::int64_t rows, int threads) const;
   void im2col_sgemm(const float* x, const WindowGeometry& g, const std::vector<ChainStep>& steps,
                     float* y, int threads) const;
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from helpers import dyadic_conv_bnn, settle
+from onebit import models
 from onebit.cli import app
 from onebit.convert import convert
 from onebit.export import ExportError, to_c
@@ -208,13 +209,18 @@ def test_binary_maxpool_and_flatten_of_packed_maps_feed_a_binary_dense(tmp_path,
 def test_an_op_without_an_emitter_is_named_and_nothing_is_written(tmp_path):
     graph, tensors = standalone_ops_graph()
     graph["ops"].append(
-        {"type": "concat", "inputs": ["i", "i"], "output": "z", "attrs": {"channels": [3, 3]}}
+        {
+            "type": "quantize_pack",
+            "inputs": ["i"],
+            "output": "z",
+            "attrs": {"bits": 2, "multiplier": 4.0, "zero_point": 1},
+        }
     )
     graph["output"] = "z"
     out = tmp_path / "out"
     out.mkdir()
     (out / "model.c").write_text("kept")
-    with pytest.raises(ExportError, match=r"cannot emit 1 op\(s\): #13 'z' \(concat\)"):
+    with pytest.raises(ExportError, match=r"cannot emit 1 op\(s\): #13 'z' \(quantize_pack\)"):
         to_c((graph, tensors), out)
     assert (out / "model.c").read_text() == "kept" and not (out / "model.h").exists()
 
@@ -347,3 +353,200 @@ def test_a_sign_after_an_affine_map_feeds_a_binary_dense(tmp_path, arithmetic):
     x = rng.normal(size=(16, c, 2, 3)).astype(np.float32)
     got = exported_outputs(program, x, tmp_path, "gcc", "model", arithmetic)
     np.testing.assert_array_equal(got.view(np.uint32), program(x).view(np.uint32))
+
+
+def _graph(c: int, h: int, w: int, ops: list[tuple], output: str) -> dict:
+    """A program graph on an NCHW input ``x`` of ``(c, h, w)``: ops as (type, inputs, output,
+    attrs, tensors)."""
+    return {
+        "version": 1,
+        "input": {"name": "x", "shape": [c, h, w]},
+        "output": output,
+        "ops": [
+            {"type": t, "inputs": i, "output": o, "attrs": a, "tensors": r} for t, i, o, a, r in ops
+        ],
+    }
+
+
+def _dense_of_signs(rng, rows: int, channels: int, source: str) -> tuple[tuple, dict]:
+    """A flatten of ``source``, a packed map (rows pixels of ``channels`` signs), into a binary
+    dense with a float epilogue, so that every sign reaches the float output: (ops, tensors)."""
+    weight = bitpack(rng.choice([-1, 1], size=(5, rows, channels)).astype(np.int8))
+    ops = (
+        ("flatten", [source], "flat", {}, {}),
+        (
+            "binary_dense",
+            ["flat"],
+            "y",
+            {"k": rows * channels, "epilogue": "float"},
+            {"weight": "w", "scale": "ws", "bias": "wb"},
+        ),
+    )
+    tensors = {
+        "w": weight.reshape(5, -1),
+        "ws": rng.normal(size=5).astype(np.float32),
+        "wb": rng.normal(size=5).astype(np.float32),
+    }
+    return ops, tensors
+
+
+def _assert_exact(graph, tensors, x, tmp_path, arithmetic="binary", compiler="gcc"):
+    program = Program(graph, tensors)
+    got = exported_outputs(program, x, tmp_path, compiler, "model", arithmetic)
+    want = program(x).reshape(len(x), -1)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize("scale", [[2, 2], [3, 1], [1, 2]], ids=str)
+def test_nearest_upsampling_of_a_float_map_copies_its_pixels(tmp_path, scale):
+    ops = [
+        ("nchw_to_nhwc", ["x"], "a", {}, {}),
+        ("upsample_nearest", ["a"], "b", {"scale": scale}, {}),
+        ("nhwc_to_nchw", ["b"], "y", {}, {}),
+    ]
+    x = np.random.default_rng(6).normal(size=(8, 3, 3, 5)).astype(np.float32)
+    _assert_exact(_graph(3, 3, 5, ops, "y"), {}, x, tmp_path)
+
+
+@pytest.mark.parametrize("arithmetic", ["binary", "float32", "int8"])
+@pytest.mark.parametrize("channels", [7, 32, 33, 64, 70])
+def test_nearest_upsampling_of_signs_copies_whole_pixels(tmp_path, channels, arithmetic):
+    rng = np.random.default_rng(channels)
+    h, w, (sh, sw) = 3, 2, (2, 3)
+    dense_ops, tensors = _dense_of_signs(rng, h * sh * w * sw, channels, "c")
+    ops = [
+        ("nchw_to_nhwc", ["x"], "a", {}, {}),
+        ("sign_pack", ["a"], "b", {}, {}),
+        ("upsample_nearest", ["b"], "c", {"scale": [sh, sw]}, {}),
+        *dense_ops,
+    ]
+    x = rng.normal(size=(8, channels, h, w)).astype(np.float32)
+    _assert_exact(_graph(channels, h, w, ops, "y"), tensors, x, tmp_path, arithmetic)
+
+
+def test_nearest_upsampling_of_signs_builds_with_clang(tmp_path):
+    rng = np.random.default_rng(7)
+    dense_ops, tensors = _dense_of_signs(rng, 4 * 4, 33, "c")
+    ops = [
+        ("nchw_to_nhwc", ["x"], "a", {}, {}),
+        ("sign_pack", ["a"], "b", {}, {}),
+        ("upsample_nearest", ["b"], "c", {"scale": [2, 2]}, {}),
+        *dense_ops,
+    ]
+    x = rng.normal(size=(8, 33, 2, 2)).astype(np.float32)
+    _assert_exact(_graph(33, 2, 2, ops, "y"), tensors, x, tmp_path, compiler="clang")
+
+
+def _selection(rng, total: int, channels: int, layer: str, name: str) -> tuple[dict, ...]:
+    """A 1x1 conv2d or a dense layer whose outputs are chosen channels of its ``total`` inputs
+    (0/1 weights: every sum is exact), then an affine map: (attrs, tensor references, tensors)."""
+    weight = np.eye(total, dtype=np.float32)[rng.permutation(total)[:channels]]
+    if layer == "conv2d":
+        weight = weight.reshape(channels, 1, 1, total)
+        attrs = {"cin": total, "cout": channels, "kernel": [1, 1], "stride": [1, 1]}
+        attrs |= {"padding": [0, 0], "pad_value": 0.0}
+    else:
+        attrs = {"in_features": total, "out_features": channels}
+    tensors = {
+        f"{name}w": weight,
+        f"{name}s": rng.normal(size=channels).astype(np.float32),
+        f"{name}b": rng.normal(size=channels).astype(np.float32),
+    }
+    refs = {"weight": f"{name}w", "scale": f"{name}s", "bias": f"{name}b"}
+    return {**attrs, "epilogue": "affine"}, refs, tensors
+
+
+@pytest.mark.parametrize("layout", ["map", "vector"])
+@pytest.mark.parametrize("channels", [[3, 5], [5, 8, 3]], ids=str)
+def test_concat_joins_float_maps_and_vectors_along_their_last_axis(tmp_path, channels, layout):
+    rng = np.random.default_rng(len(channels))
+    total, (h, w) = sum(channels), ((3, 2) if layout == "map" else (1, 1))
+    layer, source = ("conv2d", "a") if layout == "map" else ("dense", "f")
+    ops = [("nchw_to_nhwc", ["x"], "a", {}, {}), ("flatten", ["a"], "f", {}, {})]
+    tensors: dict = {}
+    for i, c in enumerate(channels):
+        attrs, refs, made = _selection(rng, total, c, layer, f"m{i}")
+        ops.append((layer, [source], f"m{i}", attrs, refs))
+        tensors |= made
+    ops.append(("concat", [f"m{i}" for i in range(len(channels))], "j", {"channels": channels}, {}))
+    if layout == "map":
+        ops.append(("nhwc_to_nchw", ["j"], "y", {}, {}))
+    x = rng.normal(size=(8, total, h, w)).astype(np.float32)
+    output = "y" if layout == "map" else "j"
+    _assert_exact(_graph(total, h, w, ops, output), tensors, x, tmp_path)
+
+
+@pytest.mark.parametrize("arithmetic", ["binary", "float32", "int8"])
+# [7, 30, 60]: an input's shifted words spill into one more output word than it has
+@pytest.mark.parametrize(
+    "channels",
+    [[64, 64, 7], [7, 33, 5], [7, 30, 60]],
+    ids=["aligned", "unaligned", "spilling"],
+)
+def test_binary_concat_joins_packed_maps_exactly(tmp_path, channels, arithmetic):
+    """sign_packs of selected channels of the input (each through its own affine map), joined and
+    read, every sign of them, by a binary dense."""
+    rng = np.random.default_rng(sum(channels))
+    widest, (h, w) = max(channels), (2, 3)
+    ops = [("nchw_to_nhwc", ["x"], "a", {}, {})]
+    tensors: dict = {}
+    for i, c in enumerate(channels):
+        attrs, refs, made = _selection(rng, widest, c, "conv2d", f"m{i}")
+        ops.append(("conv2d", ["a"], f"m{i}", attrs, refs))
+        ops.append(("sign_pack", [f"m{i}"], f"b{i}", {}, {}))
+        tensors |= made
+    signs = [f"b{i}" for i in range(len(channels))]
+    ops.append(("binary_concat", signs, "j", {"channels": channels}, {}))
+    dense_ops, dense_tensors = _dense_of_signs(rng, h * w, sum(channels), "j")
+    ops += dense_ops
+    x = rng.normal(size=(8, widest, h, w)).astype(np.float32)
+    graph = _graph(widest, h, w, ops, "y")
+    _assert_exact(graph, tensors | dense_tensors, x, tmp_path, arithmetic)
+
+
+def test_a_converted_landmark_hourglass_equals_the_runtime(tmp_path):
+    """Its blocks' concats, its upsampling and the residual adds that read them, end to end."""
+    model = models.create(
+        "landmark-hourglass",
+        num_classes=3,
+        input_size=16,
+        in_channels=1,
+        features=8,
+        depth=1,
+        stem_width=4,
+    )
+    model = settle(model, (1, 16, 16), seed=0)
+    program = convert(model, torch.zeros(1, 1, 16, 16))
+    assert {"concat", "upsample_nearest"} <= {op.type for op in program.ops}
+    x = np.random.default_rng(8).normal(size=(8, 1, 16, 16)).astype(np.float32)
+    got = exported_outputs(program, x, tmp_path, "gcc")
+    np.testing.assert_allclose(got, program(x).reshape(8, -1), rtol=1e-5, atol=1e-5)
+
+
+def _joined_flattens(rng, channels: int) -> tuple[dict, dict]:
+    """A binary_concat of a flattened packed map (2 pixels of ``channels`` signs) with itself,
+    read by a binary dense: (graph, tensors)."""
+    dense_ops, tensors = _dense_of_signs(rng, 1, 4 * channels, "j")
+    ops = [
+        ("nchw_to_nhwc", ["x"], "a", {}, {}),
+        ("sign_pack", ["a"], "b", {}, {}),
+        ("flatten", ["b"], "f", {}, {}),
+        ("binary_concat", ["f", "f"], "j", {"channels": [2 * channels, 2 * channels]}, {}),
+        *dense_ops,
+    ]
+    return _graph(channels, 2, 1, ops, "y"), tensors
+
+
+@pytest.mark.parametrize("arithmetic", ["binary", "float32", "int8"])
+def test_binary_concat_joins_flattened_maps_whose_rows_fill_whole_words(tmp_path, arithmetic):
+    rng = np.random.default_rng(9)
+    graph, tensors = _joined_flattens(rng, 64)
+    x = rng.normal(size=(8, 64, 2, 1)).astype(np.float32)
+    _assert_exact(graph, tensors, x, tmp_path, arithmetic)
+
+
+def test_binary_concat_refuses_flattened_maps_whose_rows_end_in_padding_bits(tmp_path):
+    graph, tensors = _joined_flattens(np.random.default_rng(10), 63)
+    with pytest.raises(ExportError, match=r"#3 'j' \(binary_concat\): its input #0 is a flat"):
+        to_c((graph, tensors), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -19,7 +19,7 @@ import numpy as np
 
 from onebit._registry import OnebitError, Registry
 from onebit.export.c_source import C_WORD_BITS, const_array, float_literal, words32
-from onebit.runtime.bit_format import WORD_DTYPE, words_for
+from onebit.runtime.bit_format import WORD_BITS, WORD_DTYPE, words_for
 from onebit.runtime.ops import Op
 from onebit.runtime.reference import unpack
 from onebit.runtime.shapes import Value
@@ -442,6 +442,66 @@ def _pad(call: Call) -> tuple[CValue, Emitted]:
             f"{float_literal(call.op.value)}, {call.pointer(out.name, 'float')});"
         ]
     )
+
+
+@EMITTERS.register("upsample_nearest")
+def _upsample_nearest(call: Call) -> tuple[CValue, Emitted]:
+    """Whole pixels copied as they are: floats, or signs in any form (packed words stay exact)."""
+    h, w, _ = call.op_input(0).shape
+    sh, sw = call.op.scale
+    out = _output(call)
+    pixel_bytes = call.inputs[0].nbytes // (h * w)
+    call.text.kernels.add("upsample_nearest")
+    pointer = call.pointer(out.name, out.c_type)
+    return out, Emitted(
+        [f"ob_upsample_nearest({call.arg()}, {h}, {w}, {pixel_bytes}, {sh}, {sw}, {pointer});"]
+    )
+
+
+def _join_bytes(call: Call, out: CValue, rows: int, widths: Sequence[int]) -> Emitted:
+    """One ``ob_concat`` per input: its rows of ``widths[i]`` bytes, side by side in ``out``."""
+    call.text.kernels.add("concat")
+    pointer = call.pointer(out.name, out.c_type)
+    total, at, statements = sum(widths), 0, []
+    for i, width in enumerate(widths):
+        statements.append(f"ob_concat({call.arg(i)}, {rows}, {width}, {at}, {total}, {pointer});")
+        at += width
+    return Emitted(statements)
+
+
+@EMITTERS.register("concat")
+def _concat(call: Call) -> tuple[CValue, Emitted]:
+    out = _float_value(call)
+    rows = math.prod(call.output.shape[:-1])
+    return out, _join_bytes(call, out, rows, [4 * c for c in call.op.channels])
+
+
+@EMITTERS.register("binary_concat")
+def _binary_concat(call: Call) -> tuple[CValue, Emitted]:
+    """Signs joined along their channels: packed rows by ``ob_binary_concat`` (no scratch), the
+    twins' float or int8 +-1 rows as bytes."""
+    rows, channels = math.prod(call.output.shape[:-1]), call.op.channels
+    for i, x in enumerate(call.inputs):
+        # the runtime joins a flattened map's 64-bit words as one run of bits: its C rows are
+        # that run only where none ends in padding bits
+        if x.rows != rows and x.channels % WORD_BITS:
+            raise call.fail(
+                f"its input #{i} is a flattened map whose rows of {x.channels} signs end in "
+                "padding bits: only maps and vectors of signs are joined in C"
+            )
+    out = _bits_value(call, rows, sum(channels))
+    if out.form != "packed":
+        size = 1 if out.c_type == "int8_t" else 4
+        return out, _join_bytes(call, out, rows, [size * c for c in channels])
+    call.text.kernels.add("binary_concat")
+    pointer = call.pointer(out.name, "uint32_t")
+    statements = []
+    for i, n in enumerate(channels):
+        at = sum(channels[:i])
+        statements.append(
+            f"ob_binary_concat({call.arg(i)}, {rows}, {n}, {at}, {out.channels}, {pointer});"
+        )
+    return out, Emitted(statements)
 
 
 def _elementwise(call: Call, step: str) -> tuple[CValue, Emitted]:

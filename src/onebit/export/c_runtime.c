@@ -553,6 +553,62 @@ static void ob_pad(const float *x, int32_t h, int32_t w, int32_t c, int32_t top,
 }
 /* @end */
 
+/* @kernel upsample_nearest */
+/* Nearest upsampling of an h x w NHWC map by sh x sw: output pixel (y, x) is input pixel
+ * (y / sh, x / sw). A pixel is `bytes` bytes (floats, packed words, or float or int8 +-1),
+ * copied as it is; each input row makes one output row, which is then copied sh - 1 times. */
+static void ob_upsample_nearest(const void *x, int32_t h, int32_t w, int32_t bytes, int32_t sh,
+                                int32_t sw, void *out) {
+  const int32_t row = w * sw * bytes;
+  const unsigned char *from = (const unsigned char *)x;
+  unsigned char *to = (unsigned char *)out;
+  int32_t y, i, k;
+  for (y = 0; y < h; ++y) {
+    unsigned char *first = to + y * sh * row;
+    for (i = 0; i < w * sw; ++i)
+      memcpy(first + i * bytes, from + (y * w + i / sw) * bytes, (size_t)bytes);
+    for (k = 1; k < sh; ++k) memcpy(first + k * row, first, (size_t)row);
+  }
+}
+/* @end */
+
+/* @kernel concat */
+/* One input of a join along the last axis: each of its `rows` rows of `bytes` bytes goes to byte
+ * `at` of the output's rows of `out_bytes` bytes (floats, or float or int8 +-1 signs). */
+static void ob_concat(const void *x, int32_t rows, int32_t bytes, int32_t at, int32_t out_bytes,
+                      void *out) {
+  const unsigned char *from = (const unsigned char *)x;
+  unsigned char *to = (unsigned char *)out + at;
+  int32_t r;
+  for (r = 0; r < rows; ++r) memcpy(to + r * out_bytes, from + r * bytes, (size_t)bytes);
+}
+/* @end */
+
+/* @kernel binary_concat */
+/* One input of a join of packed rows along their channels: each of its `rows` rows of n signs
+ * becomes channels at, ..., at + n - 1 of the output's rows of `total` signs. The inputs are
+ * joined in order from at = 0. Where `at` starts a word the words are copied as they are;
+ * otherwise they are shifted: the first output word, which the previous input began (its high
+ * bits still 0), is ORed into, and every later one is written whole. */
+static void ob_binary_concat(const uint32_t *x, int32_t rows, int32_t n, int32_t at,
+                             int32_t total, uint32_t *out) {
+  const int32_t words = (n + 31) / 32, out_words = (total + 31) / 32;
+  const int32_t shift = at % 32, span = (shift + n + 31) / 32;
+  int32_t r, i;
+  for (r = 0; r < rows; ++r) {
+    const uint32_t *from = x + r * words;
+    uint32_t *to = out + r * out_words + at / 32;
+    if (shift == 0) {
+      for (i = 0; i < words; ++i) to[i] = from[i];
+    } else {
+      to[0] |= from[0] << shift;
+      for (i = 1; i < span; ++i)
+        to[i] = (from[i - 1] >> (32 - shift)) | (i < words ? from[i] << shift : 0u);
+    }
+  }
+}
+/* @end */
+
 /* @kernel input_u8 */
 /* A uint8 buffer as the model's float input: (q - zero_point) * scale. */
 static void ob_input_u8(const uint8_t *q, int32_t n, float zero_point, float scale, float *out) {
