@@ -77,6 +77,42 @@ def test_a_conv_bnn_gives_the_runtimes_logits_on_every_cortex_m(toolchain, tmp_p
     PASSED.add(f"cnn {cpu}")
 
 
+@pytest.mark.parametrize("cpu", CPUS)
+@pytest.mark.parametrize("words", [1, 2, 3, 5, 24, 25])
+def test_a_binary_dense_of_any_width_builds_at_o2_with_warnings_as_errors(
+    toolchain, tmp_path, cpu, words
+):
+    # GCC 12 once refused 24 words (-Waggressive-loop-optimizations in ob_xor_popcount's tail)
+    from onebit.runtime import Program
+    from onebit.runtime.reference import bitpack
+
+    rng = np.random.default_rng(words)
+    k = 32 * words
+    graph = {
+        "version": 1,
+        "input": {"name": "x", "shape": [k]},
+        "output": "y",
+        "ops": [
+            {"type": "sign_pack", "inputs": ["x"], "output": "s", "attrs": {}, "tensors": {}},
+            {
+                "type": "binary_dense",
+                "inputs": ["s"],
+                "output": "y",
+                "attrs": {"k": k, "epilogue": "float"},
+                "tensors": {"weight": "w", "scale": "ws", "bias": "wb"},
+            },
+        ],
+    }
+    tensors = {
+        "w": bitpack(rng.choice([-1, 1], size=(5, k)).astype(np.int8)),
+        "ws": rng.normal(size=5).astype(np.float32),
+        "wb": rng.normal(size=5).astype(np.float32),
+    }
+    export = to_c(Program(graph, tensors), tmp_path / "c", name="dense")
+    flash, ram = cortex_m.footprint(export, cpu, tmp_path / cpu)
+    assert flash > 0 and ram > 0
+
+
 @pytest.mark.slow
 def test_every_cortex_m_run_passed(toolchain):
     """Last in the file: records "passed" once every Cortex-M test above has passed."""

@@ -60,7 +60,12 @@ static int32_t ob_xor_popcount(const uint32_t *a, const uint32_t *b, int32_t n) 
 #endif
   }
 #endif
-  for (; i < n; ++i) count += ob_popcount(a[i] ^ b[i]);
+  /* The rest from fresh pointers: `for (; i < n; ++i)` after the loop above made GCC 12 at -O2
+   * report undefined behaviour in a later iteration (-Waggressive-loop-optimizations) once the
+   * call was inlined with a constant n (24), failing -Werror builds. */
+  a += i;
+  b += i;
+  for (n -= i, i = 0; i < n; ++i) count += ob_popcount(a[i] ^ b[i]);
   return count;
 }
 /* @end */
