@@ -27,6 +27,7 @@ import torch
 from onebit import data as datasets
 from onebit._registry import OnebitError
 from onebit.atomic import atomic_open, atomic_write
+from onebit.experiments.figures import mean_std
 from onebit.experiments.selection import Candidate, select
 from onebit.train import TrainConfig, TrainResult, fit
 from onebit.train.recipes import mlp_recipe
@@ -282,10 +283,6 @@ def merge_results(previous: dict[str, Any], update: dict[str, Any]) -> dict[str,
     }
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def summarize(
     runs: list[dict[str, Any]],
     variants: Sequence[Variant],
@@ -299,8 +296,8 @@ def summarize(
         members = [r for r in runs if r["variant"] == variant.name]
         if not members:
             continue
-        val_mean, val_std = _mean_std([100 * r["val_accuracy"] for r in members])
-        test_mean, test_std = _mean_std([100 * r["test_accuracy"] for r in members])
+        val_mean, val_std = mean_std([100 * r["val_accuracy"] for r in members])
+        test_mean, test_std = mean_std([100 * r["test_accuracy"] for r in members])
         row = {
             "variant": variant.name,
             "description": variant.description,

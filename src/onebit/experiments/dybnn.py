@@ -28,8 +28,8 @@ import torch
 
 from onebit import data as datasets
 from onebit._registry import OnebitError
-from onebit.bench.timing import median_seconds
 from onebit.convert import convert
+from onebit.experiments.figures import batch1_latency, mean_std
 from onebit.experiments.selection import Candidate, select
 from onebit.train import TrainConfig, fit
 
@@ -56,8 +56,6 @@ THREADS = 1
 """torch threads of every run: the same arithmetic on any machine, and no second thread to
 contend for a core the machine's other work holds (on the 2-core development VM, two threads
 beside another busy process trained 6x slower than one)."""
-TIMING = {"repeat": 15, "warmup": 3, "min_seconds": 0.02}
-"""The batch-1 latency: the median of 15 samples, each at least 20 ms of calls."""
 
 
 def report_stem(data: str) -> str:
@@ -202,25 +200,6 @@ def torch_predictions(model: torch.nn.Module, x: np.ndarray, batch_size: int = 5
     return np.concatenate(batches)
 
 
-def batch1_latency(program, model: torch.nn.Module, sample: np.ndarray) -> dict[str, float]:
-    """Median milliseconds per call on one sample, one thread: the program, and the PyTorch
-    model in eval mode (the baseline, measured in the same run)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        engine = median_seconds(lambda: program(sample, threads=1), **TIMING)
-        tensor = torch.from_numpy(sample)
-        with torch.no_grad():
-            eager = median_seconds(lambda: model(tensor), **TIMING)
-    finally:
-        torch.set_num_threads(threads)
-    return {"program_ms": 1e3 * engine, "torch_ms": 1e3 * eager, "threads": 1}
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def summarize(
     runs: list[dict[str, Any]],
     selections: dict[str, dict[str, Any]],
@@ -234,9 +213,9 @@ def summarize(
         members = [r for r in runs if r["variant"] == variant.name]
         if not members:
             continue
-        val_mean, val_std = _mean_std([100 * r["val_accuracy"] for r in members])
-        test_mean, test_std = _mean_std([100 * r["test_accuracy"] for r in members])
-        program_mean, program_std = _mean_std([100 * r["program_test_accuracy"] for r in members])
+        val_mean, val_std = mean_std([100 * r["val_accuracy"] for r in members])
+        test_mean, test_std = mean_std([100 * r["test_accuracy"] for r in members])
+        program_mean, program_std = mean_std([100 * r["program_test_accuracy"] for r in members])
         rows.append(
             {
                 "variant": variant.name,

@@ -30,9 +30,9 @@ import torch
 
 from onebit import data as datasets
 from onebit._registry import OnebitError
-from onebit.bench.timing import median_seconds
 from onebit.convert import convert
 from onebit.data.landmarks import LandmarkSplits
+from onebit.experiments.figures import batch1_latency, mean_std
 from onebit.experiments.selection import Candidate, select
 from onebit.landmarks import decode_heatmaps
 from onebit.train import TrainConfig, fit
@@ -65,8 +65,6 @@ BATCH_SIZE = 50
 THREADS = 1
 """torch threads of every run: the same arithmetic on any machine, and no second thread to
 contend for a core the machine's other work holds."""
-TIMING = {"repeat": 15, "warmup": 3, "min_seconds": 0.02}
-"""The batch-1 latency: the median of 15 samples, each at least 20 ms of calls."""
 MOVED_PIXELS = 1e-3
 """A test point counts as moved when the program's decoded position differs from the model's by
 more than this many image pixels."""
@@ -252,25 +250,6 @@ def torch_heatmaps(model: torch.nn.Module, x: np.ndarray, batch_size: int = 250)
         )
 
 
-def batch1_latency(program, model: torch.nn.Module, sample: np.ndarray) -> dict[str, float]:
-    """Median milliseconds per call on one image, one thread: the program, and the PyTorch
-    model in eval mode (its baseline, measured in the same run)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        engine = median_seconds(lambda: program(sample, threads=1), **TIMING)
-        tensor = torch.from_numpy(sample)
-        with torch.no_grad():
-            eager = median_seconds(lambda: model(tensor), **TIMING)
-    finally:
-        torch.set_num_threads(threads)
-    return {"program_ms": 1e3 * engine, "torch_ms": 1e3 * eager, "threads": 1}
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def summarize(
     runs: list[dict[str, Any]],
     selections: dict[str, dict[str, Any]],
@@ -291,7 +270,7 @@ def summarize(
             "chosen": selections[variant.name]["chosen"],
         }
         for key in ("val_nme", "test_nme", "test_pck", "program_test_nme", "program_test_pck"):
-            mean, std = _mean_std([100 * r[key] for r in members])
+            mean, std = mean_std([100 * r[key] for r in members])
             row[f"{key}_mean"], row[f"{key}_std"] = mean, std
         row |= {
             "heatmap_max_difference": max(r["heatmap_max_difference"] for r in members),
