@@ -121,3 +121,32 @@ def test_the_cli_re_renders_a_saved_report(tmp_path, small):
     assert (tmp_path / "landmarks-mnist-landmarks.md").read_text() == markdown(
         json.loads(path.read_text())
     )
+
+
+def test_a_refused_conversion_is_reported_not_fatal(small):
+    runs = [dict(r) for r in small["runs"]]
+    refusal = "the converted program is refused by the runtime: op 'v7' (affine): ..."
+    for run in runs:
+        if run["variant"] == "float":
+            for key in PROGRAM_KEYS:
+                del run[key]
+            run["program_refused"] = refusal
+    latency = {**small["latency"], "float": {**small["latency"]["float"], "program_ms": None}}
+    binary, twin = summarize(runs, small["selections"], latency)
+    assert twin["program_refused"] == refusal and "program_refused" not in binary
+    assert not any(key.startswith("program_test") for key in twin)
+    assert twin["test_nme_mean"] == pytest.approx(100 * runs[1]["test_nme"])
+    report = {**small, "runs": runs, "latency": latency, "summary": [binary, twin]}
+    text = markdown(json.loads(json.dumps({**report, "command": "c", "machine": {}})))
+    assert f"The float network's conversion was refused: {refusal}" in text
+    float_rows = [line for line in text.splitlines() if line.startswith("| float |")]
+    assert len(float_rows) == 2 and all("refused" in row for row in float_rows)
+
+
+PROGRAM_KEYS = (
+    "program_test_nme",
+    "program_test_pck",
+    "heatmap_max_difference",
+    "points_moved",
+    "program_bytes",
+)

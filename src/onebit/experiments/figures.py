@@ -19,16 +19,19 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def batch1_latency(program, model: torch.nn.Module, sample: np.ndarray) -> dict[str, float]:
-    """Median milliseconds per call on one sample, one thread: the program, and the PyTorch
-    model in eval mode (its baseline, measured in the same run)."""
+def batch1_latency(program, model: torch.nn.Module, sample: np.ndarray) -> dict[str, float | None]:
+    """Median milliseconds per call on one sample, one thread: the program (None where there is
+    none), and the PyTorch model in eval mode (its baseline, measured in the same run)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    engine = None
     try:
-        engine = median_seconds(lambda: program(sample, threads=1), **TIMING)
+        if program is not None:
+            engine = median_seconds(lambda: program(sample, threads=1), **TIMING)
         tensor = torch.from_numpy(sample)
         with torch.no_grad():
             eager = median_seconds(lambda: model(tensor), **TIMING)
     finally:
         torch.set_num_threads(threads)
-    return {"program_ms": 1e3 * engine, "torch_ms": 1e3 * eager, "threads": 1}
+    program_ms = None if engine is None else 1e3 * engine
+    return {"program_ms": program_ms, "torch_ms": 1e3 * eager, "threads": 1}

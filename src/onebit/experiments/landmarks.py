@@ -30,7 +30,7 @@ import torch
 
 from onebit import data as datasets
 from onebit._registry import OnebitError
-from onebit.convert import convert
+from onebit.convert import ConversionError, convert
 from onebit.data.landmarks import LandmarkSplits
 from onebit.experiments.figures import batch1_latency, mean_std
 from onebit.experiments.selection import Candidate, select
@@ -194,40 +194,55 @@ def run_landmarks(
 def final_run(
     variant: Variant, config: TrainConfig, splits: LandmarkSplits
 ) -> tuple[dict[str, Any], Any, torch.nn.Module]:
-    """Train one seed, convert it and score its program's test heatmaps beside the model's."""
+    """Train one seed, convert it and score its program's test heatmaps beside the model's. A
+    conversion the engine refuses is recorded (``program_refused``), not fatal: the float twin's
+    many real-valued layers can pass the runtime's static bound on its values."""
     started = time.perf_counter()
     result = fit(config, splits)
     model = result.model.eval()
-    program = convert(model, torch.zeros(1, *splits.input_shape))
-    x = np.ascontiguousarray(splits.x_test, dtype=np.float32)
-    expected = torch_heatmaps(model, x)
-    heatmaps = program(x)
-    task = task_for(splits)
-    program_scores = heatmap_scores(task, heatmaps, splits)
-    stride = x.shape[2] // heatmaps.shape[2]
-    moved = np.linalg.norm(
-        decode_heatmaps(heatmaps, stride) - decode_heatmaps(expected, stride), axis=2
-    )
     row = {
         "variant": variant.name,
         "seed": config.seed,
         "lr": config.lr,
-        "val_nme": result.final["val_nme"],
-        "val_pck": result.final["val_pck"],
-        "test_nme": result.final["test_nme"],
-        "test_pck": result.final["test_pck"],
-        "program_test_nme": program_scores["nme"],
-        "program_test_pck": program_scores["pck"],
-        "heatmap_max_difference": float(np.abs(heatmaps - expected).max()),
-        "points_moved": int((moved > MOVED_PIXELS).sum()),
-        "test_points": int(moved.size),
+        **{key: result.final[key] for key in ("val_nme", "val_pck", "test_nme", "test_pck")},
         "parameters": sum(p.numel() for p in model.parameters()),
-        "program_bytes": program.nbytes,
+    }
+    try:
+        program = convert(model, torch.zeros(1, *splits.input_shape))
+    except ConversionError as error:
+        program = None
+        row["program_refused"] = str(error)
+    x = np.ascontiguousarray(splits.x_test, dtype=np.float32)
+    row["test_points"] = len(x) * splits.num_landmarks
+    if program is not None:
+        row |= program_agreement(program, model, x, splits)
+    row |= {
         "seconds_per_epoch": result.seconds_per_epoch,
         "wall_seconds": time.perf_counter() - started,
         "history": result.history,
     }
     return row, program, model
+
+
+def program_agreement(
+    program, model: torch.nn.Module, x: np.ndarray, splits: LandmarkSplits
+) -> dict[str, Any]:
+    """The program's test NME and PCK, its largest heatmap difference from the model, and the
+    points whose decoded position moved."""
+    expected = torch_heatmaps(model, x)
+    heatmaps = program(x)
+    scores = heatmap_scores(task_for(splits), heatmaps, splits)
+    stride = x.shape[2] // heatmaps.shape[2]
+    moved = np.linalg.norm(
+        decode_heatmaps(heatmaps, stride) - decode_heatmaps(expected, stride), axis=2
+    )
+    return {
+        "program_test_nme": scores["nme"],
+        "program_test_pck": scores["pck"],
+        "heatmap_max_difference": float(np.abs(heatmaps - expected).max()),
+        "points_moved": int((moved > MOVED_PIXELS).sum()),
+        "program_bytes": program.nbytes,
+    }
 
 
 def heatmap_scores(
@@ -257,7 +272,8 @@ def summarize(
 ) -> list[dict[str, Any]]:
     """One row per variant: NME (% of the normalizing length) and PCK (%) as mean and std over
     its final runs, the program's, the disagreements summed over seeds, and the batch-1 latency;
-    ``test_nme_delta`` is the test NME mean minus the float twin's."""
+    ``test_nme_delta`` is the test NME mean minus the float twin's. A variant with a refused
+    conversion has no program figures but the first refusal's message."""
     rows = []
     for variant in VARIANTS:
         members = [r for r in runs if r["variant"] == variant.name]
@@ -269,18 +285,27 @@ def summarize(
             "seeds": len(members),
             "chosen": selections[variant.name]["chosen"],
         }
-        for key in ("val_nme", "test_nme", "test_pck", "program_test_nme", "program_test_pck"):
+        converted = all("program_refused" not in r for r in members)
+        keys = ("val_nme", "test_nme", "test_pck", "program_test_nme", "program_test_pck")
+        for key in keys if converted else keys[:3]:
             mean, std = mean_std([100 * r[key] for r in members])
             row[f"{key}_mean"], row[f"{key}_std"] = mean, std
         row |= {
-            "heatmap_max_difference": max(r["heatmap_max_difference"] for r in members),
-            "points_moved": sum(r["points_moved"] for r in members),
             "test_points": sum(r["test_points"] for r in members),
             "parameters": members[0]["parameters"],
-            "program_bytes": members[0]["program_bytes"],
             "seconds_per_epoch": statistics.mean(r["seconds_per_epoch"] for r in members),
             **latency.get(variant.name, {}),
         }
+        if converted:
+            row |= {
+                "heatmap_max_difference": max(r["heatmap_max_difference"] for r in members),
+                "points_moved": sum(r["points_moved"] for r in members),
+                "program_bytes": members[0]["program_bytes"],
+            }
+        else:
+            row["program_refused"] = next(
+                r["program_refused"] for r in members if "program_refused" in r
+            )
         rows.append(row)
     twin = next((r["test_nme_mean"] for r in rows if r["variant"] == "float"), None)
     for row in rows:
@@ -319,12 +344,16 @@ def markdown(report: dict[str, Any]) -> str:
     for r in report["summary"]:
         lines.append(
             f"| {r['variant']} | {r['test_nme_mean']:.2f} ± {r['test_nme_std']:.2f} "
-            f"| {r['test_pck_mean']:.2f} ± {r['test_pck_std']:.2f} "
-            f"| {r['program_test_nme_mean']:.2f} ± {r['program_test_nme_std']:.2f} "
-            f"| {r['points_moved']} of {r['test_points']} | {r['heatmap_max_difference']:.2g} "
-            f"| {r['parameters']:,} | {r['program_bytes']:,} "
-            f"| {r.get('program_ms', float('nan')):.2f} | {r.get('torch_ms', float('nan')):.2f} |"
+            f"| {r['test_pck_mean']:.2f} ± {r['test_pck_std']:.2f} | {_program_cells(r)} "
+            f"| {r['parameters']:,} | {_cell(r.get('program_bytes'), ',')} "
+            f"| {_cell(r.get('program_ms'), '.2f')} | {r['torch_ms']:.2f} |"
         )
+    for r in report["summary"]:
+        if "program_refused" in r:
+            lines += [
+                "",
+                f"The {r['variant']} network's conversion was refused: {r['program_refused']}",
+            ]
     binary = next((r for r in report["summary"] if r["variant"] == "binary"), None)
     if binary is not None and binary["test_nme_delta"] is not None:
         lines += [
@@ -344,7 +373,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {r['variant']} | {r['seed']} | {r['lr']:g} | {100 * r['val_nme']:.2f} "
             f"| {100 * r['test_nme']:.2f} | {100 * r['test_pck']:.2f} "
-            f"| {100 * r['program_test_nme']:.2f} | {r['seconds_per_epoch']:.1f} |"
+            f"| {_cell(r.get('program_test_nme'), '.2f', 100)} | {r['seconds_per_epoch']:.1f} |"
         )
     lines += ["", "## Selection on validation", ""]
     for name, selection in report["selections"].items():
@@ -359,6 +388,20 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {c['name']} | {100 * c['val_nme']:.2f} | {mark} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(value: float | None, spec: str, factor: float = 1) -> str:
+    return "refused" if value is None else format(factor * value, spec)
+
+
+def _program_cells(row: dict[str, Any]) -> str:
+    """The program NME, points moved and largest heatmap difference cells of a summary row."""
+    if "program_refused" in row:
+        return "refused | | "
+    return (
+        f"{row['program_test_nme_mean']:.2f} ± {row['program_test_nme_std']:.2f} "
+        f"| {row['points_moved']} of {row['test_points']} | {row['heatmap_max_difference']:.2g}"
+    )
 
 
 def write_report(
