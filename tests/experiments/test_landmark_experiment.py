@@ -150,3 +150,35 @@ PROGRAM_KEYS = (
     "points_moved",
     "program_bytes",
 )
+
+
+def test_a_run_whose_float_twin_the_engine_refuses_completes(monkeypatch):
+    # The float twin of a deeper hourglass passes the runtime's static value bound; here the
+    # refusal is forced for the float variant, and the run must still report both.
+    import onebit.experiments.landmarks as experiment
+    from onebit.convert import ConversionError
+
+    real_convert = experiment.convert
+
+    def convert(model, example):
+        if not model.binary:
+            raise ConversionError("the converted program is refused by the runtime: too large")
+        return real_convert(model, example)
+
+    monkeypatch.setattr(experiment, "convert", convert)
+    lines = []
+    report = run_landmarks(
+        "mnist-landmarks",
+        seeds=(0,),
+        epochs=1,
+        log=lines.append,
+        splits=tiny_splits(),
+        model_args=TINY,
+    )
+    binary, twin = report["summary"]
+    assert twin["program_refused"].endswith("too large") and twin["program_ms"] is None
+    assert "program_refused" not in binary and binary["program_ms"] > 0
+    assert any("program refused" in line for line in lines)
+    assert any(line.startswith("float: no program") for line in lines)
+    text = markdown(json.loads(json.dumps({**report, "command": "c", "machine": {}})))
+    assert "The float network's conversion was refused" in text

@@ -158,17 +158,23 @@ def run_landmarks(
             runs.append(row)
             if seed == seeds[0]:
                 programs[variant.name] = (program, model)
+            program_line = (
+                f"program refused: {row['program_refused']}"
+                if "program_refused" in row
+                else f"program NME {row['program_test_nme']:.4f}, {row['points_moved']} test "
+                "points moved"
+            )
             log(
                 f"{variant.name} seed {seed}: validation NME {row['val_nme']:.4f}, test NME "
-                f"{row['test_nme']:.4f} (PCK {row['test_pck']:.2%}), program NME "
-                f"{row['program_test_nme']:.4f}, {row['points_moved']} test points moved"
+                f"{row['test_nme']:.4f} (PCK {row['test_pck']:.2%}), {program_line}"
             )
     sample = np.ascontiguousarray(splits.x_test[:1], dtype=np.float32)
     latency = {name: batch1_latency(*pair, sample) for name, pair in programs.items()}
     for name, figures in latency.items():
+        engine = figures["program_ms"]
+        engine_line = "no program" if engine is None else f"{engine:.3f} ms in the engine"
         log(
-            f"{name}: {figures['program_ms']:.3f} ms per image in the engine at batch 1, "
-            f"{figures['torch_ms']:.3f} ms under torch"
+            f"{name}: {engine_line}, {figures['torch_ms']:.3f} ms under torch, per image at batch 1"
         )
     return {
         "data": data,
