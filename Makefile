@@ -47,7 +47,8 @@ KERNEL_TESTS := $(addprefix tests/runtime/,test_kernel_bounds.py test_bgemm.py t
 	test_bitpack.py test_sgemm.py test_float_kernels.py test_float_pools.py test_maxpool.py \
 	test_layout_kernels.py test_output_transform.py test_concat.py test_thread_pool.py \
 	test_program_file_native.py test_executor.py test_executor_conv.py test_bitserial.py \
-	test_bitserial_quantize.py test_executor_kbit.py test_executor_dynamic.py)
+	test_bitserial_quantize.py test_executor_kbit.py test_executor_dynamic.py \
+	test_bconv2d_groups_dilation.py test_executor_grouped_conv.py)
 CXX ?= c++
 LIBASAN = $(shell $(CXX) -print-file-name=libasan.so)
 LIBSTDCXX = $(shell $(CXX) -print-file-name=libstdc++.so)
@@ -99,6 +100,10 @@ reports: $(STAMP)
 	$(WAIT_IDLE) && $(BIN)/onebit experiment bitmixer --data mnist5k --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment bitmixer --data digits --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment mcu --work-dir runs/mcu --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit search bats --data mnist5k --stem-stride 2 --epochs 8 \
+		--threads 2 --out docs/bats-search-mnist5k
+	$(WAIT_IDLE) && $(BIN)/onebit experiment bats \
+		--genotype docs/bats-search-mnist5k/genotype.json --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit bench mcu --program mcu-bnn=runs/mcu/seed0/model.onebit \
 		--program binarynet-mlp=$(DEMO_DIR)/model.onebit --out docs/mcu.json
 	$(WAIT_IDLE) && $(BIN)/onebit bench energy --out docs/energy.json

@@ -1,8 +1,9 @@
 // Binary 2-D convolution (cross-correlation, like torch's conv2d) on packed NHWC words.
 //
 // Layout: x is (N, H, W, words) with words = words_for(cin) per pixel (common/bit_format.h's bit
-// convention, unused high bits 0); w is (Cout, KH, KW, words); the result is (N, Ho, Wo, Cout) in
-// NHWC, as int32 accumulators or through an output transform (output_transform.h) applied per tile.
+// convention, unused high bits 0); w is (Cout, KH, KW, words_for(cin / groups)); the result is
+// (N, Ho, Wo, Cout) in NHWC, as int32 accumulators or through an output transform
+// (output_transform.h) applied per tile.
 //
 // Algorithm: im2col on packed words, then bgemm. Output pixel p = (n, oh, ow) is row p of a
 // (N * Ho * Wo, KH * KW * words) matrix whose row is the KH x KW window of pixels, each pixel's
@@ -10,6 +11,16 @@
 // (pixels, Cout) output IS the NHWC map. The unused high bits of every pixel's last word are 0 in
 // both operands and cancel in the XOR, so k = KH * KW * cin. A 1x1 stride-1 unpadded convolution
 // skips im2col: the input is the matrix.
+//
+// Dilation (dh, dw): tap (i, j) reads input pixel (oh * sh - ph + i * dh, ow * sw - pw + j * dw);
+// im2col gathers those taps (common/im2col.h), so the GEMM is unchanged.
+//
+// Groups G > 1: output channel o reads the cin / G input channels of its group o / (Cout / G).
+// Each task (a tile of output pixels) runs im2col once over all channels, then per group cuts
+// that group's channels out of every tap, re-packed from bit 0 as the weights hold them
+// (channel_slice.h), and runs the GEMM of the group's Cout / G weight rows into its columns of the
+// tile (row stride Cout); it then corrects zero padding and hands the whole tile (all Cout
+// channels) to the epilogue. groups == 1 takes the path above, untouched.
 //
 // Padding: a padded pixel is all-zero words, i.e. +1 ("one-padding", pad_value = 1), which is
 // purely binary; zero padding (pad_value = 0) is a correction of the one-padded result
@@ -33,6 +44,7 @@
 #include <limits>
 #include <vector>
 
+#include "bconv2d/channel_slice.h"
 #include "bconv2d/conv2d_geometry.h"
 #include "bconv2d/output_transform.h"
 #include "bconv2d/zero_padding.h"
@@ -63,10 +75,11 @@ void bconv_gemm_avx2(const word_t* a, std::int64_t m, std::int64_t words, const 
 #endif
 
 // im2col rows of the output pixels [p0, p1) into dst ((p1 - p0) x patch_words): common/im2col.h
-// over the packed words, padded pixels all-zero words (+1, one-padding).
+// over the packed words (g.words per pixel), padded pixels all-zero words (+1, one-padding).
 inline void im2col_rows(const word_t* x, const Conv2dGeometry& g, std::int64_t p0, std::int64_t p1,
                         word_t* dst) {
-  const Im2colShape shape{g.h, g.w, g.words, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.ho(), g.wo()};
+  const Im2colShape shape{g.h, g.w, g.words, g.kh, g.kw, g.sh, g.sw,
+                          g.ph, g.pw, g.ho(), g.wo(), g.dh, g.dw};
   im2col_pixels<word_t>(x, shape, 0, p0, p1, dst);
 }
 
@@ -186,15 +199,107 @@ inline void check_conv2d_geometry(const Conv2dGeometry& g) {
   checked_extent(g.pw, "padding");
   checked_extent(g.sh, "stride");
   checked_extent(g.sw, "stride");
+  checked_extent(g.dh, "dilation");
+  checked_extent(g.dw, "dilation");
+  checked_extent(g.groups, "groups");
   if (g.cin < 1 || g.words != words_for(g.cin))
     throw SizeError("cin=" + std::to_string(g.cin) + " needs " + std::to_string(words_for(g.cin)) +
                     " words per pixel, got " + std::to_string(g.words));
-  const std::int64_t ho = checked_window_side(g.h, g.ph, g.ph, g.kh, g.sh, "height");
-  const std::int64_t wo = checked_window_side(g.w, g.pw, g.pw, g.kw, g.sw, "width");
+  if (g.dh < 1 || g.dw < 1)
+    throw SizeError("dilation must be >= 1, got (" + std::to_string(g.dh) + ", " +
+                    std::to_string(g.dw) + ")");
+  if (g.groups < 1 || g.cin % g.groups != 0 || g.cout % g.groups != 0)
+    throw SizeError("groups=" + std::to_string(g.groups) + " must divide both cin=" +
+                    std::to_string(g.cin) + " and cout=" + std::to_string(g.cout));
+  // the spans (kernel - 1) * dilation + 1 are below 2^62: every factor is within kMaxExtent
+  const std::int64_t ho = checked_window_side(g.h, g.ph, g.ph, g.span_h(), g.sh, "height");
+  const std::int64_t wo = checked_window_side(g.w, g.pw, g.pw, g.span_w(), g.sw, "width");
   checked_buffer_elements({g.n, ho, wo, g.cout}, sizeof(float), "the output");
-  checked_mul(checked_mul(g.kh, g.kw, "kernel area"), g.cin, "kernel area x cin",
+  checked_mul(checked_mul(g.kh, g.kw, "kernel area"), g.group_cin(), "kernel area x cin / groups",
               std::numeric_limits<std::int32_t>::max());
   checked_buffer_elements({kRowQuantum, g.kh, g.kw, g.words}, sizeof(word_t), "an im2col tile");
+}
+
+// The GEMM of a task: rows [0, m) of `a` (patch words each) times the weight rows [c0, c1) of w
+// into tile (row stride ldo), on the kernel of `path` (see the header note).
+inline void bconv_gemm(const word_t* a, std::int64_t m, std::int64_t patch, const word_t* w,
+                       std::int64_t k, std::int32_t* tile, std::int64_t ldo, std::int64_t c0,
+                       std::int64_t c1, SimdPath path, kernels::BgemmKernel kernel) {
+#if defined(ONEBIT_X86)
+  if (path == SimdPath::avx512_vpopcntdq || path == SimdPath::avx2) {
+    word_t* panel = scratch<word_t, 2>(kernels::kPanelChannels * patch);
+    if (path == SimdPath::avx2) {
+      kernels::bconv_gemm_avx2(a, m, patch, w, k, tile, ldo, c0, c1, panel);
+    } else {
+      kernels::bconv_gemm_avx512_vpopcntdq(a, m, patch, w, k, tile, ldo, c0, c1, panel);
+    }
+    return;
+  }
+#endif
+  // bgemm's kernels write rows of problem.n: the tile's row stride is the output's Cout
+  const BgemmProblem problem{a, w, tile, m, ldo, patch, k};
+  kernel(problem, 0, m, c0, c1);
+}
+
+// A grouped convolution (g.groups > 1, checked): tiles of output pixels, each with one im2col of
+// the whole input (all groups' channels), then per group its channels cut out of every tap
+// (channel_slice.h) and the GEMM of its weight rows into its columns of the tile; the zero-padding
+// correction and the epilogue then see the whole tile.
+template <typename Epilogue>
+void bconv2d_grouped(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath path,
+                     int threads, const Epilogue& epilogue) {
+  const std::int64_t pixels = g.pixels(), taps = g.kh * g.kw;
+  const std::int64_t group_cin = g.group_cin(), group_cout = g.group_cout();
+  const std::int64_t patch = g.patch_words(), full_patch = taps * g.words;
+  const kernels::BgemmKernel kernel = bgemm_kernel(path);
+  const std::int64_t work = saturating_mul(saturating_mul(pixels, g.cout), patch);
+  threads = static_cast<int>(std::min<std::int64_t>(
+      threads, std::max<std::int64_t>(1, work / kMinWordPairsPerConvThread)));
+  Conv2dGeometry whole = g;  // the im2col of every channel
+  whole.groups = 1;
+  std::vector<std::int32_t> tap_sums;
+  if (g.zero_padding && (g.ph > 0 || g.pw > 0)) tap_sums = weight_tap_sums(w, g);
+
+  const std::int64_t tile_rows = kTileBytes / (full_patch * std::int64_t{sizeof(word_t)});
+  const std::int64_t cap = std::max(kRowQuantum, tile_rows / kRowQuantum * kRowQuantum);
+  const std::int64_t even = ((pixels + threads - 1) / threads + kRowQuantum - 1) / kRowQuantum *
+                            kRowQuantum;  // rows that give every thread a tile
+  const std::int64_t rows_per_tile = std::min(cap, even);
+  const std::int64_t tasks = (pixels + rows_per_tile - 1) / rows_per_tile;
+  auto task = [&](std::int64_t t) {
+    const std::int64_t p0 = t * rows_per_tile, p1 = std::min(pixels, p0 + rows_per_tile);
+    const std::int64_t rows = p1 - p0;
+    const word_t* cols;  // (rows * taps, words): every tap of every row
+    if (whole.direct()) {
+      cols = x + p0 * g.words;
+    } else {
+      word_t* buffer = scratch<word_t, 0>(rows * full_patch);
+      im2col_rows(x, whole, p0, p1, buffer);
+      cols = buffer;
+    }
+    std::int32_t* tile;
+    if constexpr (Epilogue::kInPlace) {
+      tile = epilogue.out + p0 * g.cout;
+    } else {
+      tile = scratch<std::int32_t, 1>(rows * g.cout);
+    }
+    word_t* a = scratch<word_t, 3>(rows * patch);  // (rows, taps * weight words): one group's
+    for (std::int64_t gi = 0; gi < g.groups; ++gi) {
+      slice_channels(cols, g.words, gi * group_cin, group_cin, 0, rows * taps, a);
+      // the group's weight rows and output columns as channels [0, Cout / G) (the AVX kernels
+      // want a first channel that is a multiple of 8)
+      bconv_gemm(a, rows, patch, w + gi * group_cout * patch, g.k(), tile + gi * group_cout,
+                 g.cout, 0, group_cout, path, kernel);
+    }
+    if (!tap_sums.empty())
+      subtract_padded_taps(g, tap_sums.data(), p0, p1, 0, g.cout, tile, g.cout);
+    if constexpr (!Epilogue::kInPlace) epilogue(tile, g.cout, p0, rows, 0, g.cout, g.cout);
+  };
+  if (tasks == 1 || threads <= 1) {
+    for (std::int64_t t = 0; t < tasks; ++t) task(t);
+  } else {
+    parallel_for(tasks, task, static_cast<int>(std::min<std::int64_t>(threads, tasks)));
+  }
 }
 
 // The convolution into `epilogue` on up to `threads` threads (threads >= 1) with the bgemm kernel
@@ -206,11 +311,9 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
   check_conv2d_geometry(g);
   const std::int64_t pixels = g.pixels();
   if (pixels == 0 || g.cout == 0) return;
+  if (g.groups > 1) return bconv2d_grouped(x, w, g, path, threads, epilogue);
   const kernels::BgemmKernel kernel = bgemm_kernel(path);
   const std::int64_t patch = g.patch_words();
-#if defined(ONEBIT_X86)
-  const bool channel_vectors = path == SimdPath::avx512_vpopcntdq || path == SimdPath::avx2;
-#endif
   const std::int64_t work = saturating_mul(saturating_mul(pixels, g.cout), patch);
   threads = static_cast<int>(
       std::min<std::int64_t>(threads, std::max<std::int64_t>(1, work / kMinWordPairsPerConvThread)));
@@ -249,21 +352,7 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
     } else {
       tile = scratch<std::int32_t, 1>(rows * g.cout);
     }
-#if defined(ONEBIT_X86)
-    if (channel_vectors) {
-      word_t* panel = scratch<word_t, 2>(kernels::kPanelChannels * patch);
-      if (path == SimdPath::avx2) {
-        kernels::bconv_gemm_avx2(a, rows, patch, w, g.k(), tile, stride, c0, c1, panel);
-      } else {
-        kernels::bconv_gemm_avx512_vpopcntdq(a, rows, patch, w, g.k(), tile, stride, c0, c1,
-                                             panel);
-      }
-    } else
-#endif
-    {
-      const BgemmProblem problem{a, w, tile, rows, g.cout, patch, g.k()};
-      kernel(problem, 0, rows, c0, c1);
-    }
+    bconv_gemm(a, rows, patch, w, g.k(), tile, stride, c0, c1, path, kernel);
     if (!tap_sums.empty()) subtract_padded_taps(g, tap_sums.data(), p0, p1, c0, c1, tile, stride);
     if constexpr (!Epilogue::kInPlace) epilogue(tile, stride, p0, rows, c0, c1, g.cout);
   };

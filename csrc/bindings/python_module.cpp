@@ -164,7 +164,8 @@ const std::uint8_t* check_flip(const Array& flip, std::int64_t channels) {
 }
 
 Conv2dGeometry conv2d_geometry(const Array& x, const Array& w, nb::handle cin_arg,
-                               nb::handle stride, nb::handle padding, double pad_value) {
+                               nb::handle stride, nb::handle padding, double pad_value,
+                               nb::handle dilation, nb::handle groups) {
   check_words(x, "x");
   check_words(w, "w");
   check_layout(x, "x", 4, 4);
@@ -179,26 +180,47 @@ Conv2dGeometry conv2d_geometry(const Array& x, const Array& w, nb::handle cin_ar
   g.kw = static_cast<std::int64_t>(w.shape(2));
   const std::int64_t cin = size_arg(cin_arg, "cin", 1);
   g.cin = cin;
-  if (words_for(cin) != g.words || static_cast<std::int64_t>(w.shape(3)) != g.words)
+  g.groups = size_arg(groups, "groups", 1);
+  if (cin % g.groups != 0 || g.cout % g.groups != 0)
+    fail_value("groups=" + std::to_string(g.groups) + " must divide both cin=" +
+               std::to_string(cin) + " and cout=" + std::to_string(g.cout) +
+               " (the weight's first axis)");
+  const std::int64_t w_words = words_for(cin / g.groups);
+  if (words_for(cin) != g.words || static_cast<std::int64_t>(w.shape(3)) != w_words)
     fail_value("cin=" + std::to_string(cin) + " needs " + std::to_string(words_for(cin)) +
-               " words per pixel; x has " + std::to_string(g.words) + " and w has " +
-               std::to_string(w.shape(3)));
+               " words per pixel" +
+               (g.groups == 1 ? std::string()
+                              : " and " + std::to_string(w_words) + " per tap in w (groups=" +
+                                    std::to_string(g.groups) + ")") +
+               "; x has " + std::to_string(g.words) + " and w has " + std::to_string(w.shape(3)));
   std::tie(g.sh, g.sw) = int_pair(stride, "stride");
   std::tie(g.ph, g.pw) = int_pair(padding, "padding");
+  std::tie(g.dh, g.dw) = int_pair(dilation, "dilation");
   if (g.sh < 1 || g.sw < 1)
     fail_value("stride must be >= 1, got (" + std::to_string(g.sh) + ", " + std::to_string(g.sw) + ")");
   if (g.ph < 0 || g.pw < 0)
     fail_value("padding must be >= 0, got (" + std::to_string(g.ph) + ", " + std::to_string(g.pw) + ")");
+  if (g.dh < 1 || g.dw < 1)
+    fail_value("dilation must be >= 1, got (" + std::to_string(g.dh) + ", " +
+               std::to_string(g.dw) + ")");
   if (pad_value != 0.0 && pad_value != 1.0)
     fail_value("pad_value must be 1.0 (one-padding) or 0.0 (zero padding), got " +
                std::to_string(pad_value));
   g.zero_padding = pad_value == 0.0;
-  if (g.kh < 1 || g.kw < 1 || g.h + 2 * g.ph < g.kh || g.w + 2 * g.pw < g.kw)
+  // the spans (kernel - 1) * dilation + 1 stay below 2^62: every factor is within kMaxExtent
+  if (g.kh < 1 || g.kw < 1 || g.h + 2 * g.ph < g.span_h() || g.w + 2 * g.pw < g.span_w()) {
+    const bool dilated = g.dh != 1 || g.dw != 1;
     fail_value("kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) +
+               (dilated ? " dilated by (" + std::to_string(g.dh) + ", " + std::to_string(g.dw) +
+                              ") (spanning (" + std::to_string(g.span_h()) + ", " +
+                              std::to_string(g.span_w()) + "))"
+                        : std::string()) +
                " does not fit the padded " + std::to_string(g.h) + "x" + std::to_string(g.w) +
                " input (padding " + std::to_string(g.ph) + ", " + std::to_string(g.pw) + ")");
+  }
   if (g.k() > std::numeric_limits<std::int32_t>::max())
-    fail_value("kernel x cin = " + std::to_string(g.k()) + " does not fit int32 accumulators");
+    fail_value("kernel x cin / groups = " + std::to_string(g.k()) +
+               " does not fit int32 accumulators");
   check_conv2d_geometry(g);
   return g;
 }
@@ -210,9 +232,11 @@ Shape conv2d_shape(const Conv2dGeometry& g, std::int64_t last) {
 
 nb::ndarray<nb::numpy, std::int32_t> py_bconv2d(const Array& x, const Array& w, nb::handle cin_arg,
                                                 nb::handle stride, nb::handle padding,
-                                                double pad_value, nb::handle threads,
+                                                double pad_value, nb::handle dilation,
+                                                nb::handle groups, nb::handle threads,
                                                 const std::optional<std::string>& simd) {
-  const Conv2dGeometry g = conv2d_geometry(x, w, cin_arg, stride, padding, pad_value);
+  const Conv2dGeometry g =
+      conv2d_geometry(x, w, cin_arg, stride, padding, pad_value, dilation, groups);
   const int n_threads = check_threads(threads);
   const SimdPath path = resolve_simd(simd);
   auto out = new_array<std::int32_t>(conv2d_shape(g, g.cout));
@@ -228,10 +252,12 @@ nb::ndarray<nb::numpy, std::int32_t> py_bconv2d(const Array& x, const Array& w, 
 nb::ndarray<nb::numpy, float> py_bconv2d_float(const Array& x, const Array& w, nb::handle cin_arg,
                                                const Array& scale, const Array& bias,
                                                nb::handle stride, nb::handle padding,
-                                               double pad_value, nb::handle threads,
+                                               double pad_value, nb::handle dilation,
+                                               nb::handle groups, nb::handle threads,
                                                const std::optional<std::string>& simd,
                                                nb::handle post) {
-  const Conv2dGeometry g = conv2d_geometry(x, w, cin_arg, stride, padding, pad_value);
+  const Conv2dGeometry g =
+      conv2d_geometry(x, w, cin_arg, stride, padding, pad_value, dilation, groups);
   const float* s = check_channel_vector<float>(scale, "scale", "float32", g.cout);
   const float* b = check_channel_vector<float>(bias, "bias", "float32", g.cout);
   const int n_threads = check_threads(threads);
@@ -251,9 +277,11 @@ nb::ndarray<nb::numpy, float> py_bconv2d_float(const Array& x, const Array& w, n
 nb::ndarray<nb::numpy, word_t> py_bconv2d_bits(const Array& x, const Array& w, nb::handle cin_arg,
                                                const Array& threshold, const Array& flip,
                                                nb::handle stride, nb::handle padding,
-                                               double pad_value, nb::handle threads,
+                                               double pad_value, nb::handle dilation,
+                                               nb::handle groups, nb::handle threads,
                                                const std::optional<std::string>& simd) {
-  const Conv2dGeometry g = conv2d_geometry(x, w, cin_arg, stride, padding, pad_value);
+  const Conv2dGeometry g =
+      conv2d_geometry(x, w, cin_arg, stride, padding, pad_value, dilation, groups);
   const std::int32_t* t =
       check_channel_vector<std::int32_t>(threshold, "threshold", "int32", g.cout);
   const std::uint8_t* f = check_flip(flip, g.cout);
@@ -456,15 +484,19 @@ NB_MODULE(_native, m) {
   // ---- bconv2d, output transforms, binary max-pool ----
   m.def("bconv2d", named("bconv2d", &py_bconv2d), nb::arg("x"), nb::arg("w"), nb::arg("cin"),
         nb::arg("stride") = nb::make_tuple(1, 1), nb::arg("padding") = nb::make_tuple(0, 0),
-        nb::arg("pad_value") = 1.0, nb::arg("threads") = 0, nb::arg("simd").none() = nb::none(),
+        nb::arg("pad_value") = 1.0, nb::arg("dilation") = nb::make_tuple(1, 1),
+        nb::arg("groups") = 1, nb::arg("threads") = 0, nb::arg("simd").none() = nb::none(),
         "Binary 2-D convolution (cross-correlation) of packed NHWC words: int32 (N, Ho, Wo, Cout).\n\n"
-        "x: (N, H, W, ceil(cin / 64)) and w: (Cout, KH, KW, ceil(cin / 64)) C-contiguous uint64 "
-        "words; stride and padding: an int or a pair; pad_value 1.0 (padded pixels are +1) or 0.0 "
-        "(they contribute 0). Equals onebit.runtime.reference.bconv2d exactly.");
+        "x: (N, H, W, ceil(cin / 64)) and w: (Cout, KH, KW, ceil(cin / groups / 64)) C-contiguous "
+        "uint64 words; stride, padding and dilation: an int or a pair; pad_value 1.0 (padded "
+        "pixels are +1) or 0.0 (they contribute 0); groups divides cin and Cout (output channel o "
+        "reads the channels of group o // (Cout / groups)). Equals "
+        "onebit.runtime.reference.bconv2d exactly.");
   m.def("bconv2d_float", named("bconv2d_float", &py_bconv2d_float), nb::arg("x"), nb::arg("w"),
         nb::arg("cin"),
         nb::arg("scale"), nb::arg("bias"), nb::arg("stride") = nb::make_tuple(1, 1),
         nb::arg("padding") = nb::make_tuple(0, 0), nb::arg("pad_value") = 1.0,
+        nb::arg("dilation") = nb::make_tuple(1, 1), nb::arg("groups") = 1,
         nb::arg("threads") = 0, nb::arg("simd").none() = nb::none(),
         nb::arg("post").none() = nb::none(),
         "output_float(bconv2d(x, w, cin, ...), scale, bias) fused per tile: float32 NHWC; the "
@@ -474,6 +506,7 @@ NB_MODULE(_native, m) {
         nb::arg("cin"),
         nb::arg("threshold"), nb::arg("flip"), nb::arg("stride") = nb::make_tuple(1, 1),
         nb::arg("padding") = nb::make_tuple(0, 0), nb::arg("pad_value") = 1.0,
+        nb::arg("dilation") = nb::make_tuple(1, 1), nb::arg("groups") = 1,
         nb::arg("threads") = 0, nb::arg("simd").none() = nb::none(),
         "output_bits(bconv2d(x, w, cin, ...), threshold, flip) fused per tile: packed NHWC words "
         "(N, Ho, Wo, ceil(Cout / 64)); the int32 map is never materialized.");

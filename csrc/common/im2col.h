@@ -3,8 +3,10 @@
 // taps filled with `pad`. Used by the float convolution (float/float_window.h) and the binary one
 // (bconv2d/bconv2d.h), whose rows are then the GEMM's left operand.
 //
-// Within a kernel row the taps are consecutive input pixels (for any stride), so each kernel row
-// is one copy of the in-bounds run plus pad elements for the taps that fall on padding. Output
+// Tap (i, j) of output (oh, ow) reads input pixel (oh * sh - top + i * dh, ow * sw - left + j * dw)
+// (dilation dh, dw; 1 for a plain convolution). Without column dilation the taps of a kernel row
+// are consecutive input pixels (for any stride), so each kernel row is one copy of the in-bounds
+// run plus pad elements for the taps that fall on padding; with it, one copy per tap. Output
 // pixel p = (n * Ho + oh) * Wo + ow; the pixels are walked with counters, not divisions.
 #pragma once
 
@@ -20,6 +22,7 @@ struct Im2colShape {
   std::int64_t kh, kw, sh, sw;   // kernel and stride
   std::int64_t top, left;        // padding before the first row and column
   std::int64_t ho, wo;           // output sides
+  std::int64_t dh = 1, dw = 1;   // dilation (last, so that initializers without it still work)
 };
 
 template <typename T>
@@ -29,17 +32,25 @@ void im2col_pixels(const T* x, const Im2colShape& s, T pad, std::int64_t p0, std
   std::int64_t n = p0 / (s.ho * s.wo), oh = p0 / s.wo % s.ho, ow = p0 % s.wo;
   for (std::int64_t p = p0; p < p1; ++p) {
     const std::int64_t iw0 = ow * s.sw - s.left;
-    const std::int64_t j0 = std::max<std::int64_t>(0, -iw0);          // first tap in bounds
-    const std::int64_t j1 = std::min<std::int64_t>(s.kw, s.w - iw0);  // one past the last
+    // the taps in bounds, j in [j0, j1): 0 <= iw0 + j * dw < w
+    const std::int64_t j0 = iw0 >= 0 ? 0 : std::min<std::int64_t>(s.kw, (-iw0 + s.dw - 1) / s.dw);
+    const std::int64_t j1 =
+        iw0 >= s.w ? 0 : std::min<std::int64_t>(s.kw, (s.w - iw0 + s.dw - 1) / s.dw);
     for (std::int64_t i = 0; i < s.kh; ++i, dst += row_elements) {
-      const std::int64_t ih = oh * s.sh - s.top + i;
+      const std::int64_t ih = oh * s.sh - s.top + i * s.dh;
       if (ih < 0 || ih >= s.h || j1 <= j0) {
         std::fill(dst, dst + row_elements, pad);
         continue;
       }
-      const T* src = x + ((n * s.h + ih) * s.w + iw0 + j0) * s.c;
+      const T* src = x + ((n * s.h + ih) * s.w + iw0 + j0 * s.dw) * s.c;
       if (j0 > 0) std::fill(dst, dst + j0 * s.c, pad);
-      std::memcpy(dst + j0 * s.c, src, static_cast<std::size_t>((j1 - j0) * s.c) * sizeof(T));
+      if (s.dw == 1) {
+        std::memcpy(dst + j0 * s.c, src, static_cast<std::size_t>((j1 - j0) * s.c) * sizeof(T));
+      } else {
+        for (std::int64_t j = j0; j < j1; ++j)
+          std::memcpy(dst + j * s.c, src + (j - j0) * s.dw * s.c,
+                      static_cast<std::size_t>(s.c) * sizeof(T));
+      }
       if (j1 < s.kw) std::fill(dst + j1 * s.c, dst + row_elements, pad);
     }
     if (++ow == s.wo) {

@@ -84,6 +84,45 @@ void UpsampleNearest::run(const std::vector<const void*>& inputs, void* output,
                  });
 }
 
+ChannelShuffle::ChannelShuffle(const json& spec, const TensorTable& tensors)
+    : Op(spec, tensors, "channel_shuffle", 1) {
+  groups_ = int_attr("groups", 1);
+}
+
+Value ChannelShuffle::infer(const std::vector<Value>& inputs) {
+  const Value& x = inputs[0];
+  expect(x, Kind::float32);
+  if (x.shape.size() != 1 && x.shape.size() != 3)
+    throw program_error("op " + where() +
+                        ": its input must be a float map (H, W, C) or vector (C,) per sample, got " +
+                        x.describe());
+  channels_ = x.shape.back();
+  if (channels_ % groups_ != 0)
+    throw program_error("op " + where() + ": groups=" + std::to_string(groups_) +
+                        " must divide the " + std::to_string(channels_) + " channels");
+  rows_ = channels_ ? x.elements() / channels_ : 0;
+  return float_value(x.shape, x.bound, where());
+}
+
+void ChannelShuffle::run(const std::vector<const void*>& inputs, void* output,
+                         const RunContext& ctx) const {
+  const float* x = static_cast<const float*>(inputs[0]);
+  float* out = static_cast<float*>(output);
+  const std::int64_t rows = ctx.batch * rows_, per_group = channels_ / groups_;
+  if (groups_ == 1 || per_group == 1) {  // the identity permutation
+    std::memcpy(out, x, static_cast<std::size_t>(rows * channels_) * sizeof(float));
+    return;
+  }
+  for_row_chunks(rows, channels_, ctx.threads, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const float* src = x + r * channels_;
+      float* dst = out + r * channels_;
+      for (std::int64_t b = 0; b < per_group; ++b)  // output channel b * groups + a
+        for (std::int64_t a = 0; a < groups_; ++a) dst[b * groups_ + a] = src[a * per_group + b];
+    }
+  });
+}
+
 namespace {
 
 // The decimal digits of a JSON integer >= 1 of any size (Python's ints are unbounded), or "" for

@@ -1,4 +1,5 @@
-// Constant padding and channel concatenation (src/onebit/runtime/ops/layout.py's Pad, Concat and
+// Constant padding, nearest upsampling, channel shuffling and channel concatenation
+// (src/onebit/runtime/ops/layout.py's Pad, UpsampleNearest, ChannelShuffle, Concat and
 // BinaryConcat, with the same checks and messages).
 //
 // Layout: NHWC per sample. A float map is (H, W, C) float32 (or a (C,) vector for concat); a
@@ -41,6 +42,20 @@ class UpsampleNearest : public Op {
  private:
   std::pair<std::int64_t, std::int64_t> scale_;
   std::int64_t h_ = 0, w_ = 0, pixel_bytes_ = 0;  // the input per sample
+};
+
+// ShuffleNet's channel shuffle of a float map (H, W, C) or vector (C,): output channel c is input
+// channel (c % groups) * (C / groups) + c / groups, torch's view(N, g, C/g, H, W).transpose(1, 2)
+// of an NCHW map. A gather over each pixel's channels, so exact. Attrs: groups, >= 1, dividing C.
+class ChannelShuffle : public Op {
+ public:
+  ChannelShuffle(const json& spec, const TensorTable& tensors);
+  Value infer(const std::vector<Value>& inputs) override;
+  void run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const override;
+
+ private:
+  std::int64_t groups_;
+  std::int64_t rows_ = 0, channels_ = 0;  // per sample: pixels (1 for a vector) and channels
 };
 
 // Float maps (H, W, C_i), or vectors (C_i,), joined along the last axis: torch's cat(dim=1) of

@@ -231,13 +231,29 @@ BinaryConv2d::BinaryConv2d(const json& spec, const TensorTable& tensors)
       ph_(pair_attr("padding", 0).first),
       pw_(pair_attr("padding", 0).second),
       pad_value_(float_attr("pad_value", {0.0, 1.0})),
+      dh_(has_attr("dilation") ? pair_attr("dilation", 1).first : 1),
+      dw_(has_attr("dilation") ? pair_attr("dilation", 1).second : 1),
+      groups_(read_groups()),
       weight_(&checked_weight()),
       epilogue_(*this, weight_->shape()[0]),
       post_(init_post(*this, weight_->shape()[0], epilogue_.kind() == IntEpilogue::Kind::float32)) {}
 
+std::int64_t BinaryConv2d::read_groups() const {
+  const std::int64_t groups = has_attr("groups") ? int_attr("groups", 1) : 1;
+  if (cin_ % groups)
+    throw program_error("op " + where() + ": groups=" + std::to_string(groups) +
+                        " must divide cin=" + std::to_string(cin_));
+  return groups;
+}
+
 const Tensor& BinaryConv2d::checked_weight() {
-  const Tensor& weight = tensor("weight", Dtype::u64, Shape{-1, -1, -1, words_for(cin_)});
-  check_padding_bits(*this, "weight", weight, cin_);
+  const std::int64_t group_cin = cin_ / groups_;
+  const Tensor& weight = tensor("weight", Dtype::u64, Shape{-1, -1, -1, words_for(group_cin)});
+  if (weight.shape()[0] % groups_)
+    throw program_error("op " + where() + ": groups=" + std::to_string(groups_) +
+                        " must divide cout=" + std::to_string(weight.shape()[0]) +
+                        " (the weight's first axis)");
+  check_padding_bits(*this, "weight", weight, group_cin);
   return weight;
 }
 
@@ -252,18 +268,26 @@ Value BinaryConv2d::infer(const std::vector<Value>& inputs) {
                         " does not match the input's " + std::to_string(x.channels) +
                         " channels in " + std::to_string(words) + " words");
   const Shape& w = weight_->shape();
-  const std::int64_t cout = w[0], kh = w[1], kw = w[2];
+  const std::int64_t cout = w[0], kh = w[1], kw = w[2], group_words = w[3];
   if (std::min({cout, kh, kw}) < 1)
     throw program_error("op " + where() + ": the weight's shape " + pyformat::tuple(w) + " is empty");
-  const std::int64_t ho = window_side(height_, ph_, ph_, kh, sh_, where());
-  const std::int64_t wo = window_side(width_, pw_, pw_, kw, sw_, where());
-  work_ = double(ho) * double(wo) * double(cout) * double(kh) * double(kw) * double(words);
+  // every factor is below 2^31: the spans fit
+  const std::int64_t span_h = (kh - 1) * dh_ + 1, span_w = (kw - 1) * dw_ + 1;
+  if ((dh_ != 1 || dw_ != 1) && (span_h > height_ + 2 * ph_ || span_w > width_ + 2 * pw_))
+    throw program_error("op " + where() + ": the kernel " + std::to_string(kh) + "x" +
+                        std::to_string(kw) + " dilated by " + std::to_string(dh_) + "x" +
+                        std::to_string(dw_) + " spans " + std::to_string(span_h) + "x" +
+                        std::to_string(span_w) + ", more than the padded input " +
+                        std::to_string(height_ + 2 * ph_) + "x" + std::to_string(width_ + 2 * pw_));
+  const std::int64_t ho = window_side(height_, ph_, ph_, span_h, sh_, where());
+  const std::int64_t wo = window_side(width_, pw_, pw_, span_w, sw_, where());
+  work_ = double(ho) * double(wo) * double(cout) * double(kh) * double(kw) * double(group_words);
   const std::int64_t padded =
       product({height_ + 2 * ph_, width_ + 2 * pw_, words}, "the padded map", where());
   scratch_ = big_int{sizeof(word_t)} * padded +
              4 * big_int{checked(big_int{ho} * wo * cout, "the accumulators", where())};
   const double acc_bound =
-      double(checked(big_int{cin_} * kh * kw, "the accumulator range", where()));
+      double(checked(big_int{cin_ / groups_} * kh * kw, "the accumulator range", where()));
   return layer_output(*this, inputs, {ho, wo}, cout, acc_bound, epilogue_.kind_name(),
                       epilogue_.bound(acc_bound), post_);
 }
@@ -276,6 +300,7 @@ void BinaryConv2d::run(const std::vector<const void*>& inputs, void* output,
   g.cout = w[0], g.kh = w[1], g.kw = w[2];
   g.sh = sh_, g.sw = sw_, g.ph = ph_, g.pw = pw_;
   g.zero_padding = pad_value_ == 0.0;
+  g.dh = dh_, g.dw = dw_, g.groups = groups_;
   const word_t* x = static_cast<const word_t*>(inputs[0]);
   const SimdPath path = default_simd_path();
   switch (epilogue_.kind()) {

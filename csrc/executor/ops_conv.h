@@ -44,6 +44,8 @@ class Conv2d : public Op {
 };
 
 // Packed NHWC map x packed weights (Cout, KH, KW, words) -> bconv2d -> epilogue (-> post tail).
+// Attrs cin, stride, padding (symmetric), pad_value, and dilation and groups (each optional, 1
+// when absent); the weight is (Cout, KH, KW, words_for(cin / groups)).
 class BinaryConv2d : public Op {
  public:
   BinaryConv2d(const json& spec, const TensorTable& tensors);
@@ -51,10 +53,13 @@ class BinaryConv2d : public Op {
   void run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const override;
 
  private:
-  const Tensor& checked_weight();  // the weight, refused with padding bits set
+  const Tensor& checked_weight();  // the weight, refused with padding bits set or groups not
+                                   // dividing its Cout
+  std::int64_t read_groups() const;  // the groups attr, refused unless it divides cin
 
   std::int64_t cin_, sh_, sw_, ph_, pw_;
   double pad_value_;
+  std::int64_t dh_, dw_, groups_;
   const Tensor* weight_;
   IntEpilogue epilogue_;
   PostSteps post_;

@@ -62,6 +62,7 @@ const std::map<std::string, OpFactory>& op_factories() {
       {"binary_conv2d", make<BinaryConv2d>},
       {"binary_dense", make<BinaryDense>},
       {"binary_maxpool2d", make<BinaryMaxPool2d>},
+      {"channel_shuffle", make<ChannelShuffle>},
       {"concat", make<Concat>},
       {"conv2d", make<Conv2d>},
       {"dense", make<Dense>},

@@ -20,6 +20,7 @@ from onebit._cli_output import console, reports_errors
 from onebit._registry import OnebitError
 from onebit.bench.cli import bench_app
 from onebit.bench.provenance import Provenance
+from onebit.search.cli import search_app
 
 app = typer.Typer(
     name="onebit",
@@ -600,6 +601,8 @@ def export_c(
     )
 
 
+app.add_typer(search_app, name="search")
+
 experiment_app = typer.Typer(help="Experiments that train many runs and write a report.")
 app.add_typer(experiment_app, name="experiment")
 
@@ -900,12 +903,56 @@ def landmarks(
         console.print(f"wrote {path}", highlight=False)
 
 
+@experiment_app.command(name="bats")
+@reports_errors
+def bats_experiment(
+    genotype: Annotated[
+        Path | None, typer.Option(help="The searched genotype (`onebit search bats` wrote it).")
+    ] = None,
+    data: Annotated[str, typer.Option(help="A classification dataset.")] = "mnist5k",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds of the final runs.")] = "0,1,2",
+    epochs: Annotated[int, typer.Option(min=1)] = 8,
+    out: Annotated[
+        Path, typer.Option(help="Where the report goes (`--out docs` remakes the project's).")
+    ] = Path("runs/bats"),
+    from_json: Annotated[
+        Path | None, typer.Option(help="Re-render the Markdown of a saved JSON report into --out.")
+    ] = None,
+) -> None:
+    """A searched BATS network against a hand-designed binary CNN of about the same binary
+    operation count: accuracy over seeds, the programs' agreement and batch-1 latency."""
+    import shlex
+
+    from onebit.experiments.bats import render_report, run_bats_report, write_report
+
+    if from_json is not None:
+        console.print(f"wrote {render_report(_load_report(from_json), out)}", highlight=False)
+        return
+    if genotype is None:
+        raise OnebitError("give --genotype (a file `onebit search bats` wrote) or --from-json")
+    started = Provenance.start()
+    result = run_bats_report(
+        genotype,
+        data,
+        _seed_list(seeds),
+        epochs,
+        log=lambda line: console.print(line, highlight=False),
+    )
+    words = ["onebit", "experiment", "bats", "--genotype", str(genotype), "--data", data]
+    words += ["--seeds", seeds, "--epochs", str(epochs), "--out", str(out)]
+    measured = started.finish(result["threads"])
+    for path in write_report(result, out, shlex.join(words), measured):
+        console.print(f"wrote {path}", highlight=False)
+
+
 app.info.cls = experiment_app.info.cls = bench_app.info.cls = export_app.info.cls = OnebitGroup
+search_app.info.cls = OnebitGroup
 for _command in (
     *app.registered_commands,
     *experiment_app.registered_commands,
     *bench_app.registered_commands,
     *export_app.registered_commands,
+    *search_app.registered_commands,
 ):
     if _command.cls in (None, TyperCommand):
         _command.cls = OnebitCommand

@@ -115,9 +115,18 @@ class WithTanh(nn.Module):
     ("model", "shape", "message"),
     [
         (
-            nn.Sequential(QuantConv2d(4, 4, 3, groups=2, input_quantizer="ste_sign")),
+            nn.Sequential(
+                QuantConv2d(
+                    4,
+                    4,
+                    3,
+                    dilation=2,
+                    input_quantizer={"name": "dorefa", "k_bit": 2},
+                    weight_quantizer="ste_sign",
+                )
+            ),
             (4, 6, 6),
-            "'0' .*groups=2 is only supported on float inputs",
+            "'0' .*dilation=\\(2, 2\\) is only supported on binarized inputs",
         ),
         (
             nn.Sequential(nn.Flatten(), QuantLinear(16, 4, input_quantizer="magnitude_aware_sign")),
@@ -140,7 +149,7 @@ class WithTanh(nn.Module):
         (nn.Sequential(nn.Conv2d(2, 2, 3), nn.Sigmoid()), (2, 5, 5), "'1' \\(Sigmoid\\)"),
         (WithTanh(), (4,), "operation 'tanh' \\(tanh\\) cannot be converted"),
     ],
-    ids=["grouped-conv", "magnitude-inputs", "dorefa-inputs-float-weights", "sigmoid", "tanh"],
+    ids=["dilated-kbit-conv", "magnitude-inputs", "dorefa-inputs-float-weights", "sigmoid", "tanh"],
 )
 def test_unconvertible_layers_are_named(model, shape, message):
     with pytest.raises(ConversionError, match=message):

@@ -2,7 +2,7 @@
 // portable path and against plain scalar references written here (from the +-1 values, not from
 // the packed bits): bitpack (float32 and int8), bgemm (the dispatcher on 1 and 3 threads, and the
 // path's kernel on a sub-rectangle) and bconv2d (kernels 1x1 and 3x3, strides 1 and 2, padding 0
-// and 1, pad values 0 and +1, on 1 and 3 threads). The Python tests compare the portable path with
+// and 1, pad values 0 and +1, on 1 and 3 threads; and grouped and dilated ones). The Python tests compare the portable path with
 // the NumPy reference, so NumPy == portable == every SIMD path.
 //
 // Built for the host and cross-built for aarch64, where it runs under qemu-user (CMakeLists.txt
@@ -126,8 +126,8 @@ std::vector<std::int32_t> reference_gemm(const std::vector<std::int8_t>& a,
   return out;
 }
 
-// Cross-correlation of x (N, H, W, C) with w (Cout, K, K, C) over +-1 values, NHWC out; a padded
-// input value is `pad_value` (0 or +1).
+// Cross-correlation of x (N, H, W, C) with w (Cout, K, K, C / groups) over +-1 values, NHWC out,
+// with g's dilation and groups; a padded input value is `pad_value` (0 or +1).
 std::vector<std::int32_t> reference_conv(const std::vector<std::int8_t>& x,
                                          const std::vector<std::int8_t>& w,
                                          const onebit::Conv2dGeometry& g, int pad_value) {
@@ -137,14 +137,16 @@ std::vector<std::int32_t> reference_conv(const std::vector<std::int8_t>& x,
     for (int64_t oh = 0; oh < ho; ++oh)
       for (int64_t ow = 0; ow < wo; ++ow)
         for (int64_t co = 0; co < g.cout; ++co) {
+          const int64_t group_cin = g.cin / g.groups, c0 = co / (g.cout / g.groups) * group_cin;
           int64_t sum = 0;
           for (int64_t i = 0; i < g.kh; ++i)
             for (int64_t j = 0; j < g.kw; ++j) {
-              const int64_t ih = oh * g.sh - g.ph + i, iw = ow * g.sw - g.pw + j;
+              const int64_t ih = oh * g.sh - g.ph + i * g.dh, iw = ow * g.sw - g.pw + j * g.dw;
               const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
-              for (int64_t c = 0; c < g.cin; ++c) {
-                const int value = inside ? x[((n * g.h + ih) * g.w + iw) * g.cin + c] : pad_value;
-                sum += value * w[((co * g.kh + i) * g.kw + j) * g.cin + c];
+              for (int64_t c = 0; c < group_cin; ++c) {
+                const int value =
+                    inside ? x[((n * g.h + ih) * g.w + iw) * g.cin + c0 + c] : pad_value;
+                sum += value * w[((co * g.kh + i) * g.kw + j) * group_cin + c];
               }
             }
           out[((n * ho + oh) * wo + ow) * g.cout + co] = static_cast<std::int32_t>(sum);
@@ -254,6 +256,7 @@ void check_bgemm(Results& results, const std::vector<SimdPath>& paths, std::mt19
 struct ConvCase {
   int64_t n, h, w, cin, cout, kernel, stride, pad;
   bool zero_padding;
+  int64_t dilation = 1, groups = 1;
 };
 
 void check_bconv2d(Results& results, const std::vector<SimdPath>& paths, std::mt19937_64& rng,
@@ -263,15 +266,20 @@ void check_bconv2d(Results& results, const std::vector<SimdPath>& paths, std::mt
   g.cout = c.cout, g.kh = c.kernel, g.kw = c.kernel;
   g.sh = c.stride, g.sw = c.stride, g.ph = c.pad, g.pw = c.pad;
   g.zero_padding = c.zero_padding;
+  g.dh = c.dilation, g.dw = c.dilation, g.groups = c.groups;
+  const int64_t group_cin = c.cin / c.groups;
   const std::vector<std::int8_t> x = random_signs(rng, c.n * c.h * c.w * c.cin, 0.5);
-  const std::vector<std::int8_t> w = random_signs(rng, c.cout * c.kernel * c.kernel * c.cin, 0.5);
+  const std::vector<std::int8_t> w =
+      random_signs(rng, c.cout * c.kernel * c.kernel * group_cin, 0.5);
   const std::vector<std::int32_t> expected = reference_conv(x, w, g, c.zero_padding ? 0 : 1);
   const std::vector<word_t> px = reference_pack(x, c.n * c.h * c.w, c.cin);
-  const std::vector<word_t> pw = reference_pack(w, c.cout * c.kernel * c.kernel, c.cin);
+  const std::vector<word_t> pw = reference_pack(w, c.cout * c.kernel * c.kernel, group_cin);
   const std::string detail = "NHWC " + shape_text({c.n, c.h, c.w, c.cin}) + " -> " +
                              std::to_string(c.cout) + ", kernel " + std::to_string(c.kernel) +
                              ", stride " + std::to_string(c.stride) + ", padding " +
-                             std::to_string(c.pad) + " of " + (c.zero_padding ? "0" : "+1");
+                             std::to_string(c.pad) + " of " + (c.zero_padding ? "0" : "+1") +
+                             ", dilation " + std::to_string(c.dilation) + ", groups " +
+                             std::to_string(c.groups);
   std::vector<std::int32_t> portable;
   for (SimdPath path : paths) {
     for (int threads : {1, 3}) {
@@ -373,6 +381,19 @@ int main(int argc, char** argv) {
                              stride,              pad,                    zero_padding};
             check_bconv2d(results, paths, rng, c);
           }
+  // grouped (channels per group around the word) and dilated convolutions
+  const int64_t group_pairs[][3] = {{12, 1, 2}, {3, 7, 1}, {2, 65, 3}, {4, 64, 2}, {2, 33, 33}};
+  for (const auto& group : group_pairs)
+    for (int64_t dilation : {1, 2})
+      for (int64_t stride : {1, 2})
+        for (bool zero_padding : {false, true}) {
+          const int64_t pad = dilation, smallest = 3 + 2 * (dilation - 1) - 2 * pad;
+          const int64_t side = (smallest > 1 ? smallest : 1) + extent(rng);
+          ConvCase c{batch(rng), side, side + 1, group[0] * group[1], group[0] * group[2],
+                     3, stride, pad, zero_padding};
+          c.dilation = dilation, c.groups = group[0];
+          check_bconv2d(results, paths, rng, c);
+        }
 
   check_peak(results, paths);
   std::printf("cases per kernel and path:\n");

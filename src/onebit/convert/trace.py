@@ -24,11 +24,23 @@ from torch.nn.modules import module as torch_module
 
 from onebit.convert.ir import ConversionError
 from onebit.convert.lowering import is_registered_subclass, module_lowering
+from onebit.convert.lowering.registry import FUNCTIONS
+
+
+def _own_functions() -> tuple[Any, ...]:
+    """The library's own tensor functions that a lowering takes whole (``onebit.nn``'s
+    ``channel_shuffle``): torch.fx would trace into their Python code, so they stay one node
+    where a forward calls them by a global name (``from onebit.nn import channel_shuffle``)."""
+    return tuple(
+        function
+        for function in FUNCTIONS
+        if inspect.isfunction(function) and function.__module__.startswith("onebit.")
+    )
 
 
 class _Tracer(fx.Tracer):
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(autowrap_functions=_own_functions())
         self.failed_in: str | None = None  # the innermost layer whose code tracing failed in
 
     def call_module(self, module, forward, args, kwargs):

@@ -219,12 +219,14 @@ def _signs(weights: np.ndarray, row_bits: int, arithmetic: str) -> tuple[str, np
     return ("float", values) if arithmetic == "float32" else ("int8_t", values.astype(np.int8))
 
 
-def _geometry(call: Call, x: Value, out: Value, kernel, stride, top: int, left: int) -> str:
+def _geometry(
+    call: Call, x: Value, out: Value, kernel, stride, top: int, left: int, dilation=(1, 1)
+) -> str:
     call.text.kernels.add("conv_geometry")
-    (kh, kw), (sh, sw) = kernel, stride
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     return (
         f"const ob_conv_geometry g = {{{x.shape[0]}, {x.shape[1]}, {out.shape[0]}, "
-        f"{out.shape[1]}, {kh}, {kw}, {sh}, {sw}, {top}, {left}}};"
+        f"{out.shape[1]}, {kh}, {kw}, {sh}, {sw}, {top}, {left}, {dh}, {dw}}};"
     )
 
 
@@ -265,9 +267,12 @@ def _binary_conv2d(call: Call) -> tuple[CValue, Emitted]:
     op, x = call.op, call.inputs[0]
     out = _output(call)
     cout, kh, kw, _ = op.weight.shape
-    (ph, pw), pad_one = op.padding, op.pad_value == 1.0
-    c_type, weight = _signs(op.weight, op.cin, call.text.arithmetic)
-    statements = [_geometry(call, call.op_input(0), call.output, (kh, kw), op.stride, ph, pw)]
+    (ph, pw), pad_one, groups = op.padding, op.pad_value == 1.0, op.groups
+    group_in = op.cin // groups
+    c_type, weight = _signs(op.weight, group_in, call.text.arithmetic)
+    statements = [
+        _geometry(call, call.op_input(0), call.output, (kh, kw), op.stride, ph, pw, op.dilation)
+    ]
     name = call.text.const(c_type, "weight", call.index, weight)
     statements += _epilogue(call, op.epilogue, op.post)
     o = _out_pointers(call, out)
@@ -277,12 +282,12 @@ def _binary_conv2d(call: Call) -> tuple[CValue, Emitted]:
     acc = call.scratch_pointer("int32_t")
     if call.text.arithmetic == "binary":
         call.text.kernels.add("binary_conv2d")
-        patch_bytes = 4 * taps * x.row_words
+        patch_bytes = 4 * taps * -(-group_in // C_WORD_BITS)  # one group's taps
         patch = call.scratch_pointer("uint32_t", 4 * cout)
         padded = call.scratch_pointer("int32_t", 4 * cout + patch_bytes)
         run = (
-            f"ob_binary_conv2d({call.arg()}, &g, {op.cin}, {x.row_words}, {name}, {cout}, "
-            f"{int(pad_one)}, &e, {o}, {acc}, {patch}, {padded});"
+            f"ob_binary_conv2d({call.arg()}, &g, {op.cin}, {x.row_words}, {groups}, {name}, "
+            f"{cout}, {int(pad_one)}, &e, {o}, {acc}, {patch}, {padded});"
         )
         scratch = 4 * cout + patch_bytes + 4 * taps
     elif call.text.arithmetic == "float32":
@@ -290,16 +295,16 @@ def _binary_conv2d(call: Call) -> tuple[CValue, Emitted]:
         y, patch = call.scratch_pointer("float"), call.scratch_pointer("float", 4 * cout)
         pad = float_literal(1.0 if pad_one else 0.0)
         run = (
-            f"ob_conv2d({call.arg()}, &g, {op.cin}, {cout}, 1, {name}, 0, 0, {pad}, &e, {o}, {y}, "
-            f"{patch});"
+            f"ob_conv2d({call.arg()}, &g, {op.cin}, {cout}, {groups}, {name}, 0, 0, {pad}, &e, "
+            f"{o}, {y}, {patch});"
         )
         scratch = 4 * cout + 4 * taps * op.cin
     else:
         call.text.kernels.add("conv2d_s8")
         patch = call.scratch_pointer("int8_t", 4 * cout)
         run = (
-            f"ob_conv2d_s8({call.arg()}, &g, {op.cin}, {cout}, {name}, {int(pad_one)}, &e, {o}, "
-            f"{acc}, {patch});"
+            f"ob_conv2d_s8({call.arg()}, &g, {op.cin}, {cout}, {groups}, {name}, {int(pad_one)}, "
+            f"&e, {o}, {acc}, {patch});"
         )
         scratch = 4 * cout + taps * op.cin
     return out, Emitted(_block(*statements, run), scratch=scratch)
@@ -455,6 +460,19 @@ def _upsample_nearest(call: Call) -> tuple[CValue, Emitted]:
     pointer = call.pointer(out.name, out.c_type)
     return out, Emitted(
         [f"ob_upsample_nearest({call.arg()}, {h}, {w}, {pixel_bytes}, {sh}, {sw}, {pointer});"]
+    )
+
+
+@EMITTERS.register("channel_shuffle")
+def _channel_shuffle(call: Call) -> tuple[CValue, Emitted]:
+    """Each pixel's floats (or the vector's) gathered in their shuffled order."""
+    shape = call.op_input(0).shape
+    rows, channels = math.prod(shape[:-1]), shape[-1]
+    out = _float_value(call)
+    call.text.kernels.add("channel_shuffle")
+    pointer = call.pointer(out.name, "float")
+    return out, Emitted(
+        [f"ob_channel_shuffle({call.arg()}, {rows}, {channels}, {call.op.groups}, {pointer});"]
     )
 
 

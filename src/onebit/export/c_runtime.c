@@ -217,55 +217,86 @@ static void ob_binary_dense(const uint32_t *x, const uint32_t *weight, int32_t k
 /* @end */
 
 /* @kernel conv_geometry */
+/* Tap (i, j) of output pixel (oy, ox) reads input pixel (oy * sh - top + i * dh,
+ * ox * sw - left + j * dw); the pools' dilation is 1. */
 typedef struct {
   int32_t h, w, ho, wo;       /* input and output sides */
   int32_t kh, kw, sh, sw;     /* kernel and stride */
   int32_t top, left;          /* padding before the first row and column */
+  int32_t dh, dw;             /* dilation */
 } ob_conv_geometry;
 /* @end */
 
-/* @kernel binary_conv2d needs xor_popcount output_acc conv_geometry */
+/* @kernel bit_slice */
+/* Bits [first, first + count) of a packed row, re-based at bit 0 into (count + 31) / 32 words,
+ * the unused high bits 0: one group's channels of a pixel. Reads no word past bit
+ * first + count - 1. */
+static void ob_bit_slice(const uint32_t *row, int32_t first, int32_t count, uint32_t *to) {
+  const int32_t n = (count + 31) / 32, shift = first % 32;
+  const uint32_t *from = row + first / 32;
+  int32_t w;
+  for (w = 0; w < n; ++w) {
+    uint32_t v = from[w] >> shift;
+    if (shift != 0 && 32 * w + 32 - shift < count) v |= from[w + 1] << (32 - shift);
+    to[w] = v;
+  }
+  if (count % 32 != 0) to[n - 1] &= ((uint32_t)1 << (count % 32)) - 1u;
+}
+/* @end */
+
+/* @kernel binary_conv2d needs xor_popcount output_acc conv_geometry bit_slice */
 /* Binary convolution (cross-correlation) of a packed NHWC map (words per pixel) with weights
- * (cout, kh, kw, words). For each output pixel the window's words are gathered into `patch`
- * (kh * kw * words words, a padded tap as all-zero words, i.e. +1 on every channel), so that
- * each output channel is one run of XNOR-popcount over the patch: acc = k - 2 * popcount. With
- * zero padding (pad_one 0) a padded tap adds nothing instead, so its +1 contribution,
- * cin - 2 * popcount(weight tap), is taken back (only border pixels have padded taps).
+ * (cout, kh, kw, tap_words), in `groups` groups: output channel o reads the group_in = cin /
+ * groups channels of its group o / (cout / groups), re-packed from bit 0 into tap_words =
+ * (group_in + 31) / 32 words per tap (the whole pixel when groups is 1). For each output pixel
+ * and group the window's words are gathered into `patch` (kh * kw * tap_words words, a padded
+ * tap as all-zero words, i.e. +1 on every channel), so that each output channel is one run of
+ * XNOR-popcount over the patch: acc = k - 2 * popcount. With zero padding (pad_one 0) a padded
+ * tap adds nothing instead, so its +1 contribution, group_in - 2 * popcount(weight tap), is
+ * taken back (only border pixels have padded taps).
  * Scratch: acc (cout int32), patch, and `padded` (kh * kw int32). */
 static void ob_binary_conv2d(const uint32_t *x, const ob_conv_geometry *g, int32_t cin,
-                             int32_t words, const uint32_t *weight, int32_t cout, int pad_one,
-                             const ob_epilogue *e, ob_out out, int32_t *acc, uint32_t *patch,
-                             int32_t *padded) {
-  const int32_t taps = g->kh * g->kw, k_words = taps * words, k = taps * cin;
-  int32_t oy, ox, o, i, j, w;
+                             int32_t words, int32_t groups, const uint32_t *weight, int32_t cout,
+                             int pad_one, const ob_epilogue *e, ob_out out, int32_t *acc,
+                             uint32_t *patch, int32_t *padded) {
+  const int32_t group_in = cin / groups, group_out = cout / groups;
+  const int32_t tap_words = (group_in + 31) / 32, taps = g->kh * g->kw;
+  const int32_t k_words = taps * tap_words, k = taps * group_in;
+  int32_t oy, ox, o, i, j, w, group;
   for (oy = 0; oy < g->ho; ++oy)
     for (ox = 0; ox < g->wo; ++ox) {
       int32_t n_padded = 0;
-      for (i = 0; i < g->kh; ++i) {
-        const int32_t iy = oy * g->sh - g->top + i;
-        for (j = 0; j < g->kw; ++j) {
-          const int32_t ix = ox * g->sw - g->left + j;
-          uint32_t *to = patch + (i * g->kw + j) * words;
-          if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) {
-            const uint32_t *from = x + (iy * g->w + ix) * words;
-            for (w = 0; w < words; ++w) to[w] = from[w];
-          } else {
-            for (w = 0; w < words; ++w) to[w] = 0;
-            padded[n_padded++] = i * g->kw + j;
+      for (group = 0; group < groups; ++group) {
+        for (i = 0; i < g->kh; ++i) {
+          const int32_t iy = oy * g->sh - g->top + i * g->dh;
+          for (j = 0; j < g->kw; ++j) {
+            const int32_t ix = ox * g->sw - g->left + j * g->dw;
+            uint32_t *to = patch + (i * g->kw + j) * tap_words;
+            if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) {
+              const uint32_t *from = x + (iy * g->w + ix) * words;
+              if (groups == 1) {
+                for (w = 0; w < words; ++w) to[w] = from[w];
+              } else {
+                ob_bit_slice(from, group * group_in, group_in, to);
+              }
+            } else {
+              for (w = 0; w < tap_words; ++w) to[w] = 0;
+              if (group == 0) padded[n_padded++] = i * g->kw + j;
+            }
           }
         }
-      }
-      for (o = 0; o < cout; ++o) {
-        const uint32_t *filter = weight + o * k_words;
-        int32_t sum = k - 2 * ob_xor_popcount(patch, filter, k_words);
-        if (!pad_one)
-          for (i = 0; i < n_padded; ++i) {
-            const uint32_t *tap = filter + padded[i] * words;
-            int32_t ones = 0;
-            for (w = 0; w < words; ++w) ones += ob_popcount(tap[w]);
-            sum -= cin - 2 * ones;
-          }
-        acc[o] = sum;
+        for (o = group * group_out; o < (group + 1) * group_out; ++o) {
+          const uint32_t *filter = weight + o * k_words;
+          int32_t sum = k - 2 * ob_xor_popcount(patch, filter, k_words);
+          if (!pad_one)
+            for (i = 0; i < n_padded; ++i) {
+              const uint32_t *tap = filter + padded[i] * tap_words;
+              int32_t ones = 0;
+              for (w = 0; w < tap_words; ++w) ones += ob_popcount(tap[w]);
+              sum -= group_in - 2 * ones;
+            }
+          acc[o] = sum;
+        }
       }
       ob_output_acc(e, acc, cout, &out, oy * g->wo + ox);
     }
@@ -305,9 +336,9 @@ static void ob_conv2d(const float *x, const ob_conv_geometry *g, int32_t cin, in
   for (oy = 0; oy < g->ho; ++oy)
     for (ox = 0; ox < g->wo; ++ox) {
       for (i = 0; i < g->kh; ++i) {
-        const int32_t iy = oy * g->sh - g->top + i;
+        const int32_t iy = oy * g->sh - g->top + i * g->dh;
         for (j = 0; j < g->kw; ++j) {
-          const int32_t ix = ox * g->sw - g->left + j;
+          const int32_t ix = ox * g->sw - g->left + j * g->dw;
           float *to = patch + (i * g->kw + j) * cin;
           const int inside = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
           const float *from = inside ? x + (iy * g->w + ix) * cin : 0;
@@ -362,20 +393,21 @@ static void ob_dense_s8(const int8_t *x, int32_t features, int32_t outputs, cons
 /* @end */
 
 /* @kernel conv2d_s8 needs output_acc conv_geometry */
-/* The int8 twin of a binary convolution: +-1 int8 map and weights (cout, kh, kw, cin), int32
- * sums; the window is gathered into `patch` (kh * kw * cin int8, pad (1 or 0) outside the map),
- * then each output channel is one dot product. Scratch: acc (cout int32), patch. */
+/* The int8 twin of a binary convolution: +-1 int8 map and weights (cout, kh, kw, cin / groups),
+ * int32 sums; the window is gathered into `patch` (kh * kw * cin int8, pad (1 or 0) outside the
+ * map), then each output channel is one dot product per tap over its group's channels.
+ * Scratch: acc (cout int32), patch. */
 static void ob_conv2d_s8(const int8_t *x, const ob_conv_geometry *g, int32_t cin, int32_t cout,
-                         const int8_t *weight, int32_t pad, const ob_epilogue *e, ob_out out,
-                         int32_t *acc, int8_t *patch) {
-  const int32_t k = g->kh * g->kw * cin;
-  int32_t oy, ox, o, i, j, c;
+                         int32_t groups, const int8_t *weight, int32_t pad, const ob_epilogue *e,
+                         ob_out out, int32_t *acc, int8_t *patch) {
+  const int32_t group_in = cin / groups, group_out = cout / groups, taps = g->kh * g->kw;
+  int32_t oy, ox, o, i, j, c, t;
   for (oy = 0; oy < g->ho; ++oy)
     for (ox = 0; ox < g->wo; ++ox) {
       for (i = 0; i < g->kh; ++i) {
-        const int32_t iy = oy * g->sh - g->top + i;
+        const int32_t iy = oy * g->sh - g->top + i * g->dh;
         for (j = 0; j < g->kw; ++j) {
-          const int32_t ix = ox * g->sw - g->left + j;
+          const int32_t ix = ox * g->sw - g->left + j * g->dw;
           int8_t *to = patch + (i * g->kw + j) * cin;
           const int inside = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
           const int8_t *from = inside ? x + (iy * g->w + ix) * cin : 0;
@@ -383,9 +415,17 @@ static void ob_conv2d_s8(const int8_t *x, const ob_conv_geometry *g, int32_t cin
         }
       }
       for (o = 0; o < cout; ++o) {
-        const int8_t *w = weight + o * k;
         int32_t sum = 0;
-        for (c = 0; c < k; ++c) sum += (int32_t)patch[c] * (int32_t)w[c];
+        if (groups == 1) { /* the patch and the filter row are alike: one dot product */
+          const int8_t *w = weight + o * taps * cin;
+          for (c = 0; c < taps * cin; ++c) sum += (int32_t)patch[c] * (int32_t)w[c];
+        } else {
+          const int8_t *in = patch + (o / group_out) * group_in;
+          for (t = 0; t < taps; ++t) {
+            const int8_t *w = weight + (o * taps + t) * group_in;
+            for (c = 0; c < group_in; ++c) sum += (int32_t)in[t * cin + c] * (int32_t)w[c];
+          }
+        }
         acc[o] = sum;
       }
       ob_output_acc(e, acc, cout, &out, oy * g->wo + ox);
@@ -573,6 +613,22 @@ static void ob_upsample_nearest(const void *x, int32_t h, int32_t w, int32_t byt
     for (i = 0; i < w * sw; ++i)
       memcpy(first + i * bytes, from + (y * w + i / sw) * bytes, (size_t)bytes);
     for (k = 1; k < sh; ++k) memcpy(first + k * row, first, (size_t)row);
+  }
+}
+/* @end */
+
+/* @kernel channel_shuffle */
+/* ShuffleNet's channel shuffle of `rows` rows of c floats (a map's pixels, or one vector):
+ * output channel b * groups + a is input channel a * (c / groups) + b. */
+static void ob_channel_shuffle(const float *x, int32_t rows, int32_t c, int32_t groups,
+                               float *out) {
+  const int32_t per_group = c / groups;
+  int32_t r, a, b;
+  for (r = 0; r < rows; ++r) {
+    const float *from = x + r * c;
+    float *to = out + r * c;
+    for (b = 0; b < per_group; ++b)
+      for (a = 0; a < groups; ++a) to[b * groups + a] = from[a * per_group + b];
   }
 }
 /* @end */

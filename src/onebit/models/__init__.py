@@ -1,6 +1,7 @@
 """The model zoo: ``create(name, **kwargs)``, ``list()`` and the default config table."""
 
 from onebit.models import alexnet as _alexnet  # noqa: F401  (each module registers its entries)
+from onebit.models import bats as _bats  # noqa: F401
 from onebit.models import binarynet as _binarynet  # noqa: F401
 from onebit.models import birealnet as _birealnet  # noqa: F401
 from onebit.models import bitmixer as _bitmixer  # noqa: F401

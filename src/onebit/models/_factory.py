@@ -81,7 +81,8 @@ def create(name: str, **overrides: Any) -> nn.Module:
     """
     kwargs = {k: v for k, v in overrides.items() if v is not None}
     model = MODELS.create(name, **kwargs)
-    model.onebit_config = {"name": name, **kwargs}
+    # a builder may resolve an argument (a file's path to its contents) so the config stands alone
+    model.onebit_config = {"name": name, **kwargs, **getattr(model, "resolved_config", {})}
     return model
 
 

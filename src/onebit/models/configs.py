@@ -312,6 +312,21 @@ CONFIGS: dict[str, ModelConfig] = {
             "128-128 and 128-256 (with 1x1 shortcuts), the head's 1x1 convs and BN",
             outputs="landmarks",
         ),
+        ModelConfig(
+            name="bats",
+            description="A binary network of searched BATS cells (default: onebit's mnist5k "
+            "search).",
+            paper="Bulat, Martinez, Tzimiropoulos, BATS: Binary ArchitecTure Search, ECCV 2020",
+            code="1adrianb/binary-networks-pytorch bnn/models/bats.py (BATSNetworkCIFAR, without "
+            "the auxiliary head)",
+            input_shape=(1, 28, 28),
+            num_classes=10,
+            reference_parameters=384_186,
+            counting="parameters()",
+            reference="counted from the layout with the shipped genotype (models/genotypes/"
+            "bats-mnist5k.json): 375,040 binary conv weights, 432 stem and 2,570 FC weights, 2 "
+            "per BN unit (4,544), 1 per PReLU channel (1,600)",
+        ),
         _quicknet("quicknet-small", "QuickNetSmall", 12_655_688, " (59.4% top-1)"),
         _quicknet("quicknet", "QuickNet", 13_234_088, " (63.3% top-1)"),
         _quicknet("quicknet-large", "QuickNetLarge", 23_342_248, ""),

@@ -12,8 +12,10 @@ from onebit.nn.conv import QuantConv2d
 from onebit.nn.dynamic import DyPReLU, DySign, HyperFunction
 from onebit.nn.linear import QuantLinear
 from onebit.nn.norm import ShiftBatchNorm1d, ShiftBatchNorm2d
+from onebit.nn.shuffle import ChannelShuffle, channel_shuffle
 
 __all__ = [
+    "ChannelShuffle",
     "DyPReLU",
     "DySign",
     "HyperFunction",
@@ -26,6 +28,7 @@ __all__ = [
     "ShiftBatchNorm1d",
     "ShiftBatchNorm2d",
     "binary_parameters",
+    "channel_shuffle",
     "clip_latent_weights",
     "quantized_layers",
     "register_weight_clip",

@@ -84,37 +84,63 @@ def _conv_shapes(
     stride: tuple[int, int],
     padding: tuple[int, int],
     pad_value: float,
+    dilation: tuple[int, int] = (1, 1),
+    groups: int = 1,
 ) -> tuple[int, int]:
     """Check the arguments of ``bconv2d`` and return the output size ``(Ho, Wo)``."""
     if x.ndim != 4:
         raise ValueError(f"x must be (N, H, W, words) packed NHWC, got shape {x.shape}")
     if w.ndim != 4:
         raise ValueError(f"w must be (Cout, KH, KW, words) packed weights, got shape {w.shape}")
-    if cin <= 0 or words_for(cin) != x.shape[3] or words_for(cin) != w.shape[3]:
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"groups must be an int >= 1, got {groups!r}")
+    if cin > 0 and (cin % groups or w.shape[0] % groups):
         raise ValueError(
-            f"cin={cin} needs {words_for(cin) if cin > 0 else '?'} words per pixel; "
+            f"groups={groups} must divide both cin={cin} and cout={w.shape[0]} "
+            "(the weight's first axis)"
+        )
+    group_cin = cin // groups
+    if cin <= 0 or words_for(cin) != x.shape[3] or words_for(group_cin) != w.shape[3]:
+        in_w = "" if groups == 1 else f" and {words_for(group_cin)} per tap in w (groups={groups})"
+        raise ValueError(
+            f"cin={cin} needs {words_for(cin) if cin > 0 else '?'} words per pixel{in_w}; "
             f"x has {x.shape[3]} and w has {w.shape[3]}"
         )
     if min(stride) < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     if min(padding) < 0:
         raise ValueError(f"padding must be >= 0, got {padding}")
+    if min(dilation) < 1:
+        raise ValueError(f"dilation must be >= 1, got {dilation}")
     if pad_value not in (0.0, 1.0):
         raise ValueError(
             f"pad_value must be 1.0 (one-padding) or 0.0 (zero padding), got {pad_value}"
         )
     kh, kw = w.shape[1:3]
-    ho, wo = output_sides(x.shape[1], x.shape[2], (kh, kw), stride, padding_sides(padding))
+    span = ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1)
+    ho, wo = output_sides(x.shape[1], x.shape[2], span, stride, padding_sides(padding))
     if kh < 1 or kw < 1 or ho < 1 or wo < 1:
+        dilated = "" if dilation == (1, 1) else f" dilated by {dilation} (spanning {span})"
         raise ValueError(
-            f"kernel {kh}x{kw} does not fit the padded {x.shape[1]}x{x.shape[2]} input "
+            f"kernel {kh}x{kw}{dilated} does not fit the padded {x.shape[1]}x{x.shape[2]} input "
             f"(padding {padding})"
         )
     return ho, wo
 
 
+def _channel_slice(x: np.ndarray, start: int, count: int) -> np.ndarray:
+    """The packed words of channels ``[start, start + count)`` of packed ``x``, re-based at bit 0
+    (unused high bits 0)."""
+    x = np.ascontiguousarray(x)
+    bits = np.unpackbits(x.view(np.uint8), axis=-1, bitorder="little")[..., start : start + count]
+    padded = words_for(count) * WORD_BITS
+    bits = np.pad(bits, [(0, 0)] * (x.ndim - 1) + [(0, padded - count)])
+    return np.ascontiguousarray(np.packbits(bits, axis=-1, bitorder="little")).view(WORD_DTYPE)
+
+
 def weight_tap_sums(w: np.ndarray, cin: int) -> np.ndarray:
-    """Per ``(cout, kh, kw)`` the sum of the ``±1`` weights over the input channels, int32."""
+    """Per ``(cout, kh, kw)`` the sum of the ``±1`` weights over the ``cin`` input channels of a
+    weight row (``cin // groups`` for a grouped convolution), int32."""
     w = np.asarray(w, dtype=WORD_DTYPE)
     return (cin - 2 * np.bitwise_count(w).sum(axis=-1, dtype=np.int64)).astype(np.int32)
 
@@ -126,13 +152,21 @@ def bconv2d(
     stride: int | tuple[int, int] = (1, 1),
     padding: int | tuple[int, int] = (0, 0),
     pad_value: float = 1.0,
+    dilation: int | tuple[int, int] = (1, 1),
+    groups: int = 1,
 ) -> np.ndarray:
     """Binary 2-D convolution (cross-correlation, like ``torch.nn.functional.conv2d``), int32 NHWC.
 
-    Equals ``conv2d`` of the unpacked ``±1`` input and weights exactly. The algorithm is im2col on
-    packed words followed by ``bgemm``: each output pixel's patch is the ``KH * KW * words`` words
-    under the kernel; the unused high bits of every pixel's last word are 0 in both operands, so
-    they cancel and ``k = KH * KW * cin``.
+    Equals ``conv2d`` of the unpacked ``±1`` input and weights exactly (with the same stride,
+    padding, dilation and groups). The algorithm is im2col on packed words followed by ``bgemm``:
+    each output pixel's patch is the ``KH * KW * words`` words under the kernel; the unused high
+    bits of every pixel's last word are 0 in both operands, so they cancel and
+    ``k = KH * KW * cin / groups``.
+
+    Dilation ``(dh, dw)``: tap ``(i, j)`` of output ``(oh, ow)`` reads input pixel
+    ``(oh * sh - ph + i * dh, ow * sw - pw + j * dw)``. Groups ``G``: output channel ``o`` reads
+    the input channels ``[g * cin / G, (g + 1) * cin / G)`` of its group ``g = o // (Cout / G)``;
+    each group is a convolution of those channels, re-packed from bit 0, with its weight rows.
 
     Padding: with ``pad_value=1.0`` the padded pixels are +1 (all-zero words), purely binary. With
     ``pad_value=0.0`` they contribute 0 instead of ``+1 * w``: the one-padded result minus, for each
@@ -140,11 +174,13 @@ def bconv2d(
 
     Args:
         x: ``(N, H, W, words_for(cin))`` packed input.
-        w: ``(Cout, KH, KW, words_for(cin))`` packed weights.
+        w: ``(Cout, KH, KW, words_for(cin // groups))`` packed weights.
         cin: the true number of input channels.
         stride: ``(sh, sw)`` or one int.
         padding: symmetric ``(ph, pw)`` or one int.
         pad_value: 1.0 (one-padding) or 0.0 (zero padding).
+        dilation: ``(dh, dw)`` or one int, each >= 1.
+        groups: divides ``cin`` and ``Cout``.
 
     Returns:
         ``(N, Ho, Wo, Cout)`` int32.
@@ -153,23 +189,39 @@ def bconv2d(
     w = np.asarray(w, dtype=WORD_DTYPE)
     stride = _pair(stride, "stride")
     padding = _pair(padding, "padding")
-    ho, wo = _conv_shapes(x, w, cin, stride, padding, pad_value)
+    dilation = _pair(dilation, "dilation")
+    ho, wo = _conv_shapes(x, w, cin, stride, padding, pad_value, dilation, groups)
     n, cout, kh, kw = x.shape[0], w.shape[0], w.shape[1], w.shape[2]
-    (sh, sw), (ph, pw) = stride, padding
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    span = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
+    group_cin, group_cout = cin // groups, cout // groups
 
-    padded = np.pad(x, [(0, 0), (ph, ph), (pw, pw), (0, 0)])  # all-zero words: +1
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
-    windows = windows[:, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]  # (N,Ho,Wo,Wc,KH,KW)
-    cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, -1)  # patch order (kh, kw, c)
-    out = bgemm(cols, w.reshape(cout, -1), kh * kw * cin).reshape(n, ho, wo, cout)
+    def taps(padded: np.ndarray, axes: tuple[int, int]) -> np.ndarray:
+        """The (Ho, Wo) windows of dilated taps: (..., Ho, Wo, ..., KH, KW)."""
+        windows = np.lib.stride_tricks.sliding_window_view(padded, span, axis=axes)
+        windows = windows[..., ::dh, ::dw]
+        index = [slice(None)] * windows.ndim
+        index[axes[0]] = slice(None, (ho - 1) * sh + 1, sh)
+        index[axes[1]] = slice(None, (wo - 1) * sw + 1, sw)
+        return windows[tuple(index)]
+
+    out = np.empty((n, ho, wo, cout), dtype=np.int32)
+    for g in range(groups):
+        xg = x if groups == 1 else _channel_slice(x, g * group_cin, group_cin)
+        wg = w[g * group_cout : (g + 1) * group_cout]
+        padded = np.pad(xg, [(0, 0), (ph, ph), (pw, pw), (0, 0)])  # all-zero words: +1
+        windows = taps(padded, (1, 2))  # (N, Ho, Wo, Wg, KH, KW)
+        cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, -1)  # (kh, kw, c) order
+        acc = bgemm(cols, wg.reshape(group_cout, -1), kh * kw * group_cin)
+        out[..., g * group_cout : (g + 1) * group_cout] = acc.reshape(n, ho, wo, group_cout)
 
     if pad_value == 0.0 and (ph or pw):
         is_pad = np.pad(
             np.zeros(x.shape[1:3], dtype=np.int32), [(ph, ph), (pw, pw)], constant_values=1
         )
-        taps = np.lib.stride_tricks.sliding_window_view(is_pad, (kh, kw))
-        taps = taps[: (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]  # (Ho, Wo, KH, KW)
-        correction = np.einsum("hwij,oij->hwo", taps, weight_tap_sums(w, cin), dtype=np.int64)
+        padded_taps = taps(is_pad, (0, 1))  # (Ho, Wo, KH, KW)
+        sums = weight_tap_sums(w, group_cin)
+        correction = np.einsum("hwij,oij->hwo", padded_taps, sums, dtype=np.int64)
         out -= correction.astype(np.int32)[None]
     return out
 
@@ -238,11 +290,14 @@ def bconv2d_float(
     stride: int | tuple[int, int] = (1, 1),
     padding: int | tuple[int, int] = (0, 0),
     pad_value: float = 1.0,
+    dilation: int | tuple[int, int] = (1, 1),
+    groups: int = 1,
     post=None,
 ) -> np.ndarray:
     """``output_float(bconv2d(x, w, cin, ...), scale, bias)``: float32 NHWC, then the ``post``
     steps of :func:`float_chain` (e.g. ReLU, batch norm and a residual add after the conv)."""
-    y = output_float(bconv2d(x, w, cin, stride, padding, pad_value), scale, bias)
+    acc = bconv2d(x, w, cin, stride, padding, pad_value, dilation, groups)
+    y = output_float(acc, scale, bias)
     return float_chain(y, post) if post else y
 
 
@@ -255,9 +310,12 @@ def bconv2d_bits(
     stride: int | tuple[int, int] = (1, 1),
     padding: int | tuple[int, int] = (0, 0),
     pad_value: float = 1.0,
+    dilation: int | tuple[int, int] = (1, 1),
+    groups: int = 1,
 ) -> np.ndarray:
     """``output_bits(bconv2d(x, w, cin, ...), threshold, flip)``: packed NHWC words."""
-    return output_bits(bconv2d(x, w, cin, stride, padding, pad_value), threshold, flip)
+    acc = bconv2d(x, w, cin, stride, padding, pad_value, dilation, groups)
+    return output_bits(acc, threshold, flip)
 
 
 def bmaxpool2d(

@@ -1,8 +1,8 @@
 """Lowerings of the model's layers and tensor operations to program ops, one module per family:
 ``linear``, ``conv``, ``norm`` (batch norm and shifts), ``pool``, ``elementwise``, ``join``,
-``shape`` (flatten, pad), ``resize`` (nearest upsampling), ``sign`` (quantizer modules) and
-``dynamic`` (DyBNN's input-dependent sign and PReLU). Each registers what it lowers in
-``registry``; importing this package registers them all."""
+``shape`` (flatten, pad), ``resize`` (nearest upsampling), ``shuffle`` (channel shuffle), ``sign``
+(quantizer modules) and ``dynamic`` (DyBNN's input-dependent sign and PReLU). Each registers what
+it lowers in ``registry``; importing this package registers them all."""
 
 from onebit.convert.lowering import (  # noqa: F401  (registers the lowerings)
     conv,
@@ -14,6 +14,7 @@ from onebit.convert.lowering import (  # noqa: F401  (registers the lowerings)
     pool,
     resize,
     shape,
+    shuffle,
     sign,
 )
 from onebit.convert.lowering.registry import call_name, is_registered_subclass, module_lowering

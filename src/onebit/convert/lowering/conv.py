@@ -30,11 +30,11 @@ if TYPE_CHECKING:
 
 @lowers(nn.Conv2d, QuantConv2d)
 def conv2d(lowering: Lowering, call: Call, layer: nn.Conv2d, x: Value) -> Value:
-    """``binary_conv2d`` on packed inputs (groups 1, symmetric padding), ``kbit_conv2d`` on bit
-    planes (groups 1, zero padding), else a float ``conv2d`` (any groups, any zero padding)."""
+    """``binary_conv2d`` on packed inputs (any groups and dilation, symmetric padding),
+    ``kbit_conv2d`` on bit planes (groups 1, dilation 1, zero padding), else a float ``conv2d``
+    (any groups, dilation 1, any zero padding)."""
     where = call.where
-    if layer.dilation != (1, 1):
-        raise ConversionError(f"{where}: only dilation=1 convolutions are supported")
+    dilated = tuple(layer.dilation) != (1, 1)
     left, right, top, bottom = layer._reversed_padding_repeated_twice
     if layer.padding_mode != "zeros" and any((left, right, top, bottom)):
         raise ConversionError(f"{where}: padding_mode {layer.padding_mode!r} unsupported")
@@ -50,29 +50,34 @@ def conv2d(lowering: Lowering, call: Call, layer: nn.Conv2d, x: Value) -> Value:
     out = lowering.new_value("float", (h, w, cout), call.out_shape)
     chain = [accumulator_chain(layer)]
     common = {"stride": list(layer.stride), "padding": padding, "pad_value": pad_value}
+    if dilated and x.kind != "bits":
+        raise ConversionError(
+            f"{where}: dilation={tuple(layer.dilation)} is only supported on binarized inputs "
+            f"(binary_conv2d), not on {'multi-bit' if x.kind == 'planes' else 'float'} ones"
+        )
     if x.kind == "bits":
-        if layer.groups != 1:
-            raise ConversionError(
-                f"{where}: groups={layer.groups} is only supported on float inputs, "
-                "not on binarized ones"
-            )
         if len(padding) != 2:
             raise ConversionError(
                 f"{where}: asymmetric padding {padding} is only supported on float inputs"
             )
         if mode != "binary":
             raise ConversionError(f"{where}: binary inputs need binary weights")
+        attrs = {"cin": layer.in_channels, **common}
+        if dilated:  # written only when not 1, so that older programs stay byte for byte
+            attrs["dilation"] = list(layer.dilation)
+        if layer.groups != 1:
+            attrs["groups"] = layer.groups
         lowering.emit(
             "binary_conv2d",
             [x],
             out,
-            attrs={"cin": layer.in_channels, **common},
-            arrays={"weight": bitpack(weight.numpy())},
+            attrs=attrs,
+            arrays={"weight": bitpack(weight.numpy())},  # (Cout, KH, KW, words of cin / groups)
             accumulator="int",
             scale=scale,
             bias=bias,
             chain=chain,
-            k=layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1],
+            k=layer.in_channels // layer.groups * layer.kernel_size[0] * layer.kernel_size[1],
         )
     elif x.kind == "planes":
         if layer.groups != 1:

@@ -236,18 +236,28 @@ def packed_seed() -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def resize_seed() -> tuple[dict, dict[str, np.ndarray]]:
-    """Nearest upsampling of a float map and of a packed one (the hourglass's: its signs through
-    a batch norm first), joined by a binary conv and a residual add."""
+    """Nearest upsampling of a float map (then channel-shuffled) and of a packed one (the
+    hourglass's: its signs through a batch norm first), joined by a grouped, dilated binary conv
+    (BATS's) and a residual add."""
     g = _Graph(5, [6, 3, 4])
     x = g.add("nchw_to_nhwc", ["input"])
     up = g.add("upsample_nearest", [x], {"scale": [2, 2]})
+    up = g.add("channel_shuffle", [up], {"groups": 3})
     signs = g.add("sign_pack", [x], {"epilogue": "affine"}, **g.affine(6))
     bits = g.add("upsample_nearest", [signs], {"scale": [2, 2]})
     y = g.add(
         "binary_conv2d",
         [bits],
-        {"cin": 6, "stride": [1, 1], "padding": [1, 1], "pad_value": 0.0, "epilogue": "float"},
-        weight=g.packed(6, 3, 3, 6),
+        {
+            "cin": 6,
+            "stride": [1, 1],
+            "padding": [2, 2],
+            "dilation": [2, 2],
+            "groups": 3,
+            "pad_value": 0.0,
+            "epilogue": "float",
+        },
+        weight=g.packed(6, 3, 3, 2),
         **g.affine(6),
     )
     y = g.add("add", [y, up])

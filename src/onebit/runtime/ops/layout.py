@@ -1,5 +1,6 @@
 """Ops that move values between layouts and forms: NCHW <-> NHWC, flatten, sign-packing,
-constant padding, nearest upsampling and channel concatenation (float and packed)."""
+constant padding, nearest upsampling, channel shuffling and channel concatenation (float and
+packed)."""
 
 from __future__ import annotations
 
@@ -185,6 +186,45 @@ class UpsampleNearest(Op):
         if x.ndim != 4:
             raise OnebitError(f"op {self.where} expects a 4-D map, got shape {x.shape}")
         return np.repeat(np.repeat(x, self.scale[0], axis=1), self.scale[1], axis=2)
+
+
+class ChannelShuffle(Op):
+    """ShuffleNet's channel shuffle of a float NHWC map, or of a (C,) vector: output channel ``c``
+    is input channel ``(c % groups) * (C // groups) + c // groups``, torch's ``view(N, g, C / g,
+    H, W).transpose(1, 2)`` of an NCHW map (``onebit.nn.ChannelShuffle``). A copy, so exact.
+
+    Attrs: ``groups``, an integer >= 1 that divides the channel count.
+    """
+
+    type = "channel_shuffle"
+
+    def __init__(self, spec, tensors) -> None:
+        super().__init__(spec, tensors)
+        self.groups = self.int_attr("groups", 1)
+
+    def infer(self, inputs: list[Value]) -> Value:
+        x = inputs[0]
+        self.expect(x, "float")
+        if len(x.shape) not in (1, 3):
+            raise ProgramError(
+                f"op {self.where}: its input must be a float map (H, W, C) or vector (C,) per "
+                f"sample, got {x.describe()}"
+            )
+        channels = x.shape[-1]
+        if channels % self.groups:
+            raise ProgramError(
+                f"op {self.where}: groups={self.groups} must divide the {channels} channels"
+            )
+        return float_value(x.shape, x.bound, self.where)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if x.dtype != np.float32 or x.ndim not in (2, 4) or x.shape[-1] % self.groups:
+            raise OnebitError(
+                f"op {self.where} expects float32 maps (N, H, W, C) or vectors (N, C) with "
+                f"channels divisible by {self.groups}, got {x.dtype} {x.shape}"
+            )
+        grid = x.reshape(*x.shape[:-1], self.groups, x.shape[-1] // self.groups)
+        return np.ascontiguousarray(grid.swapaxes(-1, -2)).reshape(x.shape)
 
 
 class Concat(Op):
