@@ -100,13 +100,13 @@ reports: $(STAMP)
 	$(WAIT_IDLE) && $(BIN)/onebit experiment bitmixer --data mnist5k --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment bitmixer --data digits --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment mcu --work-dir runs/mcu --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit bench mcu --program mcu-bnn=runs/mcu/seed0/model.onebit \
+		--program binarynet-mlp=$(DEMO_DIR)/model.onebit --out docs/mcu.json
+	$(WAIT_IDLE) && $(BIN)/onebit bench energy --out docs/energy.json
 	$(WAIT_IDLE) && $(BIN)/onebit search bats --data mnist5k --stem-stride 2 --epochs 8 \
 		--threads 2 --out docs/bats-search-mnist5k
 	$(WAIT_IDLE) && $(BIN)/onebit experiment bats \
 		--genotype docs/bats-search-mnist5k/genotype.json --out docs
-	$(WAIT_IDLE) && $(BIN)/onebit bench mcu --program mcu-bnn=runs/mcu/seed0/model.onebit \
-		--program binarynet-mlp=$(DEMO_DIR)/model.onebit --out docs/mcu.json
-	$(WAIT_IDLE) && $(BIN)/onebit bench energy --out docs/energy.json
 	$(BIN)/python -m onebit.bench.readme
 
 clean:
