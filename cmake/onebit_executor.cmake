@@ -4,7 +4,7 @@
 # headers of the PyPI package nlohmann-json (a build requirement of the Python wheel).
 set(ONEBIT_EXECUTOR_SOURCES "")
 foreach(name program_file op epilogue ops_layout ops_dense ops_elementwise ops_conv ops_pool
-    ops_concat ops_kbit ops_dynamic registry switches program loader)
+    ops_concat ops_kbit ops_dynamic ops_embedding registry switches program loader)
   list(APPEND ONEBIT_EXECUTOR_SOURCES ${CMAKE_CURRENT_LIST_DIR}/../csrc/executor/${name}.cpp)
 endforeach()
 find_package(nlohmann_json 3.11 CONFIG QUIET)

@@ -43,6 +43,7 @@ def settle(
     seed: int = 0,
     batches: int = 3,
     batch_size: int = 16,
+    vocab_size: int | None = None,
 ) -> nn.Module:
     """Random batch norm scales (some negative) and shifts where a norm has them, random learnable
     biases and PReLU slopes, batch norm statistics from ``batches`` random batches, then eval
@@ -54,6 +55,7 @@ def settle(
         seed: seeds every random number drawn here.
         batches: forward passes in train mode that set the batch norm statistics.
         batch_size: inputs per pass.
+        vocab_size: for a model of token ids, the ids drawn are below it (else normal floats).
     """
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -70,7 +72,10 @@ def settle(
     model.train()
     with torch.no_grad(), one_thread():
         for _ in range(batches):
-            model(torch.randn(batch_size, *shape, generator=generator))
+            if vocab_size is None:
+                model(torch.randn(batch_size, *shape, generator=generator))
+            else:
+                model(torch.randint(0, vocab_size, (batch_size, *shape), generator=generator))
     return model.eval()
 
 

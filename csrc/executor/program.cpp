@@ -25,6 +25,22 @@ std::string names_repr(const std::vector<std::string>& names) {
   return out + "]";
 }
 
+// Refuse float inputs that are not finite or beyond ±kInputBound.
+void check_input(const float* x, std::int64_t count) {
+  float low = x[0], high = x[0];
+  bool nan = false;
+  for (std::int64_t i = 0; i < count; ++i) {
+    nan = nan || std::isnan(x[i]);
+    low = std::min(low, x[i]);
+    high = std::max(high, x[i]);
+  }
+  if (nan || !(low >= -kInputBound && high <= kInputBound)) {
+    const double worst = nan ? NAN : std::fabs(high) >= std::fabs(low) ? high : low;
+    throw input_error("input values must be finite and within ±" + pyformat::number(kInputBound) +
+                      ", got " + pyformat::number(worst));
+  }
+}
+
 }  // namespace
 
 std::int64_t Program::product_of(const Shape& shape) {
@@ -76,6 +92,10 @@ Program::Program(json graph, TensorTable tensors, std::vector<std::string> tenso
   const json name = input.contains("name") ? input["name"] : json("input");
   if (!name.is_string()) throw program_error("the input's name must be a string");
   input_name_ = name.get<std::string>();
+  const json kind = input.contains("kind") ? input["kind"] : json("float");
+  if (kind != "float" && kind != "tokens")
+    throw program_error("the input's kind must be 'float' or 'tokens'");
+  input_kind_ = kind == "tokens" ? Kind::tokens : Kind::float32;
   metadata_ = g.contains("metadata") ? g["metadata"] : json::object();
   if (!metadata_.is_object()) throw program_error("the program's metadata must be an object");
   const json& op_specs = g.contains("ops") ? g["ops"] : json();
@@ -84,8 +104,10 @@ Program::Program(json graph, TensorTable tensors, std::vector<std::string> tenso
   if (op_specs.size() > kMaxOps)
     throw program_error("the program graph has " + std::to_string(op_specs.size()) +
                         " ops, more than " + std::to_string(kMaxOps));
-  values_[input_name_] =
-      Value{Kind::float32, input_shape_, input_shape_.back(), kInputBound, 0};
+  values_[input_name_] =  // token ids: below 2^24, each checked by the op that reads it
+      input_kind_ == Kind::tokens
+          ? Value{Kind::tokens, input_shape_, input_shape_.back(), double(kMaxTokenId), 0}
+          : Value{Kind::float32, input_shape_, input_shape_.back(), kInputBound, 0};
   for (std::size_t index = 0; index < op_specs.size(); ++index) {
     ops_.push_back(build(index, op_specs[index]));
     if (op_specs[index].contains("tensors"))
@@ -202,6 +224,8 @@ void Program::plan() {
     throw program_error("the program needs " + big_text(memory_needed(1)) +
                         " bytes at batch 1, above the limit " + std::to_string(limits_.max_memory) +
                         " (max_memory / ONEBIT_MAX_MEMORY)");
+  if (output_->kind == Kind::tokens)
+    throw program_error("the program's output is its token ids: no op computes it");
 }
 
 void Program::run(const float* x, std::int64_t batch, void* out, int threads,
@@ -213,19 +237,7 @@ void Program::run(const float* x, std::int64_t batch, void* out, int threads,
                       big_text(memory_needed(batch)) + " bytes (limit " +
                       std::to_string(limits_.max_memory) +
                       ") or a buffer over 2^31-1 elements; split the batch");
-  const std::int64_t count = batch * input_elements();
-  float low = x[0], high = x[0];
-  bool nan = false;
-  for (std::int64_t i = 0; i < count; ++i) {
-    nan = nan || std::isnan(x[i]);
-    low = std::min(low, x[i]);
-    high = std::max(high, x[i]);
-  }
-  if (nan || !(low >= -kInputBound && high <= kInputBound)) {
-    const double worst = nan ? NAN : std::fabs(high) >= std::fabs(low) ? high : low;
-    throw input_error("input values must be finite and within ±" + pyformat::number(kInputBound) +
-                      ", got " + pyformat::number(worst));
-  }
+  if (input_kind_ == Kind::float32) check_input(x, batch * input_elements());
   if (op_seconds != nullptr) op_seconds->resize(ops_.size(), 0.0);
   const RunContext ctx{batch, threads};
   // The last op writes the output straight into `out`; every other value lives in the arena.

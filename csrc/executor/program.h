@@ -46,6 +46,8 @@ class Program {
   Program& operator=(const Program&) = delete;
 
   const Shape& input_shape() const { return input_shape_; }
+  // The input's kind: float32, or tokens (the graph's input says "kind": "tokens").
+  Kind input_kind() const { return input_kind_; }
   const Shape& output_shape() const { return output_->shape; }
   Kind output_kind() const { return output_->kind; }
   std::int64_t input_elements() const { return product_of(input_shape_); }
@@ -69,7 +71,8 @@ class Program {
   // Runs `batch` samples: x holds batch * input_elements() float32 values in torch's layout,
   // `out` receives batch * output_elements() values of output_kind() (float32 for classifiers).
   // Refuses (onebit::input_error) inputs that are not finite or beyond ±kInputBound and batches
-  // beyond the memory limit, before any work.
+  // beyond the memory limit, before any work; token ids are checked by the embedding that reads
+  // them (an input_error naming the sample and position).
   // With `op_seconds` (one entry per op), each op's wall time is added to its entry.
   void run(const float* x, std::int64_t batch, void* out, int threads,
            std::vector<double>* op_seconds = nullptr) const;
@@ -90,6 +93,7 @@ class Program {
   json metadata_;
   std::string input_name_;
   Shape input_shape_;
+  Kind input_kind_ = Kind::float32;
   std::string output_name_;
   std::map<std::string, Value> values_;
   const Value* output_ = nullptr;

@@ -8,6 +8,7 @@
 #include "ops_concat.h"
 #include "ops_conv.h"
 #include "ops_dynamic.h"
+#include "ops_embedding.h"
 #include "ops_kbit.h"
 #include "ops_pool.h"
 
@@ -68,6 +69,7 @@ const std::map<std::string, OpFactory>& op_factories() {
       {"dense", make<Dense>},
       {"dynamic_prelu", make<DynamicPrelu>},
       {"dynamic_sign_pack", make<DynamicSignPack>},
+      {"embedding", make<Embedding>},
       {"flatten", make<Flatten>},
       {"global_avgpool", make<GlobalAvgPool>},
       {"hardtanh", make<Hardtanh>},

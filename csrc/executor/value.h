@@ -53,7 +53,12 @@ inline std::int64_t product(const Shape& sizes, const std::string& what, const s
   return total;
 }
 
-enum class Kind { float32, bits, planes, int32 };
+// tokens: the program's input of token ids (float32 integers, checked by the embedding op that
+// reads them), a kind of its own so that no float op reads ids.
+enum class Kind { float32, bits, planes, int32, tokens };
+
+// Token ids stay below 2^24, the integers float32 holds exactly.
+inline constexpr std::int64_t kMaxTokenId = std::int64_t{1} << 24;
 
 inline const char* kind_name(Kind kind) {
   switch (kind) {
@@ -61,6 +66,7 @@ inline const char* kind_name(Kind kind) {
     case Kind::bits: return "bits";
     case Kind::planes: return "planes";
     case Kind::int32: return "int";
+    case Kind::tokens: return "tokens";
   }
   return "?";
 }

@@ -327,7 +327,11 @@ def summary(
     kwargs = _given(hidden=hidden, depth=depth) | _model_args(model_arg)
     if data is not None:
         splits = datasets.load(data, data_path)
-        kwargs.update(models.data_kwargs(model, splits.input_shape, splits.num_outputs))
+        kwargs.update(
+            models.data_kwargs(
+                model, splits.input_shape, splits.num_outputs, getattr(splits, "vocab_size", None)
+            )
+        )
     summarized = print_summary(models.create(model, **kwargs), title=model)
     if energy:
         from onebit.energy import print_energy
@@ -427,7 +431,7 @@ def convert(
         metadata["input_quantization"] = {"scale": input_scale, "zero_point": input_zero_point}
     program = convert_model(
         model,
-        torch.zeros(1, *model.input_shape),
+        torch.zeros(1, *model.input_shape, dtype=getattr(model, "input_dtype", None)),
         metadata=metadata,
         input_quantization=quantization,
     )
@@ -497,7 +501,7 @@ def run(
 
     program = runtime.load(program_path, bits=None if bits is None else parse_bits(bits))
     splits = datasets.load(data, data_path)
-    if not isinstance(splits, datasets.DataSplits):
+    if not isinstance(splits, (datasets.DataSplits, datasets.TextSplits)):
         raise OnebitError(
             f"onebit run measures accuracy on a class dataset; {data} is a landmark set "
             "(decode a program's heatmaps with onebit.landmarks.decode_heatmaps)"
@@ -520,9 +524,9 @@ def run(
     one = splits.x_test[:1]
     latency = median_seconds(lambda: program(one), repeat=50, min_seconds=0.01)
     console.print(
-        f"{program_path} on {data} test split ({len(predicted)} images): accuracy "
+        f"{program_path} on {data} test split ({len(predicted)} samples): accuracy "
         f"[bold green]{accuracy:.2%}[/]; batch-1 latency {latency * 1e3:.3f} ms; "
-        f"{len(predicted) / seconds:,.0f} images/s at batch {batch_size} "
+        f"{len(predicted) / seconds:,.0f} samples/s at batch {batch_size} "
         f"(kernels: {runtime.BACKEND})"
         + (f"; layer widths {list(program.bits)}" if program.switches else ""),
         highlight=False,
@@ -940,6 +944,39 @@ def bats_experiment(
     )
     words = ["onebit", "experiment", "bats", "--genotype", str(genotype), "--data", data]
     words += ["--seeds", seeds, "--epochs", str(epochs), "--out", str(out)]
+    measured = started.finish(result["threads"])
+    for path in write_report(result, out, shlex.join(words), measured):
+        console.print(f"wrote {path}", highlight=False)
+
+
+@experiment_app.command(name="text")
+@reports_errors
+def text_experiment(
+    data: Annotated[str, typer.Option(help="A text classification dataset.")] = "debian-packages",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds of the final runs.")] = "0,1,2",
+    epochs: Annotated[int, typer.Option(min=1)] = 5,
+    out: Annotated[
+        Path, typer.Option(help="Where the report goes (`--out docs` remakes the project's).")
+    ] = Path("runs/text"),
+    from_json: Annotated[
+        Path | None, typer.Option(help="Re-render the Markdown of a saved JSON report into --out.")
+    ] = None,
+) -> None:
+    """The binary text CNN against its float twin: accuracy over seeds, size packed vs float32,
+    the programs' agreement and batch-1 latency."""
+    import shlex
+
+    from onebit.experiments.text import render_report, run_text_report, write_report
+
+    if from_json is not None:
+        console.print(f"wrote {render_report(_load_report(from_json), out)}", highlight=False)
+        return
+    started = Provenance.start()
+    result = run_text_report(
+        data, _seed_list(seeds), epochs, log=lambda line: console.print(line, highlight=False)
+    )
+    words = ["onebit", "experiment", "text", "--data", data, "--seeds", seeds]
+    words += ["--epochs", str(epochs), "--out", str(out)]
     measured = started.finish(result["threads"])
     for path in write_report(result, out, shlex.join(words), measured):
         console.print(f"wrote {path}", highlight=False)

@@ -142,7 +142,8 @@ def _macs(module: nn.Module, output: torch.Tensor) -> int:
 
 
 def summarize(model: nn.Module, input_shape: Sequence[int] | None = None) -> ModelSummary:
-    """Summarize ``model`` for one input of ``input_shape`` (default: ``model.input_shape``)."""
+    """Summarize ``model`` for one input of ``input_shape`` (default: ``model.input_shape``), of
+    ``model.input_dtype`` when it has one (a text model's int64 token ids), else float32."""
     shape = tuple(input_shape or getattr(model, "input_shape", ()) or ())
     if not shape:
         raise OnebitError("the model has no input_shape attribute; pass input_shape")
@@ -158,7 +159,7 @@ def summarize(model: nn.Module, input_shape: Sequence[int] | None = None) -> Mod
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, *shape))
+            model(torch.zeros(1, *shape, dtype=getattr(model, "input_dtype", torch.float32)))
     finally:
         model.train(was_training)
         for handle in handles:
@@ -189,7 +190,7 @@ def summarize(model: nn.Module, input_shape: Sequence[int] | None = None) -> Mod
         )
         input_bits = module.input_precision if quantized else None
         weight_bits = module.weight_precision if quantized else None
-        if isinstance(module, Quantizer):
+        if isinstance(module, (Quantizer, nn.Embedding)):  # a quantizer's input; token ids
             input_bits = None
         rows.append(
             LayerSummary(

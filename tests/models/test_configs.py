@@ -40,7 +40,8 @@ def test_builds_and_runs_at_its_default_input(name):
     config = models.config(name)
     with torch.device("meta"):
         model = models.create(name)
-        logits = model(torch.empty(2, *config.input_shape))
+        dtype = getattr(model, "input_dtype", None)  # a text model's token ids, else float
+        logits = model(torch.zeros(2, *config.input_shape, dtype=dtype))
     assert model.input_shape == config.input_shape and model.num_classes == config.num_classes
     output_shape = getattr(model, "output_shape", (config.num_classes,))  # heatmaps, or logits
     assert logits.shape == (2, *output_shape) and output_shape[0] == config.num_classes

@@ -12,6 +12,7 @@ from test_program_file_native import same_message  # tests/runtime is on the pat
 
 from onebit.runtime.errors import ProgramFileError
 from onebit.runtime.fuzz.seeds import mlp_seed
+from onebit.runtime.fuzz.supervise import sample_input
 from onebit.runtime.reference_program import ReferenceProgram
 
 native = pytest.importorskip("onebit._native")
@@ -71,8 +72,8 @@ def assert_same_verdicts(mutator, indices) -> None:
         if python[0] == "refused":
             assert same_message(python[1], cpp[1]), f"{where}: {python[1]!r} != {cpp[1]!r}"
             continue
-        x = np.random.default_rng(index).uniform(-2, 2, (2, *python[1].input_shape))
-        want, got = python[1](x.astype(np.float32)), cpp[1].run(x.astype(np.float32), threads=1)
+        x = sample_input(python[1], np.random.default_rng(index), 2, 2.0)
+        want, got = python[1](x), cpp[1].run(x, threads=1)
         grouped = any(op.type == "conv2d" and 1 < op.groups < op.cin for op in python[1].ops)
         if grouped and want.dtype == np.float32:
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=where)

@@ -108,7 +108,7 @@ assert "torch" not in sys.modules
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert "on digits test split (360 images): accuracy" in done.stdout
+    assert "on digits test split (360 samples): accuracy" in done.stdout
 
 
 def test_the_command_line_without_its_extra_says_what_to_install():

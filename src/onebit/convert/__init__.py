@@ -45,8 +45,10 @@ def convert(
 
     Args:
         model: a trained model built from onebit's layers and torch.nn layers.
-        example_input: a batch of the model's input, e.g. ``torch.zeros(1, 1, 28, 28)``; only its
-            shape matters (the model and its trace run once on a random batch of that shape,
+        example_input: a batch of the model's input, e.g. ``torch.zeros(1, 1, 28, 28)``, or of
+            token ids for a model that embeds them (``torch.zeros(1, L, dtype=torch.long)``:
+            the program then takes ids, ``Program.input_kind == "tokens"``); only its shape and
+            dtype matter (the model and its trace run once on a random batch of that shape,
             which must give the same output).
         metadata: JSON-safe facts to keep in the program (the model's config, class names...).
         input_quantization: ``(scale, zero_point)`` of 8-bit inputs ``x = scale * (q -
@@ -66,6 +68,7 @@ def convert(
         raise ConversionError("example_input must be a batch tensor, e.g. torch.zeros(1, C, H, W)")
     _check_parameters(model)
     _check_input_shape(model, tuple(example_input.shape))
+    _check_input_dtype(model, example_input.dtype)
     quantization = None
     if input_quantization is not None:
         quantization = kbit.input_quantization(*input_quantization)
@@ -132,6 +135,15 @@ def _check_input_shape(model: nn.Module, shape: tuple[int, ...]) -> None:
         )
 
 
+def _check_input_dtype(model: nn.Module, dtype: torch.dtype) -> None:
+    """Float data or integer token ids; a model that declares its input dtype gets it."""
+    if dtype == torch.bool or dtype.is_complex:
+        raise ConversionError(f"example_input must be float data or integer token ids, not {dtype}")
+    expected = getattr(model, "input_dtype", None)
+    if isinstance(expected, torch.dtype) and expected.is_floating_point != dtype.is_floating_point:
+        raise ConversionError(f"example_input is {dtype}, but the model takes {expected}")
+
+
 def _serialize(lowering: Lowering, metadata: dict[str, Any]):
     tensors = {}
     ops = []
@@ -150,8 +162,11 @@ def _serialize(lowering: Lowering, metadata: dict[str, Any]):
                 "tensors": roles,
             }
         )
+    graph_input = {"name": lowering.input.name, "shape": list(lowering.input.torch_shape)}
+    if lowering.input.kind == "tokens":  # written only then, so float programs stay as they were
+        graph_input["kind"] = "tokens"
     graph = {
-        "input": {"name": lowering.input.name, "shape": list(lowering.input.torch_shape)},
+        "input": graph_input,
         "output": lowering.output.name,
         "ops": ops,
         "metadata": metadata,

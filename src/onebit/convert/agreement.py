@@ -22,7 +22,8 @@ def torch_predictions(
     batch_size: int = 256,
     bits: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """The class each image gets from the checkpoint's model in eval mode (float32, on the CPU).
+    """The class each input gets from the checkpoint's model in eval mode (on the CPU; images as
+    float32, a text model's token ids as its ``input_dtype``).
 
     Args:
         checkpoint: a checkpoint written by ``onebit train``.
@@ -39,5 +40,6 @@ def torch_predictions(
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
-            batches.append(model(batch.float()).argmax(dim=1).numpy())
+            dtype = getattr(model, "input_dtype", torch.float32)
+            batches.append(model(batch.to(dtype)).argmax(dim=1).numpy())
     return np.concatenate(batches) if batches else np.zeros(0, dtype=np.int64)

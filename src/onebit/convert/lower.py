@@ -25,10 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import torch
 from torch import fx, nn
 
 from onebit.convert.ir import ConversionError, Node, Value
@@ -82,8 +83,11 @@ class Lowering:
         self._where = "the model"  # the node being lowered, for messages
 
     # -- values ------------------------------------------------------------------------------
-    def new_value(self, kind: str, shape: tuple[int, ...], torch_shape: tuple[int, ...]) -> Value:
-        value = Value(f"v{len(self.values)}", kind, tuple(shape), tuple(torch_shape))
+    def new_value(
+        self, kind: str, shape: tuple[int, ...], torch_shape: tuple[int, ...], layout: str = ""
+    ) -> Value:
+        """A new value; ``layout`` (``ir.LAYOUTS``) may be left out for a map or a vector."""
+        value = Value(f"v{len(self.values)}", kind, tuple(shape), tuple(torch_shape), layout=layout)
         self.values[value.name] = value
         return value
 
@@ -100,6 +104,7 @@ class Lowering:
             "float",
             value.shape if shape is None else shape,
             value.torch_shape if torch_shape is None else torch_shape,
+            value.layout if shape is None else "",
         )
         if shape is None:
             out.flat_from = value.flat_from
@@ -110,8 +115,11 @@ class Lowering:
         pixel keeps its own words and the sign can fuse into the layer that made the map."""
         if value.kind == "bits":
             return value
+        if value.kind == "tokens":
+            raise ConversionError(f"{where}: token ids cannot be signed; embed them first")
         if value.name in self._signs:  # one sign for every binary layer that reads the value
-            return self._signs[value.name]
+            signs = self._signs[value.name]  # (of a sequence, or its transpose: one map)
+            return replace(signs, torch_shape=value.torch_shape, layout=value.layout)
         source = self._flattened.get(value.name)
         if source is not None:
             out = self.flatten_value(self.as_bits(source, where))
@@ -121,12 +129,14 @@ class Lowering:
                 "Hardtanh -> binary Linear) is not supported; put the activation before the Flatten"
             )
         else:
-            out = self.new_value("bits", value.shape, value.torch_shape)
+            out = self.new_value("bits", value.shape, value.torch_shape, value.layout)
             self.emit("sign_pack", [value], out)
         self._signs[value.name] = out
         return out
 
     def as_float(self, value: Value, where: str) -> Value:
+        if value.kind == "tokens":
+            raise ConversionError(f"{where} needs a float input but gets token ids; embed them")
         if value.kind != "float":
             raise ConversionError(f"{where} needs a float input but gets packed bits")
         return value
@@ -136,7 +146,7 @@ class Lowering:
         keeps as a (C,) vector, becomes a (1, 1, C) average pool of its map."""
         source = self.pooled.get(value.name)
         if source is None:
-            if len(value.shape) != len(value.torch_shape):
+            if value.layout == "vector" and len(value.torch_shape) == 3:
                 raise ConversionError(
                     f"{where}: needs the {value.torch_shape} map that an op after a global "
                     "average pool made a vector; flatten it, or pool last"
@@ -162,7 +172,7 @@ class Lowering:
     def flatten_value(self, x: Value) -> Value:
         size = int(np.prod(x.torch_shape))
         out = self.new_value(x.kind, (size,), (size,))
-        out.flat_from = x.torch_shape
+        out.flat_from = x.as_chw
         out.quantization = x.quantization
         self._flattened[out.name] = x
         self.emit("flatten", [x], out)
@@ -203,14 +213,19 @@ class Lowering:
         )
 
     def _output_in_torch_layout(self) -> None:
-        """A model whose output is a feature map (or a flattened one) gets it in NCHW order."""
+        """A model whose output is a feature map (or a flattened one) gets it in NCHW order; a
+        flattened sequence (C, L) in torch's order too (the engine's (1, L, C) map as (C, 1, L))."""
         output = self.output
         source = self._flattened.get(output.name)
         grid = output if source is None else source
-        if len(grid.torch_shape) != 3:
+        if source is None and grid.layout in ("sequence", "rows"):
+            raise ConversionError(
+                f"the model's output is a sequence {grid.torch_shape}: pool or flatten it"
+            )
+        if len(grid.torch_shape) != 3 and grid.layout != "sequence":
             return
         grid = self.as_map(grid, "the model output")
-        nchw = self.new_value("float", grid.torch_shape, grid.torch_shape)
+        nchw = self.new_value("float", grid.as_chw, grid.as_chw)
         self.emit("nhwc_to_nchw", [grid], nchw)
         if source is not None:
             flat = self.new_value("float", output.shape, output.torch_shape)
@@ -248,7 +263,12 @@ class Lowering:
 
     def _input(self, node: fx.Node) -> None:
         torch_shape = self._shape(node)
-        value = self.new_value("float", torch_shape, torch_shape)
+        if node.meta.get("onebit_dtype", torch.float32).is_floating_point:
+            value = self.new_value("float", torch_shape, torch_shape)
+        elif len(torch_shape) == 1:  # (L,) token ids, which only an embedding reads
+            value = self.new_value("tokens", torch_shape, torch_shape)
+        else:
+            raise ConversionError(f"integer inputs must be (L,) token ids, not {torch_shape}")
         self.input = value
         if len(torch_shape) == 3:
             c, h, w = torch_shape

@@ -122,7 +122,7 @@ class Rewriter:
         elif producer.type == "maxpool2d" and self._sole_use(producer.inputs[0]):
             # y -> maxpool -> m -> sign -> s   becomes   y -> sign -> s' -> binary maxpool -> s
             y = self.lowering.values[producer.inputs[0]]
-            moved = self.lowering.new_value("bits", y.shape, y.torch_shape)
+            moved = self.lowering.new_value("bits", y.shape, y.torch_shape, y.layout)
             final = sign.output
             sign.inputs, sign.output = [y.name], moved.name
             producer.type, producer.inputs, producer.output = (

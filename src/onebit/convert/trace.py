@@ -78,6 +78,7 @@ class _ShapeRecorder(fx.Interpreter):
             ) from None
         if isinstance(result, torch.Tensor):
             node.meta["onebit_shape"] = tuple(result.shape)
+            node.meta["onebit_dtype"] = result.dtype
         return result
 
 
@@ -139,7 +140,7 @@ def trace(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
         if not node.users:
             graph.erase_node(node)
     module = fx.GraphModule(model, graph)
-    batch = torch.randn(example.shape, generator=torch.Generator().manual_seed(0))
+    batch = _random_batch(model, example)
     with torch.no_grad():
         traced = _ShapeRecorder(module).run(batch.clone())
         try:
@@ -159,6 +160,21 @@ def trace(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
                 "on tensor values? Write it out of place (x = x + y)"
             )
     return module
+
+
+def _random_batch(model: nn.Module, example: torch.Tensor) -> torch.Tensor:
+    """A seeded batch of ``example``'s shape: normal floats, or for integer token ids, ids that
+    every embedding of the model holds (below the smallest ``num_embeddings``)."""
+    generator = torch.Generator().manual_seed(0)
+    if example.is_floating_point():
+        return torch.randn(example.shape, generator=generator)
+    sizes = [m.num_embeddings for m in model.modules() if isinstance(m, nn.Embedding)]
+    if not sizes:
+        raise ConversionError(
+            f"the example input is {example.dtype}: integer inputs are token ids, for a model "
+            "that embeds them (nn.Embedding or onebit.nn.QuantEmbedding)"
+        )
+    return torch.randint(0, min(sizes), example.shape, generator=generator, dtype=example.dtype)
 
 
 def first_line(error: BaseException) -> str:

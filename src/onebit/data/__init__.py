@@ -2,8 +2,9 @@
 reuses them).
 
 ``load(name, path)`` builds a registered dataset: the bundled ``mnist5k``, ``digits`` and
-``mnist-landmarks`` need no path; ``mnist``, ``cifar10``, ``folder``, ``landmarks-pts`` and
-``keypoints-coco`` read the files under ``path``. ``load(...,
+``mnist-landmarks`` need no path; ``mnist``, ``cifar10``, ``folder``, ``landmarks-pts``,
+``keypoints-coco`` and ``text-files`` read the files under ``path``; ``debian-packages`` reads
+this machine's package index, or a ``Packages`` file given as ``path``. ``load(...,
 val_fraction=f)`` also carves a validation split out of the training part by
 :func:`validation_split` (the same rule for every dataset; training runs use ``f = 0.1``).
 """
@@ -18,6 +19,7 @@ from typing import Any
 from onebit._registry import OnebitError, Registry
 from onebit.data.bundled import digits, mnist5k
 from onebit.data.cifar import load_cifar10
+from onebit.data.debian import debian_packages
 from onebit.data.folder import load_image_folder
 from onebit.data.landmark_files import load_coco_keypoints, load_pts_folder
 from onebit.data.landmarks import LandmarkSplits, mnist_landmarks
@@ -31,6 +33,7 @@ from onebit.data.splits import (
     permutation_split,
     validation_split,
 )
+from onebit.data.text import TextSplits, load_text_files
 
 __all__ = [
     "DATASETS",
@@ -39,6 +42,8 @@ __all__ = [
     "VAL_SPLIT_SEED",
     "DataSplits",
     "LandmarkSplits",
+    "TextSplits",
+    "debian_packages",
     "describe",
     "digits",
     "list",
@@ -48,6 +53,7 @@ __all__ = [
     "load_image_folder",
     "load_mnist_idx",
     "load_pts_folder",
+    "load_text_files",
     "mnist5k",
     "mnist_landmarks",
     "permutation_split",
@@ -55,9 +61,10 @@ __all__ = [
     "validation_split",
 ]
 
-DATASETS: Registry[DataSplits | LandmarkSplits] = Registry("dataset")
-"""Dataset loaders by name; a loader whose first parameter has no default reads a path. Class
-sets give :class:`DataSplits`, landmark sets :class:`LandmarkSplits`."""
+DATASETS: Registry[DataSplits | LandmarkSplits | TextSplits] = Registry("dataset")
+"""Dataset loaders by name; a loader whose first parameter has no default reads a path, one whose
+first parameter is ``path=None`` may. Image class sets give :class:`DataSplits`, landmark sets
+:class:`LandmarkSplits`, text sets :class:`TextSplits`."""
 
 DATASETS.register("mnist5k")(mnist5k)
 DATASETS.register("digits")(digits)
@@ -67,6 +74,8 @@ DATASETS.register("folder")(load_image_folder)
 DATASETS.register("mnist-landmarks")(mnist_landmarks)
 DATASETS.register("landmarks-pts")(load_pts_folder)
 DATASETS.register("keypoints-coco")(load_coco_keypoints)
+DATASETS.register("text-files")(load_text_files)
+DATASETS.register("debian-packages")(debian_packages)
 
 
 def load(
@@ -92,7 +101,11 @@ def load(
     """
     loader = DATASETS.builder(name)
     args: tuple[Any, ...] = ()
-    if _needs_path(loader):
+    if _takes_optional_path(loader) and path is not None:
+        if not Path(path).exists():
+            raise OnebitError(f"path {path} for dataset {name!r} does not exist")
+        args = (path,)
+    elif _needs_path(loader):
         if path is None:
             raise OnebitError(f"dataset {name!r} reads files: give a path ({_summary(loader)})")
         if not Path(path).exists():
@@ -124,6 +137,11 @@ def describe() -> list[tuple[str, str, bool]]:
 def _needs_path(loader: Any) -> bool:
     first = next(iter(inspect.signature(loader).parameters.values()), None)
     return first is not None and first.default is inspect.Parameter.empty
+
+
+def _takes_optional_path(loader: Any) -> bool:
+    first = next(iter(inspect.signature(loader).parameters.values()), None)
+    return first is not None and first.name == "path" and first.default is None
 
 
 def _summary(loader: Any) -> str:

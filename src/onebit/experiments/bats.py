@@ -20,22 +20,17 @@ one thread, and the search's own cost as its genotype records it.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from onebit import data as datasets
 from onebit._registry import OnebitError
-from onebit.convert import convert
+from onebit.experiments.classifier_runs import final_run, model_inputs
 from onebit.experiments.figures import batch1_latency, mean_std
 from onebit.experiments.selection import Candidate, select
 from onebit.models.bats_genotype import resolve_genotype
-from onebit.summary import summarize as summarize_model
 from onebit.train import TrainConfig, fit
 
 
@@ -150,7 +145,7 @@ def run_bats_report(
         lr = selection.best.settings["lr"]
         for seed in seeds:
             config = recipe(variant, args, data, seed, epochs, lr, val_fraction)
-            row, program, model = final_run(variant, config, splits)
+            row, program, model = final_run(variant.name, config, splits)
             runs.append(row)
             if seed == seeds[0]:
                 programs[variant.name] = (program, model)
@@ -159,7 +154,7 @@ def run_bats_report(
                 f"{row['test_accuracy']:.2%}, program {row['program_test_accuracy']:.2%} "
                 f"({row['predictions_changed']} predictions changed)"
             )
-    sample = np.ascontiguousarray(splits.x_test[:1], dtype=np.float32)
+    sample = model_inputs(splits)[:1]
     latency = {name: batch1_latency(*pair, sample) for name, pair in programs.items()}
     for name, figures in latency.items():
         log(f"{name}: {figures['program_ms']:.3f} ms engine, {figures['torch_ms']:.3f} ms torch")
@@ -184,44 +179,6 @@ def run_bats_report(
         "latency": latency,
         "summary": summarize(runs, selections, latency),
     }
-
-
-def final_run(
-    variant: Variant, config: TrainConfig, splits: Any
-) -> tuple[dict[str, Any], Any, torch.nn.Module]:
-    """Train one seed, count its operations, convert it and score its program on the test split."""
-    started = time.perf_counter()
-    result = fit(config, splits)
-    model = result.model.eval()
-    counts = summarize_model(model)
-    program = convert(model, torch.zeros(1, *splits.input_shape))
-    x = np.ascontiguousarray(splits.x_test, dtype=np.float32)
-    with torch.no_grad():
-        expected = np.concatenate(
-            [
-                model(torch.from_numpy(x[i : i + 500])).argmax(1).numpy()
-                for i in range(0, len(x), 500)
-            ]
-        )
-    predicted = program(x).argmax(1)
-    row = {
-        "variant": variant.name,
-        "seed": config.seed,
-        "lr": config.lr,
-        **{key: result.final[key] for key in ("val_accuracy", "test_accuracy")},
-        "program_test_accuracy": float((predicted == splits.y_test).mean()),
-        "predictions_changed": int((predicted != expected).sum()),
-        "test_samples": len(x),
-        "binary_macs": counts.binary_macs,
-        "float_macs": counts.float_macs,
-        "parameters": counts.params,
-        "packed_bytes": counts.packed_bytes,
-        "program_bytes": program.nbytes,
-        "seconds_per_epoch": result.seconds_per_epoch,
-        "wall_seconds": time.perf_counter() - started,
-        "history": result.history,
-    }
-    return row, program, model
 
 
 def summarize(

@@ -29,6 +29,7 @@ import torch
 from onebit import data as datasets
 from onebit._registry import OnebitError
 from onebit.convert import convert
+from onebit.experiments.classifier_runs import torch_predictions
 from onebit.experiments.figures import batch1_latency, mean_std
 from onebit.experiments.selection import Candidate, select
 from onebit.train import TrainConfig, fit
@@ -189,15 +190,6 @@ def _final_run(
         "history": result.history,
     }
     return row, program, model
-
-
-def torch_predictions(model: torch.nn.Module, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """The class of each image from ``model`` in eval mode."""
-    batches = []
-    with torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            batches.append(model(torch.from_numpy(x[start : start + batch_size])).argmax(1).numpy())
-    return np.concatenate(batches)
 
 
 def summarize(

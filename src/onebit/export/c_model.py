@@ -101,7 +101,7 @@ def to_c(
 
     Raises:
         ExportError: an op the exporter cannot emit (all of them are named), an output that is not
-            float, or a name that is not a C identifier.
+            float, a program of token ids (``embedding``), or a name that is not a C identifier.
         ProgramError: the program itself is invalid.
     """
     graph, tensors, stem = _load(program)
@@ -114,6 +114,11 @@ def to_c(
             raise ExportError(f"{label} must be a finite float32, got {value!r}")
     bits = getattr(program, "bits", None) or None  # a switched Program: its current setting
     reference = ReferenceProgram(graph, tensors, bits=bits)
+    if reference.input_kind == "tokens":
+        raise ExportError(
+            "the program reads token ids (an embedding): the C entry points take float or 8-bit "
+            "inputs, so it is not exported; run it with onebit.runtime"
+        )
     _unsupported(reference)
     output_value = reference.values[reference.output_name]
     if output_value.kind != "float":

@@ -12,6 +12,7 @@ from onebit.models import mlp as _mlp  # noqa: F401
 from onebit.models import quicknet as _quicknet  # noqa: F401
 from onebit.models import reactnet as _reactnet  # noqa: F401
 from onebit.models import resnet as _resnet  # noqa: F401
+from onebit.models import text_cnn as _text_cnn  # noqa: F401
 from onebit.models import vgg as _vgg  # noqa: F401
 from onebit.models._factory import (
     MODELS,

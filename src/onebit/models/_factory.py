@@ -27,7 +27,14 @@ Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
 
 def _config_defaults(config: ModelConfig, arguments: Sequence[str]) -> dict[str, Any]:
     """The config's input and classes, as the builder takes them: a vector model (an MLP) takes
-    ``input_shape``, an image model ``in_channels`` and ``input_size``."""
+    ``input_shape``, an image model ``in_channels`` and ``input_size``, a text model
+    ``vocab_size`` and ``seq_len``."""
+    if "vocab_size" in arguments:
+        return {
+            "vocab_size": config.vocab_size,
+            "seq_len": config.input_shape[0],
+            "num_classes": config.num_classes,
+        }
     if "input_shape" in arguments:
         return {"input_shape": config.input_shape, "num_classes": config.num_classes}
     return {
@@ -97,13 +104,28 @@ def list_models(pattern: str = "*") -> list[str]:
     return MODELS.list(pattern)
 
 
-def data_kwargs(name: str, input_shape: Sequence[int], num_classes: int) -> dict[str, Any]:
+def data_kwargs(
+    name: str, input_shape: Sequence[int], num_classes: int, vocab_size: int | None = None
+) -> dict[str, Any]:
     """The arguments that fit model ``name`` to a dataset's input shape and class count.
 
     Vector models (the MLPs) take ``input_shape``; image models take ``in_channels`` and the side
-    ``input_size`` of a square image, so a ``(C, H, W)`` dataset must have ``H == W`` for them.
+    ``input_size`` of a square image, so a ``(C, H, W)`` dataset must have ``H == W`` for them;
+    text models take ``vocab_size`` and ``seq_len`` from a ``(seq_len,)`` dataset of token ids.
     """
     parameters = inspect.signature(MODELS.builder(name)).parameters
+    takes_text = "vocab_size" in parameters
+    if takes_text != (vocab_size is not None):
+        data = "token ids" if vocab_size is not None else f"inputs of shape {tuple(input_shape)}"
+        raise OnebitError(
+            f"{name} is {'a text' if takes_text else 'not a text'} model; the data has {data}"
+        )
+    if takes_text:
+        return {
+            "vocab_size": vocab_size,
+            "seq_len": int(input_shape[0]),
+            "num_classes": num_classes,
+        }
     if "input_shape" in parameters:
         return {"input_shape": tuple(input_shape), "num_classes": num_classes}
     if len(input_shape) != 3 or input_shape[1] != input_shape[2]:

@@ -47,6 +47,8 @@ class ModelConfig:
         counting: how ``reference_parameters`` counts, a key of ``COUNTINGS``.
         reference: where ``reference_parameters`` comes from.
         outputs: what ``num_classes`` counts: "classes" (logits), or "landmarks" (heatmaps).
+        vocab_size: the default vocabulary of a text model (its ``input_shape`` is
+            ``(seq_len,)`` token ids); None for the others.
     """
 
     name: str
@@ -59,6 +61,7 @@ class ModelConfig:
     counting: str
     reference: str
     outputs: str = "classes"
+    vocab_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.counting not in COUNTINGS:
@@ -313,6 +316,21 @@ CONFIGS: dict[str, ModelConfig] = {
             outputs="landmarks",
         ),
         ModelConfig(
+            name="text-cnn",
+            description="A binary text CNN: binary embeddings, binary 1-D convs, max over time.",
+            paper="Kim, Convolutional Neural Networks for Sentence Classification, EMNLP 2014, "
+            "binarized as in " + _BNN,
+            code="this layout: binary embedding (64 bits), [conv1d k3, BatchNorm1d] x 2 (128), "
+            "max over time, dense",
+            input_shape=(16,),
+            num_classes=19,
+            vocab_size=8000,
+            reference_parameters=588_710,
+            counting="parameters()",
+            reference="counted from the layout: 512,000 embedding bits, 24,576 + 49,152 conv "
+            "and 2,432 dense weights, 2 per BN unit (debian-packages: 19 classes)",
+        ),
+        ModelConfig(
             name="bats",
             description="A binary network of searched BATS cells (default: onebit's mnist5k "
             "search).",
@@ -351,6 +369,8 @@ def markdown_table() -> str:
             model = models.create(name)
         torch_count = count_parameters(model, "parameters()")
         shape = "x".join(map(str, config.input_shape))
+        if config.vocab_size is not None:
+            shape = f"{shape} token ids of {config.vocab_size:,}"
         rows.append(
             f"| `{name}` | {shape}, {config.output_count} | {config.code} "
             f"| {torch_count:,} | {config.reference_parameters:,} | {config.counting} "

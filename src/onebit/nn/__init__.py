@@ -8,8 +8,9 @@ from onebit.nn.base import (
     quantized_layers,
     register_weight_clip,
 )
-from onebit.nn.conv import QuantConv2d
+from onebit.nn.conv import QuantConv1d, QuantConv2d
 from onebit.nn.dynamic import DyPReLU, DySign, HyperFunction
+from onebit.nn.embedding import QuantEmbedding
 from onebit.nn.linear import QuantLinear
 from onebit.nn.norm import ShiftBatchNorm1d, ShiftBatchNorm2d
 from onebit.nn.shuffle import ChannelShuffle, channel_shuffle
@@ -20,7 +21,9 @@ __all__ = [
     "DySign",
     "HyperFunction",
     "LearnableBias",
+    "QuantConv1d",
     "QuantConv2d",
+    "QuantEmbedding",
     "QuantLinear",
     "QuantizedLayer",
     "RPReLU",

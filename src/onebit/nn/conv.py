@@ -1,4 +1,5 @@
-"""``QuantConv2d``: ``nn.Conv2d`` with quantized input and weight, and a choice of pad value."""
+"""``QuantConv2d`` and ``QuantConv1d``: ``nn.Conv2d`` and ``nn.Conv1d`` with quantized input and
+weight, and a choice of pad value."""
 
 from __future__ import annotations
 
@@ -12,7 +13,77 @@ from onebit._registry import OnebitError
 from onebit.nn.base import QuantizedLayer
 
 
-class QuantConv2d(QuantizedLayer, nn.Conv2d):
+class _QuantConv(QuantizedLayer):
+    """What QuantConv1d and QuantConv2d share: the pad value, the forward and the config."""
+
+    _functional: Any  # F.conv1d or F.conv2d
+
+    def _init_quant_conv(
+        self,
+        padding_mode: str,
+        input_quantizer: Any,
+        weight_quantizer: Any,
+        pad_value: float,
+        weight_clip: float | None,
+        alpha_scaling: bool,
+    ) -> None:
+        if pad_value not in (0.0, 1.0):
+            raise OnebitError(f"pad_value must be 0.0 or 1.0, got {pad_value!r}")
+        if pad_value == 1.0 and padding_mode != "zeros":
+            raise OnebitError(
+                f"pad_value=1.0 pads with a constant; it cannot combine with "
+                f"padding_mode={padding_mode!r}"
+            )
+        self.pad_value = float(pad_value)
+        self._init_quantization(input_quantizer, weight_quantizer, weight_clip, alpha_scaling)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.quantized_input(x)
+        w = self.quantized_weight()
+        bias = None if self.alpha_scaling else self.bias
+        if self.pad_value == 0.0 or not any(self._reversed_padding_repeated_twice):
+            y = self._conv_forward(x, w, bias)
+        else:
+            x = F.pad(x, self._reversed_padding_repeated_twice, value=self.pad_value)
+            y = self._functional(x, w, bias, self.stride, 0, self.dilation, self.groups)
+        if self.alpha_scaling:
+            y = y * self.alpha()
+            if self.bias is not None:
+                y = y + self.bias.view(1, -1, *([1] * (y.ndim - 2)))
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
+            "dilation": list(self.dilation),
+            "groups": self.groups,
+            "bias": self.bias is not None,
+            "padding_mode": self.padding_mode,
+            "pad_value": self.pad_value,
+            **self.quantization_config(),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        config = dict(config)
+        for key in ("kernel_size", "stride", "dilation"):
+            config[key] = tuple(config[key])
+        if not isinstance(config["padding"], str):
+            config["padding"] = tuple(config["padding"])
+        return cls(**config)
+
+    def extra_repr(self) -> str:
+        extra = [super().extra_repr(), self.quantization_repr()]
+        if self.pad_value:
+            extra.append(f"pad_value={self.pad_value}")
+        return ", ".join(filter(None, extra))
+
+
+class QuantConv2d(_QuantConv, nn.Conv2d):
     """A drop-in ``nn.Conv2d`` whose input and weight pass through quantizers first.
 
     Zero padding is not a binary value: a binarized input padded with zeros needs three values
@@ -33,6 +104,8 @@ class QuantConv2d(QuantizedLayer, nn.Conv2d):
     Reference: Courbariaux et al., "Binarized Neural Networks" (2016); Rastegari et al.,
     "XNOR-Net" (ECCV 2016).
     """
+
+    _functional = staticmethod(F.conv2d)
 
     def __init__(
         self,
@@ -67,57 +140,55 @@ class QuantConv2d(QuantizedLayer, nn.Conv2d):
             device=device,
             dtype=dtype,
         )
-        if pad_value not in (0.0, 1.0):
-            raise OnebitError(f"pad_value must be 0.0 or 1.0, got {pad_value!r}")
-        if pad_value == 1.0 and padding_mode != "zeros":
-            raise OnebitError(
-                f"pad_value=1.0 pads with a constant; it cannot combine with "
-                f"padding_mode={padding_mode!r}"
-            )
-        self.pad_value = float(pad_value)
-        self._init_quantization(input_quantizer, weight_quantizer, weight_clip, alpha_scaling)
+        self._init_quant_conv(
+            padding_mode, input_quantizer, weight_quantizer, pad_value, weight_clip, alpha_scaling
+        )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.quantized_input(x)
-        w = self.quantized_weight()
-        bias = None if self.alpha_scaling else self.bias
-        if self.pad_value == 0.0 or not any(self._reversed_padding_repeated_twice):
-            y = self._conv_forward(x, w, bias)
-        else:
-            x = F.pad(x, self._reversed_padding_repeated_twice, value=self.pad_value)
-            y = F.conv2d(x, w, bias, self.stride, 0, self.dilation, self.groups)
-        if self.alpha_scaling:
-            y = y * self.alpha()
-            if self.bias is not None:
-                y = y + self.bias.view(1, -1, 1, 1)
-        return y
 
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "kernel_size": list(self.kernel_size),
-            "stride": list(self.stride),
-            "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
-            "dilation": list(self.dilation),
-            "groups": self.groups,
-            "bias": self.bias is not None,
-            "padding_mode": self.padding_mode,
-            "pad_value": self.pad_value,
-            **self.quantization_config(),
-        }
+class QuantConv1d(_QuantConv, nn.Conv1d):
+    """A drop-in ``nn.Conv1d`` whose input and weight pass through quantizers first: the binary
+    convolution over a sequence (N, C, L), e.g. over the token embeddings of a text.
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> QuantConv2d:
-        config = dict(config)
-        for key in ("kernel_size", "stride", "dilation"):
-            config[key] = tuple(config[key])
-        if not isinstance(config["padding"], str):
-            config["padding"] = tuple(config["padding"])
-        return cls(**config)
+    As :class:`QuantConv2d` in every argument (one-padding with ``pad_value=1.0`` included); the
+    converter runs it as a binary 2-D convolution of height 1. Kim, "Convolutional Neural
+    Networks for Sentence Classification" (EMNLP 2014) is the text CNN this layer binarizes.
+    """
 
-    def extra_repr(self) -> str:
-        extra = [super().extra_repr(), self.quantization_repr()]
-        if self.pad_value:
-            extra.append(f"pad_value={self.pad_value}")
-        return ", ".join(filter(None, extra))
+    _functional = staticmethod(F.conv1d)
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        input_quantizer: Any = None,
+        weight_quantizer: Any = None,
+        pad_value: float = 0.0,
+        weight_clip: float | None = 1.0,
+        alpha_scaling: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        nn.Conv1d.__init__(
+            self,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            device=device,
+            dtype=dtype,
+        )
+        self._init_quant_conv(
+            padding_mode, input_quantizer, weight_quantizer, pad_value, weight_clip, alpha_scaling
+        )

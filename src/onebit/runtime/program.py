@@ -9,7 +9,9 @@ The graph (JSON, stored in the ``.onebit`` file's header) is::
               "attrs": {...}, "tensors": {"weight": "op3.weight", ...}}, ...],
      "metadata": {...}}
 
-Values are named; each op reads values defined before it and defines one new value. Loading,
+The input is float data unless it says ``"kind": "tokens"``: token ids ``(L,)`` per sample, which
+only an ``embedding`` op may read (files without the field are float programs). Values are named;
+each op reads values defined before it and defines one new value. Loading,
 validation, the buffer plan and every op run in C++: this module only turns Python arguments
 into the executor's and checks what NumPy can say better (an input's shape and dtype). A program
 holds no per-call state, so one loaded program may be called from several threads at once (the
@@ -32,6 +34,7 @@ import numpy as np
 from onebit._registry import OnebitError
 from onebit.runtime.errors import ProgramError
 from onebit.runtime.format import ALLOWED_DTYPES, MAX_TENSORS, save_program
+from onebit.runtime.shapes import MAX_TOKEN_ID
 from onebit.runtime.switches import Switch, parse_switches, setting_of
 
 try:
@@ -85,6 +88,41 @@ def checked_input(x: Any, input_shape: tuple[int, ...]) -> np.ndarray:
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise OnebitError(f"input must be real numbers, got dtype {x.dtype}")
     return x
+
+
+INPUT_KINDS = ("float", "tokens")
+"""What a program's input holds: float data, or token ids (``"kind"`` in the graph's input)."""
+
+
+def input_kind(spec: Mapping[str, Any]) -> str:
+    """The ``kind`` of a graph's input spec, ``"float"`` where it has none (older files)."""
+    kind = spec.get("kind", "float")
+    if kind not in INPUT_KINDS:
+        raise ProgramError("the input's kind must be 'float' or 'tokens'")
+    return kind
+
+
+def token_ids(x: np.ndarray) -> np.ndarray:
+    """Token ids (an array :func:`checked_input` accepted) as the float32 the executor reads.
+
+    Integer ids must lie within ``±2^24``, which float32 holds exactly; float ids other than
+    float32 must be integers there too (NaN and inf pass, for the ``embedding`` op to name).
+    Whether each id is a row of the table is the op's check.
+    """
+    if x.dtype == np.bool_:
+        raise OnebitError("token ids must be integers, got dtype bool")
+    if np.issubdtype(x.dtype, np.integer) or x.dtype != _FLOAT32:
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(x) if np.issubdtype(x.dtype, np.floating) else True
+            bad = finite & ((x <= -MAX_TOKEN_ID) | (x >= MAX_TOKEN_ID) | (x != np.floor(x)))
+        if np.any(bad):
+            sample, *position = (int(i) for i in np.argwhere(bad)[0])
+            raise OnebitError(
+                f"token ids must be integers below 2^24 (float32 holds them exactly), got "
+                f"{x[(sample, *position)].item()!r} at sample {sample}, position "
+                f"{', '.join(map(str, position))}"
+            )
+    return np.require(x, np.float32, ["C", "A"])
 
 
 def _graph_text(graph: Mapping[str, Any]) -> str:
@@ -202,6 +240,8 @@ class Program:
         self.switches: tuple[Switch, ...] = parse_switches(graph)
         self._settings: dict[tuple[int, ...], Any] = {}
         self.metadata = dict(graph.get("metadata", {}))
+        self.input_kind: str = input_kind(graph["input"])
+        """``"float"``, or ``"tokens"``: the program reads token ids (an embedding)."""
         self._select(executor)
 
     def _select(self, executor: Any) -> None:
@@ -215,6 +255,12 @@ class Program:
         self.ops = tuple(ProgramOp.from_spec(spec) for spec in graph["ops"])
         self.peak_bytes: int = executor.peak_bytes
         self.work: float = executor.work
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        """The dtype of the input a caller builds: int64 token ids, or float32 data (the
+        program also takes other integer or real arrays, checked and converted)."""
+        return np.dtype(np.int64 if self.input_kind == "tokens" else np.float32)
 
     @property
     def bits(self) -> tuple[int, ...]:
@@ -269,9 +315,14 @@ class Program:
         x = checked_input(x, self.input_shape)
         if len(x) == 0:
             return np.zeros((0, *self.output_shape), self.output_dtype)
+        return executor.run(self._as_float32(x), threads=threads)
+
+    def _as_float32(self, x: np.ndarray) -> np.ndarray:
+        """A checked input as the float32 array the executor reads."""
+        if self.input_kind == "tokens":
+            return token_ids(x)
         with np.errstate(over="ignore", invalid="ignore"):  # float64 1e300 -> inf, refused there
-            x32 = np.require(x, np.float32, ["C", "A"])
-        return executor.run(x32, threads=threads)
+            return np.require(x, np.float32, ["C", "A"])
 
     def time_ops(self, x: np.ndarray, threads: int = 0, repeats: int = 20) -> list[float]:
         """Each op's median wall time in seconds over ``repeats`` calls on the batch ``x``
@@ -279,9 +330,7 @@ class Program:
         x = checked_input(x, self.input_shape)
         if len(x) == 0:
             raise OnebitError("profiling needs a batch of at least one sample")
-        with np.errstate(over="ignore", invalid="ignore"):
-            x32 = np.require(x, np.float32, ["C", "A"])
-        return self._executor.profile(x32, threads=threads, repeats=repeats)
+        return self._executor.profile(self._as_float32(x), threads=threads, repeats=repeats)
 
     @property
     def op_outputs(self) -> list[tuple[tuple[int, ...], float]]:

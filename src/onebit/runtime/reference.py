@@ -568,3 +568,23 @@ def sgemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"a (M, K) and b (K, N) must agree on K, got a {a.shape} and b {b.shape}")
     return np.matmul(a, b)
+
+
+def embedding(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Row ``ids[n, i]`` of ``table`` for every id: ``(N, L)`` ids -> ``(N, L, *table.shape[1:])``.
+
+    The table is float32 ``(V, D)`` or packed ``(V, words_for(D))`` words (a binary embedding's
+    signs, :func:`bitpack`'s layout); the ids are float32 integers in ``[0, V)``, as a program
+    receives them.
+
+    Raises:
+        ValueError: an id that is not an integer in ``[0, V)`` (NaN and inf included).
+    """
+    ids = np.asarray(ids)
+    rows = len(table)
+    with np.errstate(invalid="ignore"):
+        bad = ~((ids >= 0) & (ids < rows) & (ids == np.floor(ids)))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"id {float(ids[where]):.9g} at {where} is not an integer in [0, {rows})")
+    return table[ids.astype(np.int64)]

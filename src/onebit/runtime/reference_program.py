@@ -36,9 +36,11 @@ from onebit.runtime.program import (
     DEFAULT_MAX_MEMORY,
     DEFAULT_MAX_WORK,
     checked_input,
+    input_kind,
     resolve_limit,
+    token_ids,
 )
-from onebit.runtime.shapes import INPUT_BOUND, MAX_SIZE, Value, product
+from onebit.runtime.shapes import INPUT_BOUND, MAX_SIZE, MAX_TOKEN_ID, Value, product
 from onebit.runtime.switches import parse_switches, resolve, setting_of, variant_tensors
 
 
@@ -91,6 +93,7 @@ class ReferenceProgram:
         if not isinstance(self.input_name, str):
             raise ProgramError("the input's name must be a string")
         self.input_shape = tuple(shape)
+        self.input_kind = input_kind(spec)
         metadata = graph.get("metadata", {})
         if not isinstance(metadata, Mapping):
             raise ProgramError("the program's metadata must be an object")
@@ -100,7 +103,10 @@ class ReferenceProgram:
             raise ProgramError("the program graph has no ops")
         if len(op_specs) > MAX_OPS:
             raise ProgramError(f"the program graph has {len(op_specs)} ops, more than {MAX_OPS}")
-        input_value = Value("float", self.input_shape, self.input_shape[-1], INPUT_BOUND)
+        if self.input_kind == "tokens":  # ids below 2^24, each checked by the op that reads it
+            input_value = Value("tokens", self.input_shape, self.input_shape[-1], MAX_TOKEN_ID)
+        else:
+            input_value = Value("float", self.input_shape, self.input_shape[-1], INPUT_BOUND)
         self.values: dict[str, Value] = {self.input_name: input_value}
         self.ops: list[Op] = []
         self._expanded_bytes = 0
@@ -191,6 +197,8 @@ class ReferenceProgram:
                 f"{self.max_memory} (max_memory / ONEBIT_MAX_MEMORY)"
             )
         output = self.values[self.output_name]
+        if output.kind == "tokens":
+            raise ProgramError("the program's output is its token ids: no op computes it")
         self.output_shape = output.shape
         self.output_dtype = output.dtype
 
@@ -209,10 +217,15 @@ class ReferenceProgram:
                 f"a batch of {batch} needs {self.memory_needed(batch)} bytes (limit "
                 f"{self.max_memory}) or a buffer over 2^31-1 elements; split the batch"
             )
-        with np.errstate(over="ignore", invalid="ignore"):  # float64 1e300 -> inf, refused below
-            x32 = np.require(x, np.float32, ["C", "A"])  # aligned: the kernels read it in place
+        if self.input_kind == "tokens":  # the embedding checks each id
+            x32 = token_ids(x)
+        else:
+            with np.errstate(
+                over="ignore", invalid="ignore"
+            ):  # float64 1e300 -> inf, refused below
+                x32 = np.require(x, np.float32, ["C", "A"])  # aligned: the kernels read it in place
         low, high = x32.min(), x32.max()  # a NaN propagates to both and fails the comparisons
-        if not (low >= -INPUT_BOUND and high <= INPUT_BOUND):
+        if self.input_kind == "float" and not (low >= -INPUT_BOUND and high <= INPUT_BOUND):
             worst = high if np.isnan(high) or abs(high) >= abs(low) else low
             raise OnebitError(
                 f"input values must be finite and within ±{INPUT_BOUND:g}, got {float(worst):g}"

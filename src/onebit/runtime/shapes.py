@@ -41,7 +41,14 @@ KINDS = {
     "bits": WORD_DTYPE,
     "planes": WORD_DTYPE,
     "int": np.dtype(np.int32),
+    "tokens": np.dtype(np.float32),
 }
+"""Each kind's stored dtype. ``tokens`` is a program input of token ids (float32 integers, checked
+by the ``embedding`` op that reads them): a kind of its own, so that no float op reads ids."""
+
+MAX_TOKEN_ID = 2**24
+"""Token ids stay below 2^24, the integers float32 holds exactly (an embedding has at most that
+many rows)."""
 
 
 def checked(size: int, what: str, where: str) -> int:
@@ -62,7 +69,8 @@ def product(sizes: tuple[int, ...] | list[int], what: str, where: str) -> int:
 @dataclass(frozen=True)
 class Value:
     """One sample of a value: ``kind`` (``float`` float32, ``bits`` packed uint64 words,
-    ``planes`` the bit planes ``(P, ..., words)`` of k-bit codes, ``int`` int32 accumulators),
+    ``planes`` the bit planes ``(P, ..., words)`` of k-bit codes, ``int`` int32 accumulators,
+    ``tokens`` the program's input of token ids),
     the stored ``shape`` without the batch axis, ``channels`` (for bits and planes, the
     real bits in each row of the last axis, or of the whole vector after a flatten; otherwise
     ``shape[-1]``), ``bound`` (the largest magnitude, for float and int values) and, for bits,

@@ -205,8 +205,11 @@ def evaluate(
     return loss_sum, int(correct), int(seen)
 
 
-def check_task(config: TrainConfig, task: Task) -> None:
-    """Refuse the options a landmark run cannot take (they are the classifier's)."""
+def check_task(config: TrainConfig, task: Task, splits: Any = None) -> None:
+    """Refuse the options a landmark run cannot take (they are the classifier's), and image
+    augmentation on text."""
+    if isinstance(splits, datasets.TextSplits) and config.augment_shift:
+        raise OnebitError(f"{config.data} is a text dataset: augment_shift shifts images only")
     if not isinstance(task, Landmarks):
         return
     classifier_only = {
@@ -306,7 +309,7 @@ def _fit(
     else:
         splits = splits.with_validation(config.val_fraction)
     task = task_for(splits)
-    check_task(config, task)
+    check_task(config, task, splits)
     device = context.device
     x_train = torch.from_numpy(splits.x_train).to(device)
     train_targets = task.targets(splits, "train", device)
@@ -320,7 +323,12 @@ def _fit(
 
     torch.manual_seed(config.seed)
     model_kwargs = {
-        **models.data_kwargs(config.model, splits.input_shape, splits.num_outputs),
+        **models.data_kwargs(
+            config.model,
+            splits.input_shape,
+            splits.num_outputs,
+            getattr(splits, "vocab_size", None),
+        ),
         **config.model_kwargs,
     }
     model = models.create(config.model, **model_kwargs).to(device)

@@ -3,7 +3,8 @@
 A task turns a dataset's targets into tensors, gives the loss of a batch, and counts what its
 metrics need as sums (so that distributed runs add them up across processes):
 
-- :class:`Classification` (a :class:`onebit.data.DataSplits`): cross-entropy; accuracy.
+- :class:`Classification` (a :class:`onebit.data.DataSplits` of images or a
+  :class:`onebit.data.TextSplits` of token ids): cross-entropy; accuracy.
 - :class:`Landmarks` (a :class:`onebit.data.landmarks.LandmarkSplits`): the mean squared error
   between the model's heatmaps and Gaussians at the annotated points (rendered per batch by
   :func:`onebit.landmarks.render_heatmaps`, ``sigma`` map pixels; a point not given has no map
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 from onebit._registry import OnebitError
 from onebit.data import DataSplits
 from onebit.data.landmarks import LandmarkSplits
+from onebit.data.text import TextSplits
 from onebit.landmarks import box_diagonal, decode_heatmaps, interocular, render_heatmaps
 
 Targets = tuple[torch.Tensor, ...]
@@ -161,7 +163,7 @@ def task_for(splits: Any) -> Task:
     """The task a dataset's splits train."""
     if isinstance(splits, LandmarkSplits):
         return Landmarks(splits.norm, splits.input_shape[1:])
-    if isinstance(splits, DataSplits):
+    if isinstance(splits, (DataSplits, TextSplits)):
         return Classification()
     raise OnebitError(f"cannot train on {type(splits).__name__}: not a dataset's splits")
 

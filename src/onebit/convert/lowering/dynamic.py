@@ -69,7 +69,7 @@ def dynamic_sign(lowering: Lowering, call: Call, module: DySign, x: Value) -> Va
     threshold = hyper(lowering, call, module.threshold, x, f"{where}'s threshold branch")
     if threshold.shape != (x.channels,):
         raise ConversionError(f"{where}: {threshold.shape[0]} thresholds for {x.channels} channels")
-    out = lowering.new_value("bits", x.shape, x.torch_shape)
+    out = lowering.new_value("bits", x.shape, x.torch_shape, x.layout)
     lowering.emit("dynamic_sign_pack", [x, threshold], out)
     return out
 

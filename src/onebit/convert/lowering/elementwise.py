@@ -88,6 +88,8 @@ def add(lowering: Lowering, call: Call) -> Value:
             f"{call.where}: adds tensors of shapes {a.torch_shape} and {b.torch_shape}; "
             "only equal shapes (no broadcasting) are supported"
         )
+    if a.layout != b.layout:  # e.g. a sequence (C, L) and an embedding's rows (L, C), C == L
+        raise ConversionError(f"{call.where}: adds a {a.layout} to a {b.layout}")
     out = lowering.float_like(a)
     lowering.emit("add", [a, b], out)
     return out

@@ -30,13 +30,17 @@ def cat(lowering: Lowering, call: Call) -> Value:
         return values[0]
     if any(v.flat_from is not None or v.name in lowering.pooled for v in values):
         raise ConversionError(f"{where}: join the feature maps before flattening them")
+    layouts = {v.layout for v in values}
+    if len(layouts) != 1 or "rows" in layouts:
+        raise ConversionError(f"{where}: joins {sorted(layouts)} values; join maps or sequences")
     kinds = {v.kind for v in values}
     if len(kinds) != 1:
         raise ConversionError(f"{where}: cannot join packed bits with float values")
     if len({v.shape[:-1] for v in values}) != 1:
         raise ConversionError(f"{where}: the joined tensors differ in more than their channels")
     channels = [v.channels for v in values]
-    out = lowering.new_value(values[0].kind, (*values[0].shape[:-1], sum(channels)), out_shape)
+    shape = (*values[0].shape[:-1], sum(channels))
+    out = lowering.new_value(values[0].kind, shape, out_shape, values[0].layout)
     kind = "binary_concat" if kinds == {"bits"} else "concat"
     lowering.emit(kind, values, out, attrs={"channels": channels})
     return out

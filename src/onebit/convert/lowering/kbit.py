@@ -185,7 +185,7 @@ def as_planes(lowering: Lowering, value: Value, quantization: ActivationQuantiza
     key = (value.name, quantization)
     cache = lowering.planes_cache
     if key not in cache:
-        out = lowering.new_value("planes", value.shape, value.torch_shape)
+        out = lowering.new_value("planes", value.shape, value.torch_shape, value.layout)
         out.quantization = quantization
         out.flat_from = value.flat_from
         lowering.emit("quantize_pack", [value], out, attrs=quantization.attrs())

@@ -81,6 +81,8 @@ def learnable_bias(lowering: Lowering, call: Call, module: LearnableBias, x: Val
 
 def affine(lowering, call: Call, x: Value, s: np.ndarray, t: np.ndarray, chain) -> Value:
     x = lowering.as_float(x, call.where)
+    if x.layout == "rows":  # torch normalizes the (L, C) rows' L axis
+        raise ConversionError(f"{call.where}: normalizes an embedding's (L, C) output over L")
     s, t = runtime_feature_order(s, x), runtime_feature_order(t, x)
     out = lowering.float_like(x)
     lowering.emit(
@@ -92,12 +94,15 @@ def affine(lowering, call: Call, x: Value, s: np.ndarray, t: np.ndarray, chain) 
 def batch_norm_chain(module: nn.Module, x: Value):
     """The module applied to contiguous (rows, C) values, as (rows, C, 1, 1) maps when the model
     applies it to maps: torch's CPU batch norm rounds as on the model's own contiguous maps
-    (a strided input would take another code path with other roundings)."""
-    is_map = len(x.torch_shape) == 3
+    (a strided input would take another code path with other roundings); as (rows, C, 1)
+    sequences when it applies it to sequences (a ``BatchNorm1d`` over (N, C, L))."""
+    layout = x.layout
 
     def chain(t: torch.Tensor) -> torch.Tensor:
         t = t.contiguous()
-        return module(t[:, :, None, None])[:, :, 0, 0] if is_map else module(t)
+        if layout == "map":
+            return module(t[:, :, None, None])[:, :, 0, 0]
+        return module(t[:, :, None])[:, :, 0] if layout == "sequence" else module(t)
 
     return chain
 

@@ -1,4 +1,6 @@
-"""Pooling: max and average pools, and the global average (``AdaptiveAvgPool2d(1)``, ``mean``)."""
+"""Pooling: max and average pools, and the global average (``AdaptiveAvgPool2d(1)``, ``mean``);
+over a sequence (C, L), ``MaxPool1d`` and the max or mean over time (``AdaptiveMaxPool1d(1)``,
+``AdaptiveAvgPool1d(1)``) as the same pools with a (1, k) window."""
 
 from __future__ import annotations
 
@@ -31,15 +33,50 @@ def pool2d(lowering: Lowering, call: Call, module: nn.Module, x: Value) -> Value
     ):
         raise ConversionError(f"{where}: only the default average pool is supported")
     x = lowering.as_map(x, where)
-    if len(x.shape) != 3:
+    if x.layout != "map":
         raise ConversionError(f"{where}: pooling needs an image input")
-    c, h, w = call.out_shape
     kind = "avgpool2d" if isinstance(module, nn.AvgPool2d) else "maxpool2d"
+    return window_pool(lowering, x, kind, (kernel, stride, padding), call.out_shape, where)
+
+
+@lowers(nn.MaxPool1d, nn.AdaptiveMaxPool1d, nn.AdaptiveAvgPool1d)
+def pool1d(lowering: Lowering, call: Call, module: nn.Module, x: Value) -> Value:
+    """A max-pool over time, or the max or mean of the whole sequence: a (1, k) window."""
+    where = call.where
+    if x.layout != "sequence":
+        raise ConversionError(f"{where}: a 1-D pool needs a (C, L) sequence, not {x.torch_shape}")
+    if isinstance(module, nn.MaxPool1d):
+        if module.dilation not in (1, (1,)) or module.ceil_mode or module.return_indices:
+            raise ConversionError(
+                f"{where}: dilation, ceil_mode and return_indices are not supported"
+            )
+        k, s, p = (
+            _pair(getattr(module, n), where)[-1] for n in ("kernel_size", "stride", "padding")
+        )
+    else:
+        if module.output_size not in (1, (1,)) or getattr(module, "return_indices", False):
+            raise ConversionError(f"{where}: only output_size=1 (the whole sequence) is supported")
+        k, s, p = x.torch_shape[1], x.torch_shape[1], 0
+    kind = "avgpool2d" if isinstance(module, nn.AdaptiveAvgPool1d) else "maxpool2d"
+    return window_pool(lowering, x, kind, ([1, k], [1, s], [0, p]), call.out_shape, where)
+
+
+def window_pool(lowering, x: Value, kind: str, window, out_shape, where: str) -> Value:
+    """One pool op over ``x``'s map (a max over packed bits is ``binary_maxpool2d``) with
+    ``window`` = (kernel, stride, padding) pairs; its output keeps ``x``'s layout."""
     if kind == "maxpool2d" and x.kind == "bits":
         kind = "binary_maxpool2d"
     elif x.kind == "bits":
         raise ConversionError(f"{where}: average pooling needs a float input")
-    out = lowering.new_value(x.kind, (h, w, c), call.out_shape)
+    x = lowering.as_float(x, where) if x.kind != "bits" else x
+    kernel, stride, padding = window
+    if x.layout == "sequence":
+        c, length = out_shape
+        shape = (1, length, c)
+    else:
+        c, h, w = out_shape
+        shape = (h, w, c)
+    out = lowering.new_value(x.kind, shape, out_shape, x.layout)
     lowering.emit(kind, [x], out, attrs={"kernel": kernel, "stride": stride, "padding": padding})
     return out
 

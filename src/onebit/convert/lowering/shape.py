@@ -1,4 +1,5 @@
-"""Ops that change a value's shape: flatten and constant padding."""
+"""Ops that change a value's shape: flatten, constant padding, and the swap of a sequence's
+axes (no op: ``ir.LAYOUTS``)."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def pad(lowering: Lowering, x: Value, padding: Any, value: Any, out_shape, where
     if len(padding) == 2:
         padding += [0, 0]
     x = lowering.as_map(x, where)
-    if len(padding) != 4 or min(padding) < 0 or len(x.shape) != 3:
+    if len(padding) != 4 or min(padding) < 0 or x.layout != "map":
         raise ConversionError(
             f"{where}: only non-negative padding of an image's height and width is supported"
         )
@@ -85,3 +86,40 @@ def pad(lowering: Lowering, x: Value, padding: Any, value: Any, out_shape, where
     attrs = {"padding": [top, bottom, left, right], "value": value}
     lowering.emit("pad", [lowering.as_float(x, where)], out, attrs=attrs)
     return out
+
+
+@lowers_call("transpose", torch.transpose, torch.swapaxes, torch.swapdims)
+def transpose_call(lowering: Lowering, call: Call) -> Value:
+    args = call.arguments(["input", "dim0", "dim1"], {})
+    x = lowering.arg(args["input"], call.where)
+    return swap_sequence(lowering, x, [args["dim0"], args["dim1"]], call.where)
+
+
+@lowers_call("permute", torch.permute)
+def permute_call(lowering: Lowering, call: Call) -> Value:
+    node = call.node
+    dims = list(node.args[1:]) or [node.kwargs.get("dims")]
+    if len(dims) == 1 and isinstance(dims[0], list | tuple):
+        dims = list(dims[0])
+    x = lowering.arg(node.args[0] if node.args else node.kwargs.get("input"), call.where)
+    if len(dims) != 3 or not all(isinstance(d, int) for d in dims) or dims[0] % 3 != 0:
+        raise ConversionError(f"{call.where}: only permute(0, 2, 1) of a sequence is supported")
+    return swap_sequence(lowering, x, dims[1:], call.where)
+
+
+def swap_sequence(lowering: Lowering, x: Value, dims: list[Any], where: str) -> Value:
+    """Swap the two axes after the batch of a sequence (C, L) or an embedding's rows (L, C): one
+    engine map (1, L, C), so no op, only the value's torch shape and layout change."""
+    swaps = {"rows": "sequence", "sequence": "rows"}
+    if (
+        x.layout not in swaps
+        or not all(isinstance(d, int) for d in dims)
+        or sorted(d % 3 for d in dims) != [1, 2]
+    ):
+        raise ConversionError(
+            f"{where}: only the swap of a sequence's two axes, (N, L, C) <-> (N, C, L), is "
+            f"supported, not dims {dims} of {x.torch_shape}"
+        )
+    if lowering.flattened_source(x) is not None or x.flat_from is not None:
+        raise ConversionError(f"{where}: swaps the axes of a flattened value")
+    return replace(x, torch_shape=x.torch_shape[::-1], layout=swaps[x.layout])

@@ -44,6 +44,6 @@ def shuffle(lowering: Lowering, call: Call, x: Value, groups: Any) -> Value:
         )
     if x.channels % groups:
         raise ConversionError(f"{where}: groups={groups} must divide the {x.channels} channels")
-    out = lowering.new_value("float", x.shape, x.torch_shape)
+    out = lowering.new_value("float", x.shape, x.torch_shape, x.layout)
     lowering.emit("channel_shuffle", [x], out, attrs={"groups": groups})
     return out

@@ -117,7 +117,8 @@ def markdown_fuzz(doc: dict[str, Any]) -> str:
         f"{result['worker_max_memory_bytes'] >> 20} MiB, work",
         f"limit 2^{work_bits} per sample, {result['timeout']:g} s timeout, {result['jobs']} "
         "workers side by side),",
-        "then called on a batch of uniform [-1, 1] inputs and on an empty batch.",
+        "then called on a batch of uniform [-1, 1] inputs (token ids 0 and 1 for a program of",
+        "token ids) and on an empty batch.",
         "",
         machine_summary(doc["machine"]),
         "",

@@ -264,6 +264,30 @@ def resize_seed() -> tuple[dict, dict[str, np.ndarray]]:
     return g.graph(g.add("nhwc_to_nchw", [y])), g.tensors
 
 
+def text_seed() -> tuple[dict, dict[str, np.ndarray]]:
+    """Token ids (the text CNN's): a binary embedding into a one-padded binary conv of height 1
+    over the sequence, a binary max over time and a binary dense layer, joined with the mean of
+    a float embedding."""
+    g = _Graph(8, [7])
+    g.input["kind"] = "tokens"
+    e = g.add("embedding", ["input"], {"dim": 70, "output": "bits"}, table=g.packed(11, 70))
+    y = g.add(
+        "binary_conv2d",
+        [e],
+        {"cin": 70, "stride": [1, 1], "padding": [0, 2], "pad_value": 1.0, "epilogue": "bits"},
+        weight=g.packed(9, 1, 5, 70),
+        **g.thresholds(9, 350),
+    )
+    y = g.add("binary_maxpool2d", [y], {"kernel": [1, 7], "stride": [1, 7], "padding": [0, 0]})
+    y = g.add("flatten", [y])
+    y = g.add(
+        "binary_dense", [y], {"k": 9, "epilogue": "float"}, weight=g.packed(4, 9), **g.affine(4)
+    )
+    f = g.add("embedding", ["input"], {"dim": 3, "output": "float"}, table=g.floats(11, 3))
+    f = g.add("global_avgpool", [f])
+    return g.graph(g.add("concat", [y, f], {"channels": [4, 3]})), g.tensors
+
+
 def kbit_seed() -> tuple[dict, dict[str, np.ndarray]]:
     """k-bit layers: quantize_pack, a bit-serial conv (2-bit unsigned activations x 3-bit +-1
     planes, padded with the zero code, float epilogue with a post tail), a second one with an
@@ -440,6 +464,7 @@ SEEDS: dict[str, Callable[[], tuple[dict, dict[str, np.ndarray]]]] = {
     "cnn": cnn_seed,
     "packed": packed_seed,
     "resize": resize_seed,
+    "text": text_seed,
     "kbit": kbit_seed,
     "dynamic": dynamic_seed,
     "switched": switched_seed,

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,15 @@ FAILURES = ("error", "nonfinite", "crash", "hang")
 
 WORKER_MAX_MEMORY = 256 * 2**20
 WORKER_MAX_WORK = 2**28
+
+
+def sample_input(program: Any, rng: np.random.Generator, batch: int, spread: float) -> np.ndarray:
+    """A float32 batch for ``program``: uniform in ``±spread``, or for a program of token ids,
+    ids 0 and 1 (rows of every table the seeds hold)."""
+    shape = (batch, *program.input_shape)
+    if getattr(program, "input_kind", "float") == "tokens":
+        return rng.integers(0, 2, shape).astype(np.float32)
+    return rng.uniform(-spread, spread, shape).astype(np.float32)
 
 
 def run_case(path: str, max_memory: int, max_work: int) -> tuple[str, str]:
@@ -47,8 +57,7 @@ def run_case(path: str, max_memory: int, max_work: int) -> tuple[str, str]:
         return "error", f"load: {type(error).__name__}: {str(error)[:300]}"
     try:
         batch = 2 if program.memory_needed(2) <= program.max_memory else 1
-        x = np.random.default_rng(0).uniform(-1, 1, (batch, *program.input_shape))
-        y = program(x.astype(np.float32))
+        y = program(sample_input(program, np.random.default_rng(0), batch, 1.0))
         empty = program(np.zeros((0, *program.input_shape), np.float32))
     except Exception as error:
         return "error", f"call: {type(error).__name__}: {str(error)[:300]}"

@@ -12,13 +12,15 @@ converter derives them from batch norm + sign). Float-input ops take ``affine`` 
 (ReLU, batch norm, PReLU, a residual add...) that its kernel applies while the output is in cache.
 
 The ops live by concept: ``layout.py``, ``binary.py``, ``kbit.py``, ``floats.py``, ``pool.py``,
-``dynamic.py`` (DyBNN's input-dependent sign and PReLU); importing this package registers them
+``dynamic.py`` (DyBNN's input-dependent sign and PReLU), ``embedding.py`` (token ids to a
+sequence map); importing this package registers them
 all in :data:`OPS`.
 """
 
 from onebit.runtime.ops import (  # noqa: F401  (register the ops)
     binary,
     dynamic,
+    embedding,
     floats,
     kbit,
     layout,
