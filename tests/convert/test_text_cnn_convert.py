@@ -1,6 +1,7 @@
 """The text CNN (``text-cnn``) converted: token ids through a packed binary embedding, binary
-convolutions of height 1 over the sequence whose batch norms fold into thresholds, the max over
-time as a binary max-pool of packed bits, and a binary classifier. Its program (C++ and the Python
+convolutions of height 1 over the sequence whose batch norms fold into thresholds, the mean over
+time as an average pool before the sign (or the max over time as a binary max-pool of packed
+bits), and a binary classifier. Its program (C++ and the Python
 reference) gives the model's ``eval()`` output on fixed token inputs; the float twin converts
 too. Sequences that the engine's layout cannot follow are refused by name."""
 
@@ -26,7 +27,9 @@ VOCABULARY = 50
 SHAPES = [(9, 7, 1), (24, 64, 2), (9, 65, 2), (24, 65, 1)]
 
 
-def text_cnn(seq_len: int, dim: int, layers: int, binary: bool = True, seed: int = 0):
+def text_cnn(
+    seq_len: int, dim: int, layers: int, binary: bool = True, seed: int = 0, pool: str = "mean"
+):
     torch.manual_seed(seed)
     model = models.create(
         "text-cnn",
@@ -37,6 +40,8 @@ def text_cnn(seq_len: int, dim: int, layers: int, binary: bool = True, seed: int
         channels=33,
         layers=layers,
         binary=binary,
+        kernel_size=5,
+        pool=pool,
     )
     return settle(model, (seq_len,), seed=seed, vocab_size=VOCABULARY)
 
@@ -50,22 +55,33 @@ def token_ids(seq_len: int, seed: int, count: int = 64) -> torch.Tensor:
     return ids
 
 
+POOLED = {
+    # the max of signs is the sign of the max: a max-pool of packed bits
+    "max": (["binary_maxpool2d"], ["bits"]),
+    # the mean needs the last convolution's real output, then the classifier's sign
+    "mean": (["avgpool2d", "sign_pack"], ["float"]),
+}
+
+
+@pytest.mark.parametrize("pool", list(POOLED))
 @pytest.mark.parametrize(
     ("seq_len", "dim", "layers"), SHAPES, ids=[f"L{s}-D{d}-x{n}-seed0" for s, d, n in SHAPES]
 )
-def test_the_binary_text_cnn_runs_packed_end_to_end(seq_len, dim, layers) -> None:
-    model = text_cnn(seq_len, dim, layers)
+def test_the_binary_text_cnn_runs_packed_end_to_end(seq_len, dim, layers, pool) -> None:
+    model = text_cnn(seq_len, dim, layers, pool=pool)
     program = convert(model, torch.zeros(1, seq_len, dtype=torch.long))
     assert program.input_kind == "tokens" and program.input_shape == (seq_len,)
     types = [op.type for op in program.ops]
+    pool_ops, last_epilogue = POOLED[pool]
     assert types == [
         "embedding",
         *["binary_conv2d"] * layers,
-        "binary_maxpool2d",
+        *pool_ops,
         "flatten",
         "binary_dense",
     ]
-    assert [op.attrs["epilogue"] for op in program.ops[1 : 1 + layers]] == ["bits"] * layers
+    epilogues = [op.attrs["epilogue"] for op in program.ops[1 : 1 + layers]]
+    assert epilogues == ["bits"] * (layers - 1) + last_epilogue
     assert program.ops[1].attrs["padding"] == [0, 2] and program.ops[1].attrs["pad_value"] == 1.0
     ids = token_ids(seq_len, seed=1)
     # the binary layers' integer sums and thresholds are exact; the last batch norm rounds

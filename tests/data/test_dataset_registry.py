@@ -15,7 +15,9 @@ from onebit._registry import OnebitError, UnknownNameError
 from onebit.data import DATASETS, DataSplits, describe, load
 
 FILE_BASED = ["cifar10", "folder", "keypoints-coco", "landmarks-pts", "mnist"]
+FILE_OR_DIRECTORY = ["text-files"]  # one file, or a directory of train and test files
 BUNDLED = ["digits", "mnist-landmarks", "mnist5k"]
+MACHINE_BUILT = ["debian-packages"]  # built from this machine's tools; a path is optional
 
 
 def test_load_mnist5k() -> None:
@@ -30,20 +32,29 @@ def test_unknown_name_suggests_the_nearest() -> None:
 
 
 def test_list_and_describe() -> None:
-    assert onebit.data.list() == sorted(FILE_BASED + BUNDLED)
+    assert set(onebit.data.list()) >= set(FILE_BASED + FILE_OR_DIRECTORY + BUNDLED + MACHINE_BUILT)
     assert onebit.data.list("mnist*") == ["mnist", "mnist-landmarks", "mnist5k"]
     rows = describe()
     assert [name for name, _, _ in rows] == onebit.data.list()
     for name, description, needs_path in rows:
         assert description
         assert "\n" not in description
-        assert needs_path == (name in FILE_BASED)
+        if name in FILE_BASED + FILE_OR_DIRECTORY + BUNDLED + MACHINE_BUILT:
+            assert needs_path == (name in FILE_BASED + FILE_OR_DIRECTORY)
 
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_a_bundled_dataset_takes_no_path(name: str, tmp_path: Path) -> None:
     with pytest.raises(OnebitError, match=f"dataset '{name}' is bundled and takes no path"):
         load(name, tmp_path)
+
+
+@pytest.mark.parametrize("name", MACHINE_BUILT)
+def test_a_machine_built_dataset_takes_an_optional_path_that_must_exist(
+    name: str, tmp_path: Path
+) -> None:
+    with pytest.raises(OnebitError, match="does not exist"):
+        load(name, tmp_path / "nowhere")
 
 
 @pytest.mark.parametrize("name", FILE_BASED)

@@ -1,4 +1,4 @@
-"""A binary text CNN: binary token embeddings, binary 1-D convolutions over the sequence, a max
+"""A binary text CNN: binary token embeddings, binary 1-D convolutions over the sequence, a mean
 over time, and a binary classifier.
 
 The layout is Kim's sentence CNN ("Convolutional Neural Networks for Sentence Classification",
@@ -8,12 +8,14 @@ Networks", 2016: +-1 weights and activations, a batch norm before each sign)::
 
     token ids (N, L) -> binary embedding (a D-bit vector per token) -> (N, D, L)
       -> [binary conv1d k (one-padded) -> BatchNorm1d] x layers   (the sign is the next input)
-      -> max over time -> binary dense -> BatchNorm1d -> one score per class
+      -> mean over time -> binary dense -> BatchNorm1d -> one score per class
 
 Deviations from Kim: the windows are stacked (``layers`` convolutions of one width) rather than
-parallel widths, and there is no dropout. The max over time follows the batch norm, as
-``mcu-bnn``'s pools do: it then takes the maximum of signs, which the converter runs as an OR of
-packed bits. Token 0 is padding: its binary embedding is all +1, the value the convolutions pad
+parallel widths, there is no dropout, and the pool over time is a mean by default. Kim's max
+over time (``pool="max"``) follows the batch norm, so it is a maximum of signs, an OR of packed
+bits in the engine: over a whole description nearly every channel fires somewhere, and the
+classifier sees little. On debian-packages (3 epochs, lr 3e-3, selection seed 100) the mean
+reached 64.2% validation accuracy against 39.9% for the max. Token 0 is padding: its binary embedding is all +1, the value the convolutions pad
 with. ``binary=False`` gives the float twin: the same layers with real weights, a real embedding
 and ``nn.Hardtanh`` where the binary network signs.
 """
@@ -46,11 +48,12 @@ class TextCNN(nn.Module):
         seq_len: int,
         num_classes: int,
         binary: bool,
+        pool: str = "mean",
     ) -> None:
         super().__init__()
         self.embedding = embedding
         self.features = features
-        self.pool = nn.AdaptiveMaxPool1d(1)
+        self.pool = nn.AdaptiveMaxPool1d(1) if pool == "max" else nn.AdaptiveAvgPool1d(1)
         self.classifier = classifier
         self.input_shape = (seq_len,)
         self.input_dtype = torch.int64
@@ -75,6 +78,7 @@ def build_text_cnn(
     channels: int = 128,
     kernel_size: int = 3,
     layers: int = 2,
+    pool: str = "mean",
     input_quantizer: Any = "ste_sign",
     weight_quantizer: Any = "ste_sign",
 ) -> TextCNN:
@@ -89,6 +93,7 @@ def build_text_cnn(
         channels: output channels of every convolution.
         kernel_size: tokens per convolution window (odd: padded by ``kernel_size // 2``).
         layers: convolutions in sequence.
+        pool: "mean" over time, or "max" (Kim's max over time).
         input_quantizer: the sign of the hidden activations (binary only).
         weight_quantizer: the quantizer of the embedding and every weight (binary only).
     """
@@ -103,6 +108,8 @@ def build_text_cnn(
     ):
         if not isinstance(value, int) or isinstance(value, bool) or value < least:
             raise OnebitError(f"text-cnn: {arg} must be an integer >= {least}, got {value!r}")
+    if pool not in ("max", "mean"):
+        raise OnebitError(f"text-cnn: pool must be 'max' or 'mean', got {pool!r}")
     if kernel_size % 2 == 0:
         raise OnebitError(f"text-cnn: kernel_size must be odd, got {kernel_size}")
     activations = quantizer_or_none(binary, input_quantizer)
@@ -135,4 +142,6 @@ def build_text_cnn(
         ),
         nn.BatchNorm1d(num_classes, **BATCH_NORM),
     )
-    return TextCNN(embedding, nn.Sequential(*features), classifier, seq_len, num_classes, binary)
+    return TextCNN(
+        embedding, nn.Sequential(*features), classifier, seq_len, num_classes, binary, pool
+    )
