@@ -156,6 +156,14 @@ def train(
     augment_shift: Annotated[
         int, typer.Option(min=0, help="Shift training images by up to N pixels (augmentation).")
     ] = 0,
+    augment_audio: Annotated[
+        bool,
+        typer.Option(
+            "--augment-audio",
+            help="Keyword sets: make each training batch from the waveforms, shifted up to "
+            "100 ms and with white or pink noise, then the log-mel (augmentation).",
+        ),
+    ] = False,
     teacher: Annotated[
         Path | None, typer.Option(help="Checkpoint of a trained model to distill from.")
     ] = None,
@@ -254,6 +262,7 @@ def train(
         schedule=schedule,
         seed=seed,
         augment_shift=augment_shift,
+        augment_audio=augment_audio,
         teacher=None if teacher is None else str(teacher),
         distill_weight=distill_weight,
         two_step=two_step,
@@ -373,7 +382,8 @@ def datasets() -> None:
         "needs --data-path",
         "description",
         header_style="bold",
-        caption=f"Every dataset's {data.VALIDATION_RULE}.",
+        caption=f"Every dataset's {data.VALIDATION_RULE}; the keyword sets' "
+        f"{data.KEYWORD_VALIDATION_RULE}.",
     )
     for name, description, needs_path in data.describe():
         table.add_row(name, "yes" if needs_path else "no", description)
@@ -976,6 +986,39 @@ def text_experiment(
         data, _seed_list(seeds), epochs, log=lambda line: console.print(line, highlight=False)
     )
     words = ["onebit", "experiment", "text", "--data", data, "--seeds", seeds]
+    words += ["--epochs", str(epochs), "--out", str(out)]
+    measured = started.finish(result["threads"])
+    for path in write_report(result, out, shlex.join(words), measured):
+        console.print(f"wrote {path}", highlight=False)
+
+
+@experiment_app.command(name="speech")
+@reports_errors
+def speech_experiment(
+    data: Annotated[str, typer.Option(help="A keyword dataset.")] = "spoken-digits",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds of the final runs.")] = "0,1,2",
+    epochs: Annotated[int, typer.Option(min=1)] = 15,
+    out: Annotated[
+        Path, typer.Option(help="Where the report goes (`--out docs` remakes the project's).")
+    ] = Path("runs/speech"),
+    from_json: Annotated[
+        Path | None, typer.Option(help="Re-render the Markdown of a saved JSON report into --out.")
+    ] = None,
+) -> None:
+    """The binary keyword spotter against its float twin on unheard voices: accuracy over
+    seeds, size packed vs float32, the programs' agreement and latency per one-second clip."""
+    import shlex
+
+    from onebit.experiments.speech import render_report, run_speech_report, write_report
+
+    if from_json is not None:
+        console.print(f"wrote {render_report(_load_report(from_json), out)}", highlight=False)
+        return
+    started = Provenance.start()
+    result = run_speech_report(
+        data, _seed_list(seeds), epochs, log=lambda line: console.print(line, highlight=False)
+    )
+    words = ["onebit", "experiment", "speech", "--data", data, "--seeds", seeds]
     words += ["--epochs", str(epochs), "--out", str(out)]
     measured = started.finish(result["threads"])
     for path in write_report(result, out, shlex.join(words), measured):

@@ -14,10 +14,11 @@ import onebit.data
 from onebit._registry import OnebitError, UnknownNameError
 from onebit.data import DATASETS, DataSplits, describe, load
 
-FILE_BASED = ["cifar10", "folder", "keypoints-coco", "landmarks-pts", "mnist"]
+FILE_BASED = ["cifar10", "folder", "keypoints-coco", "keyword-folder", "landmarks-pts", "mnist"]
 FILE_OR_DIRECTORY = ["text-files"]  # one file, or a directory of train and test files
 BUNDLED = ["digits", "mnist-landmarks", "mnist5k"]
 MACHINE_BUILT = ["debian-packages"]  # built from this machine's tools; a path is optional
+SYNTHESIZED = ["spoken-digits"]  # made by espeak-ng on this machine; no path
 
 
 def test_load_mnist5k() -> None:
@@ -32,18 +33,18 @@ def test_unknown_name_suggests_the_nearest() -> None:
 
 
 def test_list_and_describe() -> None:
-    assert set(onebit.data.list()) >= set(FILE_BASED + FILE_OR_DIRECTORY + BUNDLED + MACHINE_BUILT)
+    everything = FILE_BASED + FILE_OR_DIRECTORY + BUNDLED + MACHINE_BUILT + SYNTHESIZED
+    assert onebit.data.list() == sorted(everything)
     assert onebit.data.list("mnist*") == ["mnist", "mnist-landmarks", "mnist5k"]
     rows = describe()
     assert [name for name, _, _ in rows] == onebit.data.list()
     for name, description, needs_path in rows:
         assert description
         assert "\n" not in description
-        if name in FILE_BASED + FILE_OR_DIRECTORY + BUNDLED + MACHINE_BUILT:
-            assert needs_path == (name in FILE_BASED + FILE_OR_DIRECTORY)
+        assert needs_path == (name in FILE_BASED + FILE_OR_DIRECTORY)
 
 
-@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("name", BUNDLED + SYNTHESIZED)
 def test_a_bundled_dataset_takes_no_path(name: str, tmp_path: Path) -> None:
     with pytest.raises(OnebitError, match=f"dataset '{name}' is bundled and takes no path"):
         load(name, tmp_path)

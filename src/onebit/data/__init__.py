@@ -4,7 +4,9 @@ reuses them).
 ``load(name, path)`` builds a registered dataset: the bundled ``mnist5k``, ``digits`` and
 ``mnist-landmarks`` need no path; ``mnist``, ``cifar10``, ``folder``, ``landmarks-pts``,
 ``keypoints-coco`` and ``text-files`` read the files under ``path``; ``debian-packages`` reads
-this machine's package index, or a ``Packages`` file given as ``path``. ``load(...,
+this machine's package index, or a ``Packages`` file given as ``path``; ``spoken-digits`` is
+synthesized on this machine by espeak-ng and ``keyword-folder`` reads one folder of WAV clips per
+word (both :class:`KeywordSplits`, whose validation holds out whole speakers). ``load(...,
 val_fraction=f)`` also carves a validation split out of the training part by
 :func:`validation_split` (the same rule for every dataset; training runs use ``f = 0.1``).
 """
@@ -20,7 +22,10 @@ from onebit._registry import OnebitError, Registry
 from onebit.data.bundled import digits, mnist5k
 from onebit.data.cifar import load_cifar10
 from onebit.data.debian import debian_packages
+from onebit.data.espeak import spoken_digits
 from onebit.data.folder import load_image_folder
+from onebit.data.keyword_folder import load_keyword_folder
+from onebit.data.keywords import KEYWORD_VALIDATION_RULE, KeywordSplits
 from onebit.data.landmark_files import load_coco_keypoints, load_pts_folder
 from onebit.data.landmarks import LandmarkSplits, mnist_landmarks
 from onebit.data.mnist_idx import load_mnist_idx, read_idx
@@ -38,9 +43,11 @@ from onebit.data.text import TextSplits, load_text_files
 __all__ = [
     "DATASETS",
     "DEFAULT_VAL_FRACTION",
+    "KEYWORD_VALIDATION_RULE",
     "VALIDATION_RULE",
     "VAL_SPLIT_SEED",
     "DataSplits",
+    "KeywordSplits",
     "LandmarkSplits",
     "TextSplits",
     "debian_packages",
@@ -51,6 +58,7 @@ __all__ = [
     "load_cifar10",
     "load_coco_keypoints",
     "load_image_folder",
+    "load_keyword_folder",
     "load_mnist_idx",
     "load_pts_folder",
     "load_text_files",
@@ -58,6 +66,7 @@ __all__ = [
     "mnist_landmarks",
     "permutation_split",
     "read_idx",
+    "spoken_digits",
     "validation_split",
 ]
 
@@ -76,6 +85,8 @@ DATASETS.register("landmarks-pts")(load_pts_folder)
 DATASETS.register("keypoints-coco")(load_coco_keypoints)
 DATASETS.register("text-files")(load_text_files)
 DATASETS.register("debian-packages")(debian_packages)
+DATASETS.register("spoken-digits")(spoken_digits)
+DATASETS.register("keyword-folder")(load_keyword_folder)
 
 
 def load(

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from onebit._registry import OnebitError
 from onebit.atomic import atomic_open
+from onebit.data.cache import cache_directory
 from onebit.data.splits import permutation_split
 from onebit.data.text import TextSplits, text_splits
 
@@ -49,11 +50,6 @@ TEST_FRACTION = 0.2
 CACHE_FORMAT = "onebit debian-packages records v1"
 
 Record = tuple[str, str, str]  # (package, section, description)
-
-
-def cache_directory() -> Path:
-    """``$ONEBIT_CACHE``, or ``~/.cache/onebit``."""
-    return Path(os.environ.get("ONEBIT_CACHE") or Path.home() / ".cache" / "onebit")
 
 
 def dump_package_index() -> str:

@@ -7,6 +7,7 @@ from onebit.models import birealnet as _birealnet  # noqa: F401
 from onebit.models import bitmixer as _bitmixer  # noqa: F401
 from onebit.models import dybnn as _dybnn  # noqa: F401
 from onebit.models import hourglass as _hourglass  # noqa: F401
+from onebit.models import kws as _kws  # noqa: F401
 from onebit.models import mcu as _mcu  # noqa: F401
 from onebit.models import mlp as _mlp  # noqa: F401
 from onebit.models import quicknet as _quicknet  # noqa: F401

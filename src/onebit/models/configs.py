@@ -173,6 +173,20 @@ CONFIGS: dict[str, ModelConfig] = {
             "weights, 2 per BN unit",
         ),
         ModelConfig(
+            name="kws-bnn",
+            description="A binary CNN keyword spotter for microcontrollers: log-mel in, ~31 KB "
+            "packed.",
+            paper='Zhang et al., "Hello Edge: Keyword Spotting on Microcontrollers", 2017 (task '
+            "and 40x49 log-mel input); " + _BNN + " (binary layers)",
+            code="this layout: [3x3 conv, BatchNorm, 2x2 max-pool] x 4 (32, 64, 128, 128), dense",
+            input_shape=(1, 40, 49),
+            num_classes=10,
+            reference_parameters=248_308,
+            counting="parameters()",
+            reference="counted from the layout: 288 + 18,432 + 73,728 + 147,456 conv and 7,680 "
+            "dense weights, 2 per BN unit",
+        ),
+        ModelConfig(
             name="bitmixer-mlp",
             description="Bit-Mixer MLP: each layer runs at 2, 3 or 4 bits, chosen at run time.",
             paper='Bulat & Tzimiropoulos, "Bit-Mixer: Mixed-precision networks with runtime '
@@ -317,11 +331,11 @@ CONFIGS: dict[str, ModelConfig] = {
         ),
         ModelConfig(
             name="text-cnn",
-            description="A binary text CNN: binary embeddings, binary 1-D convs, max over time.",
+            description="A binary text CNN: binary embeddings, binary 1-D convs, mean over time.",
             paper="Kim, Convolutional Neural Networks for Sentence Classification, EMNLP 2014, "
             "binarized as in " + _BNN,
             code="this layout: binary embedding (64 bits), [conv1d k3, BatchNorm1d] x 2 (128), "
-            "max over time, dense",
+            "mean over time, dense",
             input_shape=(16,),
             num_classes=19,
             vocab_size=8000,

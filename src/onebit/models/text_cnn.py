@@ -15,9 +15,10 @@ parallel widths, there is no dropout, and the pool over time is a mean by defaul
 over time (``pool="max"``) follows the batch norm, so it is a maximum of signs, an OR of packed
 bits in the engine: over a whole description nearly every channel fires somewhere, and the
 classifier sees little. On debian-packages (3 epochs, lr 3e-3, selection seed 100) the mean
-reached 64.2% validation accuracy against 39.9% for the max. Token 0 is padding: its binary embedding is all +1, the value the convolutions pad
-with. ``binary=False`` gives the float twin: the same layers with real weights, a real embedding
-and ``nn.Hardtanh`` where the binary network signs.
+reached 64.2% validation accuracy against 39.9% for the max. Token 0 is padding: its binary
+embedding is all +1, the value the convolutions pad with. ``binary=False`` gives the float twin:
+the same layers with real weights, a real embedding and ``nn.Hardtanh`` where the binary network
+signs.
 """
 
 from __future__ import annotations

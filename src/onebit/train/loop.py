@@ -30,9 +30,10 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from onebit import data as datasets
 from onebit import models
 from onebit._registry import OnebitError
+from onebit.audio import FRONTEND, SAMPLE_RATE
 from onebit.nn import clip_latent_weights
 from onebit.optim import StochasticRounding, create_optimizer, create_schedule
-from onebit.train.augment import random_shift
+from onebit.train.augment import AudioAugmentation, random_shift
 from onebit.train.bit_mixer import bit_mixer, mixer_loss
 from onebit.train.checkpoint import load_checkpoint, save_checkpoint
 from onebit.train.distill import check_teacher_fits, distribution_loss, load_teacher
@@ -76,6 +77,9 @@ class TrainConfig:
         schedule: registry name of the per-step learning-rate schedule.
         seed: seeds initialization, shuffling, augmentation, dropout and stochastic quantizers.
         augment_shift: translate training images by up to this many pixels (0: off).
+        augment_audio: make each training batch of a keyword set from its waveforms, shifted
+            in time and given noise (:class:`onebit.train.augment.AudioAugmentation`); the
+            validation and test features stay clean.
         grad_rounding_bits: round every gradient stochastically to this many bits before the
             optimizer step (Gupta et al. 2015); None: off.
         teacher: checkpoint of a trained model to distill from (``distribution_loss``).
@@ -121,6 +125,7 @@ class TrainConfig:
     schedule: str = "cosine"
     seed: int = 0
     augment_shift: int = 0
+    augment_audio: bool = False
     grad_rounding_bits: int | None = None
     teacher: str | None = None
     distill_weight: float = 1.0
@@ -206,10 +211,20 @@ def evaluate(
 
 
 def check_task(config: TrainConfig, task: Task, splits: Any = None) -> None:
-    """Refuse the options a landmark run cannot take (they are the classifier's), and image
-    augmentation on text."""
+    """Refuse the options a landmark run cannot take (they are the classifier's), image
+    augmentation on text, and audio augmentation on data without waveforms."""
     if isinstance(splits, datasets.TextSplits) and config.augment_shift:
         raise OnebitError(f"{config.data} is a text dataset: augment_shift shifts images only")
+    if config.augment_audio and not isinstance(splits, datasets.KeywordSplits):
+        raise OnebitError(
+            f"augment_audio needs a keyword set with waveforms (spoken-digits, keyword-folder); "
+            f"{config.data} has none"
+        )
+    if config.augment_audio and config.augment_shift:
+        raise OnebitError(
+            "augment_audio shifts the waveforms in time; augment_shift would shift their "
+            "spectrograms again: pick one"
+        )
     if not isinstance(task, Landmarks):
         return
     classifier_only = {
@@ -311,6 +326,9 @@ def _fit(
     task = task_for(splits)
     check_task(config, task, splits)
     device = context.device
+    audio = None
+    if config.augment_audio:
+        audio = AudioAugmentation(splits.wave_train, FRONTEND, SAMPLE_RATE)
     x_train = torch.from_numpy(splits.x_train).to(device)
     train_targets = task.targets(splits, "train", device)
     eval_sets = {
@@ -396,7 +414,10 @@ def _fit(
             loss_sum, counts, seen = 0.0, [0.0] * len(task.count_names), 0
             started = time.perf_counter()
             for batch in batches:
-                images = random_shift(x_train[batch], config.augment_shift)
+                if audio is not None:
+                    images = audio(batch).to(device)
+                else:
+                    images = random_shift(x_train[batch], config.augment_shift)
                 targets = tuple(t[batch] for t in train_targets)
                 if config.mixer_samples:
                     loss, logits = mixer_loss(

@@ -56,6 +56,7 @@ SAME_ON_RESUME = (
     "schedule",
     "seed",
     "augment_shift",
+    "augment_audio",
     "grad_rounding_bits",
     "distill_weight",
     "clip_weights",

@@ -1,0 +1,370 @@
+"""The binary keyword spotter against its float twin on spoken digits of unheard voices.
+
+``kws-bnn`` (binary 3x3 convolutions on the log-mel spectrogram, a binary classifier) and its
+float twin (``binary=False``) classify the one-second clips of ``spoken-digits`` (espeak-ng's
+voices; :mod:`onebit.data.spoken_digits` says how the set is built): the test voices are never
+heard in training and validation holds out whole training voices too. Both train with one recipe:
+cross-entropy, Adam with a cosine schedule, batch :data:`BATCH_SIZE`, :data:`THREADS` torch
+threads, every batch made from the waveforms with a random time shift and noise
+(``augment_audio``); each one's learning rate is chosen on the validation split (:data:`GRID`,
+on the selection seed), then every seed trains anew. Each final run is converted to a packed
+program that classifies the test split; the report gives its accuracy, how many test predictions
+differ from the model's, the model's size packed and as float32, and the median latency per
+one-second clip of the first seed's program and PyTorch model on one thread. That latency starts
+from the clip's log-mel features; the log-mel frontend's own time per clip (NumPy, one thread)
+is measured apart and reported beside it.
+
+    onebit experiment speech --out docs
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from onebit import data as datasets
+from onebit._registry import OnebitError
+from onebit.audio import FRONTEND
+from onebit.bench.timing import median_seconds
+from onebit.experiments.classifier_runs import final_run
+from onebit.experiments.figures import TIMING, batch1_latency, mean_std
+from onebit.experiments.selection import Candidate, select
+from onebit.train import TrainConfig, fit
+
+MODEL = "kws-bnn"
+VARIANTS = {"binary": {"binary": True}, "float": {"binary": False}}
+"""The two networks: the same layers, binarized or real."""
+GRID = tuple(Candidate(f"lr {lr:g}", {"lr": lr}) for lr in (3e-3, 1e-2))
+"""Adam's peak learning rate, chosen on validation for each network."""
+RULE = "highest final validation accuracy; ties go to the candidate tried first"
+EPOCHS = 15
+BATCH_SIZE = 100
+THREADS = 2
+"""torch threads of the training runs (the latencies are measured on one thread)."""
+
+
+def recipe(
+    variant: str,
+    data: str,
+    seed: int,
+    epochs: int,
+    lr: float,
+    val_fraction: float,
+    model_args: dict[str, Any] | None = None,
+) -> TrainConfig:
+    return TrainConfig(
+        model=MODEL,
+        data=data,
+        model_kwargs={**(model_args or {}), **VARIANTS[variant]},
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        optimizer="adam",
+        lr=lr,
+        schedule="cosine",
+        seed=seed,
+        augment_audio=True,
+        val_fraction=val_fraction,
+        device="cpu",
+        threads=THREADS,
+        progress=False,
+    )
+
+
+def frontend_latency(splits: datasets.KeywordSplits) -> dict[str, float]:
+    """Median milliseconds of the log-mel frontend on one test clip (NumPy, one thread)."""
+    from threadpoolctl import threadpool_limits
+
+    clip = splits.wave_test[0]
+    with threadpool_limits(1):
+        seconds = median_seconds(lambda: FRONTEND(clip), **TIMING)
+    return {"frontend_ms": 1e3 * seconds}
+
+
+def run_speech_report(
+    data: str = "spoken-digits",
+    seeds: Sequence[int] = (0, 1, 2),
+    epochs: int = EPOCHS,
+    log: Callable[[str], None] = print,
+    val_fraction: float = 0.1,
+    selection_seed: int = 100,
+    splits: Any = None,
+    model_args: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Select each network's learning rate on validation, train every seed, convert each run,
+    score its program on the test split, and time both networks on one clip.
+
+    Args:
+        data: a keyword dataset (``spoken-digits``, or ``keyword-folder`` given as ``splits``).
+        seeds: the final runs' seeds.
+        epochs: epochs of every run.
+        log: one line per finished run.
+        val_fraction: the share of the training groups held out for validation (> 0).
+        selection_seed: the seed of the selection runs (not among the final runs).
+        splits: data to use instead of loading ``data`` (tests), without a validation split.
+        model_args: ``kws-bnn`` arguments for both networks (its defaults when None).
+    """
+    if val_fraction <= 0:
+        raise OnebitError(f"the experiment selects on validation: val_fraction {val_fraction}")
+    if not seeds or selection_seed in seeds:
+        raise OnebitError(f"need final seeds other than the selection seed {selection_seed}")
+    splits = datasets.load(data) if splits is None else splits
+    if not isinstance(splits, datasets.KeywordSplits):
+        raise OnebitError(f"{data} is not a keyword dataset (got {type(splits).__name__})")
+    runs: list[dict[str, Any]] = []
+    selections: dict[str, Any] = {}
+    programs: dict[str, Any] = {}
+    for variant in VARIANTS:
+
+        def train_candidate(candidate: Candidate, variant: str = variant) -> dict[str, float]:
+            lr = candidate.settings["lr"]
+            config = recipe(variant, data, selection_seed, epochs, lr, val_fraction, model_args)
+            final = fit(config, splits).final
+            log(f"{variant} selection, {candidate.name}: val accuracy {final['val_accuracy']:.2%}")
+            return final
+
+        selection = select(GRID, train_candidate, ("val_accuracy",), RULE)
+        selections[variant] = {"seed": selection_seed, **selection.as_json()}
+        lr = selection.best.settings["lr"]
+        for seed in seeds:
+            config = recipe(variant, data, seed, epochs, lr, val_fraction, model_args)
+            row, program, model = final_run(variant, config, splits)
+            runs.append(row)
+            if seed == seeds[0]:
+                programs[variant] = (program, model)
+            engine = (
+                "refused"
+                if row["program_test_accuracy"] is None
+                else f"{row['program_test_accuracy']:.2%} ({row['predictions_changed']} changed)"
+            )
+            log(
+                f"{variant} seed {seed}: val {row['val_accuracy']:.2%}, test "
+                f"{row['test_accuracy']:.2%}, program {engine}"
+            )
+    sample = np.ascontiguousarray(splits.x_test[:1])
+    latency = {name: batch1_latency(*pair, sample) for name, pair in programs.items()}
+    return {
+        "data": data,
+        "dataset": describe_dataset(splits, val_fraction),
+        "model": MODEL,
+        "model_args": model_args or {},
+        "variants": VARIANTS,
+        "epochs": epochs,
+        "seeds": list(seeds),
+        "val_fraction": val_fraction,
+        "validation_rule": datasets.KEYWORD_VALIDATION_RULE,
+        "batch_size": BATCH_SIZE,
+        "threads": THREADS,
+        "frontend": describe_frontend(),
+        "frontend_latency": frontend_latency(splits),
+        "selections": selections,
+        "runs": runs,
+        "latency": latency,
+        "summary": summarize(runs, selections, latency),
+    }
+
+
+def describe_frontend() -> dict[str, Any]:
+    """The log-mel parameters, for the report."""
+    f = FRONTEND
+    return {
+        "sample_rate": f.sample_rate,
+        "window_ms": 1e3 * f.window / f.sample_rate,
+        "hop_ms": 1e3 * f.hop / f.sample_rate,
+        "n_fft": f.n_fft,
+        "n_mels": f.n_mels,
+        "f_min": f.f_min,
+        "f_max": f.f_max,
+        "db_range": [f.db_floor, f.db_ceiling],
+        "shape": list(f.output_shape()),
+    }
+
+
+def describe_dataset(splits: Any, val_fraction: float) -> dict[str, Any]:
+    """The set's sizes, classes and speaker groups per split (after the validation carve), and
+    the loader's account of how it was built."""
+    carved = splits.with_validation(val_fraction)
+    return {
+        "train": len(carved.y_train),
+        "validation": len(carved.y_val),
+        "test": len(carved.y_test),
+        "groups": {split: carved.groups(split) for split in ("train", "val", "test")},
+        "classes": list(splits.classes),
+        "majority_test_accuracy": float(
+            max((splits.y_test == c).mean() for c in range(splits.num_classes))
+        ),
+        "rule": splits.built,
+    }
+
+
+def summarize(
+    runs: list[dict[str, Any]], selections: dict[str, Any], latency: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One row per network: accuracies (%) as mean and std over its seeds, the program's (None
+    where the converter refused it), predictions changed summed over seeds, sizes and latency."""
+    rows = []
+    for variant in VARIANTS:
+        members = [r for r in runs if r["variant"] == variant]
+        if not members:
+            continue
+        row: dict[str, Any] = {
+            "variant": variant,
+            "seeds": len(members),
+            "chosen": selections[variant]["chosen"],
+        }
+        for key in ("val_accuracy", "test_accuracy", "program_test_accuracy"):
+            values = [r[key] for r in members]
+            if None in values:
+                row[f"{key}_mean"] = row[f"{key}_std"] = None
+            else:
+                row[f"{key}_mean"], row[f"{key}_std"] = mean_std([100 * v for v in values])
+        changed = [r["predictions_changed"] for r in members]
+        first = members[0]
+        row |= {
+            "predictions_changed": None if None in changed else sum(changed),
+            "test_samples": sum(r["test_samples"] for r in members),
+            "program_refused": first.get("program_refused"),
+            **{
+                k: first[k]
+                for k in (
+                    "binary_macs",
+                    "float_macs",
+                    "parameters",
+                    "packed_bytes",
+                    "float32_bytes",
+                    "program_bytes",
+                )
+            },
+            "seconds_per_epoch": statistics.mean(r["seconds_per_epoch"] for r in members),
+            **latency.get(variant, {}),
+        }
+        rows.append(row)
+    return rows
+
+
+def _figure(value: float | None, digits: int = 2) -> str:
+    return "refused" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report's Markdown, generated from its JSON alone."""
+    from onebit.bench.report import machine_summary
+
+    first_selection = next(iter(report["selections"].values()))
+    grid = ", ".join(c["name"] for c in first_selection["candidates"])
+    dataset, frontend = report["dataset"], report["frontend"]
+    n_mels, frames = frontend["shape"]
+    lines = [
+        f"# The binary keyword spotter against its float twin on {report['data']}",
+        "",
+        f"Remake with `{report['command']}`. `{report['model']}` (binary, and its float twin "
+        f"`binary=False`) classifies one-second clips, as {n_mels} x {frames} log-mel "
+        f"spectrograms ({frontend['window_ms']:g} ms Hann window every {frontend['hop_ms']:g} "
+        f"ms, {n_mels} HTK mel bands from {frontend['f_min']:g} to {frontend['f_max']:g} Hz, "
+        f"{frontend['db_range'][0]:g} to {frontend['db_range'][1]:g} dB mapped to [0, 1]), "
+        f"into {len(dataset['classes'])} words; both train {report['epochs']} epochs (batch "
+        f"{report['batch_size']}, Adam with a cosine schedule, torch on {report['threads']} "
+        "threads), each batch made from the waveforms with a random time shift and noise; each "
+        f"one's learning rate is chosen on the validation split ({grid}; "
+        f"{report['val_fraction']:g} of the training groups; {report['validation_rule']}; "
+        f"{first_selection['rule']}), then each seed of {report['seeds']} trains anew and is "
+        "converted to a packed program that classifies the test split, whose voices no run "
+        "heard. Latency: the median per call on one clip's features (batch 1, one thread) of "
+        "the first seed's program and model; it does not include the log-mel frontend, which "
+        f"takes {report['frontend_latency']['frontend_ms']:.3f} ms per clip (NumPy, one thread).",
+        machine_summary(report["machine"]),
+        "",
+        "| network | test accuracy % | program accuracy % | predictions changed | parameters "
+        "| packed KB | float32 KB | program tensor bytes | engine ms per clip | torch ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["summary"]:
+        program = (
+            "refused"
+            if r["program_test_accuracy_mean"] is None
+            else f"{r['program_test_accuracy_mean']:.2f} ± {r['program_test_accuracy_std']:.2f}"
+        )
+        changed = (
+            "-"
+            if r["predictions_changed"] is None
+            else f"{r['predictions_changed']} of {r['test_samples']}"
+        )
+        program_bytes = "-" if r["program_bytes"] is None else f"{r['program_bytes']:,}"
+        lines.append(
+            f"| {r['variant']} | {r['test_accuracy_mean']:.2f} ± {r['test_accuracy_std']:.2f} "
+            f"| {program} | {changed} | {r['parameters']:,} | {r['packed_bytes'] / 1e3:,.1f} "
+            f"| {r['float32_bytes'] / 1e3:,.1f} | {program_bytes} "
+            f"| {_figure(r.get('program_ms'), 3)} | {r['torch_ms']:.3f} |"
+        )
+    for r in report["summary"]:
+        if r["program_refused"]:
+            lines += [
+                "",
+                f"The {r['variant']} network's conversion was refused: {r['program_refused']}",
+            ]
+    groups = dataset["groups"]
+    lines += [
+        "",
+        "## The data",
+        "",
+        f"{dataset['train']:,} training clips of {len(groups['train'])} speaker groups, "
+        f"{dataset['validation']:,} validation clips of {len(groups['val'])} "
+        f"({', '.join(groups['val'])}) and {dataset['test']:,} test clips of "
+        f"{len(groups['test'])} ({', '.join(groups['test'])}); predicting the most frequent "
+        f"class scores {100 * dataset['majority_test_accuracy']:.2f}% on test.",
+    ]
+    if dataset["rule"]:
+        lines += ["", f"How the set is built: {dataset['rule']}."]
+    lines += ["", "Classes: " + ", ".join(dataset["classes"]) + "."]
+    lines += [
+        "",
+        "## Runs",
+        "",
+        "| network | seed | lr | validation % | test % | program % | s/epoch |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in report["runs"]:
+        program = r["program_test_accuracy"]
+        program_percent = _figure(None if program is None else 100 * program)
+        lines.append(
+            f"| {r['variant']} | {r['seed']} | {r['lr']:g} | {100 * r['val_accuracy']:.2f} "
+            f"| {100 * r['test_accuracy']:.2f} | {program_percent} "
+            f"| {r['seconds_per_epoch']:.1f} |"
+        )
+    lines += ["", "## Selection on validation", ""]
+    for name, selection in report["selections"].items():
+        lines += [
+            f"{name} (seed {selection['seed']}):",
+            "",
+            "| candidate | validation % | chosen |",
+            "|---|---|---|",
+        ]
+        for c in selection["candidates"]:
+            mark = "yes" if c["name"] == selection["chosen"] else ""
+            lines.append(f"| {c['name']} | {100 * c['val_accuracy']:.2f} | {mark} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def report_stem(data: str) -> str:
+    return f"speech-{data}"
+
+
+def write_report(
+    result: dict[str, Any], out_dir: Path, command: str, provenance: dict[str, Any] | None = None
+) -> list[Path]:
+    """``speech-DATA.json`` and the ``.md`` rendered from it, in ``out_dir``."""
+    from onebit.bench.report import write_experiment
+
+    return write_experiment(
+        result, out_dir, report_stem(result["data"]), command, provenance, markdown
+    )
+
+
+def render_report(report: dict[str, Any], out_dir: Path) -> Path:
+    from onebit.bench.report import render_experiment
+
+    return render_experiment(report, out_dir, report_stem(report["data"]), markdown)
