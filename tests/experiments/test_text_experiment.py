@@ -69,6 +69,8 @@ def test_each_network_is_selected_on_validation_then_trained_and_run(small: dict
     assert rows["binary"]["float32_bytes"] == rows["float"]["float32_bytes"]
     assert rows["binary"]["program_ms"] > 0 and rows["binary"]["torch_ms"] > 0
     assert small["dataset"]["seq_len"] == 6 and small["dataset"]["vocab_size"] <= 30
+    described = small["dataset"]
+    assert (described["train"], described["validation"], described["test"]) == (135, 15, 45)
 
 
 def test_markdown_comes_from_the_json_alone(small: dict) -> None:

@@ -30,6 +30,7 @@ from onebit._registry import OnebitError
 from onebit.experiments.classifier_runs import final_run, model_inputs
 from onebit.experiments.figures import batch1_latency, mean_std
 from onebit.experiments.selection import Candidate, select
+from onebit.experiments.twin_tables import runs_table, selection_tables
 from onebit.models.bats_genotype import resolve_genotype
 from onebit.train import TrainConfig, fit
 
@@ -285,27 +286,12 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Runs",
         "",
-        "| network | seed | lr | validation % | test % | program % | s/epoch |",
-        "|---|---|---|---|---|---|---|",
+        *runs_table(report["runs"]),
+        "",
+        "## Selection on validation",
+        "",
+        *selection_tables(report["selections"]),
     ]
-    for r in report["runs"]:
-        lines.append(
-            f"| {r['variant']} | {r['seed']} | {r['lr']:g} | {100 * r['val_accuracy']:.2f} "
-            f"| {100 * r['test_accuracy']:.2f} | {100 * r['program_test_accuracy']:.2f} "
-            f"| {r['seconds_per_epoch']:.1f} |"
-        )
-    lines += ["", "## Selection on validation", ""]
-    for name, selection in report["selections"].items():
-        lines += [
-            f"{name} (seed {selection['seed']}):",
-            "",
-            "| candidate | validation % | chosen |",
-            "|---|---|---|",
-        ]
-        for c in selection["candidates"]:
-            mark = "yes" if c["name"] == selection["chosen"] else ""
-            lines.append(f"| {c['name']} | {100 * c['val_accuracy']:.2f} | {mark} |")
-        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 

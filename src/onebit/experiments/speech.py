@@ -19,7 +19,6 @@ is measured apart and reported beside it.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,14 @@ from onebit._registry import OnebitError
 from onebit.audio import FRONTEND
 from onebit.bench.timing import median_seconds
 from onebit.experiments.classifier_runs import final_run
-from onebit.experiments.figures import TIMING, batch1_latency, mean_std
+from onebit.experiments.figures import TIMING, batch1_latency
 from onebit.experiments.selection import Candidate, select
+from onebit.experiments.twin_tables import (
+    network_table,
+    runs_table,
+    selection_tables,
+    summarize_networks,
+)
 from onebit.train import TrainConfig, fit
 
 MODEL = "kws-bnn"
@@ -203,50 +208,8 @@ def describe_dataset(splits: Any, val_fraction: float) -> dict[str, Any]:
 def summarize(
     runs: list[dict[str, Any]], selections: dict[str, Any], latency: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """One row per network: accuracies (%) as mean and std over its seeds, the program's (None
-    where the converter refused it), predictions changed summed over seeds, sizes and latency."""
-    rows = []
-    for variant in VARIANTS:
-        members = [r for r in runs if r["variant"] == variant]
-        if not members:
-            continue
-        row: dict[str, Any] = {
-            "variant": variant,
-            "seeds": len(members),
-            "chosen": selections[variant]["chosen"],
-        }
-        for key in ("val_accuracy", "test_accuracy", "program_test_accuracy"):
-            values = [r[key] for r in members]
-            if None in values:
-                row[f"{key}_mean"] = row[f"{key}_std"] = None
-            else:
-                row[f"{key}_mean"], row[f"{key}_std"] = mean_std([100 * v for v in values])
-        changed = [r["predictions_changed"] for r in members]
-        first = members[0]
-        row |= {
-            "predictions_changed": None if None in changed else sum(changed),
-            "test_samples": sum(r["test_samples"] for r in members),
-            "program_refused": first.get("program_refused"),
-            **{
-                k: first[k]
-                for k in (
-                    "binary_macs",
-                    "float_macs",
-                    "parameters",
-                    "packed_bytes",
-                    "float32_bytes",
-                    "program_bytes",
-                )
-            },
-            "seconds_per_epoch": statistics.mean(r["seconds_per_epoch"] for r in members),
-            **latency.get(variant, {}),
-        }
-        rows.append(row)
-    return rows
-
-
-def _figure(value: float | None, digits: int = 2) -> str:
-    return "refused" if value is None else f"{value:.{digits}f}"
+    """One row per network (:func:`~onebit.experiments.twin_tables.summarize_networks`)."""
+    return summarize_networks(VARIANTS, runs, selections, latency)
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -277,34 +240,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"takes {report['frontend_latency']['frontend_ms']:.3f} ms per clip (NumPy, one thread).",
         machine_summary(report["machine"]),
         "",
-        "| network | test accuracy % | program accuracy % | predictions changed | parameters "
-        "| packed KB | float32 KB | program tensor bytes | engine ms per clip | torch ms |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in report["summary"]:
-        program = (
-            "refused"
-            if r["program_test_accuracy_mean"] is None
-            else f"{r['program_test_accuracy_mean']:.2f} ± {r['program_test_accuracy_std']:.2f}"
-        )
-        changed = (
-            "-"
-            if r["predictions_changed"] is None
-            else f"{r['predictions_changed']} of {r['test_samples']}"
-        )
-        program_bytes = "-" if r["program_bytes"] is None else f"{r['program_bytes']:,}"
-        lines.append(
-            f"| {r['variant']} | {r['test_accuracy_mean']:.2f} ± {r['test_accuracy_std']:.2f} "
-            f"| {program} | {changed} | {r['parameters']:,} | {r['packed_bytes'] / 1e3:,.1f} "
-            f"| {r['float32_bytes'] / 1e3:,.1f} | {program_bytes} "
-            f"| {_figure(r.get('program_ms'), 3)} | {r['torch_ms']:.3f} |"
-        )
-    for r in report["summary"]:
-        if r["program_refused"]:
-            lines += [
-                "",
-                f"The {r['variant']} network's conversion was refused: {r['program_refused']}",
-            ]
+    lines += network_table(report["summary"], "engine ms per clip")
     groups = dataset["groups"]
     lines += [
         "",
@@ -323,29 +260,12 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Runs",
         "",
-        "| network | seed | lr | validation % | test % | program % | s/epoch |",
-        "|---|---|---|---|---|---|---|",
+        *runs_table(report["runs"]),
+        "",
+        "## Selection on validation",
+        "",
+        *selection_tables(report["selections"]),
     ]
-    for r in report["runs"]:
-        program = r["program_test_accuracy"]
-        program_percent = _figure(None if program is None else 100 * program)
-        lines.append(
-            f"| {r['variant']} | {r['seed']} | {r['lr']:g} | {100 * r['val_accuracy']:.2f} "
-            f"| {100 * r['test_accuracy']:.2f} | {program_percent} "
-            f"| {r['seconds_per_epoch']:.1f} |"
-        )
-    lines += ["", "## Selection on validation", ""]
-    for name, selection in report["selections"].items():
-        lines += [
-            f"{name} (seed {selection['seed']}):",
-            "",
-            "| candidate | validation % | chosen |",
-            "|---|---|---|",
-        ]
-        for c in selection["candidates"]:
-            mark = "yes" if c["name"] == selection["chosen"] else ""
-            lines.append(f"| {c['name']} | {100 * c['val_accuracy']:.2f} | {mark} |")
-        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -14,19 +14,45 @@ from onebit.nn.base import QuantizedLayer
 
 
 class _QuantConv(QuantizedLayer):
-    """What QuantConv1d and QuantConv2d share: the pad value, the forward and the config."""
+    """What QuantConv1d and QuantConv2d share: the arguments, the pad value, the forward and the
+    config; ``_torch_conv`` is the torch layer a subclass extends."""
 
+    _torch_conv: Any  # nn.Conv1d or nn.Conv2d
     _functional: Any  # F.conv1d or F.conv2d
 
-    def _init_quant_conv(
+    def __init__(
         self,
-        padding_mode: str,
-        input_quantizer: Any,
-        weight_quantizer: Any,
-        pad_value: float,
-        weight_clip: float | None,
-        alpha_scaling: bool,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        input_quantizer: Any = None,
+        weight_quantizer: Any = None,
+        pad_value: float = 0.0,
+        weight_clip: float | None = 1.0,
+        alpha_scaling: bool = False,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
+        self._torch_conv.__init__(
+            self,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            device=device,
+            dtype=dtype,
+        )
         if pad_value not in (0.0, 1.0):
             raise OnebitError(f"pad_value must be 0.0 or 1.0, got {pad_value!r}")
         if pad_value == 1.0 and padding_mode != "zeros":
@@ -105,44 +131,8 @@ class QuantConv2d(_QuantConv, nn.Conv2d):
     "XNOR-Net" (ECCV 2016).
     """
 
+    _torch_conv = nn.Conv2d
     _functional = staticmethod(F.conv2d)
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Any,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        input_quantizer: Any = None,
-        weight_quantizer: Any = None,
-        pad_value: float = 0.0,
-        weight_clip: float | None = 1.0,
-        alpha_scaling: bool = False,
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        nn.Conv2d.__init__(
-            self,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            device=device,
-            dtype=dtype,
-        )
-        self._init_quant_conv(
-            padding_mode, input_quantizer, weight_quantizer, pad_value, weight_clip, alpha_scaling
-        )
 
 
 class QuantConv1d(_QuantConv, nn.Conv1d):
@@ -154,41 +144,5 @@ class QuantConv1d(_QuantConv, nn.Conv1d):
     Networks for Sentence Classification" (EMNLP 2014) is the text CNN this layer binarizes.
     """
 
+    _torch_conv = nn.Conv1d
     _functional = staticmethod(F.conv1d)
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Any,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        input_quantizer: Any = None,
-        weight_quantizer: Any = None,
-        pad_value: float = 0.0,
-        weight_clip: float | None = 1.0,
-        alpha_scaling: bool = False,
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        nn.Conv1d.__init__(
-            self,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            device=device,
-            dtype=dtype,
-        )
-        self._init_quant_conv(
-            padding_mode, input_quantizer, weight_quantizer, pad_value, weight_clip, alpha_scaling
-        )
