@@ -107,6 +107,8 @@ reports: $(STAMP)
 		--threads 2 --out docs/bats-search-mnist5k
 	$(WAIT_IDLE) && $(BIN)/onebit experiment bats \
 		--genotype docs/bats-search-mnist5k/genotype.json --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit experiment text --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit experiment speech --out docs
 	$(BIN)/python -m onebit.bench.readme
 
 clean:
