@@ -27,12 +27,12 @@ from typing import Any
 
 from onebit import data as datasets
 from onebit._registry import OnebitError
-from onebit.experiments.classifier_runs import final_run, model_inputs
+from onebit.experiments.classifier_runs import model_inputs, select_then_train
 from onebit.experiments.figures import batch1_latency, mean_std
-from onebit.experiments.selection import Candidate, select
+from onebit.experiments.selection import Candidate
 from onebit.experiments.twin_tables import runs_table, selection_tables
 from onebit.models.bats_genotype import resolve_genotype
-from onebit.train import TrainConfig, fit
+from onebit.train import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -123,38 +123,19 @@ def run_bats_report(
         },
         "hand-designed": {},
     }
-    runs: list[dict[str, Any]] = []
-    selections: dict[str, Any] = {}
-    programs: dict[str, Any] = {}
-    for variant in VARIANTS:
-        args = model_args[variant.name]
-
-        def train_candidate(
-            candidate: Candidate, variant: Variant = variant, args: dict = args
-        ) -> dict[str, float]:
-            lr = candidate.settings["lr"]
-            config = recipe(variant, args, data, selection_seed, epochs, lr, val_fraction)
-            final = fit(config, splits).final
-            log(
-                f"{variant.name} selection, {candidate.name}: "
-                f"val accuracy {final['val_accuracy']:.2%}"
-            )
-            return final
-
-        selection = select(GRID, train_candidate, ("val_accuracy",), RULE)
-        selections[variant.name] = {"seed": selection_seed, **selection.as_json()}
-        lr = selection.best.settings["lr"]
-        for seed in seeds:
-            config = recipe(variant, args, data, seed, epochs, lr, val_fraction)
-            row, program, model = final_run(variant.name, config, splits)
-            runs.append(row)
-            if seed == seeds[0]:
-                programs[variant.name] = (program, model)
-            log(
-                f"{variant.name} seed {seed}: val {row['val_accuracy']:.2%}, test "
-                f"{row['test_accuracy']:.2%}, program {row['program_test_accuracy']:.2%} "
-                f"({row['predictions_changed']} predictions changed)"
-            )
+    by_name = {variant.name: variant for variant in VARIANTS}
+    runs, selections, programs = select_then_train(
+        list(by_name),
+        lambda name, seed, lr: recipe(
+            by_name[name], model_args[name], data, seed, epochs, lr, val_fraction
+        ),
+        GRID,
+        RULE,
+        splits,
+        seeds,
+        selection_seed,
+        log,
+    )
     sample = model_inputs(splits)[:1]
     latency = {name: batch1_latency(*pair, sample) for name, pair in programs.items()}
     for name, figures in latency.items():

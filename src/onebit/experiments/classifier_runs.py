@@ -1,9 +1,11 @@
-"""One final run of a classifier experiment: train a seed, count its operations, convert it, and
-score its packed program on the test split against the model's own predictions."""
+"""The runs of a classifier experiment: each network's learning rate chosen on validation, then
+every seed trained, its operations counted, converted, and its packed program scored on the test
+split against the model's own predictions."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,6 +13,7 @@ import torch
 
 from onebit._registry import OnebitError
 from onebit.convert import convert
+from onebit.experiments.selection import Candidate, select
 from onebit.summary import summarize
 from onebit.train import TrainConfig, fit
 
@@ -72,3 +75,54 @@ def final_run(
         }
     row |= {"wall_seconds": time.perf_counter() - started, "history": result.history}
     return row, program, model
+
+
+def select_then_train(
+    names: Sequence[str],
+    recipe: Callable[[str, int, float], TrainConfig],
+    grid: Sequence[Candidate],
+    rule: str,
+    splits: Any,
+    seeds: Sequence[int],
+    selection_seed: int,
+    log: Callable[[str], None],
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, tuple[Any, torch.nn.Module]]]:
+    """For each network of ``names``: choose its learning rate on validation accuracy (``grid``
+    on ``selection_seed``, :func:`~onebit.experiments.selection.select`), then train every seed
+    at that rate and convert it (:func:`final_run`).
+
+    Args:
+        recipe: ``(network, seed, lr) -> TrainConfig``.
+
+    Returns:
+        The final runs' rows, each network's selection (its candidates and choice), and the
+        first seed's program and model of each network.
+    """
+    runs: list[dict[str, Any]] = []
+    selections: dict[str, Any] = {}
+    programs: dict[str, tuple[Any, torch.nn.Module]] = {}
+    for name in names:
+
+        def train_candidate(candidate: Candidate, name: str = name) -> dict[str, float]:
+            final = fit(recipe(name, selection_seed, candidate.settings["lr"]), splits).final
+            log(f"{name} selection, {candidate.name}: val accuracy {final['val_accuracy']:.2%}")
+            return final
+
+        selection = select(grid, train_candidate, ("val_accuracy",), rule)
+        selections[name] = {"seed": selection_seed, **selection.as_json()}
+        lr = selection.best.settings["lr"]
+        for seed in seeds:
+            row, program, model = final_run(name, recipe(name, seed, lr), splits)
+            runs.append(row)
+            if seed == seeds[0]:
+                programs[name] = (program, model)
+            engine = (
+                "refused"
+                if row["program_test_accuracy"] is None
+                else f"{row['program_test_accuracy']:.2%} ({row['predictions_changed']} changed)"
+            )
+            log(
+                f"{name} seed {seed}: val {row['val_accuracy']:.2%}, test "
+                f"{row['test_accuracy']:.2%}, program {engine}"
+            )
+    return runs, selections, programs

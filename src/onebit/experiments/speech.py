@@ -29,16 +29,16 @@ from onebit import data as datasets
 from onebit._registry import OnebitError
 from onebit.audio import FRONTEND
 from onebit.bench.timing import median_seconds
-from onebit.experiments.classifier_runs import final_run
+from onebit.experiments.classifier_runs import select_then_train
 from onebit.experiments.figures import TIMING, batch1_latency
-from onebit.experiments.selection import Candidate, select
+from onebit.experiments.selection import Candidate
 from onebit.experiments.twin_tables import (
     network_table,
     runs_table,
     selection_tables,
     summarize_networks,
 )
-from onebit.train import TrainConfig, fit
+from onebit.train import TrainConfig
 
 MODEL = "kws-bnn"
 VARIANTS = {"binary": {"binary": True}, "float": {"binary": False}}
@@ -119,36 +119,16 @@ def run_speech_report(
     splits = datasets.load(data) if splits is None else splits
     if not isinstance(splits, datasets.KeywordSplits):
         raise OnebitError(f"{data} is not a keyword dataset (got {type(splits).__name__})")
-    runs: list[dict[str, Any]] = []
-    selections: dict[str, Any] = {}
-    programs: dict[str, Any] = {}
-    for variant in VARIANTS:
-
-        def train_candidate(candidate: Candidate, variant: str = variant) -> dict[str, float]:
-            lr = candidate.settings["lr"]
-            config = recipe(variant, data, selection_seed, epochs, lr, val_fraction, model_args)
-            final = fit(config, splits).final
-            log(f"{variant} selection, {candidate.name}: val accuracy {final['val_accuracy']:.2%}")
-            return final
-
-        selection = select(GRID, train_candidate, ("val_accuracy",), RULE)
-        selections[variant] = {"seed": selection_seed, **selection.as_json()}
-        lr = selection.best.settings["lr"]
-        for seed in seeds:
-            config = recipe(variant, data, seed, epochs, lr, val_fraction, model_args)
-            row, program, model = final_run(variant, config, splits)
-            runs.append(row)
-            if seed == seeds[0]:
-                programs[variant] = (program, model)
-            engine = (
-                "refused"
-                if row["program_test_accuracy"] is None
-                else f"{row['program_test_accuracy']:.2%} ({row['predictions_changed']} changed)"
-            )
-            log(
-                f"{variant} seed {seed}: val {row['val_accuracy']:.2%}, test "
-                f"{row['test_accuracy']:.2%}, program {engine}"
-            )
+    runs, selections, programs = select_then_train(
+        VARIANTS,
+        lambda name, seed, lr: recipe(name, data, seed, epochs, lr, val_fraction, model_args),
+        GRID,
+        RULE,
+        splits,
+        seeds,
+        selection_seed,
+        log,
+    )
     sample = np.ascontiguousarray(splits.x_test[:1])
     latency = {name: batch1_latency(*pair, sample) for name, pair in programs.items()}
     return {

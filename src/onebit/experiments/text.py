@@ -22,16 +22,16 @@ from typing import Any
 from onebit import data as datasets
 from onebit._registry import OnebitError
 from onebit.data import debian
-from onebit.experiments.classifier_runs import final_run, model_inputs
+from onebit.experiments.classifier_runs import model_inputs, select_then_train
 from onebit.experiments.figures import batch1_latency
-from onebit.experiments.selection import Candidate, select
+from onebit.experiments.selection import Candidate
 from onebit.experiments.twin_tables import (
     network_table,
     runs_table,
     selection_tables,
     summarize_networks,
 )
-from onebit.train import TrainConfig, fit
+from onebit.train import TrainConfig
 
 MODEL = "text-cnn"
 VARIANTS = {"binary": {"binary": True}, "float": {"binary": False}}
@@ -102,36 +102,16 @@ def run_text_report(
     splits = datasets.load(data) if splits is None else splits
     if not isinstance(splits, datasets.TextSplits):
         raise OnebitError(f"{data} is not a text dataset (got {type(splits).__name__})")
-    runs: list[dict[str, Any]] = []
-    selections: dict[str, Any] = {}
-    programs: dict[str, Any] = {}
-    for variant in VARIANTS:
-
-        def train_candidate(candidate: Candidate, variant: str = variant) -> dict[str, float]:
-            lr = candidate.settings["lr"]
-            config = recipe(variant, data, selection_seed, epochs, lr, val_fraction, model_args)
-            final = fit(config, splits).final
-            log(f"{variant} selection, {candidate.name}: val accuracy {final['val_accuracy']:.2%}")
-            return final
-
-        selection = select(GRID, train_candidate, ("val_accuracy",), RULE)
-        selections[variant] = {"seed": selection_seed, **selection.as_json()}
-        lr = selection.best.settings["lr"]
-        for seed in seeds:
-            config = recipe(variant, data, seed, epochs, lr, val_fraction, model_args)
-            row, program, model = final_run(variant, config, splits)
-            runs.append(row)
-            if seed == seeds[0]:
-                programs[variant] = (program, model)
-            engine = (
-                "refused"
-                if row["program_test_accuracy"] is None
-                else f"{row['program_test_accuracy']:.2%} ({row['predictions_changed']} changed)"
-            )
-            log(
-                f"{variant} seed {seed}: val {row['val_accuracy']:.2%}, test "
-                f"{row['test_accuracy']:.2%}, program {engine}"
-            )
+    runs, selections, programs = select_then_train(
+        VARIANTS,
+        lambda name, seed, lr: recipe(name, data, seed, epochs, lr, val_fraction, model_args),
+        GRID,
+        RULE,
+        splits,
+        seeds,
+        selection_seed,
+        log,
+    )
     sample = model_inputs(splits)[:1]
     latency = {name: batch1_latency(*pair, sample) for name, pair in programs.items()}
     return {
