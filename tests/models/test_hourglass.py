@@ -29,10 +29,12 @@ def test_the_block_concatenates_half_a_quarter_and_a_quarter_onto_the_shortcut()
     c = block.branch3(b)
     assert (a.shape[1], b.shape[1], c.shape[1]) == (8, 4, 4)
     assert torch.equal(block(x), torch.cat([a, b, c], 1) + block.shortcut(x))
-    convs = [m for m in block.modules() if isinstance(m, QuantConv2d)]
-    assert len(convs) == 3 and all(conv.alpha_scaling for conv in convs)
+    convs = [block.branch1[-1], block.branch2[-1], block.branch3[-1]]
+    assert all(isinstance(conv, QuantConv2d) and conv.alpha_scaling for conv in convs)
     assert all(conv.kernel_size == (3, 3) and conv.padding == (1, 1) for conv in convs)
-    assert isinstance(block.shortcut[-1], nn.Conv2d)  # 8 -> 16 channels: a real 1x1 projection
+    projection = block.shortcut[-1]  # 8 -> 16 channels: a binary 1x1 projection
+    assert isinstance(projection, QuantConv2d) and projection.kernel_size == (1, 1)
+    assert isinstance(HierarchicalBlock(8, 16, False, 0.1).shortcut[-1], nn.Conv2d)
     assert isinstance(HierarchicalBlock(16, 16, True, 0.1).shortcut, nn.Identity)
     with pytest.raises(OnebitError, match="divisible by 4"):
         HierarchicalBlock(8, 10, True, 0.1)
@@ -59,10 +61,16 @@ def test_one_heatmap_per_landmark_at_a_quarter_of_the_side() -> None:
     assert model.output_shape == (5, 8, 8) and model.heatmap_stride == 4
     assert model(torch.rand(3, 1, 32, 32)).shape == (3, 5, 8, 8)
     binary = [m for m in model.modules() if isinstance(m, QuantConv2d)]
-    assert len(binary) == 3 * (3 + 3 * 2 + 1 + 1)  # stem 3 blocks, 2 levels of 3, inner, head
+    # stem 3 blocks, 2 levels of 3, inner, head; the stem's 2 projections; the head's 1x1
+    assert len(binary) == 3 * (3 + 3 * 2 + 1 + 1) + 2 + 1
+    real = [m for m in model.modules() if type(m) is nn.Conv2d]
+    assert [m.kernel_size for m in real] == [(7, 7), (1, 1)]  # only the first and the last
     twin = small(binary=False)
     assert not any(isinstance(m, QuantConv2d) for m in twin.modules())
-    assert sum(p.numel() for p in twin.parameters()) == sum(p.numel() for p in model.parameters())
+    extra_norm = 2 * 16  # the binary head's BN before its sign
+    assert sum(p.numel() for p in twin.parameters()) + extra_norm == sum(
+        p.numel() for p in model.parameters()
+    )
 
 
 def test_it_learns_a_heatmap() -> None:

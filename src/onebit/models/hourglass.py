@@ -10,21 +10,23 @@ authors' float network in ``1adrianb/face-alignment`` (``face_alignment/models.p
                   a -> [BN -> sign -> binary conv 3x3] to C/4      = b
                   b -> [BN -> sign -> binary conv 3x3] to C/4      = c
              concat(a, b, c) + shortcut(x)
-             shortcut: identity, or BN -> ReLU -> real 1x1 conv when the channels change
+             shortcut: identity, or BN -> sign -> binary 1x1 conv when the channels change
     hourglass(d)  block(x) + upsample_nearest_2x(block(hourglass(d - 1)(block(maxpool_2(x)))))
              (at d = 1 the inner hourglass is one more block)
     stem     real conv 7x7/2 (S) -> BN -> ReLU -> block(S, 2S) -> maxpool 2
              -> block(2S, 2S) -> block(2S, F)        (S = 64 in the paper's network)
-    head     hourglass(depth) -> block(F, F) -> real 1x1 conv -> BN -> ReLU
+    head     hourglass(depth) -> block(F, F) -> BN -> sign -> binary 1x1 conv -> BN -> ReLU
              -> real 1x1 conv to one heatmap per landmark (at 1/4 of the input's side)
 
 The binary convolutions' weights are ``sign(W)`` scaled per output channel by XNOR-Net's
 ``alpha_c = mean |W_c|`` (the paper binarizes as XNOR-Net, Rastegari et al. 2016), and the
-activations are ``ste_sign``; the first and the last layers and the two 1x1 shortcut
-projections of the stem stay real-valued, as the paper keeps the first and last layers.
+activations are ``ste_sign``; only the first layer (the 7x7 convolution of the image) and the
+last (the 1x1 convolution to the heatmaps) stay real-valued, as the paper keeps them.
 
 Deviations: the block's BN placement and 1x1 projections are the float code's; its three
-branches are binarized by putting the sign where the code has a ReLU; the float twin
+branches, its 1x1 shortcut projections and the head's 1x1 convolution are binarized by putting
+the sign where the code has a ReLU (the head's, before the convolution: its input is the
+block's sum, which has no ReLU); the float twin
 (``binary=False``) is that code's block (BN -> ReLU -> float conv), the network the paper
 compares its binary one against. One hourglass (FAN-1); the paper stacks up to eight with
 intermediate supervision.
@@ -46,15 +48,19 @@ HEATMAP_STRIDE = 4
 """Input pixels per heatmap pixel: the stem's strided conv and its max-pool."""
 
 
-def block_branch(in_channels: int, out_channels: int, binary: bool, momentum: float) -> nn.Module:
-    """BN -> sign -> binary 3x3 conv, or in the float twin BN -> ReLU -> 3x3 conv."""
+def normed_conv(
+    in_channels: int, out_channels: int, kernel: int, binary: bool, momentum: float
+) -> nn.Module:
+    """BN -> sign -> binary conv (XNOR-Net's alpha per output channel), or in the float twin
+    BN -> ReLU -> conv; ``kernel`` 3 (padded by 1) or 1."""
     norm = nn.BatchNorm2d(in_channels, momentum=momentum)
+    padding = kernel // 2
     if binary:
         conv = QuantConv2d(
             in_channels,
             out_channels,
-            3,
-            padding=1,
+            kernel,
+            padding=padding,
             bias=False,
             input_quantizer="ste_sign",
             weight_quantizer="ste_sign",
@@ -62,8 +68,23 @@ def block_branch(in_channels: int, out_channels: int, binary: bool, momentum: fl
         )
         return nn.Sequential(norm, conv)
     return nn.Sequential(
-        norm, nn.ReLU(), nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
+        norm,
+        nn.ReLU(),
+        nn.Conv2d(in_channels, out_channels, kernel, padding=padding, bias=False),
     )
+
+
+def block_branch(in_channels: int, out_channels: int, binary: bool, momentum: float) -> nn.Module:
+    """BN -> sign -> binary 3x3 conv, or in the float twin BN -> ReLU -> 3x3 conv."""
+    return normed_conv(in_channels, out_channels, 3, binary, momentum)
+
+
+def head_projection(features: int, binary: bool, momentum: float) -> nn.Module:
+    """The head's 1x1 convolution: BN -> sign -> binary 1x1 conv, or in the float twin the
+    code's plain 1x1 conv (its BN and ReLU follow in both)."""
+    if binary:
+        return normed_conv(features, features, 1, binary, momentum)
+    return nn.Conv2d(features, features, 1, bias=False)
 
 
 class HierarchicalBlock(nn.Module):
@@ -82,11 +103,7 @@ class HierarchicalBlock(nn.Module):
         self.branch3 = block_branch(quarter, quarter, binary, momentum)
         self.shortcut: nn.Module = nn.Identity()
         if in_channels != out_channels:
-            self.shortcut = nn.Sequential(
-                nn.BatchNorm2d(in_channels, momentum=momentum),
-                nn.ReLU(),
-                nn.Conv2d(in_channels, out_channels, 1, bias=False),
-            )
+            self.shortcut = normed_conv(in_channels, out_channels, 1, binary, momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = self.branch1(x)
@@ -152,7 +169,7 @@ class LandmarkHourglass(nn.Module):
         self.hourglass = Hourglass(depth, features, binary, momentum)
         self.head = nn.Sequential(
             HierarchicalBlock(features, features, binary, momentum),
-            nn.Conv2d(features, features, 1, bias=False),
+            head_projection(features, binary, momentum),
             nn.BatchNorm2d(features, momentum=momentum),
             nn.ReLU(),
             nn.Conv2d(features, num_landmarks, 1),
