@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
 from onebit.atomic import atomic_open, atomic_write
@@ -32,3 +35,26 @@ def test_atomic_open_removes_its_temporary_and_keeps_the_old_file(tmp_path, erro
         raise error
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
     assert target.read_text() == "old"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize("writer", ["open", "write"])
+def test_a_saved_file_gets_the_mode_of_one_written_in_place(tmp_path, writer):
+    def save(target, data: bytes) -> None:
+        if writer == "open":
+            with atomic_open(target) as handle:
+                handle.write(data)
+        else:
+            atomic_write(target, lambda tmp: tmp.write_bytes(data))
+
+    new = tmp_path / "model.onebit"
+    save(new, b"a")
+    assert stat.S_IMODE(new.stat().st_mode) == 0o666 & ~_umask()  # not mkstemp's 0600
+    new.chmod(0o640)
+    save(new, b"b")
+    assert stat.S_IMODE(new.stat().st_mode) == 0o640 and new.read_bytes() == b"b"

@@ -1,13 +1,36 @@
-"""Writing files so that a crash never leaves a half-written one: temp file, fsync, rename."""
+"""Writing files so that a crash never leaves a half-written one: temp file, fsync, rename.
+
+The temporary file ``mkstemp`` makes is private (0600); before the rename it gets the mode the
+file had, or for a new file the mode ``open`` would give it (0666 less the umask), so a saved
+file is as readable as one written in place.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it: set, then restore (once, at import)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def _final_mode(target: Path) -> int:
+    """The mode the written file gets: the replaced file's, else 0666 less the umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_UMASK
 
 
 @contextlib.contextmanager
@@ -23,6 +46,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
+            os.fchmod(handle.fileno(), _final_mode(target))
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
@@ -39,6 +63,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, _final_mode(target))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
