@@ -91,3 +91,22 @@ def test_missing_input_shape_is_a_clear_error():
         summarize(nn.Sequential(nn.Linear(3, 2)))
     assert summarize(nn.Sequential(nn.Linear(3, 2)), (3,)).float_macs == 6
     assert summarize(torch.nn.Linear(3, 2), (3,)).params == 8
+
+
+def test_a_layer_fed_by_a_sign_module_counts_binary_macs():
+    """ReActNet's layout: the sign is a module of its own before a conv that has no input
+    quantizer; the converter packs that input, so its MACs are XNOR-popcounts."""
+    from onebit.quantizers import ApproxSign
+
+    def conv() -> QuantConv2d:
+        return QuantConv2d(8, 16, 3, padding=1, input_quantizer=None, weight_quantizer="ste_sign")
+
+    macs = 8 * 9 * 16 * 5 * 5
+    signed = summarize(nn.Sequential(ApproxSign(), conv()), (8, 5, 5))
+    assert (signed.binary_macs, signed.float_macs) == (macs, 0)
+    assert signed.layers[1].input_bits == 1
+    for before in (nn.Identity(), nn.Sequential(ApproxSign(), nn.ReLU())):  # not a sign's output
+        plain = summarize(nn.Sequential(before, conv()), (8, 5, 5))
+        assert (plain.binary_macs, plain.float_macs) == (0, macs)
+    mini = summarize(models.create("reactnet-mini"))
+    assert mini.binary_macs > 0.9 * (mini.binary_macs + mini.float_macs)

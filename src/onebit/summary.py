@@ -3,8 +3,10 @@ width, memory packed vs float32, and binary vs float multiply-accumulates.
 
 Bit widths come from each quantized layer's own declaration (``quantized_parameters``), the same
 one the optimizer grouping and the converter read. A multiply-accumulate counts as binary when
-both of its operands are 1 bit (it runs as XNOR-popcount), as k-bit when both have 8 bits or
-fewer (it runs bit-serially, as ``k x l`` AND-popcounts); otherwise it counts as a float MAC.
+both of its operands are 1 bit (it runs as XNOR-popcount; a layer's input is 1 bit when its own
+quantizer or the 1-bit quantizer module right before it makes it so), as k-bit when both have 8
+bits or fewer (it runs bit-serially, as ``k x l`` AND-popcounts); otherwise it counts as a float
+MAC.
 """
 
 from __future__ import annotations
@@ -149,10 +151,17 @@ def summarize(model: nn.Module, input_shape: Sequence[int] | None = None) -> Mod
         raise OnebitError("the model has no input_shape attribute; pass input_shape")
     layers = _layers(model)
     outputs: dict[str, torch.Tensor] = {}
+    inputs: dict[str, object] = {}
+    signs: list[torch.Tensor] = []  # outputs of 1-bit quantizer modules (kept alive for `is`)
+
+    def record(module: nn.Module, args: tuple, out: object, name: str) -> None:
+        outputs[name] = out
+        inputs[name] = args[0] if args else None
+        if isinstance(module, Quantizer) and module.precision == 1:
+            signs.append(out)
+
     handles = [
-        module.register_forward_hook(
-            lambda mod, args, out, name=name: outputs.__setitem__(name, out)
-        )
+        module.register_forward_hook(lambda mod, args, out, name=name: record(mod, args, out, name))
         for name, module in layers
     ]
     was_training = model.training
@@ -182,13 +191,22 @@ def summarize(model: nn.Module, input_shape: Sequence[int] | None = None) -> Mod
                 other[bits] = other.get(bits, 0) + param.numel()
         macs = _macs(module, output) if isinstance(output, torch.Tensor) else 0
         quantized = isinstance(module, QuantizedLayer)
-        is_binary = quantized and module.is_binary
+        # a layer without an input quantizer that reads a sign module's output (ReActNet's
+        # RSign before its conv) runs as XNOR-popcount too: the converter packs that input
+        signed_input = (
+            quantized
+            and module.input_quantizer is None
+            and any(inputs.get(name) is sign for sign in signs)
+        )
+        is_binary = quantized and (
+            module.is_binary or (signed_input and module.weight_precision == 1)
+        )
         is_kbit = (
             quantized
             and not is_binary
             and max(module.input_precision, module.weight_precision) <= MAX_KBIT
         )
-        input_bits = module.input_precision if quantized else None
+        input_bits = (1 if signed_input else module.input_precision) if quantized else None
         weight_bits = module.weight_precision if quantized else None
         if isinstance(module, (Quantizer, nn.Embedding)):  # a quantizer's input; token ids
             input_bits = None
