@@ -26,6 +26,9 @@ def test_a_small_hourglass_benchmark_writes_its_report(tmp_path) -> None:
     assert result["heatmap_shape"] == [5, 8, 8] and result["same_decoded_points"] == 1.0
     assert result["max_abs_heatmap_difference"] < 1e-4
     assert result["binary_macs"] > 0 and result["float_macs"] > 0
+    peak = result["xor_popcount_peak_gmacs_per_core"] * 1e9
+    assert result["binary_floor_ms"] == pytest.approx(1e3 * result["binary_macs"] / peak)
+    assert "binary MACs alone take at least" in out.with_suffix(".md").read_text()
     (row,) = result["rows"]
     assert row["threads"] == 1 and row["twin_setup"] == "eager channels_last"
     assert row["speedup_vs_twin"] == pytest.approx(row["twin_ms"] / row["onebit_ms"])
