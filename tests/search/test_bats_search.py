@@ -123,3 +123,16 @@ def test_the_cli_writes_the_genotype_the_log_and_the_plot(tmp_path) -> None:
     ]
     bad = CliRunner().invoke(app, [*args, "--temperature", "-1", "--out", str(out)])
     assert bad.exit_code == 2 and "temperature must be a positive number" in bad.output
+
+
+def test_each_search_step_leaves_the_other_parameters_out_of_backward() -> None:
+    from onebit.search.bats import _frozen
+
+    a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
+    with _frozen([a]):
+        (a * b).sum().backward()
+        assert not a.requires_grad
+    assert a.grad is None and torch.equal(b.grad, torch.ones(2)) and a.requires_grad
+    with pytest.raises(RuntimeError), _frozen([b]):
+        raise RuntimeError("a failed step")
+    assert b.requires_grad  # restored on the way out of a failure too

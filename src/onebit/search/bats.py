@@ -20,9 +20,10 @@ before the architecture steps start unless ``warmup_epochs`` asks for one.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -139,6 +140,20 @@ def searched_halves(
     return (x[first], y[first]), (x[second], y[second]), splits
 
 
+@contextlib.contextmanager
+def _frozen(parameters: Iterable[torch.nn.Parameter]) -> Iterator[None]:
+    """Leave ``parameters`` out of the backward pass for a while: each step of the alternating
+    search updates one set, and autograd would otherwise compute the other's gradients too."""
+    frozen = [p for p in parameters if p.requires_grad]
+    for parameter in frozen:
+        parameter.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter in frozen:
+            parameter.requires_grad_(True)
+
+
 def search_bats(
     config: SearchConfig,
     on_epoch: EpochCallback | None = None,
@@ -191,18 +206,19 @@ def search_bats(
             if search_arch:
                 a = a_order[batch]
                 arch_optimizer.zero_grad(set_to_none=True)
-                logits = net(xa_t[a])
-                loss = F.cross_entropy(logits, ya_t[a])
-                loss.backward()
+                with _frozen(net.weight_parameters()):
+                    logits = net(xa_t[a])
+                    loss = F.cross_entropy(logits, ya_t[a])
+                    loss.backward()
                 arch_optimizer.step()
                 sums[2] += loss.item()
                 sums[3] += (logits.argmax(1) == ya_t[a]).float().mean().item()
             w = w_order[batch]
             weights_optimizer.zero_grad(set_to_none=True)
-            logits = net(xw_t[w])
-            loss = F.cross_entropy(logits, yw_t[w])
-            loss.backward()
-            net.alpha_normal.grad = net.alpha_reduce.grad = None  # weight steps leave alpha
+            with _frozen(net.architecture_parameters()):
+                logits = net(xw_t[w])
+                loss = F.cross_entropy(logits, yw_t[w])
+                loss.backward()
             weights_optimizer.step()
             schedule.step()
             clip_latent_weights(net)
