@@ -75,13 +75,16 @@ std::vector<ChainStep> PostSteps::steps(const std::vector<const float*>& residua
   return out;
 }
 
-PostSteps init_post(Op& op, std::int64_t channels, bool allowed) {
+PostSteps init_post(Op& op, std::int64_t channels, bool allowed, std::int64_t joined) {
   PostSteps post(op, channels);
   if (!post.empty() && !allowed)
     throw program_error("op " + op.where() + ": a post tail needs a float output");
-  if (static_cast<int>(op.inputs().size()) != 1 + post.adds())
-    throw program_error("op " + op.where() + " takes " + std::to_string(1 + post.adds()) +
-                        " input(s): its own and one per add step");
+  const std::int64_t own = joined ? joined : 1;
+  if (static_cast<std::int64_t>(op.inputs().size()) != own + post.adds())
+    throw program_error("op " + op.where() + " takes " + std::to_string(own + post.adds()) +
+                        " input(s): " +
+                        (joined ? "the " + std::to_string(joined) + " it joins" : "its own") +
+                        " and one per add step");
   return post;
 }
 
@@ -167,16 +170,22 @@ Value layer_output(const Op& op, const std::vector<Value>& inputs, const Shape& 
   (void)bound;  // the caller passes epilogue.bound(bound) as epilogue_bound
   shape.push_back(channels);
   if (kind == "int") return Value{Kind::int32, shape, channels, epilogue_bound, 0};
+  return post_output(op, std::vector<Value>(inputs.begin() + 1, inputs.end()), shape,
+                     epilogue_bound, post);
+}
+
+Value post_output(const Op& op, const std::vector<Value>& residuals, const Shape& shape,
+                  double bound, const PostSteps& post) {
   std::vector<double> residual_bounds;
-  for (std::size_t i = 1; i < inputs.size(); ++i) {
-    op.expect(inputs[i], Kind::float32, -1, "residual");
-    if (inputs[i].shape != shape)
+  for (const Value& residual : residuals) {
+    op.expect(residual, Kind::float32, -1, "residual");
+    if (residual.shape != shape)
       throw program_error("op " + op.where() + ": a residual of shape " +
-                          pyformat::tuple(inputs[i].shape) + " cannot be added to its output of shape " +
+                          pyformat::tuple(residual.shape) + " cannot be added to its output of shape " +
                           pyformat::tuple(shape));
-    residual_bounds.push_back(inputs[i].bound);
+    residual_bounds.push_back(residual.bound);
   }
-  return float_value(shape, post.bound(epilogue_bound, residual_bounds), op.where());
+  return float_value(shape, post.bound(bound, residual_bounds), op.where());
 }
 
 void check_padding_bits(const Op& op, const std::string& role, const Tensor& words,
@@ -222,9 +231,10 @@ double row_sums(const std::vector<float>& weight, std::int64_t outputs) {
   return largest;
 }
 
-std::vector<const float*> residual_maps(const std::vector<const void*>& inputs) {
+std::vector<const float*> residual_maps(const std::vector<const void*>& inputs, std::size_t first) {
   std::vector<const float*> out;
-  for (std::size_t i = 1; i < inputs.size(); ++i) out.push_back(static_cast<const float*>(inputs[i]));
+  for (std::size_t i = first; i < inputs.size(); ++i)
+    out.push_back(static_cast<const float*>(inputs[i]));
   return out;
 }
 

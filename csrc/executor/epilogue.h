@@ -18,6 +18,7 @@ namespace onebit {
 
 class PostSteps {
  public:
+  PostSteps() = default;  // no steps
   PostSteps(Op& op, std::int64_t channels);
   bool empty() const { return templates_.empty(); }
   int adds() const { return adds_; }
@@ -32,8 +33,9 @@ class PostSteps {
   int adds_ = 0;
 };
 
-// Reads `op`'s post tail and checks that it has one extra input per add step.
-PostSteps init_post(Op& op, std::int64_t channels, bool allowed = true);
+// Reads `op`'s post tail and checks that it has one extra input per add step after its own: one
+// for a layer (joined = 0), the `joined` maps for a concat.
+PostSteps init_post(Op& op, std::int64_t channels, bool allowed = true, std::int64_t joined = 0);
 
 // The largest magnitude of min(max(x, low), high) over |x| <= bound (limits as float32).
 double hardtanh_bound(double bound, double low, double high);
@@ -85,6 +87,11 @@ Value layer_output(const Op& op, const std::vector<Value>& inputs, const Shape& 
                    std::int64_t channels, double bound, const char* epilogue_kind,
                    double epilogue_bound, const PostSteps& post);
 
+// A float output of `shape` within ±bound before `post`: its residuals (one per add step) checked
+// to be float maps of that shape, and the bound after the tail.
+Value post_output(const Op& op, const std::vector<Value>& residuals, const Shape& shape,
+                  double bound, const PostSteps& post);
+
 // Refuse packed words (rows of words_for(row_bits) words along the last axis) with a bit set
 // beyond each row's row_bits real bits.
 void check_padding_bits(const Op& op, const std::string& role, const Tensor& words,
@@ -98,8 +105,9 @@ std::vector<float> weights_float(Op& op, const Shape& shape);
 // sums pairwise: the two agree to float64 rounding, and the figure is a bound).
 double row_sums(const std::vector<float>& weight, std::int64_t outputs);
 
-// The residual maps of a layer's extra inputs (one per post add step).
-std::vector<const float*> residual_maps(const std::vector<const void*>& inputs);
+// The residual maps of an op's extra inputs (one per post add step), from input #first on.
+std::vector<const float*> residual_maps(const std::vector<const void*>& inputs,
+                                        std::size_t first = 1);
 
 // `steps` over `rows` rows of `channels` floats at y, in place, on up to `threads` threads.
 void apply_chain(const std::vector<ChainStep>& steps, float* y, std::int64_t rows,

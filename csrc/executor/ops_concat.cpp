@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/threads.h"
+#include "float/float_chain.h"
 
 namespace onebit {
 
@@ -146,7 +147,10 @@ std::string positive_integer(const json& value) {
 Concat::Concat(const json& spec, const TensorTable& tensors, const char* type, Kind kind)
     : Op(spec, tensors, type, -1), kind_(kind) {
   const json& channels = attr("channels");
-  bool ok = channels.is_array() && channels.size() == inputs().size();
+  const std::size_t n = inputs().size();
+  const bool tail = has_attr("post");  // then the inputs past the joined ones are its residuals
+  bool ok = channels.is_array() &&
+            (tail ? !channels.empty() && channels.size() <= n : channels.size() == n);
   for (std::size_t i = 0; ok && i < channels.size(); ++i) {
     channel_text_.push_back(positive_integer(channels[i]));
     ok = !channel_text_.back().empty();
@@ -155,9 +159,18 @@ Concat::Concat(const json& spec, const TensorTable& tensors, const char* type, K
                       std::stoll(channel_text_.back()) <= kMaxSize;
     channels_.push_back(fits ? std::stoll(channel_text_.back()) : -1);
   }
+  if (!ok && tail)
+    throw program_error("op " + where() + ": channels must be one integer >= 1 per joined input (" +
+                        std::to_string(n) + " inputs: the joined, then one per add step)");
   if (!ok)
     throw program_error("op " + where() + ": channels must be one integer >= 1 per input (" +
-                        std::to_string(inputs().size()) + " inputs)");
+                        std::to_string(n) + " inputs)");
+  big_int joined = 0;
+  for (std::int64_t c : channels_) joined += c < 0 ? big_int{kMaxSize} + 1 : big_int{c};
+  if (tail && joined > kMaxSize)
+    throw program_error("op " + where() + ": a post tail needs at most 2^31-1 joined channels");
+  post_ = init_post(*this, tail ? static_cast<std::int64_t>(joined) : 0, kind_ == Kind::float32,
+                    static_cast<std::int64_t>(channels_.size()));
   if (kind_ == Kind::bits)
     aligned_ = std::all_of(channels_.begin(), channels_.end() - 1,  // -1: infer() refuses it
                            [](std::int64_t c) { return c % kWordBits == 0; });
@@ -167,7 +180,8 @@ std::int64_t Concat::width(std::int64_t channels) const {
   return kind_ == Kind::bits ? words_for(channels) : channels;
 }
 
-Value Concat::infer(const std::vector<Value>& inputs) {
+Value Concat::infer(const std::vector<Value>& values) {
+  const std::vector<Value> inputs(values.begin(), values.begin() + channels_.size());  // joined
   const Value& first = inputs[0];
   const auto prefix = [](const Value& value) { return Shape(value.shape.begin(), value.shape.end() - 1); };
   widths_.clear();
@@ -203,20 +217,31 @@ Value Concat::infer(const std::vector<Value>& inputs) {
   }
   double bound = 0.0;
   for (const Value& x : inputs) bound = std::max(bound, x.bound);
-  return float_value(shape, bound, where());
+  return post_output(*this, std::vector<Value>(values.begin() + channels_.size(), values.end()),
+                     shape, bound, post_);
 }
 
+// Rows joined a tile at a time, the post tail run on each tile right after its copy, while it is
+// in L1 (one pass over the map instead of one per step). Without a tail the tiles are the chunks.
 void Concat::run(const std::vector<const void*>& inputs, void* output, const RunContext& ctx) const {
   const std::size_t size = static_cast<std::size_t>(kind_size(kind_));
   char* out = static_cast<char*>(output);
+  const std::vector<ChainStep> steps = post_.steps(residual_maps(inputs, channels_.size()));
+  const SimdPath path = default_simd_path();
   for_row_chunks(ctx.batch * rows_, total_width_, ctx.threads, [&](std::int64_t r0, std::int64_t r1) {
-    for (std::int64_t r = r0; r < r1; ++r) {
-      char* dst = out + r * total_width_ * size;
-      for (std::size_t i = 0; i < inputs.size(); ++i) {
-        const std::size_t bytes = static_cast<std::size_t>(widths_[i]) * size;
-        std::memcpy(dst, static_cast<const char*>(inputs[i]) + r * bytes, bytes);
-        dst += bytes;
+    const std::int64_t tile = steps.empty() ? r1 - r0 : chain_tile_rows(total_width_);
+    for (std::int64_t t = r0; t < r1; t += tile) {
+      const std::int64_t n = std::min(tile, r1 - t);
+      for (std::int64_t r = t; r < t + n; ++r) {
+        char* dst = out + r * total_width_ * size;
+        for (std::size_t i = 0; i < widths_.size(); ++i) {
+          const std::size_t bytes = static_cast<std::size_t>(widths_[i]) * size;
+          std::memcpy(dst, static_cast<const char*>(inputs[i]) + r * bytes, bytes);
+          dst += bytes;
+        }
       }
+      apply_chain_rows(steps, total_width_, reinterpret_cast<float*>(out) + t * total_width_,
+                       total_width_, t, n, 0, total_width_, path);
     }
   });
 }
@@ -233,7 +258,7 @@ void BinaryConcat::run(const std::vector<const void*>& inputs, void* output,
       word_t* dst = out + r * total_width_;
       std::fill(dst, dst + total_width_, word_t{0});
       std::int64_t bit = 0;  // where the next input's first channel goes
-      for (std::size_t i = 0; i < inputs.size(); ++i) {
+      for (std::size_t i = 0; i < widths_.size(); ++i) {
         const std::int64_t channels = channels_[i];
         const word_t* src = static_cast<const word_t*>(inputs[i]) + r * widths_[i];
         for (std::int64_t w = 0; w < widths_[i]; ++w, bit += kWordBits) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "epilogue.h"
 #include "op.h"
 
 namespace onebit {
@@ -59,7 +60,11 @@ class ChannelShuffle : public Op {
 };
 
 // Float maps (H, W, C_i), or vectors (C_i,), joined along the last axis: torch's cat(dim=1) of
-// NCHW maps. Attrs: channels, the channel count of each input, in order.
+// NCHW maps, then an optional post tail (epilogue.h's PostSteps: a residual add, a ReLU, a batch
+// norm...) run on each tile of joined rows while it is in cache, as a layer's is. Attrs: channels,
+// the channel count of each joined input, in order (at least one), and post. The inputs are the
+// joined maps, then one residual (a map of the output's shape) per add step of post; without
+// post every input is joined.
 class Concat : public Op {
  public:
   Concat(const json& spec, const TensorTable& tensors) : Concat(spec, tensors, "concat", Kind::float32) {}
@@ -74,8 +79,9 @@ class Concat : public Op {
   Kind kind_;
   std::vector<std::string> channel_text_;  // as the file gives them: Python's ints are unbounded
   std::vector<std::int64_t> channels_;      // their values, -1 where above kMaxSize
+  PostSteps post_;                         // the inputs past channels_.size() are its residuals
   std::int64_t rows_ = 0;                // pixels per sample (1 for vectors)
-  std::vector<std::int64_t> widths_;     // each input's last axis
+  std::vector<std::int64_t> widths_;     // each joined input's last axis
   std::int64_t total_width_ = 0;         // the output's last axis
   bool aligned_ = true;  // packed inputs whose words join as they are (see BinaryConcat)
 };

@@ -477,6 +477,34 @@ def test_concat_joins_float_maps_and_vectors_along_their_last_axis(tmp_path, cha
 
 
 @pytest.mark.parametrize("arithmetic", ["binary", "float32", "int8"])
+@pytest.mark.parametrize("layout", ["map", "vector"])
+def test_concat_runs_its_post_tail_over_the_joined_map(tmp_path, layout, arithmetic):
+    """The hourglass block's ``cat([a, b, c]) + x`` and a second residual, a ReLU and a batch
+    norm between them: the residuals are the inputs after the joined ones."""
+    rng = np.random.default_rng(5)
+    channels, (h, w) = [5, 2, 2], ((3, 2) if layout == "map" else (1, 1))
+    total = sum(channels)
+    layer, source = ("conv2d", "a") if layout == "map" else ("dense", "f")
+    ops = [("nchw_to_nhwc", ["x"], "a", {}, {}), ("flatten", ["a"], "f", {}, {})]
+    tensors: dict = {}
+    for i, c in enumerate([*channels, total, total]):
+        attrs, refs, made = _selection(rng, total, c, layer, f"m{i}")
+        ops.append((layer, [source], f"m{i}", attrs, refs))
+        tensors |= made
+    post = [{"step": "add"}, {"step": "relu"}, {"step": "affine"}, {"step": "add"}]
+    tensors |= {"s": rng.normal(size=total).astype(np.float32)}
+    tensors |= {"b": rng.normal(size=total).astype(np.float32)}
+    inputs = [f"m{i}" for i in range(len(channels) + 2)]
+    attrs = {"channels": channels, "post": post}
+    ops.append(("concat", inputs, "j", attrs, {"post2_scale": "s", "post2_bias": "b"}))
+    if layout == "map":
+        ops.append(("nhwc_to_nchw", ["j"], "y", {}, {}))
+    x = rng.normal(size=(8, total, h, w)).astype(np.float32)
+    output = "y" if layout == "map" else "j"
+    _assert_exact(_graph(total, h, w, ops, output), tensors, x, tmp_path, arithmetic)
+
+
+@pytest.mark.parametrize("arithmetic", ["binary", "float32", "int8"])
 # [7, 30, 60]: an input's shifted words spill into one more output word than it has
 @pytest.mark.parametrize(
     "channels",

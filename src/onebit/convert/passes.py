@@ -23,8 +23,9 @@ def _compose(chain: list[Callable[[torch.Tensor], torch.Tensor]]):
     return composed
 
 
-# layers whose float output can carry a post tail, and the ops that tail can hold
-TAIL_PRODUCERS = ("binary_conv2d", "binary_dense", "conv2d", "dense")
+# ops whose float output can carry a post tail (a float concat too: its residual adds then join
+# it in one pass), and the ops that tail can hold
+TAIL_PRODUCERS = ("binary_conv2d", "binary_dense", "conv2d", "dense", "concat")
 TAIL_STEPS = ("relu", "affine", "prelu", "hardtanh", "add")
 
 
@@ -155,17 +156,28 @@ class Rewriter:
         self.prune()
 
     def fuse_tails(self) -> None:
-        """Elementwise ops after a float-output layer (a ReLU, a batch norm after that ReLU, a
-        PReLU, a residual add...) become the layer's ``post`` tail, which its kernel runs on each
-        output tile while it is in cache instead of one pass over the map per op."""
-        for node in list(self.nodes):
-            if (
-                node in self.nodes
-                and node.type in TAIL_PRODUCERS
-                and node.attrs.get("epilogue") in ("float", "affine", "none")
-            ):
+        """Elementwise ops after a float-output layer or a float concat (a ReLU, a batch norm
+        after that ReLU, a PReLU, a residual add...) become its ``post`` tail, which its kernel
+        runs on each output tile while it is in cache instead of one pass over the map per op.
+        A concat's residuals follow the maps it joins in its inputs (its ``channels`` counts
+        those).
+
+        Layers go first, concats last: a layer's kernel is bound by its arithmetic, so the
+        residual of an add in its tail is read in the arithmetic's shadow, where a concat (bound
+        by memory) pays for every map it reads. A concat takes the adds no layer could (the
+        hourglass block's ``cat([a, b, c]) + x`` with an identity shortcut); with a projection
+        shortcut, that convolution's tail adds the concat."""
+        for node in sorted(self.nodes, key=lambda node: node.type == "concat"):
+            if node in self.nodes and self._takes_tail(node):
                 while self._absorb_next(node):
                     pass
+
+    def _takes_tail(self, node: Node) -> bool:
+        if node.type not in TAIL_PRODUCERS:
+            return False
+        if node.type == "concat":
+            return self.lowering.values[node.output].kind == "float"
+        return node.attrs.get("epilogue") in ("float", "affine", "none")
 
     def _absorb_next(self, node: Node) -> bool:
         if not self._sole_use(node.output):

@@ -489,9 +489,20 @@ def _join_bytes(call: Call, out: CValue, rows: int, widths: Sequence[int]) -> Em
 
 @EMITTERS.register("concat")
 def _concat(call: Call) -> tuple[CValue, Emitted]:
+    """Float maps joined along their last axis, then the post tail (if any) over the joined map
+    in place; its residuals are the inputs after the joined ones."""
     out = _float_value(call)
-    rows = math.prod(call.output.shape[:-1])
-    return out, _join_bytes(call, out, rows, [4 * c for c in call.op.channels])
+    rows, channels = math.prod(call.output.shape[:-1]), call.output.shape[-1]
+    pieces = len(call.op.channels)
+    joined = _join_bytes(call, out, rows, [4 * c for c in call.op.channels])
+    if not call.op.post:
+        return out, joined
+    call.text.kernels.add("elementwise")
+    statements, steps, n_steps = _steps(call, call.op.post, call.inputs[pieces:])
+    statements.append(f"const ob_epilogue e = {{OB_NONE, 0, 0, 0, 0, {steps}, {n_steps}}};")
+    pointer = call.pointer(out.name, "float")
+    statements.append(f"ob_elementwise({pointer}, {rows}, {channels}, &e, {pointer});")
+    return out, Emitted([*joined.statements, *_block(*statements)])
 
 
 @EMITTERS.register("binary_concat")

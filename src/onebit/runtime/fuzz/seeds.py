@@ -238,7 +238,8 @@ def packed_seed() -> tuple[dict, dict[str, np.ndarray]]:
 def resize_seed() -> tuple[dict, dict[str, np.ndarray]]:
     """Nearest upsampling of a float map (then channel-shuffled) and of a packed one (the
     hourglass's: its signs through a batch norm first), joined by a grouped, dilated binary conv
-    (BATS's) and a residual add."""
+    (BATS's) and a residual add, then a concat with a post tail (the hourglass block's
+    ``cat(a, b) + x``, then a ReLU and a batch norm)."""
     g = _Graph(5, [6, 3, 4])
     x = g.add("nchw_to_nhwc", ["input"])
     up = g.add("upsample_nearest", [x], {"scale": [2, 2]})
@@ -261,6 +262,15 @@ def resize_seed() -> tuple[dict, dict[str, np.ndarray]]:
         **g.affine(6),
     )
     y = g.add("add", [y, up])
+    both = g.add("concat", [up, y], {"channels": [6, 6]})
+    post = [{"step": "add"}, {"step": "relu"}, {"step": "affine"}]
+    y = g.add(
+        "concat",
+        [y, up, both],
+        {"channels": [6, 6], "post": post},
+        post2_scale=g.floats(12),
+        post2_bias=g.floats(12),
+    )
     return g.graph(g.add("nhwc_to_nchw", [y])), g.tensors
 
 

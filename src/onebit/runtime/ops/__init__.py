@@ -8,8 +8,9 @@ validates its spec when the program loads, so a malformed file fails at load, no
 Epilogues turn an int32 accumulator into the next op's input, as Larq Compute Engine's output
 transforms do: ``float`` (``acc * scale + bias``) or ``bits`` (per-channel integer thresholds; the
 converter derives them from batch norm + sign). Float-input ops take ``affine`` or ``sign``
-(affine, then bit-packed) epilogues. A layer with float output may also carry a ``post`` tail
-(ReLU, batch norm, PReLU, a residual add...) that its kernel applies while the output is in cache.
+(affine, then bit-packed) epilogues. A layer with float output, and a float ``concat``, may also
+carry a ``post`` tail (ReLU, batch norm, PReLU, a residual add...) that its kernel applies while
+the output is in cache.
 
 The ops live by concept: ``layout.py``, ``binary.py``, ``kbit.py``, ``floats.py``, ``pool.py``,
 ``dynamic.py`` (DyBNN's input-dependent sign and PReLU), ``embedding.py`` (token ids to a

@@ -210,8 +210,9 @@ class FloatEpilogue:
 
 
 class PostSteps:
-    """The elementwise tail fused into a layer: the spec's ``post`` list, applied after its
-    epilogue by the layer's kernel (``float_chain`` steps; see ``csrc/float/float_chain.h``).
+    """The elementwise tail fused into a layer or a float ``concat``: the spec's ``post`` list,
+    applied after the layer's epilogue (or the join) by its kernel (``float_chain`` steps; see
+    ``csrc/float/float_chain.h``).
 
     Each entry is an object ``{"step": name}``: ``affine`` (tensors ``post{i}_scale`` and
     ``post{i}_bias``), ``relu``, ``prelu`` (tensor ``post{i}_slope``), ``hardtanh`` (attrs ``min``
@@ -273,14 +274,16 @@ class PostSteps:
         return kernels.float_chain(y, self.steps(residuals)) if self.templates else y
 
 
-def init_post(op: Op, channels: int, allowed: bool = True) -> PostSteps:
-    """Read ``op``'s ``post`` tail and check that it has one extra input per ``add`` step."""
+def init_post(op: Op, channels: int, allowed: bool = True, joined: int | None = None) -> PostSteps:
+    """Read ``op``'s ``post`` tail and check that it has one extra input per ``add`` step after
+    its own: one for a layer, the ``joined`` maps for a concat."""
     post = PostSteps(op, channels)
     if post and not allowed:
         raise ProgramError(f"op {op.where}: a post tail needs a float output")
-    if len(op.spec["inputs"]) != 1 + post.adds:
+    own, count = ("its own", 1) if joined is None else (f"the {joined} it joins", joined)
+    if len(op.spec["inputs"]) != count + post.adds:
         raise ProgramError(
-            f"op {op.where} takes {1 + post.adds} input(s): its own and one per add step"
+            f"op {op.where} takes {count + post.adds} input(s): {own} and one per add step"
         )
     return post
 
@@ -311,9 +314,16 @@ def layer_output(
     bound = epilogue.bound(bound)
     if epilogue.kind == "int":
         return Value("int", (*prefix, channels), channels, bound)
-    shape = (*prefix, channels)
+    return post_output(op, inputs[1:], (*prefix, channels), bound, post)
+
+
+def post_output(
+    op: Op, residuals: Sequence[Value], shape: tuple[int, ...], bound: float, post: PostSteps
+) -> Value:
+    """A float output of ``shape`` within ±bound before ``post``: its residuals (one per add
+    step) checked to be float maps of that shape, and the bound after the tail."""
     residual_bounds = []
-    for residual in inputs[1:]:
+    for residual in residuals:
         op.expect(residual, "float", name="residual")
         if residual.shape != shape:
             raise ProgramError(

@@ -15,9 +15,11 @@ from onebit.runtime.bit_format import WORD_BITS, WORD_DTYPE, words_for
 from onebit.runtime.ops.base import (
     Op,
     ProgramError,
+    init_post,
     pad_nhwc,
+    post_output,
 )
-from onebit.runtime.shapes import Value, bits_value, checked, float_value, product
+from onebit.runtime.shapes import MAX_SIZE, Value, bits_value, checked, float_value, product
 
 
 def _float_map(op: Op, x: np.ndarray) -> np.ndarray:
@@ -229,9 +231,13 @@ class ChannelShuffle(Op):
 
 class Concat(Op):
     """Float maps (N, H, W, C_i), or vectors (N, C_i), joined along the last axis: torch's
-    ``cat(dim=1)`` of NCHW maps.
+    ``cat(dim=1)`` of NCHW maps, then an optional ``post`` tail (:class:`PostSteps`: a residual
+    add, a ReLU, a batch norm...) run on each tile of the joined map while it is in cache, as a
+    layer's is.
 
-    Attrs: ``channels``, the channel count of each input, in order (at least one).
+    Attrs: ``channels``, the channel count of each joined input, in order (at least one), and
+    ``post``. The inputs are the joined maps, then one residual (a map of the output's shape) per
+    ``add`` step of ``post``; without ``post`` every input is joined.
     """
 
     type = "concat"
@@ -241,21 +247,30 @@ class Concat(Op):
     def __init__(self, spec, tensors) -> None:
         super().__init__(spec, tensors)
         channels = self.attrs.get("channels")
+        inputs, tail = len(spec["inputs"]), "post" in self.attrs
         if (
             not isinstance(channels, Sequence)
             or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels)
-            or len(channels) != len(spec["inputs"])
+            or not (1 <= len(channels) <= inputs if tail else len(channels) == inputs)
         ):
             raise ProgramError(
-                f"op {self.where}: channels must be one integer >= 1 per input "
-                f"({len(spec['inputs'])} inputs)"
+                f"op {self.where}: channels must be one integer >= 1 per joined input "
+                f"({inputs} inputs: the joined, then one per add step)"
+                if tail
+                else f"op {self.where}: channels must be one integer >= 1 per input "
+                f"({inputs} inputs)"
             )
         self.channels = [int(c) for c in channels]
+        joined = sum(self.channels)
+        if tail and joined > MAX_SIZE:
+            raise ProgramError(f"op {self.where}: a post tail needs at most 2^31-1 joined channels")
+        self.post = init_post(self, joined, self.dtype == np.float32, len(self.channels))
 
     def infer(self, inputs: list[Value]) -> Value:
         kind = "bits" if self.dtype == WORD_DTYPE else "float"
-        first = inputs[0]
-        for i, (x, channels) in enumerate(zip(inputs, self.channels, strict=True)):
+        joined, residuals = inputs[: len(self.channels)], inputs[len(self.channels) :]
+        first = joined[0]
+        for i, (x, channels) in enumerate(zip(joined, self.channels, strict=True)):
             self.expect(x, kind, name=f"input #{i}")
             if (
                 len(x.shape) not in (1, 3)
@@ -264,7 +279,7 @@ class Concat(Op):
                 or x.channels != channels
             ):
                 raise ProgramError(
-                    f"op {self.where}: cannot join {[v.describe() for v in inputs]} as "
+                    f"op {self.where}: cannot join {[v.describe() for v in joined]} as "
                     f"{self.channels} channels of equal height and width"
                 )
         total = checked(sum(self.channels), "the joined channels", self.where)
@@ -273,7 +288,7 @@ class Concat(Op):
             if not self.aligned:  # unpacked to float, joined, packed again
                 self.scratch = 8 * product((*shape[:-1], total), "the unpacked map", self.where)
             return bits_value(shape, total, self.where)
-        return float_value(shape, max(x.bound for x in inputs), self.where)
+        return post_output(self, residuals, shape, max(x.bound for x in joined), self.post)
 
     def _width(self, channels: int) -> int:
         return channels
@@ -294,8 +309,9 @@ class Concat(Op):
                 )
 
     def __call__(self, *inputs: np.ndarray) -> np.ndarray:
-        self._check(inputs)
-        return np.concatenate(inputs, axis=-1)
+        joined, residuals = inputs[: len(self.channels)], inputs[len(self.channels) :]
+        self._check(joined)
+        return self.post(np.concatenate(joined, axis=-1), residuals)
 
 
 class BinaryConcat(Concat):
