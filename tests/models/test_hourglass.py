@@ -61,15 +61,18 @@ def test_one_heatmap_per_landmark_at_a_quarter_of_the_side() -> None:
     assert model.output_shape == (5, 8, 8) and model.heatmap_stride == 4
     assert model(torch.rand(3, 1, 32, 32)).shape == (3, 5, 8, 8)
     binary = [m for m in model.modules() if isinstance(m, QuantConv2d)]
-    # stem 3 blocks, 2 levels of 3, inner, head; the stem's 2 projections; the head's 1x1
-    assert len(binary) == 3 * (3 + 3 * 2 + 1 + 1) + 2 + 1
+    # stem 3 blocks, 2 levels of 3, inner, head; the stem's 2 shortcut projections
+    assert len(binary) == 3 * (3 + 3 * 2 + 1 + 1) + 2
     real = [m for m in model.modules() if type(m) is nn.Conv2d]
-    assert [m.kernel_size for m in real] == [(7, 7), (1, 1)]  # only the first and the last
+    assert [m.kernel_size for m in real] == [(7, 7), (1, 1), (1, 1)]  # the stem, the head
     twin = small(binary=False)
     assert not any(isinstance(m, QuantConv2d) for m in twin.modules())
+    assert sum(p.numel() for p in twin.parameters()) == sum(p.numel() for p in model.parameters())
+    head = small(binary_head=True)
     extra_norm = 2 * 16  # the binary head's BN before its sign
-    assert sum(p.numel() for p in twin.parameters()) + extra_norm == sum(
-        p.numel() for p in model.parameters()
+    assert (
+        sum(p.numel() for p in head.parameters())
+        == sum(p.numel() for p in model.parameters()) + extra_norm
     )
 
 
@@ -116,3 +119,17 @@ def test_the_stem_width_sets_the_stem_and_twice_it_in_its_blocks() -> None:
     assert model.stem[5].branch1[1].in_channels == 12
     assert model(torch.rand(2, 1, 32, 32)).shape == (2, 5, 8, 8)
     assert small().stem[0].out_channels == 64  # the paper's
+
+
+@pytest.mark.parametrize("shortcuts", [True, False])
+@pytest.mark.parametrize("head", [True, False])
+def test_the_shortcut_projections_and_the_head_can_stay_real(shortcuts, head) -> None:
+    model = small(binary_shortcuts=shortcuts, binary_head=head)
+    projections = [model.stem[3].shortcut[-1], model.stem[6].shortcut[-1]]
+    assert all(isinstance(p, QuantConv2d) == shortcuts for p in projections)
+    assert isinstance(model.head[1], nn.Sequential) == head  # BN -> sign -> binary 1x1
+    assert isinstance(model.head[1][-1] if head else model.head[1], QuantConv2d) == head
+    twin = small(binary=False, binary_shortcuts=shortcuts, binary_head=head)
+    assert not any(isinstance(m, QuantConv2d) for m in twin.modules())
+    with pytest.raises(OnebitError, match="binary_head must be true or false"):
+        small(binary_head="yes")

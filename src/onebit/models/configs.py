@@ -322,12 +322,11 @@ CONFIGS: dict[str, ModelConfig] = {
             "its ConvBlock binarized",
             input_shape=(3, 256, 256),
             num_classes=68,
-            reference_parameters=6_249_860,
+            reference_parameters=6_249_348,
             counting="parameters()",
             reference="counted from the layout: 17 hierarchical blocks of 256 (406,400 each: "
             "3x3 convs 256-128-64-64, 3 BN), the stem's 7x7 conv, BN and blocks 64-128, "
-            "128-128 and 128-256 (with BN and 1x1 shortcuts), the head's BN, binary 1x1 conv, "
-            "BN and 1x1 conv to the heatmaps",
+            "128-128 and 128-256 (with BN and 1x1 shortcuts), the head's 1x1 convs and BN",
             outputs="landmarks",
         ),
         ModelConfig(
