@@ -48,7 +48,7 @@ KERNEL_TESTS := $(addprefix tests/runtime/,test_kernel_bounds.py test_bgemm.py t
 	test_layout_kernels.py test_output_transform.py test_concat.py test_thread_pool.py \
 	test_program_file_native.py test_executor.py test_executor_conv.py test_bitserial.py \
 	test_bitserial_quantize.py test_executor_kbit.py test_executor_dynamic.py \
-	test_bconv2d_groups_dilation.py test_executor_grouped_conv.py)
+	test_bconv2d_groups_dilation.py test_bconv2d_short_k.py test_executor_grouped_conv.py)
 CXX ?= c++
 LIBASAN = $(shell $(CXX) -print-file-name=libasan.so)
 LIBSTDCXX = $(shell $(CXX) -print-file-name=libstdc++.so)

@@ -3,8 +3,9 @@
 # (tests/native/CMakeLists.txt) include this file, so the test builds exactly the module's kernels.
 #
 # Sets, in the including directory:
-#   ONEBIT_BINARY_KERNEL_SOURCES  bgemm (every path), bconv2d's AVX-512 kernel, AVX2 and NEON bitpack,
-#                                 the AVX2 output transforms, float chain, depthwise and max-pool rows
+#   ONEBIT_BINARY_KERNEL_SOURCES  bgemm (every path), bconv2d's AVX-512 and short-K AVX2 kernels,
+#                                 AVX2 and NEON bitpack, the AVX2 output transforms, float chain,
+#                                 depthwise and max-pool rows
 #   ONEBIT_FLOAT_KERNEL_SOURCES   sgemm (every path)
 #   ONEBIT_KERNEL_DEFINITIONS     ONEBIT_X86=1 on x86, ONEBIT_NEON=1 on aarch64 (cpu_features.h)
 #   CMAKE_CXX_STANDARD            17, the sources' language (required, no GNU extensions)
@@ -31,11 +32,14 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86|x86)$")
     "-mpopcnt")
   set_source_files_properties(${ONEBIT_CSRC}/bgemm/bgemm_avx2.cpp PROPERTIES COMPILE_OPTIONS
     "-mavx2;-mpopcnt")
-  # bitpack, the output transforms and the float chain with AVX2 (no FMA: results bit-exact)
+  # bitpack, bconv2d's short-K kernel, the output transforms and the float chain with AVX2 (no FMA:
+  # results bit-exact)
   list(APPEND ONEBIT_BINARY_KERNEL_SOURCES ${ONEBIT_CSRC}/bitpack/bitpack_avx2.cpp
+    ${ONEBIT_CSRC}/bconv2d/bconv2d_short_k_avx2.cpp
     ${ONEBIT_CSRC}/bconv2d/output_transform_avx2.cpp ${ONEBIT_CSRC}/float/float_chain_avx2.cpp
     ${ONEBIT_CSRC}/float/depthwise_avx2.cpp ${ONEBIT_CSRC}/float/maxpool_avx2.cpp)
   set_source_files_properties(${ONEBIT_CSRC}/bitpack/bitpack_avx2.cpp
+    ${ONEBIT_CSRC}/bconv2d/bconv2d_short_k_avx2.cpp
     ${ONEBIT_CSRC}/bconv2d/output_transform_avx2.cpp ${ONEBIT_CSRC}/float/float_chain_avx2.cpp
     ${ONEBIT_CSRC}/float/depthwise_avx2.cpp ${ONEBIT_CSRC}/float/maxpool_avx2.cpp
     PROPERTIES COMPILE_OPTIONS "-mavx2")

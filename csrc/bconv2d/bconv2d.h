@@ -29,7 +29,9 @@
 // GEMM kernel: on the "avx512_vpopcntdq" and "avx2" paths, a kernel vectorized along the output
 // channels (bconv2d_avx512.cpp, bgemm_avx2.cpp; each task packs weight panels into its own buffer,
 // see bconv2d_avx512.cpp for why); on the other paths (aarch64's "neon" included), bgemm's kernel
-// of that path.
+// of that path. On "avx2", a patch of at most kShortKWords words (a 1x1 convolution over up to 512
+// channels) takes a kernel for short K instead (bconv2d_short_k_avx2.cpp), its weights packed once
+// per call for all tasks.
 //
 // Work split: tasks are tiles of output pixels x blocks of output channels (whole words, so the
 // bit transform writes whole words). A task builds its im2col rows in a thread-local buffer (L1 /
@@ -71,6 +73,14 @@ void bconv_gemm_avx512_vpopcntdq(const word_t* a, std::int64_t m, std::int64_t w
 void bconv_gemm_avx2(const word_t* a, std::int64_t m, std::int64_t words, const word_t* b,
                      std::int64_t k, std::int32_t* out, std::int64_t ldo, std::int64_t c0,
                      std::int64_t c1, word_t* panel);
+// bconv2d_short_k_avx2.cpp: the same product for words <= kShortKMaxWords, against weights
+// packed once by pack_short_k_avx2 (w: (cout, words) rows; panel: short_k_panel_words words).
+inline constexpr std::int64_t kShortKMaxWords = 15;
+std::int64_t short_k_panel_words(std::int64_t cout, std::int64_t words);
+void pack_short_k_avx2(const word_t* w, std::int64_t cout, std::int64_t words, word_t* panel);
+void bconv_short_k_avx2(const word_t* a, std::int64_t m, std::int64_t words, const word_t* panel,
+                        std::int64_t k, std::int32_t* out, std::int64_t ldo, std::int64_t c0,
+                        std::int64_t c1);
 }  // namespace kernels
 #endif
 
@@ -220,12 +230,37 @@ inline void check_conv2d_geometry(const Conv2dGeometry& g) {
   checked_buffer_elements({kRowQuantum, g.kh, g.kw, g.words}, sizeof(word_t), "an im2col tile");
 }
 
+// Patch words up to which the "avx2" path takes the short-K kernel (bconv2d_short_k_avx2.cpp).
+inline constexpr std::int64_t kShortKWords = 8;
+
+// The weights (cout, patch) packed for the short-K kernel when `path` takes it, else empty.
+inline std::vector<word_t> short_k_weights(const word_t* w, std::int64_t cout, std::int64_t patch,
+                                           SimdPath path) {
+  std::vector<word_t> panel;
+#if defined(ONEBIT_X86)
+  static_assert(kShortKWords <= kernels::kShortKMaxWords);
+  if (path == SimdPath::avx2 && patch <= kShortKWords) {
+    panel.resize(static_cast<std::size_t>(kernels::short_k_panel_words(cout, patch)));
+    kernels::pack_short_k_avx2(w, cout, patch, panel.data());
+  }
+#else
+  (void)w, (void)cout, (void)patch, (void)path;
+#endif
+  return panel;
+}
+
 // The GEMM of a task: rows [0, m) of `a` (patch words each) times the weight rows [c0, c1) of w
-// into tile (row stride ldo), on the kernel of `path` (see the header note).
+// into tile (row stride ldo), on the kernel of `path` (see the header note), or on the short-K
+// kernel with `short_k`, the same weights packed by short_k_weights, when that is not empty.
 inline void bconv_gemm(const word_t* a, std::int64_t m, std::int64_t patch, const word_t* w,
                        std::int64_t k, std::int32_t* tile, std::int64_t ldo, std::int64_t c0,
-                       std::int64_t c1, SimdPath path, kernels::BgemmKernel kernel) {
+                       std::int64_t c1, SimdPath path, kernels::BgemmKernel kernel,
+                       const std::vector<word_t>& short_k = {}) {
 #if defined(ONEBIT_X86)
+  if (!short_k.empty()) {
+    kernels::bconv_short_k_avx2(a, m, patch, short_k.data(), k, tile, ldo, c0, c1);
+    return;
+  }
   if (path == SimdPath::avx512_vpopcntdq || path == SimdPath::avx2) {
     word_t* panel = scratch<word_t, 2>(kernels::kPanelChannels * patch);
     if (path == SimdPath::avx2) {
@@ -235,6 +270,8 @@ inline void bconv_gemm(const word_t* a, std::int64_t m, std::int64_t patch, cons
     }
     return;
   }
+#else
+  (void)short_k;
 #endif
   // bgemm's kernels write rows of problem.n: the tile's row stride is the output's Cout
   const BgemmProblem problem{a, w, tile, m, ldo, patch, k};
@@ -319,6 +356,7 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
       std::min<std::int64_t>(threads, std::max<std::int64_t>(1, work / kMinWordPairsPerConvThread)));
   std::vector<std::int32_t> tap_sums;
   if (g.zero_padding && (g.ph > 0 || g.pw > 0)) tap_sums = weight_tap_sums(w, g);
+  const std::vector<word_t> short_k = short_k_weights(w, g.cout, patch, path);
 
   const std::int64_t cap = std::max(kRowQuantum, kTileBytes / (patch * std::int64_t{sizeof(word_t)}) /
                                                      kRowQuantum * kRowQuantum);
@@ -352,7 +390,7 @@ void bconv2d(const word_t* x, const word_t* w, const Conv2dGeometry& g, SimdPath
     } else {
       tile = scratch<std::int32_t, 1>(rows * g.cout);
     }
-    bconv_gemm(a, rows, patch, w, g.k(), tile, stride, c0, c1, path, kernel);
+    bconv_gemm(a, rows, patch, w, g.k(), tile, stride, c0, c1, path, kernel, short_k);
     if (!tap_sums.empty()) subtract_padded_taps(g, tap_sums.data(), p0, p1, c0, c1, tile, stride);
     if constexpr (!Epilogue::kInPlace) epilogue(tile, stride, p0, rows, c0, c1, g.cout);
   };

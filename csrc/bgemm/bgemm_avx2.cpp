@@ -139,16 +139,28 @@ struct ChannelOut {
   bool last;
 };
 
-// Writes the popcount totals of vector j (4 channels) of a tile as ChannelOut says.
+// Writes the popcount totals of vector j (4 channels) of a tile as ChannelOut says. Loads and
+// stores are masked only where the tile ends: a masked store is many times slower than a plain
+// one on AMD's Zen cores (about half of a 1x1 convolution's time on Zen 3 went to them).
 inline void store_channels(__m256i sum, const ChannelOut& o, int j) {
   const std::int64_t left = o.c_end - j * kLanes;
-  const __m128i mask = _mm_cmpgt_epi32(
-      _mm_set1_epi32(static_cast<int>(left < kLanes ? left : kLanes)), _mm_setr_epi32(0, 1, 2, 3));
+  const bool whole = left >= kLanes;
+  const __m128i mask = _mm_cmpgt_epi32(_mm_set1_epi32(static_cast<int>(whole ? kLanes : left)),
+                                       _mm_setr_epi32(0, 1, 2, 3));
   std::int32_t* dst = o.out + j * kLanes;
-  if (!o.first) sum = _mm256_add_epi64(sum, _mm256_cvtepi32_epi64(_mm_maskload_epi32(dst, mask)));
+  __m128i* dst_vector = reinterpret_cast<__m128i*>(dst);
+  if (!o.first) {
+    const __m128i before = whole ? _mm_loadu_si128(dst_vector) : _mm_maskload_epi32(dst, mask);
+    sum = _mm256_add_epi64(sum, _mm256_cvtepi32_epi64(before));
+  }
   if (o.last) sum = _mm256_sub_epi64(_mm256_set1_epi64x(o.k), _mm256_add_epi64(sum, sum));
   const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
-  _mm_maskstore_epi32(dst, mask, _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(sum, even)));
+  const __m128i result = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(sum, even));
+  if (whole) {
+    _mm_storeu_si128(dst_vector, result);
+  } else {
+    _mm_maskstore_epi32(dst, mask, result);
+  }
 }
 
 // One row of a (`words` words) against the panel's channels [0, NV * kLanes) (panel row w holds

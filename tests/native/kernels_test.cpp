@@ -367,9 +367,11 @@ int main(int argc, char** argv) {
     check_bgemm(results, paths, rng, c.m, c.n, c.k, c.p_a, c.p_b);
 
   // bconv2d: every combination of kernel, stride, padding and pad value, over channel counts
-  // around the word (one 1x1 stride-1 unpadded case per pair is the direct, im2col-free path).
+  // around the word (one 1x1 stride-1 unpadded case per pair is the direct, im2col-free path); the
+  // 1x1 cases up to 8 words take the AVX2 path's short-K kernel.
   std::uniform_int_distribution<int64_t> batch(1, 2), extent(0, 6);
-  const int64_t channel_pairs[][2] = {{1, 1}, {3, 5}, {64, 64}, {65, 67}, {130, 13}};
+  const int64_t channel_pairs[][2] = {{1, 1},    {3, 5},    {64, 64}, {65, 67},
+                                      {130, 13}, {257, 33}, {449, 70}};
   for (const auto& pair : channel_pairs)
     for (int64_t kernel : {1, 3})
       for (int64_t stride : {1, 2})
