@@ -189,8 +189,8 @@ def _facts(result: dict[str, Any]) -> list[str]:
     )
     return [
         f"work per image: {result['binary_macs'] / 1e9:.2f} G binary MACs (XNOR-popcount) and "
-        f"{result['float_macs'] / 1e9:.2f} G float MACs (the stem's 7x7 conv, the last 1x1 "
-        "conv, batch norms)",
+        f"{result['float_macs'] / 1e9:.2f} G float MACs (the stem's 7x7 conv, the head's 1x1 "
+        "convs, batch norms)",
         *floor,
         f".onebit {result['onebit_file_bytes'] / 2**20:.2f} MiB vs the float twin's state dict "
         f"{result['float32_state_dict_bytes'] / 2**20:.1f} MiB",
