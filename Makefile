@@ -91,6 +91,7 @@ reports: $(STAMP)
 	$(WAIT_IDLE) && $(BIN)/onebit bench kbit --checkpoint $(DEMO_DIR)/checkpoint.pt --out docs/kbit.json
 	$(WAIT_IDLE) && $(BIN)/onebit bench zoo --out docs/zoo.json
 	$(WAIT_IDLE) && $(BIN)/onebit bench hourglass --out docs/hourglass.json
+	$(WAIT_IDLE) && $(BIN)/onebit bench hourglass --binary-head --out docs/hourglass-binary-head.json
 	$(WAIT_IDLE) && $(BIN)/onebit bench mlp --out docs/mlp_engine.json
 	$(WAIT_IDLE) && $(BIN)/onebit bench fuzz --out docs/fuzz.json --cases 100000 --jobs 2 --seed 1 --converted
 	$(WAIT_IDLE) && $(BIN)/onebit experiment accuracy --out docs

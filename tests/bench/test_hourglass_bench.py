@@ -15,6 +15,10 @@ from onebit.cli import app
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+def doc_text(out) -> str:
+    return out.with_suffix(".md").read_text()
+
+
 def test_a_small_hourglass_benchmark_writes_its_report(tmp_path) -> None:
     out = tmp_path / "hourglass.json"
     args = ["bench", "hourglass", "--input-size", "32", "--landmarks", "5", "--features", "16"]
@@ -34,5 +38,14 @@ def test_a_small_hourglass_benchmark_writes_its_report(tmp_path) -> None:
     assert row["speedup_vs_twin"] == pytest.approx(row["twin_ms"] / row["onebit_ms"])
     assert "--input-size 32" in doc["command"] and doc["machine"]["simd"]
     assert out.with_suffix(".md").read_text() == render_markdown(doc)
+    assert not result["arguments"]["binary_head"] and "the head's 1x1 convs real" in doc_text(out)
+    head = tmp_path / "head.json"
+    done = CliRunner().invoke(app, [*args, "--binary-head", "--out", str(head)])
+    assert done.exit_code == 0, done.output
+    binary_head = json.loads(head.read_text())
+    assert binary_head["hourglass"]["arguments"]["binary_head"]
+    assert binary_head["command"].endswith("--binary-head")
+    assert binary_head["hourglass"]["binary_macs"] > result["binary_macs"]
+    assert binary_head["hourglass"]["float_macs"] < result["float_macs"]
     unknown = CliRunner().invoke(app, ["bench", "hourglass", "--baseline", "tf"])
     assert unknown.exit_code != 0 and "unknown --baseline ['tf']" in unknown.output

@@ -247,6 +247,14 @@ def bench_hourglass(
         list[str] | None,
         typer.Option(help="A torch setup of the float twin to try (repeat); default all."),
     ] = None,
+    binary_head: Annotated[
+        bool,
+        typer.Option(
+            "--binary-head",
+            help="Time the paper's layout, the head's 1x1 conv binary too (landmark-hourglass's "
+            "binary_head).",
+        ),
+    ] = False,
     from_json: FromJson = None,
 ) -> None:
     """The binary landmark hourglass packed vs its float twin in torch, batch 1."""
@@ -261,6 +269,7 @@ def bench_hourglass(
     given = {"input_size": input_size, "landmarks": landmarks, "features": features}
     given |= {"depth": depth, "rounds": rounds}
     words += _words(**{key: value for key, value in given.items() if value != defaults[key]})
+    words += ["--binary-head"] if binary_head else []
     _bench(
         "hourglass",
         out,
@@ -275,6 +284,7 @@ def bench_hourglass(
             rounds,
             hourglass.PAUSE_S if pause is None else pause,
             baseline or zoo.BASELINE_SETUPS,
+            binary_head,
         ),
         hourglass.print_hourglass,
         max(counts),

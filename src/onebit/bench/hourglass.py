@@ -57,6 +57,7 @@ def benchmark_hourglass(
     rounds: int = 7,
     pause: float = PAUSE_S,
     baselines: Sequence[str] = BASELINE_SETUPS,
+    binary_head: bool = False,
 ) -> dict[str, Any]:
     """Batch-1 latency of the packed binary hourglass and of its float twin in torch."""
     if BACKEND != "native":
@@ -71,7 +72,7 @@ def benchmark_hourglass(
         "depth": depth,
     }
     torch.manual_seed(0)
-    binary = models.create("landmark-hourglass", **arguments).eval()
+    binary = models.create("landmark-hourglass", **arguments, binary_head=binary_head).eval()
     twin = models.create("landmark-hourglass", **arguments, binary=False).eval()
     x = np.random.default_rng(0).random((1, *shape), dtype=np.float32)
     counts = summarize(binary, shape)
@@ -117,7 +118,7 @@ def benchmark_hourglass(
         )
     return {
         "model": "landmark-hourglass",
-        "arguments": arguments,
+        "arguments": {**arguments, "binary_head": binary_head},
         "input_shape": list(shape),
         "heatmap_shape": list(heatmaps.shape[1:]),
         "binary_macs": counts.binary_macs,
@@ -189,8 +190,13 @@ def _facts(result: dict[str, Any]) -> list[str]:
     )
     return [
         f"work per image: {result['binary_macs'] / 1e9:.2f} G binary MACs (XNOR-popcount) and "
-        f"{result['float_macs'] / 1e9:.2f} G float MACs (the stem's 7x7 conv, the head's 1x1 "
-        "convs, batch norms)",
+        f"{result['float_macs'] / 1e9:.2f} G float MACs (the stem's 7x7 conv, "
+        + (
+            "the last 1x1 conv"
+            if result["arguments"].get("binary_head")
+            else "the head's two 1x1 convs"
+        )
+        + ", batch norms)",
         *floor,
         f".onebit {result['onebit_file_bytes'] / 2**20:.2f} MiB vs the float twin's state dict "
         f"{result['float32_state_dict_bytes'] / 2**20:.1f} MiB",
@@ -225,7 +231,13 @@ def markdown_hourglass(doc: dict[str, Any]) -> str:
         f"# The binary landmark hourglass vs its float twin, batch 1, {size}x{size}",
         "",
         f"Remake with `{doc['command']}`. `{result['model']}` ({args['num_classes']} landmarks, "
-        f"{args['features']} features, depth {args['depth']}) converted to a `.onebit` program "
+        f"{args['features']} features, depth {args['depth']}"
+        + (
+            "; the head's 1x1 conv binary too, the paper's layout"
+            if args.get("binary_head")
+            else "; the head's 1x1 convs real, the default"
+        )
+        + ") converted to a `.onebit` program "
         "and timed on one image, against its float twin (`binary=False`) in torch in the "
         "fastest of the setups tried, in the same run: per round the engine, then torch, then "
         f"a {result['pause_after_torch_s']:g} s {result['pause_kind']}; each time is the median "
