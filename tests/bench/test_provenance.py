@@ -154,7 +154,7 @@ def test_make_reports_checks_the_tree_first_and_renders_the_readme_last():
     assert names == [
         *(
             ["bench", name]
-            for name in ("bgemm", "bconv2d", "kbit", "zoo", "hourglass", "mlp", "fuzz")
+            for name in ("bgemm", "bconv2d", "kbit", "zoo", "hourglass", "hourglass", "mlp", "fuzz")
         ),
         *(
             ["experiment", name]
