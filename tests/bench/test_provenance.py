@@ -168,12 +168,13 @@ def test_make_reports_checks_the_tree_first_and_renders_the_readme_last():
         ["experiment", "speech"],
     ]
     assert "--checkpoint $(DEMO_DIR)/checkpoint.pt" in recipe[3]  # the demo's first layer
-    assert "--cases 100000 --jobs 2" in recipe[7]
-    assert all(line.endswith("--out docs") for line in recipe[8:15])
-    assert "runs/mcu/seed0/model.onebit" in recipe[15]
-    assert recipe[17].endswith("--out docs/bats-search-mnist5k")
-    assert "--genotype docs/bats-search-mnist5k/genotype.json --out docs" in recipe[18]
-    assert all(line.endswith("--out docs") for line in recipe[19:])
+    assert recipe[6].endswith("--binary-head --out docs/hourglass-binary-head.json")
+    assert "--cases 100000 --jobs 2" in recipe[8]
+    assert all(line.endswith("--out docs") for line in recipe[9:16])
+    assert "runs/mcu/seed0/model.onebit" in recipe[16]
+    assert recipe[18].endswith("--out docs/bats-search-mnist5k")
+    assert "--genotype docs/bats-search-mnist5k/genotype.json --out docs" in recipe[19]
+    assert all(line.endswith("--out docs") for line in recipe[20:])
 
 
 def test_machine_info_without_a_start_judges_only_the_load_after():
