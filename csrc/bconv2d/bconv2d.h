@@ -30,8 +30,8 @@
 // channels (bconv2d_avx512.cpp, bgemm_avx2.cpp; each task packs weight panels into its own buffer,
 // see bconv2d_avx512.cpp for why); on the other paths (aarch64's "neon" included), bgemm's kernel
 // of that path. On "avx2", a patch of at most kShortKWords words (a 1x1 convolution over up to 512
-// channels) takes a kernel for short K instead (bconv2d_short_k_avx2.cpp), its weights packed once
-// per call for all tasks.
+// channels), or of 9 words with few outputs (takes_short_k), takes a kernel for short K instead
+// (bconv2d_short_k_avx2.cpp), its weights packed once per call for all tasks.
 //
 // Work split: tasks are tiles of output pixels x blocks of output channels (whole words, so the
 // bit transform writes whole words). A task builds its im2col rows in a thread-local buffer (L1 /
@@ -230,16 +230,32 @@ inline void check_conv2d_geometry(const Conv2dGeometry& g) {
   checked_buffer_elements({kRowQuantum, g.kh, g.kw, g.words}, sizeof(word_t), "an im2col tile");
 }
 
-// Patch words up to which the "avx2" path takes the short-K kernel (bconv2d_short_k_avx2.cpp).
+#if defined(ONEBIT_X86)
+// Patch words up to which the "avx2" path takes the short-K kernel (bconv2d_short_k_avx2.cpp) for
+// any Cout; and up to which it takes it while its packed weights fit kShortKPanelBytes, i.e. stay in
+// L1 (9 words, a 3x3 convolution over 33 to 64 channels, up to 168 outputs).
+// Measured at a 3x3 convolution over 64 channels at 128x128 / 64x64, one thread, an AVX2 Zen: the
+// short-K kernel 10-15% faster for 32 to 128 outputs, 5% slower for 256 (a 36 KiB panel).
 inline constexpr std::int64_t kShortKWords = 8;
+inline constexpr std::int64_t kShortKInL1Words = 9;
+inline constexpr std::int64_t kShortKPanelBytes = 24 * 1024;
+
+// Whether the "avx2" path takes the short-K kernel for a patch of `patch` words and `cout` outputs.
+inline bool takes_short_k(std::int64_t cout, std::int64_t patch) {
+  static_assert(kShortKWords <= kShortKInL1Words && kShortKInL1Words <= kernels::kShortKMaxWords);
+  if (patch <= kShortKWords) return true;
+  return patch <= kShortKInL1Words &&
+         kernels::short_k_panel_words(cout, patch) * static_cast<std::int64_t>(sizeof(word_t)) <=
+             kShortKPanelBytes;
+}
+#endif
 
 // The weights (cout, patch) packed for the short-K kernel when `path` takes it, else empty.
 inline std::vector<word_t> short_k_weights(const word_t* w, std::int64_t cout, std::int64_t patch,
                                            SimdPath path) {
   std::vector<word_t> panel;
 #if defined(ONEBIT_X86)
-  static_assert(kShortKWords <= kernels::kShortKMaxWords);
-  if (path == SimdPath::avx2 && patch <= kShortKWords) {
+  if (path == SimdPath::avx2 && takes_short_k(cout, patch)) {
     panel.resize(static_cast<std::size_t>(kernels::short_k_panel_words(cout, patch)));
     kernels::pack_short_k_avx2(w, cout, patch, panel.data());
   }

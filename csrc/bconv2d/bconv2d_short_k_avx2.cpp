@@ -1,5 +1,6 @@
 // bconv2d's AVX2 kernel for a short reduction (compiled with -mavx2): K of 1 to 15 words; bconv2d.h
-// takes it up to kShortKWords, e.g. a 1x1 convolution over up to 512 input channels.
+// takes it up to kShortKWords (a 1x1 convolution over up to 512 input channels), and for 9 words (a
+// 3x3 convolution over up to 64) while the packed weights stay in L1 (takes_short_k).
 //
 // Why a third kernel: with K this short, bgemm_avx2.cpp's channel tiles spend most of their time on
 // the fixed costs of each 4 outputs (a horizontal reduction, a narrowing permute, a store), not on
@@ -130,6 +131,7 @@ void bconv_short_k_avx2(const word_t* a, std::int64_t m, std::int64_t words, con
     case 2: return rows<2>(a, m, words, panel, k, out, ldo, c0, c1);
     case 3: return rows<3>(a, m, words, panel, k, out, ldo, c0, c1);
     case 4: return rows<4>(a, m, words, panel, k, out, ldo, c0, c1);
+    case 9: return rows<9>(a, m, words, panel, k, out, ldo, c0, c1);
     default: return rows<0>(a, m, words, panel, k, out, ldo, c0, c1);
   }
 }

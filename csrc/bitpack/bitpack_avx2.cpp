@@ -50,12 +50,34 @@ inline word_t affine_word_of(const float* x, const float* scale, const float* bi
   return word;
 }
 
+// The last, partial word of a row: its `rest` (1 to 63) values, the last partial group of 8 read with
+// a masked load; lanes past `rest` read 0 and, with the zero-padded scale and bias, pack to bit 0.
+inline word_t affine_partial_word_of(const float* x, const float* scale_tail, const float* bias_tail,
+                                     std::int64_t rest) {
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  word_t word = 0;
+  for (std::int64_t q = 0; 8 * q < rest; ++q) {
+    const std::int64_t n = rest - 8 * q;
+    const __m256 values =
+        n >= 8 ? _mm256_loadu_ps(x + 8 * q)
+               : _mm256_maskload_ps(x + 8 * q, _mm256_cmpgt_epi32(
+                                                    _mm256_set1_epi32(static_cast<int>(n)), lanes));
+    const __m256 product = _mm256_mul_ps(values, _mm256_loadu_ps(scale_tail + 8 * q));
+    const __m256 v = _mm256_add_ps(product, _mm256_loadu_ps(bias_tail + 8 * q));
+    const __m256 negative = _mm256_cmp_ps(v, zero, _CMP_NGE_UQ);
+    word |= static_cast<word_t>(static_cast<unsigned>(_mm256_movemask_ps(negative))) << (8 * q);
+  }
+  return word;
+}
+
 }  // namespace
 
 void bitpack_affine_rows_avx2(const float* x, const float* scale, const float* bias,
                               std::int64_t row_begin, std::int64_t row_end, std::int64_t channels,
                               word_t* out) {
-  // The last, partial word from zero-padded copies: 0 * 0 + 0 packs to bit 0, as bitpack pads.
+  // The last, partial word against zero-padded scale and bias: 0 * 0 + 0 packs to bit 0, as
+  // bitpack pads.
   const std::int64_t full = channels / kBits, rest = channels - full * kBits;
   const std::int64_t words = full + (rest > 0 ? 1 : 0);
   float scale_tail[kBits] = {}, bias_tail[kBits] = {};
@@ -68,11 +90,7 @@ void bitpack_affine_rows_avx2(const float* x, const float* scale, const float* b
     word_t* dst = out + r * words;
     for (std::int64_t w = 0; w < full; ++w)
       dst[w] = affine_word_of(row + w * kBits, scale + w * kBits, bias + w * kBits);
-    if (rest > 0) {
-      float padded[kBits] = {};
-      for (std::int64_t c = 0; c < rest; ++c) padded[c] = row[full * kBits + c];
-      dst[full] = affine_word_of(padded, scale_tail, bias_tail);
-    }
+    if (rest > 0) dst[full] = affine_partial_word_of(row + full * kBits, scale_tail, bias_tail, rest);
   }
 }
 

@@ -368,7 +368,8 @@ int main(int argc, char** argv) {
 
   // bconv2d: every combination of kernel, stride, padding and pad value, over channel counts
   // around the word (one 1x1 stride-1 unpadded case per pair is the direct, im2col-free path); the
-  // 1x1 cases up to 8 words take the AVX2 path's short-K kernel.
+  // 1x1 cases up to 8 words and the 3x3 ones over up to 64 channels (9 words, up to 168 outputs:
+  // bconv2d.h's takes_short_k) take the AVX2 path's short-K kernel.
   std::uniform_int_distribution<int64_t> batch(1, 2), extent(0, 6);
   const int64_t channel_pairs[][2] = {{1, 1},    {3, 5},    {64, 64}, {65, 67},
                                       {130, 13}, {257, 33}, {449, 70}};

@@ -2,8 +2,9 @@
 the "avx2" path runs on its short-K kernel (csrc/bconv2d/bconv2d_short_k_avx2.cpp): the native
 int32, float (with a post chain) and bit outputs against the NumPy reference bit for bit, on every
 SIMD path this machine runs, at channel counts around the word and the kernel's 8-channel blocks,
-patches of 1 to 10 words (8 is the last the kernel takes), strides, paddings of both values, and
-thread counts that split the pixels or the channels."""
+patches of 1 to 10 words (8 the last the kernel takes for any output count, 9 the last it takes
+for up to 168 outputs), strides, paddings of both values, and thread counts that split the pixels
+or the channels."""
 
 from __future__ import annotations
 
@@ -60,8 +61,13 @@ def _cases() -> list[Case]:
     for words in range(1, 11):
         cases.append(Case(1, WORD_BITS * words - 5, 72, 4, 3))
         cases.append(Case(3, WORD_BITS * words, 41, 3, 4))
+    # 9 words on either side of the short-K kernel's weight budget: 168 outputs (its last), 169
+    # (bgemm's kernel), and a 3x3 convolution over 64 channels to 257 outputs
+    cases.append(Case(1, WORD_BITS * 9 - 1, 168, 3, 5))
+    cases.append(Case(1, WORD_BITS * 9, 169, 4, 3))
+    cases.append(Case(1, 64, 257, 5, 4, (3, 3), (1, 1), (1, 1), 0.0))
     # im2col patches of a few words: strides, both paddings, uneven kernels; 2x2 over 65 channels
-    # is 8 words (the kernel's last), 3x3 over 7 is 9 (bgemm's kernel)
+    # is 8 words, 3x3 over 7 is 9
     for kernel, stride, padding, cin in (
         ((1, 1), (2, 2), (0, 0), 129),
         ((1, 1), (2, 1), (1, 0), 255),
