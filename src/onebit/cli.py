@@ -817,6 +817,9 @@ def bitmixer(
             help="Recompute every network's batch-norm statistics on the training split.",
         ),
     ] = False,
+    augment_shift: Annotated[
+        int, typer.Option(min=0, help="Shift every network's training images by up to N pixels.")
+    ] = 0,
     out: Annotated[
         Path, typer.Option(help="Where the report goes (`--out docs` remakes the project's).")
     ] = Path("runs/bitmixer"),
@@ -840,10 +843,12 @@ def bitmixer(
         hidden,
         log=lambda line: console.print(line, highlight=False),
         calibrated=calibrate,
+        augment_shift=augment_shift,
     )
     words = ["onebit", "experiment", "bitmixer", "--data", data, "--seeds", seeds]
     words += ["--epochs", str(epochs), "--hidden", str(hidden), "--out", str(out)]
     words += ["--calibrate"] if calibrate else []
+    words += ["--augment-shift", str(augment_shift)] if augment_shift else []
     measured = started.finish(torch_threads())
     for path in write_report(result, out, shlex.join(words), measured):
         console.print(f"wrote {path}", highlight=False)

@@ -46,18 +46,22 @@ def test_only_the_bitmixer_network_gets_the_step_recipe() -> None:
     sandwich = {"lr": 0.01, "mixer_samples": 2, "mixer_narrowest": True}
     assert recipe_name(sandwich) == "lr 0.01, widest + narrowest + 1 drawn, labels"
     assert recipe("digits", 0, 3, 0.01, {}, 0.1, True, 2, False, True).mixer_narrowest
+    for bit_mixer in (True, False):  # augmentation is both networks' alike
+        assert recipe("digits", 0, 3, 0.01, {}, 0.1, bit_mixer, augment_shift=1).augment_shift == 1
 
 
 @pytest.mark.slow
 def test_a_tiny_bitmixer_experiment_end_to_end(tmp_path) -> None:
     out = tmp_path / "report"
     args = ["experiment", "bitmixer", "--data", "digits", "--seeds", "0", "--epochs", "3"]
-    done = CliRunner().invoke(app, [*args, "--hidden", "16", "--calibrate", "--out", str(out)])
+    args += ["--hidden", "16", "--calibrate", "--augment-shift", "1"]
+    done = CliRunner().invoke(app, [*args, "--out", str(out)])
     assert done.exit_code == 0, done.output
     report = json.loads((out / "bitmixer-digits.json").read_text())
     assert report["machine"]["cpu"] and report["val_fraction"] == 0.1
     assert set(report["selection"]) == {"seed", "bit-mixer", *settings_for(3)}
-    assert report["calibrated_norms"] and report["command"].endswith("--calibrate")
+    assert report["calibrated_norms"] and report["augment_shift"] == 1
+    assert report["command"].endswith("--calibrate --augment-shift 1")
     grid = len(LEARNING_RATES) * len(EPOCH_FACTORS)
     assert report["epoch_choices"] == [3 * factor for factor in EPOCH_FACTORS]
     fixed_val = {}
@@ -85,6 +89,7 @@ def test_a_tiny_bitmixer_experiment_end_to_end(tmp_path) -> None:
     assert md == markdown(report)
     assert "| setting | widths | Bit-Mixer val (%)" in md
     assert "## The engine: one switched program" in md
+    assert "shifted by up to 1 pixel(s) at random (both networks alike)" in md
     assert all(r["mixer_ms"] > 0 and r["fixed_ms"] > 0 for r in report["runs"])
     (sizes,) = report["programs"]
     assert sizes["switched_packed"] < sizes["fixed_packed"]  # the weights once, not per setting

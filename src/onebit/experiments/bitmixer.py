@@ -18,6 +18,12 @@ training draws the configurations, the calibration uniformly. The report gives e
 validation and test accuracy, mean ± std over the seeds, and the gap to its fixed counterpart;
 the target is a gap within 0.5 points.
 
+The mnist5k report (``make reports``) shifts every network's training images by up to a pixel
+(``augment_shift``) and trains 60 or 120 epochs: every network fits its training split, and on a
+larger validation carve (0.3 of the training part, 1,200 images; seeds 0 and 1, lr 0.01) the shift
+raised the fixed 2- and 3-bit networks (30 epochs) from 93.8-94.3 to 95.9-96.2, and the Bit-Mixer
+network's settings from 93.0-93.4 (60 epochs) to 94.3-95.8 (60) and 94.2-96.2 (120).
+
     onebit experiment bitmixer --data mnist5k             # runs/bitmixer/bitmixer-mnist5k.*
     onebit experiment bitmixer --data digits --out docs   # the project's report
 """
@@ -91,9 +97,10 @@ def recipe(
     mixer_samples: int = 0,
     mixer_distill: bool = False,
     mixer_narrowest: bool = False,
+    augment_shift: int = 0,
 ) -> TrainConfig:
     """Adam, cosine schedule (per stage for Bit-Mixer), batch 100; the ``mixer_*`` options
-    (Bit-Mixer only) as :class:`onebit.train.TrainConfig`."""
+    (Bit-Mixer only) and ``augment_shift`` (both networks) as :class:`onebit.train.TrainConfig`."""
     return TrainConfig(
         model=MODEL,
         data=data,
@@ -109,6 +116,7 @@ def recipe(
         mixer_distill=mixer_distill and bit_mixer,
         mixer_narrowest=mixer_narrowest and bit_mixer,
         val_fraction=val_fraction,
+        augment_shift=augment_shift,
         device="cpu",
         progress=False,
     )
@@ -160,10 +168,12 @@ def run_bitmixer(
     splits: datasets.DataSplits | None = None,
     mixer_recipes: Sequence[dict[str, Any]] = MIXER_RECIPES,
     calibrated: bool = False,
+    augment_shift: int = 0,
 ) -> dict[str, Any]:
     """Select learning rates (and the Bit-Mixer network's recipe among ``mixer_recipes``) on
     validation, then train and evaluate every seed; ``calibrated``: recompute every network's
-    batch-norm statistics after training."""
+    batch-norm statistics after training; ``augment_shift``: every network's training images
+    shifted by up to this many pixels (:func:`onebit.train.augment.random_shift`)."""
     if val_fraction <= 0:
         raise OnebitError(f"the experiment selects on validation: val_fraction {val_fraction}")
     if epochs < 3:
@@ -179,7 +189,7 @@ def run_bitmixer(
         config = recipe(
             data, seed, chosen["epochs"], chosen["lr"], kwargs, val_fraction, train_bits is None,
             chosen.get("mixer_samples", 0), chosen.get("mixer_distill", False),
-            chosen.get("mixer_narrowest", False),
+            chosen.get("mixer_narrowest", False), augment_shift,
         )  # fmt: skip
         model = fit(config, splits).model
         if calibrated:
@@ -271,6 +281,7 @@ def run_bitmixer(
         "seeds": list(seeds),
         "val_fraction": val_fraction,
         "calibrated_norms": calibrated,
+        "augment_shift": augment_shift,
         "validation_rule": datasets.VALIDATION_RULE,
         "target_gap_points": TARGET_GAP,
         "selection_seconds": selection_seconds,
@@ -327,6 +338,13 @@ def markdown(report: dict[str, Any]) -> str:
         if report.get("calibrated_norms")
         else ""
     )
+    shift = report.get("augment_shift", 0)
+    augmentation = (
+        f" Every network's training images are shifted by up to {shift} pixel(s) at random "
+        "(both networks alike)."
+        if shift
+        else ""
+    )
     lines = [
         f"# Bit-Mixer vs fixed precision on {report['data']}",
         "",
@@ -340,7 +358,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"({epochs}) by its validation accuracy; then the Bit-Mixer network's learning rate, "
         "epochs and step recipe by the target judged on validation: the largest worst-setting "
         "margin against the fixed networks just chosen, then the mean. Then "
-        f"{len(report['seeds'])} seeds train anew.{calibration} Gap = fixed test "
+        f"{len(report['seeds'])} seeds train anew.{calibration}{augmentation} Gap = fixed test "
         f"accuracy - Bit-Mixer test accuracy (means, points); target: at most "
         f"{report['target_gap_points']:g}.",
         machine_summary(report["machine"]),
