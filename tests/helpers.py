@@ -15,13 +15,16 @@ import struct
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import strategies as st
 from torch import nn
 
 from onebit.nn import LearnableBias, QuantConv2d, QuantLinear
+from onebit.runtime.bit_format import words_for
 
 
 @contextlib.contextmanager
@@ -114,6 +117,67 @@ def native_params(*names: str, threads: Sequence[int] = (1, 2, 3)) -> list:
         for simd in SIMD_PATHS
         for count in threads
     ]
+
+
+class ConvCase(NamedTuple):
+    """A binary convolution's shapes: batch, channels in and out, input side, kernel, stride,
+    padding and pad value (1.0: one-padding, 0.0: zero padding); its test id names them all."""
+
+    n: int
+    cin: int
+    cout: int
+    h: int
+    w: int
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    pad_value: float = 1.0
+
+    def __str__(self) -> str:
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        return (
+            f"n{self.n}-c{self.cin}to{self.cout}-{self.h}x{self.w}-k{kh}x{kw}-s{sh}{sw}-p{ph}{pw}"
+            f"-{'one' if self.pad_value == 1.0 else 'zero'}-{self.patch_words()}words"
+        )
+
+    def geometry(self) -> tuple:
+        """(stride, padding, pad_value), as the kernels take them after the channel count."""
+        return self.stride, self.padding, self.pad_value
+
+    def patch_words(self) -> int:
+        return self.kernel[0] * self.kernel[1] * words_for(self.cin)
+
+    def fits(self) -> bool:
+        """Whether the padded input holds at least one window."""
+        return (
+            self.h + 2 * self.padding[0] >= self.kernel[0]
+            and self.w + 2 * self.padding[1] >= self.kernel[1]
+        )
+
+
+def conv_cases(
+    max_n: int, max_cin: int, max_cout: int, max_kernel: int, max_side: int, max_stride: int
+) -> st.SearchStrategy[ConvCase]:
+    """Random ConvCases that fit: kernels up to ``max_kernel`` a side, padding up to the kernel,
+    sides up to ``max_side``, each pad value."""
+
+    @st.composite
+    def draw_case(draw) -> ConvCase:
+        kh, kw = draw(st.integers(1, max_kernel)), draw(st.integers(1, max_kernel))
+        ph, pw = draw(st.integers(0, kh)), draw(st.integers(0, kw))
+        return ConvCase(
+            n=draw(st.integers(1, max_n)),
+            cin=draw(st.integers(1, max_cin)),
+            cout=draw(st.integers(1, max_cout)),
+            h=draw(st.integers(max(1, kh - 2 * ph), max_side)),
+            w=draw(st.integers(max(1, kw - 2 * pw), max_side)),
+            kernel=(kh, kw),
+            stride=(draw(st.integers(1, max_stride)), draw(st.integers(1, max_stride))),
+            padding=(ph, pw),
+            pad_value=draw(st.sampled_from([1.0, 0.0])),
+        )
+
+    return draw_case()
 
 
 def run_command(command: Sequence[str], timeout: float) -> str:

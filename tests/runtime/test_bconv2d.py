@@ -4,7 +4,6 @@ the native kernel against both, over every SIMD path this machine has and 1 and 
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import NATIVE_MISSING, SIMD_PATHS, native, native_params
+from helpers import NATIVE_MISSING, SIMD_PATHS, ConvCase, conv_cases, native, native_params
 from onebit.runtime import reference
 from onebit.runtime.bit_format import WORD_BITS, words_for
 
@@ -21,55 +20,30 @@ NATIVE = native_params("bconv2d", threads=(1, 2))
 IMPLS = [pytest.param(reference.bconv2d, id="reference"), *NATIVE]
 
 
-class Case(NamedTuple):
-    n: int
-    cin: int
-    cout: int
-    h: int
-    w: int
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    pad_value: float
-
-    def __str__(self) -> str:
-        return (
-            f"n{self.n}-c{self.cin}to{self.cout}-{self.h}x{self.w}-k{self.kernel[0]}x{self.kernel[1]}"
-            f"-s{self.stride[0]}{self.stride[1]}-p{self.padding[0]}{self.padding[1]}"
-            f"-{'one' if self.pad_value == 1.0 else 'zero'}"
-        )
-
-    def fits(self) -> bool:
-        return (
-            self.h + 2 * self.padding[0] >= self.kernel[0]
-            and self.w + 2 * self.padding[1] >= self.kernel[1]
-        )
-
-
-def _cases() -> list[Case]:
+def _cases() -> list[ConvCase]:
     cases = []
     # channel counts around the word width (both the input words and the output channels)
     for i, cin in enumerate((1, 7, 31, 32, 33, 63, 64, 65, 127)):
         cout = (5, 64, 65)[i % 3]
-        cases.append(Case(1, cin, cout, 5, 5, (3, 3), (1, 1), (1, 1), (1.0, 0.0)[i % 2]))
+        cases.append(ConvCase(1, cin, cout, 5, 5, (3, 3), (1, 1), (1, 1), (1.0, 0.0)[i % 2]))
     # odd spatial sizes x kernel 1/3 x stride 1/2 x padding 0/1 x each pad value
     for h, w in ((1, 1), (3, 3), (5, 7), (9, 9)):
         for k, s, p in ((1, 1, 0), (1, 2, 0), (3, 1, 0), (3, 1, 1), (3, 2, 0), (3, 2, 1)):
             for pad_value in (1.0, 0.0) if p else (1.0,):
-                case = Case(3 if h == 5 else 1, 33, 17, h, w, (k, k), (s, s), (p, p), pad_value)
+                case = ConvCase(3 if h == 5 else 1, 33, 17, h, w, (k, k), (s, s), (p, p), pad_value)
                 if case.fits():
                     cases.append(case)
     cases += [
-        Case(1, 65, 9, 9, 7, (5, 5), (1, 1), (2, 2), 0.0),  # 5x5
-        Case(3, 65, 9, 9, 7, (5, 5), (2, 2), (2, 2), 1.0),
-        Case(1, 513, 9, 3, 3, (1, 1), (1, 1), (0, 0), 1.0),  # many words
-        Case(1, 513, 70, 5, 5, (3, 3), (1, 1), (1, 1), 0.0),
-        Case(2, 20, 11, 7, 6, (1, 3), (1, 2), (0, 1), 0.0),  # uneven kernel, stride, padding
-        Case(1, 20, 11, 6, 7, (3, 1), (2, 1), (1, 0), 0.0),
-        Case(1, 3, 4, 4, 4, (3, 3), (1, 1), (2, 2), 0.0),  # padding wider than usual
-        Case(1, 2048, 3, 3, 3, (3, 3), (1, 1), (0, 0), 1.0),  # large k = 18432
-        Case(1, 40, 200, 3, 3, (3, 3), (1, 1), (0, 0), 1.0),  # one pixel: threads split Cout
-        Case(1, 40, 200, 3, 3, (3, 3), (1, 1), (1, 1), 0.0),
+        ConvCase(1, 65, 9, 9, 7, (5, 5), (1, 1), (2, 2), 0.0),  # 5x5
+        ConvCase(3, 65, 9, 9, 7, (5, 5), (2, 2), (2, 2), 1.0),
+        ConvCase(1, 513, 9, 3, 3, (1, 1), (1, 1), (0, 0), 1.0),  # many words
+        ConvCase(1, 513, 70, 5, 5, (3, 3), (1, 1), (1, 1), 0.0),
+        ConvCase(2, 20, 11, 7, 6, (1, 3), (1, 2), (0, 1), 0.0),  # uneven kernel, stride, padding
+        ConvCase(1, 20, 11, 6, 7, (3, 1), (2, 1), (1, 0), 0.0),
+        ConvCase(1, 3, 4, 4, 4, (3, 3), (1, 1), (2, 2), 0.0),  # padding wider than usual
+        ConvCase(1, 2048, 3, 3, 3, (3, 3), (1, 1), (0, 0), 1.0),  # large k = 18432
+        ConvCase(1, 40, 200, 3, 3, (3, 3), (1, 1), (0, 0), 1.0),  # one pixel: threads split Cout
+        ConvCase(1, 40, 200, 3, 3, (3, 3), (1, 1), (1, 1), 0.0),
     ]
     return cases
 
@@ -87,7 +61,7 @@ def _pack_nchw(t: torch.Tensor) -> np.ndarray:
     return reference.bitpack(t.permute(0, 2, 3, 1).contiguous().numpy())
 
 
-def torch_bconv2d(x: torch.Tensor, w: torch.Tensor, case: Case) -> np.ndarray:
+def torch_bconv2d(x: torch.Tensor, w: torch.Tensor, case: ConvCase) -> np.ndarray:
     """The float conv2d of ±1 data with one- or zero-padding, as int32 NHWC."""
     ph, pw = case.padding
     if case.pad_value == 1.0:
@@ -97,21 +71,21 @@ def torch_bconv2d(x: torch.Tensor, w: torch.Tensor, case: Case) -> np.ndarray:
     return out.permute(0, 2, 3, 1).round().to(torch.int32).numpy()
 
 
-def _data(case: Case, seed: int):
+def _data(case: ConvCase, seed: int):
     gen = torch.Generator().manual_seed(seed)
     x = _pm1(gen, case.n, case.cin, case.h, case.w)
     w = _pm1(gen, case.cout, case.cin, *case.kernel)
     return x, w
 
 
-def _call(impl, xp, wp, case: Case):
+def _call(impl, xp, wp, case: ConvCase):
     return impl(xp, wp, case.cin, case.stride, case.padding, case.pad_value)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("seed", [0], ids=lambda s: f"seed{s}")
-def test_bconv2d_equals_torch_conv2d(impl, case: Case, seed: int) -> None:
+def test_bconv2d_equals_torch_conv2d(impl, case: ConvCase, seed: int) -> None:
     """Level 1 (reference) and 2 (native): the exact float convolution of the ±1 values."""
     x, w = _data(case, seed)
     expected = torch_bconv2d(x, w, case)
@@ -135,7 +109,7 @@ def _epilogue_args(cout: int, seed: int):
 @pytest.mark.parametrize("impl", native_params("bconv2d_float", threads=(1, 2)))
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("seed", [0], ids=lambda s: f"seed{s}")
-def test_fused_float_equals_unfused(impl, case: Case, seed: int) -> None:
+def test_fused_float_equals_unfused(impl, case: ConvCase, seed: int) -> None:
     """``bconv2d_float`` is ``output_float(bconv2d(...))`` bit for bit."""
     x, w = _data(case, seed)
     scale, bias, _, _ = _epilogue_args(case.cout, seed)
@@ -157,7 +131,7 @@ def test_fused_float_equals_unfused(impl, case: Case, seed: int) -> None:
 @pytest.mark.parametrize("impl", native_params("bconv2d_bits", threads=(1, 2)))
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("seed", [0], ids=lambda s: f"seed{s}")
-def test_fused_bits_equals_unfused(impl, case: Case, seed: int) -> None:
+def test_fused_bits_equals_unfused(impl, case: ConvCase, seed: int) -> None:
     """``bconv2d_bits`` is ``output_bits(bconv2d(...))`` bit for bit."""
     x, w = _data(case, seed)
     _, _, threshold, flip = _epilogue_args(case.cout, seed)
@@ -176,7 +150,7 @@ def test_fused_bits_equals_unfused(impl, case: Case, seed: int) -> None:
 
 
 def test_fused_references_compose() -> None:
-    case = Case(2, 33, 70, 5, 4, (3, 3), (2, 1), (1, 1), 0.0)
+    case = ConvCase(2, 33, 70, 5, 4, (3, 3), (2, 1), (1, 1), 0.0)
     x, w = _data(case, 0)
     xp, wp = _pack_nchw(x), _pack_nchw(w)
     scale, bias, threshold, flip = _epilogue_args(case.cout, 0)
@@ -248,7 +222,7 @@ def test_native_multithreaded_splits(
 @NATIVE_MISSING
 @pytest.mark.parametrize("seed", range(3), ids=lambda s: f"seed{s}")
 def test_default_threads_and_simd(seed: int) -> None:
-    case = Case(2, 70, 33, 9, 8, (3, 3), (1, 1), (1, 1), 0.0)
+    case = ConvCase(2, 70, 33, 9, 8, (3, 3), (1, 1), (1, 1), 0.0)
     x, w = _data(case, seed)
     xp, wp = _pack_nchw(x), _pack_nchw(w)
     np.testing.assert_array_equal(_call(native.bconv2d, xp, wp, case), torch_bconv2d(x, w, case))
@@ -258,27 +232,14 @@ def test_default_threads_and_simd(seed: int) -> None:
     )
 
 
-@st.composite
-def _random_case(draw) -> Case:
-    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    ph, pw = draw(st.integers(0, kh)), draw(st.integers(0, kw))
-    return Case(
-        n=draw(st.integers(1, 2)),
-        cin=draw(st.integers(1, 140)),
-        cout=draw(st.integers(1, 70)),
-        h=draw(st.integers(max(1, kh - 2 * ph), 8)),
-        w=draw(st.integers(max(1, kw - 2 * pw), 8)),
-        kernel=(kh, kw),
-        stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
-        padding=(ph, pw),
-        pad_value=draw(st.sampled_from([1.0, 0.0])),
-    )
-
-
 @NATIVE_MISSING
 @settings(max_examples=40, deadline=None)
-@given(case=_random_case(), seed=st.integers(0, 2**16), threads=st.integers(0, 4))
-def test_native_equals_reference_random_shapes(case: Case, seed: int, threads: int) -> None:
+@given(
+    case=conv_cases(max_n=2, max_cin=140, max_cout=70, max_kernel=4, max_side=8, max_stride=3),
+    seed=st.integers(0, 2**16),
+    threads=st.integers(0, 4),
+)
+def test_native_equals_reference_random_shapes(case: ConvCase, seed: int, threads: int) -> None:
     x, w = _data(case, seed)
     xp, wp = _pack_nchw(x), _pack_nchw(w)
     expected = _call(reference.bconv2d, xp, wp, case)
@@ -308,7 +269,7 @@ def test_zero_padding_changes_only_the_border(impl, seed: int) -> None:
     border[p:-p, p:-p] = False
     assert np.all(one[:, border] > zero[:, border])
     np.testing.assert_array_equal(
-        zero, torch_bconv2d(x, w, Case(2, cin, 4, 6, 5, (k, k), (1, 1), (p, p), 0.0))
+        zero, torch_bconv2d(x, w, ConvCase(2, cin, 4, 6, 5, (k, k), (1, 1), (p, p), 0.0))
     )
 
 

@@ -8,16 +8,14 @@ or the channels."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import NATIVE_MISSING, SIMD_PATHS, native
+from helpers import NATIVE_MISSING, SIMD_PATHS, ConvCase, conv_cases, native
 from onebit.runtime import reference
-from onebit.runtime.bit_format import WORD_BITS, words_for
+from onebit.runtime.bit_format import WORD_BITS
 
 pytestmark = NATIVE_MISSING
 
@@ -25,47 +23,22 @@ pytestmark = NATIVE_MISSING
 CHANNELS = (1, 7, 31, 32, 33, 63, 64, 65, 127, 129, 255, 257)
 
 
-class Case(NamedTuple):
-    n: int
-    cin: int
-    cout: int
-    h: int
-    w: int
-    kernel: tuple[int, int] = (1, 1)
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
-    pad_value: float = 1.0
-
-    def __str__(self) -> str:
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        return (
-            f"n{self.n}-c{self.cin}to{self.cout}-{self.h}x{self.w}-k{kh}x{kw}-s{sh}{sw}-p{ph}{pw}"
-            f"-{'one' if self.pad_value == 1.0 else 'zero'}-{self.patch_words()}words"
-        )
-
-    def geometry(self) -> tuple:
-        return self.stride, self.padding, self.pad_value
-
-    def patch_words(self) -> int:
-        return self.kernel[0] * self.kernel[1] * words_for(self.cin)
-
-
-def _cases() -> list[Case]:
+def _cases() -> list[ConvCase]:
     cases = []
     # every input channel count, each with two output counts from the same list
     for i, cin in enumerate(CHANNELS):
         for j in (3, 7):
             cout = CHANNELS[(i + j) % len(CHANNELS)]
-            cases.append(Case((1, 3)[i % 2], cin, cout, 5, 6))
+            cases.append(ConvCase((1, 3)[i % 2], cin, cout, 5, 6))
     # 1x1 patches of 1 to 10 words, a partial last word and a whole one
     for words in range(1, 11):
-        cases.append(Case(1, WORD_BITS * words - 5, 72, 4, 3))
-        cases.append(Case(3, WORD_BITS * words, 41, 3, 4))
+        cases.append(ConvCase(1, WORD_BITS * words - 5, 72, 4, 3))
+        cases.append(ConvCase(3, WORD_BITS * words, 41, 3, 4))
     # 9 words on either side of the short-K kernel's weight budget: 168 outputs (its last), 169
     # (bgemm's kernel), and a 3x3 convolution over 64 channels to 257 outputs
-    cases.append(Case(1, WORD_BITS * 9 - 1, 168, 3, 5))
-    cases.append(Case(1, WORD_BITS * 9, 169, 4, 3))
-    cases.append(Case(1, 64, 257, 5, 4, (3, 3), (1, 1), (1, 1), 0.0))
+    cases.append(ConvCase(1, WORD_BITS * 9 - 1, 168, 3, 5))
+    cases.append(ConvCase(1, WORD_BITS * 9, 169, 4, 3))
+    cases.append(ConvCase(1, 64, 257, 5, 4, (3, 3), (1, 1), (1, 1), 0.0))
     # im2col patches of a few words: strides, both paddings, uneven kernels; 2x2 over 65 channels
     # is 8 words, 3x3 over 7 is 9
     for kernel, stride, padding, cin in (
@@ -79,14 +52,14 @@ def _cases() -> list[Case]:
         ((3, 3), (1, 1), (1, 1), 7),
     ):
         for pad_value in (1.0, 0.0):
-            cases.append(Case(3, cin, 33, 7, 6, kernel, stride, padding, pad_value))
+            cases.append(ConvCase(3, cin, 33, 7, 6, kernel, stride, padding, pad_value))
     return cases
 
 
 CASES = _cases()
 
 
-def _data(case: Case, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _data(case: ConvCase, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Packed random ±1 input (n, h, w, words) and weights (cout, kh, kw, words)."""
     rng = np.random.default_rng(seed)
     x = rng.choice([-1.0, 1.0], size=(case.n, case.h, case.w, case.cin))
@@ -109,7 +82,7 @@ def _epilogue_args(rng: np.random.Generator, shape: tuple[int, ...]):
     return scale, bias, post, threshold, flip
 
 
-def _check(case: Case, seed: int, threads: int, simd_paths=SIMD_PATHS) -> None:
+def _check(case: ConvCase, seed: int, threads: int, simd_paths=SIMD_PATHS) -> None:
     """Native int32, float (with the post chain) and bits equal the reference on every path."""
     xp, wp = _data(case, seed)
     acc = reference.bconv2d(xp, wp, case.cin, *case.geometry())
@@ -131,7 +104,7 @@ def _check(case: Case, seed: int, threads: int, simd_paths=SIMD_PATHS) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("threads", [1, 3])
-def test_native_equals_reference(case: Case, threads: int) -> None:
+def test_native_equals_reference(case: ConvCase, threads: int) -> None:
     _check(case, 0, threads)
 
 
@@ -139,14 +112,14 @@ def test_native_equals_reference(case: Case, threads: int) -> None:
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param(Case(1, 64, 128, 40, 40), id="rows-split-40x40-1word"),
-        pytest.param(Case(1, 256, 1000, 7, 7), id="channel-split-7x7-4words"),
-        pytest.param(Case(2, 200, 333, 9, 7), id="balanced-split-9x7-4words"),
-        pytest.param(Case(1, 500, 130, 12, 12, (1, 1), (2, 2)), id="strided-12x12-8words"),
+        pytest.param(ConvCase(1, 64, 128, 40, 40), id="rows-split-40x40-1word"),
+        pytest.param(ConvCase(1, 256, 1000, 7, 7), id="channel-split-7x7-4words"),
+        pytest.param(ConvCase(2, 200, 333, 9, 7), id="balanced-split-9x7-4words"),
+        pytest.param(ConvCase(1, 500, 130, 12, 12, (1, 1), (2, 2)), id="strided-12x12-8words"),
     ],
 )
 @pytest.mark.parametrize("threads", [2, 3])
-def test_multithreaded_splits_equal_portable(simd: str, case: Case, threads: int) -> None:
+def test_multithreaded_splits_equal_portable(simd: str, case: ConvCase, threads: int) -> None:
     """Shapes that split over threads by pixels and by channel blocks (tasks whose first channel is
     not 0): each path on several threads equals the portable path on one."""
     xp, wp = _data(case, 1)
@@ -173,24 +146,11 @@ def test_extreme_sums(simd: str, cin: int) -> None:
         np.testing.assert_array_equal(got, np.full((2, 3, 5, 9), expected, np.int32))
 
 
-@st.composite
-def _random_case(draw) -> Case:
-    kh, kw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    ph, pw = draw(st.integers(0, kh)), draw(st.integers(0, kw))
-    return Case(
-        n=draw(st.integers(1, 3)),
-        cin=draw(st.integers(1, 600)),
-        cout=draw(st.integers(1, 140)),
-        h=draw(st.integers(max(1, kh - 2 * ph), 7)),
-        w=draw(st.integers(max(1, kw - 2 * pw), 7)),
-        kernel=(kh, kw),
-        stride=(draw(st.integers(1, 2)), draw(st.integers(1, 2))),
-        padding=(ph, pw),
-        pad_value=draw(st.sampled_from([1.0, 0.0])),
-    )
-
-
 @settings(max_examples=60, deadline=None)
-@given(case=_random_case(), seed=st.integers(0, 2**16), threads=st.integers(1, 3))
-def test_native_equals_reference_random_shapes(case: Case, seed: int, threads: int) -> None:
+@given(
+    case=conv_cases(max_n=3, max_cin=600, max_cout=140, max_kernel=2, max_side=7, max_stride=2),
+    seed=st.integers(0, 2**16),
+    threads=st.integers(1, 3),
+)
+def test_native_equals_reference_random_shapes(case: ConvCase, seed: int, threads: int) -> None:
     _check(case, seed, threads)
