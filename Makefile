@@ -98,7 +98,7 @@ reports: $(STAMP)
 	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data mnist5k --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment ablation --data digits --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment dybnn --out docs
-	$(WAIT_IDLE) && $(BIN)/onebit experiment bitmixer --data mnist5k --epochs 60 --augment-shift 1 --out docs
+	$(WAIT_IDLE) && $(BIN)/onebit experiment bitmixer --data mnist5k --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment bitmixer --data digits --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit experiment mcu --work-dir runs/mcu --out docs
 	$(WAIT_IDLE) && $(BIN)/onebit bench mcu --program mcu-bnn=runs/mcu/seed0/model.onebit \
