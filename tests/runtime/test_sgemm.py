@@ -97,6 +97,19 @@ def test_sgemm_threads_do_not_change_the_result(simd: str, m: int, k: int, n: in
 
 
 @NATIVE_MISSING
+@pytest.mark.parametrize("simd", SIMD_PATHS)
+@pytest.mark.parametrize(("k", "n"), [(300, 256), (64, 40), (147, 64), (5, 17)], ids=str)
+def test_sgemm_rows_do_not_depend_on_the_call(simd: str, k: int, n: int) -> None:
+    """A row is the same sums whether its call has many rows (the AVX2 path packs b's panels from
+    96 rows on) or a few (it reads b in place)."""
+    a, b = _operands(k * 1000 + n, 250, k, n)
+    whole = native.sgemm(a, b, threads=1, simd=simd)
+    for rows in (slice(0, 1), slice(0, 7), slice(100, 195), slice(195, 250)):
+        part = native.sgemm(np.ascontiguousarray(a[rows]), b, threads=1, simd=simd)
+        np.testing.assert_array_equal(part, whole[rows], err_msg=f"rows {rows}")
+
+
+@NATIVE_MISSING
 def test_sgemm_concurrent_callers() -> None:
     """Two Python threads in the kernel at once (the pool serves one; the other runs inline)."""
     a, b = _operands(11, 300, 200, 300)
