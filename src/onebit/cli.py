@@ -202,6 +202,12 @@ def train(
             help="Bit-Mixer: the narrowest configuration is always one of the N (sandwich rule).",
         ),
     ] = False,
+    mixer_stages: Annotated[
+        str | None,
+        typer.Option(
+            help="Bit-Mixer: the three stages' relative lengths, e.g. 1,1,4 (default: thirds).",
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/MODEL-DATA).")
     ] = None,
@@ -270,6 +276,7 @@ def train(
         mixer_samples=mixer_samples,
         mixer_distill=mixer_distill,
         mixer_narrowest=mixer_narrowest,
+        mixer_stages=_mixer_stages(mixer_stages, bit_mixer),
         grad_rounding_bits=grad_rounding_bits,
         clip_weights=clip_weights,
         out_dir=str(out or Path("runs") / f"{model}-{data}"),
@@ -619,6 +626,22 @@ app.add_typer(search_app, name="search")
 
 experiment_app = typer.Typer(help="Experiments that train many runs and write a report.")
 app.add_typer(experiment_app, name="experiment")
+
+
+def _mixer_stages(given: str | None, bit_mixer: bool) -> tuple[int, ...]:
+    from onebit.train.bit_mixer import EQUAL_STAGES, check_stage_weights
+
+    if given is None:
+        return EQUAL_STAGES
+    if not bit_mixer:
+        raise OnebitError("--mixer-stages sets the lengths of Bit-Mixer's stages: add --bit-mixer")
+    try:
+        weights = [int(w) for w in given.split(",")]
+    except ValueError:
+        raise OnebitError(
+            f"--mixer-stages must be three comma-separated integers, got {given!r}"
+        ) from None
+    return check_stage_weights(weights)
 
 
 def _seed_list(seeds: str) -> list[int]:

@@ -46,6 +46,18 @@ def test_only_the_bitmixer_network_gets_the_step_recipe() -> None:
     sandwich = {"lr": 0.01, "mixer_samples": 2, "mixer_narrowest": True}
     assert recipe_name(sandwich) == "lr 0.01, widest + narrowest + 1 drawn, labels"
     assert recipe("digits", 0, 3, 0.01, {}, 0.1, True, 2, False, True).mixer_narrowest
+    stretched = {"lr": 0.01, "epochs": 60, "mixer_samples": 0, "mixer_stages": [1, 1, 4]}
+    assert recipe_name(stretched) == "lr 0.01, 60 epochs, one drawn (paper), stages 1:1:4"
+    assert recipe("digits", 0, 6, 0.01, {}, 0.1, True, mixer_stages=(1, 1, 4)).mixer_stages == (
+        1,
+        1,
+        4,
+    )
+    assert recipe("digits", 0, 6, 0.01, {}, 0.1, False, mixer_stages=(1, 1, 4)).mixer_stages == (
+        1,
+        1,
+        1,
+    )
     for bit_mixer in (True, False):  # augmentation is both networks' alike
         assert recipe("digits", 0, 3, 0.01, {}, 0.1, bit_mixer, augment_shift=1).augment_shift == 1
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
 
 from onebit import OnebitError, models
 from onebit.models.bitmixer import build_bitmixer_mlp
@@ -67,10 +69,29 @@ def test_stage_one_trains_with_real_valued_activations() -> None:
         models.create("bitmixer-mlp", stage=4)
 
 
-def test_stage_lengths_and_the_layerwise_ramp() -> None:
+def test_stage_lengths() -> None:
     assert stage_epochs(3) == (1, 1, 1) and stage_epochs(10) == (3, 3, 4)
     with pytest.raises(OnebitError, match="at least 3 epochs"):
         stage_epochs(2)
+    assert stage_epochs(60, (1, 1, 4)) == (10, 10, 40) and stage_epochs(30, (1, 1, 4)) == (5, 5, 20)
+    assert stage_epochs(3, (1, 100, 1)) == (1, 1, 1) and stage_epochs(4, (1, 100, 1)) == (1, 1, 2)
+    for bad in ((1, 1), (1, 0, 1), (1, -1, 1), (1.5, 1, 1), (True, 1, 1)):
+        with pytest.raises(OnebitError, match="three positive integers"):
+            stage_epochs(30, bad)
+
+
+@given(epochs=st.integers(3, 500), weights=st.tuples(*[st.integers(1, 50)] * 3))
+def test_every_stage_gets_an_epoch_and_the_split_follows_the_weights(epochs, weights) -> None:
+    lengths = stage_epochs(epochs, weights)
+    assert sum(lengths) == epochs and min(lengths) >= 1
+    total = sum(weights)
+    for length, weight in zip(lengths[:2], weights[:2], strict=True):
+        assert length == 1 + (epochs - 3) * weight // total
+    if weights == (1, 1, 1):  # the old rule: a third each, the remainder to the last
+        assert lengths[:2] == (epochs // 3, epochs // 3)
+
+
+def test_the_layerwise_ramp() -> None:
     model = models.create("bitmixer-mlp", hidden=8, depth=1)
     ramp = layerwise_ramp(4)
     probabilities = []
@@ -230,6 +251,8 @@ def test_mixer_options_are_checked() -> None:
             TrainConfig(**{option: True}).validate()
     with pytest.raises(OnebitError, match="no teacher"):
         TrainConfig(mixer_samples=1, teacher="t.pt").validate()
+    with pytest.raises(OnebitError, match="mixer_stages must be three positive integers"):
+        TrainConfig(bit_mixer=True, mixer_stages=(1, 0, 2)).validate()
     fixed = models.create("bitmixer-mlp", hidden=8, depth=1, train_bits=(4, 4)).train()
     with pytest.raises(OnebitError, match="several widths"):
         mixer_loss(fixed, torch.rand(4, 1, 28, 28), torch.zeros(4, dtype=torch.long), 1, False)
@@ -306,5 +329,41 @@ def test_the_train_command_passes_the_mixer_options(tmp_path) -> None:
     assert done.exit_code == 0, done.output
     saved = load_checkpoint(out / "stage3" / "checkpoint.pt")["train_config"]
     assert saved["mixer_samples"] == 2 and saved["mixer_distill"] and saved["mixer_narrowest"]
+    assert saved["mixer_stages"] == [1, 1, 1]
     refused = CliRunner().invoke(app, [*args, "--mixer-distill", "--out", str(tmp_path / "r")])
     assert refused.exit_code != 0 and "need mixer_samples" in refused.output
+
+
+def test_the_train_command_sets_the_stage_lengths(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from onebit.cli import app
+    from onebit.train.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    args = ["train", "bitmixer-mlp", "--data", "digits", "--epochs", "6", "--hidden", "8"]
+    args += ["--depth", "1", "--no-progress", "--device", "cpu"]
+    done = CliRunner().invoke(
+        app, [*args, "--bit-mixer", "--mixer-stages", "1,1,4", "--out", str(out)]
+    )
+    assert done.exit_code == 0, done.output
+    for stage, epochs in ((1, 1), (2, 1), (3, 4)):
+        saved = load_checkpoint(out / f"stage{stage}" / "checkpoint.pt")
+        assert saved["train_config"]["mixer_stages"] == [1, 1, 4]
+        assert saved["train_config"]["epochs"] == epochs
+    resumed = CliRunner().invoke(
+        app, [*args, "--bit-mixer", "--mixer-stages", "1,1,1", "--resume", "--out", str(out)]
+    )
+    assert resumed.exit_code != 0 and "mixer_stages was [1, 1, 4], now [1, 1, 1]" in resumed.output
+    for stages, message in (
+        ("1,1", "three positive integers"),
+        ("1,x,1", "comma-separated integers"),
+    ):
+        bad = CliRunner().invoke(
+            app, [*args, "--bit-mixer", "--mixer-stages", stages, "--out", str(tmp_path / "b")]
+        )
+        assert bad.exit_code != 0 and message in bad.output
+    plain = CliRunner().invoke(
+        app, [*args, "--mixer-stages", "1,1,4", "--out", str(tmp_path / "p")]
+    )
+    assert plain.exit_code != 0 and "add --bit-mixer" in plain.output

@@ -1,7 +1,8 @@
 """Bit-Mixer's three-stage optimization of a meta-quantized network (Bulat & Tzimiropoulos,
 "Bit-Mixer: Mixed-precision networks with runtime bit-width selection", ICCV 2021, sec. 3.3).
 
-The epochs are split in three, each stage starting from the previous one's weights:
+The epochs are split in three (in thirds, or in the proportions ``mixer_stages`` of
+:class:`onebit.train.TrainConfig` gives), each stage starting from the previous one's weights:
 
 1. quantized weights, real-valued activations (clipped to the quantizer's range, not rounded:
    ``switchable_lsq`` with ``enabled=False``); one width drawn for the whole network per batch;
@@ -40,7 +41,11 @@ Deviations from the paper:
   quantization; in ``bitmixer-mlp`` the quantizer is the only one, so stage 1 keeps its clip
   (without it that stage trains a linear model).
 - The weights share one step across widths (``onebit.quantizers.switchable``: nested levels, not
-  a scale per width), and the stages split one epoch budget in thirds.
+  a scale per width), and the stages split one epoch budget, in thirds by default. On mnist5k a
+  longer last stage helped (``mixer_stages = (1, 1, 4)``, 60 epochs, hidden 256, lr 0.01, on a
+  0.3 validation carve; seeds 0-5 against 0-7 in thirds): uniform 2 bits 94.07% against 93.61,
+  the other settings within 0.15 points. A step per width did not (seeds 2-5, 60 epochs, in
+  thirds): uniform 2 bits 93.63% against 93.84 with the shared step, the others within 0.3.
 """
 
 from __future__ import annotations
@@ -64,14 +69,33 @@ if TYPE_CHECKING:
     from onebit.train.loop import TrainConfig, TrainResult
 
 STAGE_COUNT = 3
+EQUAL_STAGES = (1, 1, 1)
 
 
-def stage_epochs(epochs: int) -> tuple[int, int, int]:
-    """The epochs of each stage: a third each, the remainder to the last."""
+def check_stage_weights(weights: Sequence[int]) -> tuple[int, int, int]:
+    """``weights`` as three positive integers, or an error naming what is wrong."""
+    values = tuple(weights)
+    if len(values) != STAGE_COUNT or not all(
+        isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in values
+    ):
+        raise OnebitError(
+            f"mixer_stages must be three positive integers (the stages' relative lengths), "
+            f"got {list(values)}"
+        )
+    return values  # type: ignore[return-value]
+
+
+def stage_epochs(epochs: int, weights: Sequence[int] = EQUAL_STAGES) -> tuple[int, int, int]:
+    """The epochs of each stage: one each, the rest shared in proportion to ``weights`` (rounded
+    down for the first two stages, the remainder to the last). Equal weights give a third each,
+    the remainder to the last."""
+    first, second, third = check_stage_weights(weights)
     if epochs < STAGE_COUNT:
         raise OnebitError(f"Bit-Mixer's three stages need at least 3 epochs, got {epochs}")
-    third = epochs // STAGE_COUNT
-    return third, third, epochs - 2 * third
+    rest, total = epochs - STAGE_COUNT, first + second + third
+    one = 1 + rest * first // total
+    two = 1 + rest * second // total
+    return one, two, epochs - one - two
 
 
 def layerwise_ramp(stage_length: int) -> Callable[[int, dict[str, float], nn.Module], None]:
@@ -161,7 +185,7 @@ def bit_mixer(
     Returns:
         The last stage's result, with the earlier stages' epochs prepended to its history.
     """
-    lengths = stage_epochs(config.epochs)
+    lengths = stage_epochs(config.epochs, config.mixer_stages)
     out = None if config.out_dir is None else Path(config.out_dir)
     state: dict[str, Any] | None = config.init_state
     results: list[TrainResult] = []

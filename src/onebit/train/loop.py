@@ -34,7 +34,7 @@ from onebit.audio import FRONTEND, SAMPLE_RATE
 from onebit.nn import clip_latent_weights
 from onebit.optim import StochasticRounding, create_optimizer, create_schedule
 from onebit.train.augment import AudioAugmentation, random_shift
-from onebit.train.bit_mixer import bit_mixer, mixer_loss
+from onebit.train.bit_mixer import EQUAL_STAGES, bit_mixer, check_stage_weights, mixer_loss
 from onebit.train.checkpoint import load_checkpoint, save_checkpoint
 from onebit.train.distill import check_teacher_fits, distribution_loss, load_teacher
 from onebit.train.distributed import DistributedContext, launched_as_main, unwrap
@@ -95,6 +95,8 @@ class TrainConfig:
             one's output (in-place distillation) instead of the labels.
         mixer_narrowest: with ``mixer_samples``, the narrowest configuration is always one of
             them (the sandwich rule).
+        mixer_stages: the relative lengths of Bit-Mixer's three stages, e.g. ``(1, 1, 4)``
+            (``onebit.train.bit_mixer.stage_epochs``); equal thirds by default.
         init_state: a state dict to start from instead of a fresh initialization.
         clip_weights: clip latent weights after each step (each layer's ``weight_clip``).
         out_dir: where the checkpoint, metrics and plot go; None writes nothing. A directory
@@ -134,6 +136,7 @@ class TrainConfig:
     mixer_samples: int = 0
     mixer_distill: bool = False
     mixer_narrowest: bool = False
+    mixer_stages: tuple[int, int, int] = EQUAL_STAGES
     init_state: dict[str, Any] | None = None
     clip_weights: bool = True
     out_dir: str | None = None
@@ -164,6 +167,7 @@ class TrainConfig:
                 "mixer_distill and mixer_narrowest choose how the configurations besides the "
                 "widest train: they need mixer_samples of at least 1"
             )
+        check_stage_weights(self.mixer_stages)
         if self.mixer_samples and self.teacher is not None:
             raise OnebitError("mixer_samples trains with its own losses: it takes no teacher")
         if self.resume and self.out_dir is None:
@@ -537,4 +541,5 @@ def plain_config(config: TrainConfig) -> dict[str, Any]:
         for k, v in plain["model_kwargs"].items()
         if isinstance(v, int | float | str | bool | None)
     }
+    plain["mixer_stages"] = list(plain["mixer_stages"])  # as JSON and old checkpoints hold it
     return plain

@@ -63,10 +63,11 @@ SAME_ON_RESUME = (
     "mixer_samples",
     "mixer_distill",
     "mixer_narrowest",
+    "mixer_stages",
 )
-SAVED_BEFORE_THEY_EXISTED = {"val_fraction": 0.0}
+SAVED_BEFORE_THEY_EXISTED = {"val_fraction": 0.0, "mixer_stages": [1, 1, 1]}
 """What a checkpoint written before a setting existed was trained with: runs before validation
-splits trained on the whole training part."""
+splits trained on the whole training part; Bit-Mixer's stages were thirds."""
 
 
 def run_files(out_dir: Path) -> list[str]:
